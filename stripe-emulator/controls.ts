@@ -1,0 +1,127 @@
+import { customerIdOf } from "./billing/invoicing.ts";
+import type { Emulator } from "./emulator.ts";
+import { invalidRequest } from "./errors.ts";
+import { isRecord, type Params } from "./params.ts";
+import { completeCheckout, renderCheckoutPage, renderPortalPage } from "./resources/checkout.ts";
+import { confirmPaymentIntent, getPaymentIntent } from "./resources/payment-intents.ts";
+import type { Exchange, Next, Reply, Stage } from "./server.ts";
+
+/** What the test controls do; shared by the programmatic API and the HTTP routes. */
+export interface Controls {
+  reset(): void;
+  advanceTime(seconds: number): Promise<void>;
+  holdDeliveries(hold: boolean): void;
+  heldEvents(): string[];
+  deliver(eventIds: string[]): Promise<void>;
+  redeliver(eventId: string): Promise<void>;
+  confirmPaymentIntent(id: string): Promise<void>;
+  completeCheckoutSession(id: string, paymentMethod?: string): Promise<void>;
+  idle(): Promise<void>;
+}
+
+export function makeControls(em: Emulator): Controls {
+  const mutate = <T>(fn: () => T): T => {
+    em.tick();
+    try {
+      return fn();
+    } finally {
+      em.persist();
+    }
+  };
+  return {
+    reset: () => em.reset(),
+    advanceTime: async (seconds) => {
+      if (!(seconds >= 0)) throw invalidRequest("seconds must be a non-negative number");
+      mutate(() => em.advanceGlobalTo(em.ctx.now(null) + Math.floor(seconds)));
+    },
+    holdDeliveries: (hold) => em.dispatcher.hold(hold),
+    heldEvents: () => em.dispatcher.heldEvents(),
+    deliver: (ids) => em.dispatcher.deliver(ids),
+    redeliver: (id) => em.dispatcher.redeliver(id),
+    confirmPaymentIntent: async (id) => {
+      mutate(() => {
+        const pi = getPaymentIntent(em.ctx, id);
+        try {
+          confirmPaymentIntent(em.ctx, pi, {}, true);
+        } catch (err) {
+          // A card that declines after authentication leaves the decline on the PaymentIntent.
+          if (pi.status !== "requires_payment_method") throw err;
+        }
+        return customerIdOf(pi);
+      });
+    },
+    completeCheckoutSession: async (id, pm) => {
+      mutate(() => completeCheckout(em.ctx, id, pm));
+    },
+    idle: () => em.dispatcher.idle(),
+  };
+}
+
+function bodyOf(ex: Exchange): Params {
+  const type = ex.headers["content-type"] ?? "";
+  if (type.includes("application/json") && ex.rawBody) {
+    const parsed: unknown = JSON.parse(ex.rawBody);
+    return isRecord(parsed) ? parsed : {};
+  }
+  return ex.params;
+}
+
+const ok = (body: unknown = { ok: true }): Reply => ({ status: 200, body });
+
+/** `/_emulator/…` test controls and the hosted pages (checkout, portal, invoices). No API key. */
+export function controlsStage(em: Emulator, c: Controls): Stage {
+  return async (ex: Exchange, next: Next): Promise<Reply> => {
+    const p = ex.path.replace(/\/$/, "");
+    const seg = p.split("/");
+    const body = () => bodyOf(ex);
+    if (ex.method === "GET" && seg[1] === "checkout" && seg[2])
+      return renderCheckoutPage(em.ctx, seg[2]);
+    if (ex.method === "POST" && seg[1] === "checkout" && seg[2]) {
+      const pm =
+        typeof ex.params.payment_method === "string" ? ex.params.payment_method : undefined;
+      await c.completeCheckoutSession(seg[2], pm);
+      return renderCheckoutPage(em.ctx, seg[2]);
+    }
+    if (ex.method === "GET" && seg[1] === "portal" && seg[2])
+      return renderPortalPage(em.ctx, seg[2]);
+    if (seg[1] !== "_emulator") return next();
+    const route = `${ex.method} /${seg.slice(2).join("/")}`;
+    if (route === "POST /reset") return (c.reset(), ok());
+    if (route === "POST /advance") {
+      await c.advanceTime(Number(body().seconds));
+      return ok({ now: em.ctx.now(null) });
+    }
+    if (route === "GET /now") return ok({ now: em.ctx.now(null) });
+    if (route === "POST /hold") {
+      const hold = body().hold;
+      c.holdDeliveries(hold === true || hold === "true");
+      return ok();
+    }
+    if (route === "GET /held") return ok({ event_ids: c.heldEvents() });
+    if (route === "POST /deliver") {
+      const ids = body().event_ids;
+      const list = Array.isArray(ids)
+        ? ids.map(String)
+        : isRecord(ids)
+          ? Object.values(ids).map(String)
+          : [];
+      await c.deliver(list);
+      return ok();
+    }
+    if (ex.method === "POST" && seg[2] === "events" && seg[3] && seg[4] === "redeliver") {
+      await c.redeliver(seg[3]);
+      return ok();
+    }
+    if (ex.method === "POST" && seg[2] === "payment_intents" && seg[3] && seg[4] === "confirm") {
+      await c.confirmPaymentIntent(seg[3]);
+      return ok(em.state.paymentIntents[seg[3]]);
+    }
+    if (ex.method === "POST" && seg[2] === "checkout_sessions" && seg[3] && seg[4] === "complete") {
+      const pm = body().payment_method;
+      await c.completeCheckoutSession(seg[3], typeof pm === "string" ? pm : undefined);
+      return ok(em.state.checkoutSessions[seg[3]]);
+    }
+    if (route === "GET /idle") return (await c.idle(), ok());
+    return next();
+  };
+}

@@ -1,0 +1,200 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type Stripe from "stripe";
+import { advanceDomain } from "./billing/scheduler.ts";
+import { type Ctx, clockNow, DEFAULT_ENGINE_CONFIG, type EngineConfig } from "./context.ts";
+import { buildEvent } from "./events.ts";
+import { idempotencyStage } from "./idempotency.ts";
+import { createEndpoint } from "./resources/events.ts";
+import { allRoutes } from "./resources/index.ts";
+import { testClockRoutes } from "./resources/test-clocks.ts";
+import { Router } from "./router.ts";
+import {
+  authStage,
+  compose,
+  type Exchange,
+  errorStage,
+  httpHandler,
+  notFound,
+  type Reply,
+  type Stage,
+} from "./server.ts";
+import { emptyState, loadSnapshot, type State, saveSnapshot } from "./store.ts";
+import { type Logger, WebhookDispatcher } from "./webhooks.ts";
+
+export interface EmulatorConfig {
+  host: string;
+  port: number;
+  webhooks: { url: string; secret?: string }[];
+  snapshotFile?: string;
+  now: () => number;
+  deliveryRetryDelaysMs: number[];
+  logger?: Logger;
+  engine: EngineConfig;
+}
+
+/** State, billing context, HTTP server and webhook dispatcher of one emulator instance. */
+export class Emulator {
+  readonly config: EmulatorConfig;
+  state: State;
+  readonly ctx: Ctx;
+  readonly dispatcher: WebhookDispatcher;
+  readonly router = new Router();
+  readonly extraStages: Stage[] = [];
+  webhookSecrets: string[] = [];
+  #server: Server | null = null;
+  #url = "";
+
+  constructor(config: EmulatorConfig, controls: Stage) {
+    this.config = config;
+    this.state = (config.snapshotFile && loadSnapshot(config.snapshotFile)) || emptyState();
+    this.dispatcher = new WebhookDispatcher({
+      state: () => this.state,
+      retryDelaysMs: config.deliveryRetryDelaysMs,
+      logger: config.logger,
+    });
+    this.ctx = this.#makeCtx();
+    this.router.add(allRoutes);
+    this.router.add(testClockRoutes((clock, target) => this.advanceTestClock(clock, target)));
+    this.#registerStartEndpoints();
+    this.#controls = controls;
+  }
+
+  #controls: Stage;
+
+  get url(): string {
+    return this.#url;
+  }
+
+  #makeCtx(): Ctx {
+    const self = this;
+    return {
+      get state() {
+        return self.state;
+      },
+      config: this.config.engine ?? DEFAULT_ENGINE_CONFIG,
+      baseUrl: () => self.#url,
+      now: (customerId) => clockNow(self.state, self.config.now, customerId),
+      emit: (type, object, opts = {}) => {
+        const created = clockNow(self.state, self.config.now, opts.customerId ?? null);
+        const event = buildEvent(self.state, type, object, created, self.ctx.request, opts);
+        self.state.events[event.id] = event;
+        self.dispatcher.enqueue(event);
+      },
+      request: null,
+    };
+  }
+
+  /** Start-time endpoints keep their secrets across resets and restarts (snapshot or not). */
+  #registerStartEndpoints(): void {
+    this.webhookSecrets = [];
+    for (const hook of this.config.webhooks) {
+      const existing = Object.values(this.state.webhookEndpoints).find((e) => e.url === hook.url);
+      const secret =
+        hook.secret ?? (existing ? this.state.endpointSecrets[existing.id] : undefined);
+      if (existing && secret) {
+        this.state.endpointSecrets[existing.id] = secret;
+        this.webhookSecrets.push(secret);
+        continue;
+      }
+      const endpoint = createEndpoint(this.ctx, hook.url, ["*"], secret);
+      this.webhookSecrets.push(this.state.endpointSecrets[endpoint.id] ?? "");
+    }
+  }
+
+  reset(): void {
+    this.dispatcher.reset();
+    const keep = this.webhookSecrets;
+    this.state = emptyState();
+    this.config.webhooks.forEach((hook, i) => {
+      createEndpoint(this.ctx, hook.url, ["*"], keep[i] ?? hook.secret);
+    });
+    this.persist();
+  }
+
+  /** Runs whatever fell due on every clock, e.g. after real time passed. */
+  tick(): void {
+    const globalNow = this.ctx.now(null);
+    this.advanceGlobalTo(globalNow);
+    for (const clock of Object.values(this.state.testClocks)) {
+      advanceDomain(this.ctx, clock.id, clock.frozen_time, clock.frozen_time, (t) => {
+        clock.frozen_time = t;
+      });
+    }
+  }
+
+  advanceGlobalTo(target: number): void {
+    const from = this.ctx.now(null);
+    advanceDomain(this.ctx, null, from, target, (t) => {
+      this.state.clockOffsetSeconds += t - this.ctx.now(null);
+    });
+  }
+
+  advanceTestClock(clock: Stripe.TestHelpers.TestClock, target: number): void {
+    advanceDomain(this.ctx, clock.id, clock.frozen_time, target, (t) => {
+      clock.frozen_time = t;
+    });
+  }
+
+  persist(): void {
+    if (this.config.snapshotFile) saveSnapshot(this.config.snapshotFile, this.state);
+  }
+
+  #api = async (ex: Exchange): Promise<Reply> => {
+    const match = this.router.match(ex.method, ex.path);
+    if (!match) return notFound(ex);
+    this.tick();
+    const key = ex.headers["idempotency-key"];
+    this.ctx.request = { id: ex.requestId, idempotency_key: typeof key === "string" ? key : null };
+    try {
+      const body = await match.handler({
+        method: ex.method,
+        path: ex.path,
+        params: ex.params,
+        args: match.args,
+        ctx: this.ctx,
+      });
+      return { status: 200, body };
+    } finally {
+      this.ctx.request = null;
+      if (ex.method !== "GET") this.persist();
+    }
+  };
+
+  pipeline(): (ex: Exchange) => Promise<Reply> {
+    const stages: Stage[] = [
+      errorStage,
+      (ex, next) => this.#controls(ex, next),
+      authStage,
+      ...this.extraStages,
+      idempotencyStage(
+        () => this.state,
+        () => this.persist(),
+      ),
+    ];
+    return compose(stages, this.#api);
+  }
+
+  async listen(): Promise<void> {
+    const server = createServer(httpHandler(this.pipeline()));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.config.port, this.config.host, () => resolve());
+    });
+    const addr = server.address() as AddressInfo;
+    this.#server = server;
+    this.#url = `http://${this.config.host}:${addr.port}`;
+  }
+
+  get port(): number {
+    return Number(new URL(this.#url).port);
+  }
+
+  async close(): Promise<void> {
+    this.dispatcher.close();
+    const server = this.#server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

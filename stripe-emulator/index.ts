@@ -1,0 +1,81 @@
+import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from "./context.ts";
+import { type Controls, controlsStage, makeControls } from "./controls.ts";
+import { Emulator } from "./emulator.ts";
+import type { Stage } from "./server.ts";
+
+export type { EngineConfig } from "./context.ts";
+export { signPayload } from "./webhooks.ts";
+
+export interface StripeEmulatorOptions {
+  /** 0 = ephemeral (default 0). */
+  port?: number;
+  /** Default "127.0.0.1". */
+  host?: string;
+  /** Endpoints registered at start; a missing secret defaults to a generated `whsec_…`. */
+  webhooks?: { url: string; secret?: string }[];
+  /** State is loaded from it at start if present and written after every mutating request. */
+  snapshotFile?: string;
+  /** Wall clock in ms (default Date.now); the global clock offset is added on top. */
+  now?: () => number;
+  /** Backoff for failed webhook deliveries (default 1 s, 5 s, 30 s, 2 min, 10 min). */
+  deliveryRetryDelaysMs?: number[];
+  logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /** Dunning and reminder settings (Stripe's Dashboard settings). */
+  billing?: Partial<EngineConfig>;
+  /** Extra request pipeline stages, run after authentication (e.g. fault injection). */
+  stages?: Stage[];
+}
+
+export interface StripeEmulator extends Controls {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly protocol: "http";
+  readonly webhookSecrets: string[];
+  close(): Promise<void>;
+}
+
+export async function startStripeEmulator(
+  options: StripeEmulatorOptions = {},
+): Promise<StripeEmulator> {
+  const host = options.host ?? "127.0.0.1";
+  let controls: Controls | null = null;
+  const emulator: Emulator = new Emulator(
+    {
+      host,
+      port: options.port ?? 0,
+      webhooks: options.webhooks ?? [],
+      snapshotFile: options.snapshotFile,
+      now: options.now ?? Date.now,
+      deliveryRetryDelaysMs: options.deliveryRetryDelaysMs ?? [
+        1_000, 5_000, 30_000, 120_000, 600_000,
+      ],
+      logger: options.logger,
+      engine: { ...DEFAULT_ENGINE_CONFIG, ...options.billing },
+    },
+    (ex, next) => {
+      if (!controls) return next();
+      return controlsStage(emulator, controls)(ex, next);
+    },
+  );
+  emulator.extraStages.push(...(options.stages ?? []));
+  controls = makeControls(emulator);
+  await emulator.listen();
+  emulator.persist();
+  const c = controls;
+  return {
+    ...c,
+    get url() {
+      return emulator.url;
+    },
+    host,
+    get port() {
+      return emulator.port;
+    },
+    protocol: "http",
+    get webhookSecrets() {
+      return [...emulator.webhookSecrets];
+    },
+    close: () => emulator.close(),
+  };
+}

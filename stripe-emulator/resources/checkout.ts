@@ -1,0 +1,256 @@
+import type Stripe from "stripe";
+import { createSubscription } from "../billing/create-subscription.ts";
+import type { Ctx } from "../context.ts";
+import { invalidParam, invalidRequest, noSuchObject } from "../errors.ts";
+import { newId } from "../ids.ts";
+import { paginate } from "../lists.ts";
+import {
+  expandList,
+  isRecord,
+  mergeMetadata,
+  optArr,
+  optInt,
+  optObj,
+  optStr,
+  type Params,
+  reqStr,
+} from "../params.ts";
+import { render } from "../render.ts";
+import type { Route } from "../router.ts";
+import type { Reply } from "../server.ts";
+import { getPrice } from "./catalog.ts";
+import { createCustomer, getCustomer, updateCustomer } from "./customers.ts";
+import { attachPaymentMethod } from "./payment-methods.ts";
+
+function buildSession(
+  ctx: Ctx,
+  p: Params,
+  amount: number,
+  currency: string,
+): Stripe.Checkout.Session {
+  const id = newId("cs_test");
+  const created = ctx.now();
+  const customer = optStr(p, "customer") ?? null;
+  return {
+    id,
+    object: "checkout.session",
+    adaptive_pricing: null,
+    after_expiration: null,
+    allow_promotion_codes: null,
+    allowed_payment_method_types: null,
+    amount_subtotal: amount,
+    amount_total: amount,
+    automatic_tax: { enabled: false, liability: null, provider: null, status: null },
+    billing_address_collection: null,
+    cancel_url: optStr(p, "cancel_url") ?? null,
+    client_reference_id: optStr(p, "client_reference_id") ?? null,
+    client_secret: null,
+    collected_information: null,
+    consent: null,
+    consent_collection: null,
+    created,
+    currency,
+    currency_conversion: null,
+    custom_fields: [],
+    custom_text: {
+      after_submit: null,
+      shipping_address: null,
+      submit: null,
+      terms_of_service_acceptance: null,
+    },
+    customer,
+    customer_account: null,
+    customer_creation: customer ? null : "always",
+    customer_details: null,
+    customer_email: optStr(p, "customer_email") ?? null,
+    discounts: [],
+    expires_at: created + 86_400,
+    integration_identifier: null,
+    invoice: null,
+    invoice_creation: null,
+    livemode: false,
+    locale: null,
+    managed_payments: null,
+    metadata: mergeMetadata({}, p),
+    mode: "subscription",
+    origin_context: null,
+    payment_intent: null,
+    payment_link: null,
+    payment_method_collection: "always",
+    payment_method_configuration_details: null,
+    payment_method_options: null,
+    payment_method_types: ["card"],
+    payment_status: "unpaid",
+    permissions: null,
+    recovered_from: null,
+    saved_payment_method_options: null,
+    setup_intent: null,
+    shipping_address_collection: null,
+    shipping_cost: null,
+    shipping_options: [],
+    status: "open",
+    submit_type: null,
+    subscription: null,
+    success_url: optStr(p, "success_url") ?? null,
+    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    ui_mode: "hosted_page",
+    url: `${ctx.baseUrl()}/checkout/${id}`,
+    wallet_options: null,
+  };
+}
+
+function createSession(ctx: Ctx, p: Params): Stripe.Checkout.Session {
+  if (optStr(p, "mode") !== "subscription") {
+    throw invalidParam("mode", "The emulator supports Checkout in mode=subscription only.");
+  }
+  if (p.payment_method_types !== undefined) {
+    throw invalidRequest(
+      "payment_method_types is no longer supported on this API version.",
+      "payment_method_types",
+      "payment_method_types_no_longer_supported",
+    );
+  }
+  const customer = optStr(p, "customer");
+  if (customer) getCustomer(ctx, customer, "customer");
+  const items = (optArr(p, "line_items") ?? []).map((entry, i) => {
+    if (!isRecord(entry)) throw invalidParam(`line_items[${i}]`, "Invalid line item.");
+    return {
+      price: getPrice(ctx, reqStr(entry, "price"), `line_items[${i}][price]`).id,
+      quantity: optInt(entry, "quantity") ?? 1,
+    };
+  });
+  if (items.length === 0) throw invalidParam("line_items", "Missing required param: line_items.");
+  const prices = items.map((i) => getPrice(ctx, i.price));
+  const amount = prices.reduce(
+    (s, pr, i) => s + (pr.unit_amount ?? 0) * (items[i]?.quantity ?? 1),
+    0,
+  );
+  const session = buildSession(ctx, p, amount, prices[0]?.currency ?? "usd");
+  ctx.state.checkoutSessions[session.id] = session;
+  ctx.state.checkoutPlans[session.id] = {
+    items,
+    subscriptionData: optObj(p, "subscription_data") ?? {},
+  };
+  return session;
+}
+
+/** The customer pays on the hosted page: customer, card, subscription, then the completed event. */
+export function completeCheckout(ctx: Ctx, id: string, paymentMethod = "pm_card_visa"): void {
+  const session = ctx.state.checkoutSessions[id];
+  const plan = ctx.state.checkoutPlans[id];
+  if (!session || !plan) throw noSuchObject(id);
+  if (session.status !== "open")
+    throw invalidRequest(`This Checkout Session is ${session.status}.`);
+  let customerId = typeof session.customer === "string" ? session.customer : null;
+  if (!customerId) {
+    const email = session.customer_email;
+    customerId = createCustomer(ctx, email ? { email } : {}).id;
+  }
+  const pm = attachPaymentMethod(ctx, paymentMethod, customerId);
+  updateCustomer(ctx, customerId, { invoice_settings: { default_payment_method: pm.id } });
+  const sd = plan.subscriptionData;
+  const params: Params = {
+    customer: customerId,
+    items: plan.items.map((i) => ({ price: i.price, quantity: String(i.quantity) })),
+    payment_behavior: "error_if_incomplete",
+    default_payment_method: pm.id,
+    metadata: optObj(sd, "metadata") ?? {},
+  };
+  const trialDays = optStr(sd, "trial_period_days");
+  if (trialDays) params.trial_period_days = trialDays;
+  const sub = createSubscription(ctx, params);
+  session.status = "complete";
+  session.customer = customerId;
+  session.subscription = sub.id;
+  session.invoice = typeof sub.latest_invoice === "string" ? sub.latest_invoice : null;
+  session.payment_status = sub.status === "trialing" ? "no_payment_required" : "paid";
+  session.url = null;
+  ctx.emit("checkout.session.completed", session, { customerId });
+}
+
+function createPortalSession(ctx: Ctx, p: Params): Stripe.BillingPortal.Session {
+  const customer = getCustomer(ctx, reqStr(p, "customer"), "customer");
+  const id = newId("bps");
+  const session: Stripe.BillingPortal.Session = {
+    id,
+    object: "billing_portal.session",
+    configuration: "bpc_emulator_default",
+    created: ctx.now(customer.id),
+    customer: customer.id,
+    customer_account: null,
+    flow: null,
+    livemode: false,
+    locale: null,
+    on_behalf_of: null,
+    return_url: optStr(p, "return_url") ?? null,
+    url: `${ctx.baseUrl()}/portal/${id}`,
+  };
+  ctx.state.portalSessions[id] = session;
+  ctx.emit("billing_portal.session.created", session, { customerId: customer.id });
+  return session;
+}
+
+const html = (title: string, inner: string): Reply => ({
+  status: 200,
+  body: null,
+  contentType: "text/html; charset=utf-8",
+  raw: `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1>${inner}</body></html>`,
+});
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export function renderCheckoutPage(ctx: Ctx, id: string): Reply {
+  const s = ctx.state.checkoutSessions[id];
+  if (!s) return { ...html("Checkout session not found", ""), status: 404 };
+  if (s.status === "complete") {
+    const next = s.success_url?.replace("{CHECKOUT_SESSION_ID}", s.id);
+    return html("Payment complete", next ? `<p><a href="${esc(next)}">Continue</a></p>` : "");
+  }
+  const cards = ["pm_card_visa", "pm_card_chargeCustomerFail", "pm_card_authenticationRequired"];
+  const buttons = cards
+    .map((c) => `<button name="payment_method" value="${c}">Pay with ${c}</button>`)
+    .join(" ");
+  return html(
+    "Stripe emulator checkout",
+    `<p>Total: ${s.amount_total} ${s.currency}</p><form method="post">${buttons}</form>`,
+  );
+}
+
+export function renderPortalPage(ctx: Ctx, id: string): Reply {
+  const s = ctx.state.portalSessions[id];
+  if (!s) return { ...html("Portal session not found", ""), status: 404 };
+  const back = s.return_url ? `<p><a href="${esc(s.return_url)}">Return</a></p>` : "";
+  return html(
+    "Stripe emulator billing portal",
+    `<p>Customer ${esc(String(s.customer))}</p>${back}`,
+  );
+}
+
+export const checkoutRoutes: Route[] = [
+  {
+    method: "POST",
+    path: "/v1/checkout/sessions",
+    handler: ({ ctx, params }) => render(ctx.state, createSession(ctx, params), expandList(params)),
+  },
+  {
+    method: "GET",
+    path: "/v1/checkout/sessions/:id",
+    handler: ({ ctx, params, args }) => {
+      const s = ctx.state.checkoutSessions[args.id ?? ""];
+      if (!s) throw noSuchObject(args.id ?? "");
+      return render(ctx.state, s, expandList(params));
+    },
+  },
+  {
+    method: "GET",
+    path: "/v1/checkout/sessions",
+    handler: ({ ctx, params }) =>
+      paginate(Object.values(ctx.state.checkoutSessions), params, "/v1/checkout/sessions"),
+  },
+  {
+    method: "POST",
+    path: "/v1/billing_portal/sessions",
+    handler: ({ ctx, params }) =>
+      render(ctx.state, createPortalSession(ctx, params), expandList(params)),
+  },
+];

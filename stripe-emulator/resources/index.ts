@@ -1,0 +1,20 @@
+import type { Route } from "../router.ts";
+import { catalogRoutes } from "./catalog.ts";
+import { checkoutRoutes } from "./checkout.ts";
+import { customerRoutes } from "./customers.ts";
+import { eventRoutes } from "./events.ts";
+import { invoiceRoutes } from "./invoices.ts";
+import { paymentIntentRoutes } from "./payment-intents.ts";
+import { paymentMethodRoutes } from "./payment-methods.ts";
+import { subscriptionRoutes } from "./subscriptions.ts";
+
+export const allRoutes: Route[] = [
+  ...customerRoutes,
+  ...paymentMethodRoutes,
+  ...catalogRoutes,
+  ...subscriptionRoutes,
+  ...invoiceRoutes,
+  ...paymentIntentRoutes,
+  ...eventRoutes,
+  ...checkoutRoutes,
+];

@@ -1,0 +1,133 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import qs from "qs";
+import { StripeApiError, unknownPath } from "./errors.ts";
+import { newId } from "./ids.ts";
+import type { Params } from "./params.ts";
+
+/** One HTTP exchange as the pipeline sees it. */
+export interface Exchange {
+  method: string;
+  path: string;
+  query: string;
+  headers: IncomingMessage["headers"];
+  rawBody: string;
+  requestId: string;
+  params: Params;
+}
+
+export interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+  /** Already serialized body (idempotent replays, HTML pages). */
+  raw?: string;
+  contentType?: string;
+}
+
+export type Next = () => Promise<Reply>;
+/**
+ * A pipeline stage: answer itself or call `next`. Stages are composed in order, so behaviour
+ * such as fault injection (errors, latency on chosen calls) is one more stage in the list.
+ */
+export type Stage = (ex: Exchange, next: Next) => Promise<Reply>;
+
+export function compose(stages: Stage[], last: (ex: Exchange) => Promise<Reply>) {
+  return (ex: Exchange): Promise<Reply> => {
+    const run = (i: number): Promise<Reply> => {
+      const stage = stages[i];
+      if (!stage) return last(ex);
+      return stage(ex, () => run(i + 1));
+    };
+    return run(0);
+  };
+}
+
+/** Errors become Stripe's error body; anything unexpected is a 500 `api_error`. */
+export const errorStage: Stage = async (ex, next) => {
+  try {
+    return await next();
+  } catch (err) {
+    if (err instanceof StripeApiError) return { status: err.status, body: { error: err.body } };
+    const message = err instanceof Error ? err.message : String(err);
+    return {
+      status: 500,
+      body: {
+        error: {
+          type: "api_error",
+          message: `Emulator error on ${ex.method} ${ex.path}: ${message}`,
+        },
+      },
+    };
+  }
+};
+
+/** Every `/v1` call needs `Authorization: Bearer sk_test_…`, like Stripe's test mode. */
+export const authStage: Stage = async (ex, next) => {
+  if (!ex.path.startsWith("/v1/")) return next();
+  const auth = ex.headers.authorization ?? "";
+  const key = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
+  if (!key) {
+    throw new StripeApiError(401, {
+      type: "invalid_request_error",
+      message:
+        "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+    });
+  }
+  if (!key.startsWith("sk_test_") && !key.startsWith("rk_test_")) {
+    throw new StripeApiError(401, {
+      type: "invalid_request_error",
+      code: "api_key_invalid",
+      message: `Invalid API Key provided: ${key.slice(0, 8)}${"*".repeat(Math.max(0, key.length - 12))}${key.slice(-4)}. The emulator accepts test-mode keys (sk_test_…) only.`,
+    });
+  }
+  return next();
+};
+
+export function notFound(ex: Exchange): Promise<Reply> {
+  throw unknownPath(ex.method, ex.path);
+}
+
+export function parseParams(method: string, query: string, body: string): Params {
+  const source = method === "POST" ? body : query;
+  return qs.parse(source, { depth: 10, arrayLimit: 1000, parameterLimit: 10_000 });
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export function httpHandler(pipeline: (ex: Exchange) => Promise<Reply>) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://emulator");
+    const method = req.method ?? "GET";
+    const rawBody = await readBody(req);
+    const requestId = `req_${newId("x").slice(2, 16)}`;
+    let reply: Reply;
+    try {
+      const params = parseParams(method, url.search.slice(1), rawBody);
+      const ex: Exchange = {
+        method,
+        path: url.pathname,
+        query: url.search.slice(1),
+        headers: req.headers,
+        rawBody,
+        requestId,
+        params,
+      };
+      reply = await pipeline(ex);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      reply = { status: 500, body: { error: { type: "api_error", message } } };
+    }
+    const body = reply.raw ?? JSON.stringify(reply.body, null, 2);
+    res.writeHead(reply.status, {
+      "content-type": reply.contentType ?? "application/json",
+      "request-id": requestId,
+      "stripe-version": "2026-10-28.endive",
+      ...reply.headers,
+    });
+    res.end(body);
+  };
+}

@@ -1,0 +1,160 @@
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import type Stripe from "stripe";
+import type { LineSeed } from "./builders/invoice.ts";
+import type { CardBehavior } from "./cards.ts";
+
+/** Billing state Stripe keeps but does not show on the subscription object. */
+export interface SubscriptionInternal {
+  paymentBehavior: "allow_incomplete" | "default_incomplete" | "error_if_incomplete";
+  trialWillEndSent: boolean;
+  upcomingSentFor: number | null;
+}
+
+export interface PaymentMethodInternal {
+  behavior: CardBehavior;
+  /** `authenticationRequiredOnSetup` cards pass off-session once authenticated once. */
+  setUp: boolean;
+}
+
+export interface InvoiceInternal {
+  /** When a draft invoice is finalized and charged (Stripe waits about an hour). */
+  finalizeAt: number | null;
+  retriesDone: number;
+  firstFailedAt: number | null;
+}
+
+export interface IdempotencyRecord {
+  fingerprint: string;
+  status: number;
+  body: string;
+  at: number;
+}
+
+export interface DeliveryRecord {
+  attempts: number;
+  lastStatus: number | null;
+}
+
+export interface State {
+  customers: Record<string, Stripe.Customer>;
+  deletedCustomers: Record<string, Stripe.DeletedCustomer>;
+  paymentMethods: Record<string, Stripe.PaymentMethod>;
+  products: Record<string, Stripe.Product>;
+  prices: Record<string, Stripe.Price>;
+  subscriptions: Record<string, Stripe.Subscription>;
+  invoices: Record<string, Stripe.Invoice>;
+  invoicePayments: Record<string, Stripe.InvoicePayment>;
+  paymentIntents: Record<string, Stripe.PaymentIntent>;
+  charges: Record<string, Stripe.Charge>;
+  refunds: Record<string, Stripe.Refund>;
+  setupIntents: Record<string, Stripe.SetupIntent>;
+  checkoutSessions: Record<string, Stripe.Checkout.Session>;
+  portalSessions: Record<string, Stripe.BillingPortal.Session>;
+  events: Record<string, Stripe.EventBase>;
+  webhookEndpoints: Record<string, Stripe.WebhookEndpoint>;
+  testClocks: Record<string, Stripe.TestHelpers.TestClock>;
+  subInternal: Record<string, SubscriptionInternal>;
+  /** Proration lines per subscription, billed on its next invoice. */
+  pendingLines: Record<string, LineSeed[]>;
+  /** What each open Checkout Session subscribes to once completed. */
+  checkoutPlans: Record<
+    string,
+    { items: { price: string; quantity: number }[]; subscriptionData: Record<string, unknown> }
+  >;
+  pmInternal: Record<string, PaymentMethodInternal>;
+  invoiceInternal: Record<string, InvoiceInternal>;
+  /** Secrets are shown once at creation; kept here for signing. */
+  endpointSecrets: Record<string, string>;
+  idempotency: Record<string, IdempotencyRecord>;
+  /** Seconds added to the wall clock for customers without a test clock. */
+  clockOffsetSeconds: number;
+}
+
+export function emptyState(): State {
+  return {
+    customers: {},
+    deletedCustomers: {},
+    paymentMethods: {},
+    products: {},
+    prices: {},
+    subscriptions: {},
+    invoices: {},
+    invoicePayments: {},
+    paymentIntents: {},
+    charges: {},
+    refunds: {},
+    setupIntents: {},
+    checkoutSessions: {},
+    portalSessions: {},
+    events: {},
+    webhookEndpoints: {},
+    testClocks: {},
+    subInternal: {},
+    pendingLines: {},
+    checkoutPlans: {},
+    pmInternal: {},
+    invoiceInternal: {},
+    endpointSecrets: {},
+    idempotency: {},
+    clockOffsetSeconds: 0,
+  };
+}
+
+/**
+ * Objects are stored in their wire form: a JSON round trip turns `Stripe.Decimal` values into
+ * the strings Stripe sends and detaches the stored copy from the caller's.
+ */
+export function wire<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value));
+}
+
+/** Which collection holds an id, by its prefix, for `expand`. */
+const COLLECTIONS: [string, keyof State][] = [
+  ["cus_", "customers"],
+  ["pm_", "paymentMethods"],
+  ["prod_", "products"],
+  ["price_", "prices"],
+  ["sub_", "subscriptions"],
+  ["inpay_", "invoicePayments"],
+  ["in_", "invoices"],
+  ["pi_", "paymentIntents"],
+  ["ch_", "charges"],
+  ["re_", "refunds"],
+  ["seti_", "setupIntents"],
+  ["cs_", "checkoutSessions"],
+  ["evt_", "events"],
+  ["we_", "webhookEndpoints"],
+  ["clock_", "testClocks"],
+];
+
+export function lookupAny(state: State, id: string): object | undefined {
+  for (const [prefix, key] of COLLECTIONS) {
+    if (!id.startsWith(prefix)) continue;
+    const coll = state[key];
+    if (typeof coll !== "object") return undefined;
+    const found: unknown = (coll as Record<string, unknown>)[id];
+    if (typeof found === "object" && found !== null) return found;
+    if (key === "customers") return state.deletedCustomers[id];
+    return undefined;
+  }
+  return undefined;
+}
+
+export function loadSnapshot(file: string): State | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if (err instanceof Error && "code" in err && err.code === "ENOENT") return undefined;
+    throw err;
+  }
+  // Fields added after a snapshot was written start empty rather than undefined.
+  return { ...emptyState(), ...(JSON.parse(text) as Partial<State>) };
+}
+
+/** Write to a temporary file and rename, so a crash never leaves half a snapshot. */
+export function saveSnapshot(file: string, state: State): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state));
+  renameSync(tmp, file);
+}
