@@ -1,7 +1,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Stripe from "stripe";
-import { type StripeEmulator, type StripeEmulatorOptions, startStripeEmulator } from "../../stripe-emulator/index.ts";
+import {
+  type StripeEmulator,
+  type StripeEmulatorOptions,
+  startStripeEmulator,
+} from "../../stripe-emulator/index.ts";
 
 export interface Received {
   body: string;
@@ -21,7 +25,10 @@ export class Receiver {
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
         const sig = req.headers["stripe-signature"];
-        this.received.push({ body: Buffer.concat(chunks).toString("utf8"), signature: typeof sig === "string" ? sig : "" });
+        this.received.push({
+          body: Buffer.concat(chunks).toString("utf8"),
+          signature: typeof sig === "string" ? sig : "",
+        });
         res.writeHead(this.status(this.received.length));
         res.end();
       });
@@ -52,6 +59,8 @@ export interface Harness {
   emulator: StripeEmulator;
   stripe: Stripe;
   receiver: Receiver;
+  /** Between tests: let deliveries finish, drop state and what the receiver saw. */
+  reset(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,6 +83,12 @@ export async function harness(opts: StripeEmulatorOptions = {}): Promise<Harness
     emulator,
     stripe,
     receiver,
+    reset: async () => {
+      await emulator.idle();
+      emulator.reset();
+      receiver.received = [];
+      receiver.status = () => 200;
+    },
     close: async () => {
       await emulator.close();
       await receiver.close();
@@ -86,11 +101,18 @@ export const DAY = 86_400;
 export async function customerWithCard(stripe: Stripe, card = "pm_card_visa") {
   const customer = await stripe.customers.create({ email: `u${Math.random()}@example.com` });
   const pm = await stripe.paymentMethods.attach(card, { customer: customer.id });
-  await stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: pm.id } });
+  await stripe.customers.update(customer.id, {
+    invoice_settings: { default_payment_method: pm.id },
+  });
   return { customer, pm };
 }
 
 export async function monthlyPrice(stripe: Stripe, amount = 1000, currency = "usd") {
   const product = await stripe.products.create({ name: "Pro" });
-  return stripe.prices.create({ product: product.id, unit_amount: amount, currency, recurring: { interval: "month" } });
+  return stripe.prices.create({
+    product: product.id,
+    unit_amount: amount,
+    currency,
+    recurring: { interval: "month" },
+  });
 }

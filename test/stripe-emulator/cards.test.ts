@@ -1,0 +1,258 @@
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, test } from "node:test";
+import Stripe from "stripe";
+import { customerWithCard, DAY, type Harness, harness, monthlyPrice } from "./helpers.ts";
+
+let h: Harness;
+before(async () => {
+  h = await harness();
+});
+beforeEach(() => h.reset());
+after(() => h.close());
+
+async function subscribe(card: string, behavior: Stripe.SubscriptionCreateParams.PaymentBehavior) {
+  const { customer } = await customerWithCard(h.stripe, card);
+  const price = await monthlyPrice(h.stripe);
+  const sub = await h.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: price.id }],
+    payment_behavior: behavior,
+    expand: ["latest_invoice.confirmation_secret"],
+  });
+  const invoice = sub.latest_invoice as Stripe.Invoice;
+  return { customer, sub, invoice, pi: await paymentIntentOf(invoice.id) };
+}
+
+/** The basil-and-later way from an invoice to its PaymentIntent. */
+async function paymentIntentOf(invoice: string): Promise<Stripe.PaymentIntent | undefined> {
+  const payments = await h.stripe.invoicePayments.list({
+    invoice,
+    expand: ["data.payment.payment_intent"],
+  });
+  return payments.data[0]?.payment.payment_intent as Stripe.PaymentIntent | undefined;
+}
+
+describe("declining test cards", () => {
+  for (const card of [
+    "pm_card_visa_chargeDeclined",
+    "pm_card_chargeDeclined",
+    "pm_card_chargeDeclinedInsufficientFunds",
+  ]) {
+    test(`${card} is refused at attach with a StripeCardError`, async () => {
+      const customer = await h.stripe.customers.create({ email: "d@example.com" });
+      await assert.rejects(
+        h.stripe.paymentMethods.attach(card, { customer: customer.id }),
+        (err) => {
+          assert.ok(err instanceof Stripe.errors.StripeCardError);
+          assert.equal(err.code, "card_declined");
+          assert.equal(err.statusCode, 402);
+          assert.equal(
+            err.decline_code,
+            card.includes("Insufficient") ? "insufficient_funds" : "generic_decline",
+          );
+          return true;
+        },
+      );
+    });
+  }
+});
+
+describe("first invoice per payment_behavior", () => {
+  for (const card of ["pm_card_visa", "pm_card_mastercard", "pm_card_amex"]) {
+    test(`${card} with allow_incomplete is active and paid`, async () => {
+      const { sub, invoice, pi } = await subscribe(card, "allow_incomplete");
+      assert.equal(sub.status, "active");
+      assert.equal(invoice.status, "paid");
+      assert.equal(invoice.amount_paid, 1000);
+      assert.equal(invoice.billing_reason, "subscription_create");
+      assert.equal(pi?.status, "succeeded");
+    });
+  }
+
+  test("visa with default_incomplete waits for confirmation, then becomes active", async () => {
+    const { sub, invoice, pi } = await subscribe("pm_card_visa", "default_incomplete");
+    assert.equal(sub.status, "incomplete");
+    assert.equal(invoice.status, "open");
+    assert.match(invoice.confirmation_secret?.client_secret ?? "", /^pi_.+_secret_/);
+    assert.ok(pi);
+    const confirmed = await h.stripe.paymentIntents.confirm(pi.id);
+    assert.equal(confirmed.status, "succeeded");
+    assert.equal((await h.stripe.subscriptions.retrieve(sub.id)).status, "active");
+    await h.emulator.idle();
+    const updated = h.receiver.events().find((e) => e.type === "customer.subscription.updated");
+    assert.deepEqual(
+      (updated?.data.previous_attributes as Partial<Stripe.Subscription>).status,
+      "incomplete",
+    );
+  });
+
+  test("chargeCustomerFail: allow_incomplete leaves the subscription incomplete", async () => {
+    const { sub, invoice, pi } = await subscribe("pm_card_chargeCustomerFail", "allow_incomplete");
+    assert.equal(sub.status, "incomplete");
+    assert.equal(invoice.status, "open");
+    assert.equal(pi?.status, "requires_payment_method");
+    assert.equal(pi?.last_payment_error?.code, "card_declined");
+    await h.emulator.idle();
+    assert.ok(h.receiver.types().includes("invoice.payment_failed"));
+  });
+
+  test("chargeCustomerFail: error_if_incomplete answers 402 and creates nothing", async () => {
+    const { customer } = await customerWithCard(h.stripe, "pm_card_chargeCustomerFail");
+    const price = await monthlyPrice(h.stripe);
+    await assert.rejects(
+      h.stripe.subscriptions.create({
+        customer: customer.id,
+        items: [{ price: price.id }],
+        payment_behavior: "error_if_incomplete",
+      }),
+      Stripe.errors.StripeCardError,
+    );
+    const subs = await h.stripe.subscriptions.list({ customer: customer.id, status: "all" });
+    assert.equal(subs.data.length, 0);
+  });
+
+  test("chargeCustomerFail: default_incomplete then a confirm declines with 402", async () => {
+    const { sub, pi } = await subscribe("pm_card_chargeCustomerFail", "default_incomplete");
+    assert.equal(sub.status, "incomplete");
+    assert.ok(pi);
+    await assert.rejects(h.stripe.paymentIntents.confirm(pi.id), Stripe.errors.StripeCardError);
+    assert.equal((await h.stripe.subscriptions.retrieve(sub.id)).status, "incomplete");
+  });
+
+  for (const card of ["pm_card_authenticationRequired", "pm_card_authenticationRequiredOnSetup"]) {
+    test(`${card}: allow_incomplete needs 3-D Secure, then the customer completes it`, async () => {
+      const { sub, pi } = await subscribe(card, "allow_incomplete");
+      assert.equal(sub.status, "incomplete");
+      assert.equal(pi?.status, "requires_action");
+      assert.equal(pi?.next_action?.type, "use_stripe_sdk");
+      await h.emulator.idle();
+      assert.ok(h.receiver.types().includes("invoice.payment_action_required"));
+      assert.ok(pi);
+      await h.emulator.confirmPaymentIntent(pi.id);
+      assert.equal((await h.stripe.subscriptions.retrieve(sub.id)).status, "active");
+      assert.equal((await h.stripe.paymentIntents.retrieve(pi.id)).status, "succeeded");
+    });
+  }
+
+  test("authenticationRequired with error_if_incomplete answers 402", async () => {
+    const { customer } = await customerWithCard(h.stripe, "pm_card_authenticationRequired");
+    const price = await monthlyPrice(h.stripe);
+    await assert.rejects(
+      h.stripe.subscriptions.create({
+        customer: customer.id,
+        items: [{ price: price.id }],
+        payment_behavior: "error_if_incomplete",
+      }),
+      (err) =>
+        err instanceof Stripe.errors.StripeCardError &&
+        err.code === "subscription_payment_intent_requires_action",
+    );
+  });
+
+  test("an unpaid first invoice expires the subscription after 23 hours", async () => {
+    const { sub, invoice } = await subscribe("pm_card_visa", "default_incomplete");
+    await h.emulator.advanceTime(DAY);
+    assert.equal((await h.stripe.subscriptions.retrieve(sub.id)).status, "incomplete_expired");
+    assert.equal((await h.stripe.invoices.retrieve(invoice.id)).status, "void");
+  });
+});
+
+describe("renewals", () => {
+  test("visa renews: periods roll, the cycle invoice is paid an hour after creation", async () => {
+    const { sub } = await subscribe("pm_card_visa", "allow_incomplete");
+    const end = sub.items.data[0]?.current_period_end ?? 0;
+    await h.emulator.advanceTime(end - sub.created);
+    const atEnd = await h.stripe.subscriptions.retrieve(sub.id, { expand: ["latest_invoice"] });
+    assert.equal(atEnd.items.data[0]?.current_period_start, end);
+    assert.equal((atEnd.latest_invoice as Stripe.Invoice).status, "draft");
+    await h.emulator.advanceTime(3601);
+    const inv = await h.stripe.invoices.retrieve(
+      String(atEnd.latest_invoice && (atEnd.latest_invoice as Stripe.Invoice).id),
+    );
+    assert.equal(inv.status, "paid");
+    assert.equal(inv.billing_reason, "subscription_cycle");
+    assert.equal(inv.parent?.subscription_details?.subscription, sub.id);
+  });
+
+  test("chargeCustomerFail at renewal: past_due, retries, then canceled", async () => {
+    const { customer, sub } = await subscribe("pm_card_visa", "allow_incomplete");
+    const failing = await h.stripe.paymentMethods.attach("pm_card_chargeCustomerFail", {
+      customer: customer.id,
+    });
+    await h.stripe.customers.update(customer.id, {
+      invoice_settings: { default_payment_method: failing.id },
+    });
+    const end = sub.items.data[0]?.current_period_end ?? 0;
+    await h.emulator.advanceTime(end - sub.created + 3700);
+    const pastDue = await h.stripe.subscriptions.retrieve(sub.id, { expand: ["latest_invoice"] });
+    assert.equal(pastDue.status, "past_due");
+    const inv = pastDue.latest_invoice as Stripe.Invoice;
+    assert.equal(inv.attempt_count, 1);
+    assert.ok(inv.next_payment_attempt);
+    await h.emulator.advanceTime(8 * DAY);
+    const ended = await h.stripe.subscriptions.retrieve(sub.id);
+    assert.equal(ended.status, "canceled");
+    assert.equal(ended.cancellation_details?.reason, "payment_failed");
+    const finalInv = await h.stripe.invoices.retrieve(inv.id);
+    assert.equal(finalInv.attempt_count, 4);
+    assert.equal(finalInv.status, "uncollectible");
+    await h.emulator.idle();
+    const types = h.receiver.types();
+    assert.equal(types.filter((t) => t === "invoice.payment_failed").length, 4);
+    assert.ok(types.includes("customer.subscription.deleted"));
+  });
+
+  test("with afterFinalFailure=unpaid the subscription ends unpaid", async () => {
+    const h2 = await harness({ billing: { afterFinalFailure: "unpaid", retryDays: [1] } });
+    try {
+      const { customer } = await customerWithCard(h2.stripe, "pm_card_visa");
+      const price = await monthlyPrice(h2.stripe);
+      const sub = await h2.stripe.subscriptions.create({
+        customer: customer.id,
+        items: [{ price: price.id }],
+      });
+      const failing = await h2.stripe.paymentMethods.attach("pm_card_chargeCustomerFail", {
+        customer: customer.id,
+      });
+      await h2.stripe.customers.update(customer.id, {
+        invoice_settings: { default_payment_method: failing.id },
+      });
+      await h2.emulator.advanceTime(33 * DAY);
+      assert.equal((await h2.stripe.subscriptions.retrieve(sub.id)).status, "unpaid");
+    } finally {
+      await h2.close();
+    }
+  });
+
+  test("authenticationRequired at renewal: past_due with payment_action_required", async () => {
+    const { sub, pi } = await subscribe("pm_card_authenticationRequired", "allow_incomplete");
+    assert.ok(pi);
+    await h.emulator.confirmPaymentIntent(pi.id);
+    await h.emulator.advanceTime(32 * DAY);
+    const s = await h.stripe.subscriptions.retrieve(sub.id);
+    assert.equal(s.status, "past_due");
+    const renewalPi = await paymentIntentOf(String(s.latest_invoice));
+    assert.equal(renewalPi?.status, "requires_action");
+    assert.ok(renewalPi);
+    await h.emulator.idle();
+    assert.equal(
+      h.receiver.types().filter((t) => t === "invoice.payment_action_required").length,
+      2,
+    );
+    await h.emulator.confirmPaymentIntent(renewalPi.id);
+    assert.equal((await h.stripe.subscriptions.retrieve(sub.id)).status, "active");
+  });
+
+  test("authenticationRequiredOnSetup renews off-session without authentication", async () => {
+    const { sub, pi } = await subscribe(
+      "pm_card_authenticationRequiredOnSetup",
+      "default_incomplete",
+    );
+    assert.ok(pi);
+    await h.emulator.confirmPaymentIntent(pi.id);
+    await h.emulator.advanceTime(32 * DAY);
+    const s = await h.stripe.subscriptions.retrieve(sub.id, { expand: ["latest_invoice"] });
+    assert.equal(s.status, "active");
+    assert.equal((s.latest_invoice as Stripe.Invoice).status, "paid");
+  });
+});
