@@ -86,7 +86,10 @@ export function controlsStage(em: Emulator, c: Controls): Stage {
       return renderPortalPage(em.ctx, seg[2]);
     if (seg[1] !== "_emulator") return next();
     const route = `${ex.method} /${seg.slice(2).join("/")}`;
-    if (route === "POST /reset") return (c.reset(), ok());
+    if (route === "POST /reset") {
+      c.reset();
+      return ok();
+    }
     if (route === "POST /advance") {
       await c.advanceTime(Number(body().seconds));
       return ok({ now: em.ctx.now(null) });
@@ -121,7 +124,10 @@ export function controlsStage(em: Emulator, c: Controls): Stage {
       await c.completeCheckoutSession(seg[3], typeof pm === "string" ? pm : undefined);
       return ok(em.state.checkoutSessions[seg[3]]);
     }
-    if (route === "GET /idle") return (await c.idle(), ok());
+    if (route === "GET /idle") {
+      await c.idle();
+      return ok();
+    }
     return next();
   };
 }

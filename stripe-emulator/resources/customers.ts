@@ -24,7 +24,7 @@ export function getCustomer(ctx: Ctx, id: string, param = "id"): Stripe.Customer
   return c;
 }
 
-function buildCustomer(ctx: Ctx, p: Params, testClock: string | null): Stripe.Customer {
+function buildCustomer(p: Params, testClock: string | null): Stripe.Customer {
   return {
     id: newId("cus"),
     object: "customer",
@@ -59,7 +59,7 @@ function buildCustomer(ctx: Ctx, p: Params, testClock: string | null): Stripe.Cu
 export function createCustomer(ctx: Ctx, p: Params): Stripe.Customer {
   const clock = optStr(p, "test_clock") ?? null;
   if (clock && !ctx.state.testClocks[clock]) throw noSuchObject(clock, "test_clock");
-  const customer = buildCustomer(ctx, p, clock);
+  const customer = buildCustomer(p, clock);
   ctx.state.customers[customer.id] = customer;
   customer.created = ctx.now(customer.id);
   const pm = optStr(p, "payment_method");

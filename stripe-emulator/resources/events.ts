@@ -45,11 +45,11 @@ function listEvents(ctx: Ctx, p: Params): Stripe.EventBase[] {
 /** `type` accepts a `*` wildcard, e.g. `invoice.*`. */
 function matchType(actual: string, pattern: string): boolean {
   if (!pattern.includes("*")) return actual === pattern;
-  const re = new RegExp(`^${pattern.split("*").map(escape).join(".*")}$`);
+  const re = new RegExp(`^${pattern.split("*").map(escapeRegex).join(".*")}$`);
   return re.test(actual);
 }
 
-function escape(s: string): string {
+function escapeRegex(s: string): string {
   return s.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
 }
 

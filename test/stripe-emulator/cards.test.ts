@@ -81,7 +81,7 @@ describe("first invoice per payment_behavior", () => {
     await h.emulator.idle();
     const updated = h.receiver.events().find((e) => e.type === "customer.subscription.updated");
     assert.deepEqual(
-      (updated?.data.previous_attributes as Partial<Stripe.Subscription>).status,
+      (updated?.data.previous_attributes as Partial<Stripe.Subscription> | undefined)?.status,
       "incomplete",
     );
   });
