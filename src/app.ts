@@ -1,0 +1,70 @@
+import { randomUUID } from "node:crypto";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
+import pkg from "../package.json" with { type: "json" };
+import type { Config } from "./config.ts";
+import type { Database } from "./platform/db/client.ts";
+import { registerDocs } from "./platform/http/docs.ts";
+import { installErrorHandling, methodNotAllowed } from "./platform/http/error-handler.ts";
+import { registerHealth } from "./platform/http/health.ts";
+import type { App } from "./platform/http/types.ts";
+import { validatorCompiler } from "./platform/http/validation.ts";
+import type { Logger } from "./platform/logging.ts";
+
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  logger: Logger;
+}
+
+export type { App };
+
+/** A feature's HTTP surface: registers its routes on the app. */
+export type AppModule = (app: App, deps: AppDeps) => void | Promise<void>;
+
+/** Every feature's routes, in registration order. */
+export const modules: AppModule[] = [];
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The HTTP API: platform plugins, then each feature's routes. No listening, no workers. */
+export async function buildApp(deps: AppDeps, features: AppModule[] = modules): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.config.BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // Keep a caller's X-Request-Id when it is sane, so logs line up across services.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers["x-request-id"];
+      return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    logController: new LogController({ requestIdLogLabel: "request_id" }),
+  }).withTypeProvider<TypeBoxTypeProvider>() satisfies App;
+
+  app.setValidatorCompiler(validatorCompiler);
+  installErrorHandling(app);
+  const finishRoutes = methodNotAllowed(app);
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  await registerDocs(app, {
+    title: "SaaS Subscription Billing API",
+    version: pkg.version,
+    description:
+      "JWT accounts, Stripe subscriptions and webhooks, payment history. " +
+      "Authenticate with `Authorization: Bearer <access token>`.",
+    tags: [
+      { name: "auth", description: "Accounts and JWT tokens" },
+      { name: "subscriptions", description: "Plans, subscriptions and payments" },
+      { name: "webhooks", description: "Stripe event intake" },
+      { name: "operations", description: "Health and readiness" },
+    ],
+  });
+  registerHealth(app, deps.database);
+  for (const feature of features) await feature(app, deps);
+
+  finishRoutes();
+  return app;
+}

@@ -1,0 +1,264 @@
+import { isAbsolute, resolve } from "node:path";
+
+/**
+ * Every setting the service reads, in one table. `loadConfig` turns the environment into a frozen,
+ * typed `Config`; `.env.example` documents the same names (a test keeps the two in step).
+ * Nothing else in the codebase reads `process.env`.
+ */
+
+type Parser<T> = (raw: string) => T;
+
+interface Setting<T> {
+  parse: Parser<T>;
+  /** Used when the variable is unset or empty. `undefined` means "optional, no default". */
+  default?: T;
+  doc: string;
+}
+
+const DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789";
+
+const str: Parser<string> = (raw) => raw;
+
+function int(min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> {
+  return (raw) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new Error(`must be an integer between ${min} and ${max}`);
+    }
+    return n;
+  };
+}
+
+const bool: Parser<boolean> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  throw new Error("must be true or false");
+};
+
+function oneOf<const T extends string>(...values: T[]): Parser<T> {
+  return (raw) => {
+    const v = raw.trim().toLowerCase();
+    if ((values as string[]).includes(v)) return v as T;
+    throw new Error(`must be one of ${values.join(", ")}`);
+  };
+}
+
+const list: Parser<string[]> = (raw) =>
+  raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function url(...protocols: string[]): Parser<string> {
+  return (raw) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      throw new Error("must be a URL");
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new Error(`must be a ${protocols.join(" or ")} URL`);
+    }
+    return raw;
+  };
+}
+
+/** Durations like "60", "60s", "15m", "2h", "7d"; a bare number is seconds. */
+const duration: Parser<number> = (raw) => {
+  const m = /^(\d+)\s*(s|m|h|d)?$/.exec(raw.trim());
+  if (!m?.[1]) throw new Error('must be a duration such as "3600", "60m", "7d"');
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? "s") as "s" | "m" | "h" | "d"];
+  return Number(m[1]) * unit;
+};
+
+export const settings = {
+  NODE_ENV: {
+    parse: oneOf("development", "production", "test"),
+    default: "development",
+    doc: "development | production | test. Production enforces the safety checks below.",
+  },
+  HOST: { parse: str, default: "0.0.0.0", doc: "Interface the API listens on." },
+  PORT: { parse: int(0, 65535), default: 8000, doc: "Port the API listens on." },
+  DATA_DIR: {
+    parse: str,
+    default: "./data",
+    doc: "Where the embedded database (PGlite) and the Stripe emulator keep their files.",
+  },
+  LOG_LEVEL: {
+    parse: oneOf("fatal", "error", "warn", "info", "debug", "trace", "silent"),
+    default: "info",
+    doc: "pino log level.",
+  },
+  SECRET_KEY: {
+    parse: str,
+    default: DEV_SECRET_KEY,
+    doc: "Signs JWTs. At least 32 random characters in production.",
+  },
+  DATABASE_URL: {
+    parse: url("postgres:", "postgresql:"),
+    doc: "PostgreSQL URL. Unset: embedded PGlite under DATA_DIR (one process only).",
+  },
+  DATABASE_POOL_MAX: { parse: int(1, 1000), default: 10, doc: "Connections per process." },
+  MIGRATE_ON_START: {
+    parse: bool,
+    default: true,
+    doc: "Apply pending migrations at startup.",
+  },
+  WORKER: {
+    parse: oneOf("on", "off"),
+    default: "on",
+    doc: "Run the job worker inside the API process (off: run `npm run worker` separately).",
+  },
+  JOB_RETRY_LIMIT: {
+    parse: int(0, 100),
+    default: 3,
+    doc: "Default retries of a failed background job before it is dead-lettered.",
+  },
+  JOB_RETRY_DELAY: {
+    parse: duration,
+    default: 60,
+    doc: "Default delay before the first retry (seconds; doubles with backoff).",
+  },
+  SHUTDOWN_TIMEOUT: {
+    parse: duration,
+    default: 10,
+    doc: "Seconds to wait for in-flight requests and jobs on SIGTERM/SIGINT.",
+  },
+  BODY_LIMIT: { parse: int(1024), default: 1_048_576, doc: "Largest request body, in bytes." },
+  ALLOWED_HOSTS: {
+    parse: list,
+    default: [],
+    doc: "Comma-separated Host header values accepted in production.",
+  },
+  CORS_ALLOWED_ORIGINS: {
+    parse: list,
+    default: [],
+    doc: "Comma-separated browser origins allowed to call the API.",
+  },
+  FRONTEND_URL: {
+    parse: url("http:", "https:"),
+    default: "http://localhost:3000",
+    doc: "Base URL of the web app, used in email links.",
+  },
+  STRIPE_SECRET_KEY: {
+    parse: str,
+    doc: "Stripe secret key (sk_test_… / sk_live_…). Unset: the built-in Stripe emulator.",
+  },
+  STRIPE_PUBLISHABLE_KEY: { parse: str, doc: "Stripe publishable key, handed to clients." },
+  STRIPE_WEBHOOK_SECRET: {
+    parse: str,
+    doc: "Signing secret (whsec_…) of the webhook endpoint.",
+  },
+  STRIPE_API_BASE: {
+    parse: url("http:", "https:"),
+    doc: "Stripe API base URL. Unset: https://api.stripe.com (or the in-process emulator).",
+  },
+  EMAIL_HOST: { parse: str, doc: "SMTP host. Unset: emails are printed to the console." },
+  EMAIL_PORT: { parse: int(1, 65535), default: 587, doc: "SMTP port." },
+  EMAIL_HOST_USER: { parse: str, doc: "SMTP user name." },
+  EMAIL_HOST_PASSWORD: { parse: str, doc: "SMTP password." },
+  EMAIL_USE_TLS: { parse: bool, default: true, doc: "Use STARTTLS/TLS with the SMTP server." },
+  DEFAULT_FROM_EMAIL: {
+    parse: str,
+    default: "Billing <noreply@localhost>",
+    doc: "From address of outgoing email.",
+  },
+  REDIS_URL: {
+    parse: url("redis:", "rediss:"),
+    doc: "Redis URL for shared rate-limit counters. Unset: counters in memory.",
+  },
+} satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof settings;
+type ValueOf<S> = S extends Setting<infer T> ? T : never;
+
+export type Config = Readonly<
+  {
+    [K in keyof Settings as Settings[K] extends { default: unknown } ? K : never]: ValueOf<
+      Settings[K]
+    >;
+  } & {
+    [K in keyof Settings as Settings[K] extends { default: unknown } ? never : K]?: ValueOf<
+      Settings[K]
+    >;
+  } & {
+    /** DATA_DIR made absolute. */
+    dataDir: string;
+    isProduction: boolean;
+    /** True when no STRIPE_SECRET_KEY is set and the in-process emulator stands in for Stripe. */
+    useStripeEmulator: boolean;
+  }
+>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/**
+ * Reads settings from `env` (normally `process.env`, which `--env-file-if-exists=.env` has already
+ * filled). Throws a `ConfigError` naming every bad or missing value at once.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(settings) as [string, Setting<unknown>][]) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === "") {
+      if (setting.default !== undefined) values[name] = setting.default;
+      continue;
+    }
+    try {
+      values[name] = setting.parse(raw.trim());
+    } catch (err) {
+      problems.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = String(values.DATA_DIR);
+  const config = {
+    ...values,
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
+    isProduction: values.NODE_ENV === "production",
+    useStripeEmulator: values.STRIPE_SECRET_KEY === undefined,
+  } as Config;
+
+  if (config.isProduction) {
+    const unsafe = productionProblems(config);
+    if (unsafe.length > 0) throw new ConfigError(unsafe);
+  }
+  return Object.freeze(config);
+}
+
+/** DESIGN §5: production refuses to start with defaults that are only safe on a laptop. */
+function productionProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.SECRET_KEY === DEV_SECRET_KEY) {
+    problems.push("SECRET_KEY: must be set (the development default is public)");
+  } else if (config.SECRET_KEY.length < 32) {
+    problems.push("SECRET_KEY: must be at least 32 characters");
+  }
+  if (!config.DATABASE_URL) {
+    problems.push("DATABASE_URL: required (the embedded database is for development only)");
+  }
+  if (!config.STRIPE_SECRET_KEY) {
+    problems.push("STRIPE_SECRET_KEY: required (the Stripe emulator is never used in production)");
+  } else if (!/^(sk|rk)_(live|test)_/.test(config.STRIPE_SECRET_KEY)) {
+    problems.push("STRIPE_SECRET_KEY: must be a Stripe secret key (sk_live_… or sk_test_…)");
+  }
+  if (!config.STRIPE_PUBLISHABLE_KEY) problems.push("STRIPE_PUBLISHABLE_KEY: required");
+  if (!config.STRIPE_WEBHOOK_SECRET) problems.push("STRIPE_WEBHOOK_SECRET: required");
+  if (config.STRIPE_API_BASE && new URL(config.STRIPE_API_BASE).hostname !== "api.stripe.com") {
+    problems.push("STRIPE_API_BASE: must be unset or https://api.stripe.com in production");
+  }
+  if (config.ALLOWED_HOSTS.length === 0) problems.push("ALLOWED_HOSTS: required");
+  if (!config.EMAIL_HOST) problems.push("EMAIL_HOST: required (SMTP is required in production)");
+  return problems;
+}

@@ -1,0 +1,105 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import type { ExtractTablesWithRelations, SQL } from "drizzle-orm";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import pg from "pg";
+import { type Db as BossDb, fromPglite } from "pg-boss";
+import * as schema from "./schema.ts";
+
+export type Schema = typeof schema;
+
+/** The Drizzle database, whichever driver is underneath. Nothing outside this folder knows which. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+/** A Drizzle transaction handle. Inside a transaction, use only this (DESIGN §7: PGlite is one connection). */
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+
+/** Either the database or a transaction: repository functions accept both. */
+export type Executor = Db | Tx;
+
+export interface Database {
+  db: Db;
+  driver: "pglite" | "postgres";
+  /** How pg-boss reaches the same database: its own pool for PostgreSQL, the PGlite adapter otherwise. */
+  boss: { db: BossDb; backend: "pglite" } | { connectionString: string; backend: "postgres" };
+  /** Applies the SQL migrations in `folder` that have not run yet. */
+  migrate(folder: string): Promise<void>;
+  /** Answers when the database does; throws otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** PGlite only: the data directory as a tarball (tests build one migrated template). */
+  dumpDataDir?(): Promise<Blob>;
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; unset selects PGlite. */
+  url?: string;
+  /** PGlite data directory; unset with no `url` means in-memory (tests). */
+  pgliteDir?: string;
+  /** A PGlite data directory dump to start from (tests load a migrated template). */
+  pgliteLoad?: Blob;
+  poolMax?: number;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.url) return openPostgres(options.url, options.poolMax ?? 10);
+  return openPglite(options);
+}
+
+/** The PGlite data directory under DATA_DIR. */
+export function pgliteDataDir(dataDir: string): string {
+  return join(dataDir, "pglite");
+}
+
+async function openPglite(options: DatabaseOptions): Promise<Database> {
+  if (options.pgliteDir) await mkdir(options.pgliteDir, { recursive: true });
+  const client = await PGlite.create({
+    ...(options.pgliteDir ? { dataDir: options.pgliteDir } : {}),
+    ...(options.pgliteLoad ? { loadDataDir: options.pgliteLoad } : {}),
+  });
+  const db = drizzlePglite({ client, schema, casing: "snake_case" });
+  return {
+    db,
+    driver: "pglite",
+    migrate: (folder) => migratePglite(db, { migrationsFolder: folder }),
+    boss: { db: fromPglite(client), backend: "pglite" },
+    async ping() {
+      await client.query("select 1");
+    },
+    async close() {
+      if (!client.closed) await client.close();
+    },
+    dumpDataDir: () => client.dumpDataDir("none"),
+  };
+}
+
+async function openPostgres(url: string, max: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  // An idle client losing its connection (server restart) must not crash the process; the pool
+  // replaces it on next use.
+  pool.on("error", () => {});
+  const db = drizzlePg({ client: pool, schema, casing: "snake_case" });
+  return {
+    db,
+    driver: "postgres",
+    migrate: (folder) => migratePg(db, { migrationsFolder: folder }),
+    boss: { connectionString: url, backend: "postgres" },
+    async ping() {
+      await pool.query("select 1");
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/** Runs raw SQL and returns its rows; both drivers answer `{ rows }`. */
+export async function queryRows<T>(db: Executor, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as { rows: T[] };
+  return result.rows;
+}

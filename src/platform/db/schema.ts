@@ -1,0 +1,3 @@
+// The one schema entry point: each feature owns its tables and is re-exported here, so Drizzle's
+// relational queries and drizzle-kit see the whole database.
+export {};

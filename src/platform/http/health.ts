@@ -1,0 +1,41 @@
+import { Type } from "typebox";
+import type { Database } from "../db/client.ts";
+import { migrationStatus } from "../db/migrate.ts";
+import type { App } from "./types.ts";
+
+const Health = Type.Object({ status: Type.String(), detail: Type.Optional(Type.String()) });
+
+/** `/healthz`: the process is alive. `/readyz`: the database answers and is fully migrated. */
+export function registerHealth(app: App, database: Database): void {
+  const schema = (summary: string, operationId: string) => ({
+    tags: ["operations"],
+    summary,
+    operationId,
+    response: { 200: Health, 503: Health },
+  });
+
+  app.get("/healthz", { schema: schema("Liveness", "healthz"), logLevel: "warn" }, async () => ({
+    status: "ok",
+  }));
+
+  app.get(
+    "/readyz",
+    { schema: schema("Readiness: database reachable and migrated", "readyz"), logLevel: "warn" },
+    async (request, reply) => {
+      try {
+        await database.ping();
+        const migrations = await migrationStatus(database);
+        if (!migrations.current) {
+          return reply.code(503).send({
+            status: "unavailable",
+            detail: `migrations pending (${migrations.applied} of ${migrations.expected} applied)`,
+          });
+        }
+        return { status: "ok" };
+      } catch (err) {
+        request.log.warn({ err }, "readiness check failed");
+        return reply.code(503).send({ status: "unavailable", detail: "database unreachable" });
+      }
+    },
+  );
+}

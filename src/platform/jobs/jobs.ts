@@ -1,0 +1,173 @@
+import { type SQL, sql } from "drizzle-orm";
+import { type DrizzleTransactionLike, fromDrizzle, PgBoss } from "pg-boss";
+import type { Static, TSchema } from "typebox";
+import { Value } from "typebox/value";
+import { v5 as uuidv5 } from "uuid";
+import type { Database, Tx } from "../db/client.ts";
+
+export interface RetryPolicy {
+  /** Retries after the first attempt; then the job moves to the dead-letter queue. */
+  limit: number;
+  /** Seconds before the first retry. */
+  delaySeconds: number;
+  /** Double the delay on each retry (with jitter). */
+  backoff: boolean;
+}
+
+export interface JobContext {
+  id: string;
+  /** 0 on the first attempt, 1 on the first retry, … */
+  retryCount: number;
+}
+
+/**
+ * A background job: its queue name, the payload it accepts, how it is retried, and its handler.
+ * `D` is the set of dependencies the handler needs; the worker hands it in.
+ */
+export interface JobDefinition<S extends TSchema = TSchema, D = never> {
+  name: string;
+  payload: S;
+  retry?: Partial<RetryPolicy>;
+  /** Parallel jobs of this queue per worker process. */
+  concurrency?: number;
+  handler(payload: Static<S>, deps: D, job: JobContext): Promise<void>;
+}
+
+export function defineJob<S extends TSchema, D>(definition: JobDefinition<S, D>) {
+  return definition;
+}
+
+// A fixed namespace so that one (queue, key) pair always names the same job id.
+const JOB_ID_NAMESPACE = "7d6a3f0e-5b1c-4f3e-9a51-3c2b8e1f4d20";
+
+export function deadLetterQueue(name: string): string {
+  return `${name}.dead`;
+}
+
+export interface JobsOptions {
+  defaultRetry: RetryPolicy;
+  log: { error(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /** pg-boss job spies, so tests can await a job instead of sleeping. Never in production. */
+  spies?: boolean;
+  /** How often an idle worker looks for due jobs (new jobs wake it at once through NOTIFY). */
+  pollingIntervalSeconds?: number;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds definitions of every payload type
+type AnyJob<D> = JobDefinition<any, D>;
+
+/**
+ * pg-boss on the application's database. Jobs are inserted inside the caller's Drizzle
+ * transaction, so a job exists exactly when the fact that caused it committed (DESIGN §4.3).
+ */
+export class Jobs<D = unknown> {
+  readonly boss: PgBoss;
+  readonly #definitions = new Map<string, AnyJob<D>>();
+  readonly #options: JobsOptions;
+  #started = false;
+
+  constructor(database: Database, options: JobsOptions) {
+    this.#options = options;
+    this.boss = new PgBoss({
+      ...database.boss,
+      schema: "pgboss",
+      useListenNotify: true,
+      application_name: "billing-jobs",
+      __test__enableSpies: options.spies ?? false,
+    });
+    this.boss.on("error", (err) => options.log.error({ err }, "job queue error"));
+    this.boss.on("warning", (warning) => options.log.warn({ warning }, "job queue warning"));
+  }
+
+  register(...definitions: AnyJob<D>[]): this {
+    for (const def of definitions) this.#definitions.set(def.name, def);
+    return this;
+  }
+
+  retryPolicy(def: { retry?: Partial<RetryPolicy> }): RetryPolicy {
+    return { ...this.#options.defaultRetry, ...def.retry };
+  }
+
+  /** Installs or upgrades pg-boss's schema and creates every registered queue with its dead-letter queue. */
+  async start(): Promise<void> {
+    await this.boss.start();
+    this.#started = true;
+    const existing = new Set((await this.boss.getQueues()).map((q) => q.name));
+    for (const def of this.#definitions.values()) {
+      const dead = deadLetterQueue(def.name);
+      if (!existing.has(dead)) await this.boss.createQueue(dead, { notify: false });
+      const retry = this.retryPolicy(def);
+      const policy = {
+        retryLimit: retry.limit,
+        retryDelay: retry.delaySeconds,
+        retryBackoff: retry.backoff,
+        deadLetter: dead,
+        notify: true,
+      };
+      // createQueue leaves an existing queue alone, so apply the current policy explicitly.
+      if (existing.has(def.name)) await this.boss.updateQueue(def.name, policy);
+      else await this.boss.createQueue(def.name, policy);
+    }
+  }
+
+  /** Starts processing every registered queue in this process. */
+  async work(deps: D): Promise<void> {
+    for (const def of this.#definitions.values()) {
+      await this.boss.work<Static<typeof def.payload>>(
+        def.name,
+        {
+          batchSize: 1,
+          localConcurrency: def.concurrency ?? 2,
+          pollingIntervalSeconds: this.#options.pollingIntervalSeconds ?? 2,
+          // NOTIFY wakes the worker for new jobs, but not for retries coming due: keep polling at
+          // the base rate so a retry runs close to its scheduled time.
+          notifyPollingIntervalSeconds: this.#options.pollingIntervalSeconds ?? 2,
+        },
+        async ([job]) => {
+          if (!job) return;
+          await def.handler(job.data, deps, { id: job.id, retryCount: job.retryCount ?? 0 });
+        },
+      );
+    }
+  }
+
+  /**
+   * Inserts a job inside `tx`. `key` identifies the cause (for example an invoice id): the job id is
+   * derived from (queue, key), so enqueueing the same cause twice inserts one job. Returns whether
+   * this call inserted it.
+   */
+  async enqueue<S extends TSchema>(
+    tx: Tx,
+    def: JobDefinition<S, D>,
+    payload: Static<S>,
+    options: { key: string; startAfterSeconds?: number },
+  ): Promise<boolean> {
+    if (!this.#definitions.has(def.name)) throw new Error(`job ${def.name} is not registered`);
+    if (!Value.Check(def.payload, payload)) {
+      throw new Error(`invalid payload for job ${def.name}`);
+    }
+    const id = jobId(def.name, options.key);
+    const inserted = await this.boss.send(def.name, payload as object, {
+      id,
+      singletonKey: options.key,
+      ...(options.startAfterSeconds ? { startAfter: options.startAfterSeconds } : {}),
+      db: fromDrizzle(asBossTransaction(tx), sql),
+    });
+    return inserted !== null;
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    await this.boss.stop({ graceful: true, timeout: timeoutMs, close: true });
+  }
+}
+
+export function jobId(queue: string, key: string): string {
+  return uuidv5(`${queue}:${key}`, JOB_ID_NAMESPACE);
+}
+
+/** pg-boss runs its insert through the caller's Drizzle transaction; both drivers answer `{ rows }`. */
+function asBossTransaction(tx: Tx): DrizzleTransactionLike {
+  return { execute: async (query) => (await tx.execute(query as SQL)) as { rows: unknown[] } };
+}

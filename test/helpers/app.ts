@@ -1,0 +1,65 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type App, type AppModule, buildApp, modules } from "../../src/app.ts";
+import { type Config, loadConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/platform/logging.ts";
+import { openServices, type Services, type ServicesOptions } from "../../src/services.ts";
+import { createTestDatabase, type TestDatabase } from "./database.ts";
+
+/** A test configuration: the defaults, quiet logs, a private DATA_DIR, plus `overrides`. */
+export async function testConfig(overrides: Record<string, string> = {}): Promise<Config> {
+  const dataDir = await mkdtemp(join(tmpdir(), "billing-data-"));
+  return loadConfig({
+    NODE_ENV: "test",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    DATA_DIR: dataDir,
+    MIGRATE_ON_START: "false",
+    ...overrides,
+  });
+}
+
+export interface TestApp {
+  app: App;
+  services: Services;
+  config: Config;
+  testDatabase: TestDatabase;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  /** Feature modules to mount (default: the real ones). */
+  modules?: AppModule[];
+  /** Run the job worker in this process (default true). */
+  worker?: boolean;
+  /** Job definitions to register (default: the real ones). */
+  jobs?: ServicesOptions["jobs"];
+}
+
+/** The real app on a fresh database, with the worker running, ready for `app.inject`. */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const testDatabase = await createTestDatabase();
+  const config = await testConfig(options.env);
+  const logger = createLogger(config);
+  const services = await openServices(config, logger, {
+    database: testDatabase.database,
+    spies: true,
+    pollingIntervalSeconds: 0.5,
+    ...(options.jobs ? { jobs: options.jobs } : {}),
+  });
+  const app = await buildApp(services, options.modules ?? modules);
+  await app.ready();
+  if (options.worker ?? true) await services.jobs.work(services);
+  return {
+    app,
+    services,
+    config,
+    testDatabase,
+    async close() {
+      await app.close();
+      await services.close();
+      await testDatabase.drop();
+    },
+  };
+}

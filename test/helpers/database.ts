@@ -1,0 +1,92 @@
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import pg from "pg";
+import { PgBoss } from "pg-boss";
+import { type Database, openDatabase } from "../../src/platform/db/client.ts";
+import { runMigrations } from "../../src/platform/db/migrate.ts";
+
+/**
+ * Test databases. Each test file gets its own freshly migrated database:
+ * - PGlite (default): loaded from a migrated data-directory dump that the global setup made once
+ *   (`TEST_PGLITE_TEMPLATE`), so no file pays for initdb and migrations;
+ * - PostgreSQL when `TEST_DATABASE_URL` is set: a new database copied from a migrated template
+ *   database (`TEST_PG_TEMPLATE`), dropped when the file ends.
+ */
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
+
+export function databaseUrlFor(name: string): string {
+  const url = new URL(TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrlFor("postgres") });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Migrates a database and installs pg-boss's schema, as the app does at start. */
+export async function prepare(database: Database): Promise<void> {
+  await runMigrations(database);
+  const boss = new PgBoss({
+    ...database.boss,
+    schema: "pgboss",
+    supervise: false,
+    schedule: false,
+  });
+  await boss.start();
+  await boss.stop({ graceful: false, close: true });
+}
+
+export async function createPostgresTemplate(): Promise<string> {
+  const name = `billing_template_${randomBytes(4).toString("hex")}`;
+  await admin((c) => c.query(`create database ${name}`));
+  const database = await openDatabase({ url: databaseUrlFor(name), poolMax: 2 });
+  try {
+    await prepare(database);
+  } finally {
+    await database.close();
+  }
+  return name;
+}
+
+export async function dropPostgresDatabase(name: string): Promise<void> {
+  await admin((c) => c.query(`drop database if exists ${name} with (force)`));
+}
+
+export interface TestDatabase {
+  database: Database;
+  /** PostgreSQL URL of this database (undefined on PGlite). */
+  url: string | undefined;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  if (TEST_DATABASE_URL) {
+    const template = process.env.TEST_PG_TEMPLATE ?? (await createPostgresTemplate());
+    const name = `billing_test_${randomBytes(6).toString("hex")}`;
+    await admin((c) => c.query(`create database ${name} template ${template}`));
+    const url = databaseUrlFor(name);
+    const database = await openDatabase({ url, poolMax: 5 });
+    return {
+      database,
+      url,
+      async drop() {
+        await database.close();
+        await dropPostgresDatabase(name);
+      },
+    };
+  }
+  const dump = process.env.TEST_PGLITE_TEMPLATE;
+  const database = await openDatabase(
+    dump ? { pgliteLoad: new Blob([new Uint8Array(await readFile(dump))]) } : {},
+  );
+  if (!dump) await prepare(database);
+  return { database, url: undefined, drop: () => database.close() };
+}

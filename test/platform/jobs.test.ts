@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { sql } from "drizzle-orm";
+import { Type } from "typebox";
+import { queryRows } from "../../src/platform/db/client.ts";
+import { deadLetterQueue, defineJob, jobId } from "../../src/platform/jobs/jobs.ts";
+import type { JobDeps } from "../../src/services.ts";
+import { startTestApp, type TestApp } from "../helpers/app.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+// A job that records each attempt in a table, and fails while `failures` says so.
+const recordRun = defineJob({
+  name: "test.record-run",
+  payload: Type.Object({ tag: Type.String(), failAttempts: Type.Integer() }),
+  retry: { limit: 2, delaySeconds: 0, backoff: false },
+  async handler(payload, deps: JobDeps, job) {
+    await deps.database.db.execute(
+      sql`insert into test_job_runs (tag, attempt) values (${payload.tag}, ${job.retryCount})`,
+    );
+    if (job.retryCount < payload.failAttempts) throw new Error(`attempt ${job.retryCount} fails`);
+  },
+});
+
+let t: TestApp;
+
+before(async () => {
+  t = await startTestApp({ jobs: [recordRun] });
+  await t.services.database.db.execute(
+    sql`create table test_job_runs (tag text not null, attempt int not null)`,
+  );
+});
+after(() => t.close());
+
+async function runsOf(tag: string): Promise<number[]> {
+  const rows = await queryRows<{ attempt: number }>(
+    t.services.database.db,
+    sql`select attempt from test_job_runs where tag = ${tag} order by attempt`,
+  );
+  return rows.map((r) => r.attempt);
+}
+
+function completed(tag: string) {
+  return t.services.jobs.boss
+    .getSpy(recordRun.name)
+    .waitForJob((data: { tag?: string }) => data.tag === tag, "completed");
+}
+
+describe("jobs enqueued in a transaction", () => {
+  test("a job enqueued in a transaction that rolls back never exists, so never runs", async () => {
+    const tag = randomUUID();
+    await assert.rejects(
+      t.services.database.db.transaction(async (tx) => {
+        await t.services.jobs.enqueue(tx, recordRun, { tag, failAttempts: 0 }, { key: tag });
+        throw new Error("roll back");
+      }),
+      /roll back/,
+    );
+    const job = await t.services.jobs.boss.getJobById(recordRun.name, jobId(recordRun.name, tag));
+    assert.equal(job, null);
+    assert.deepEqual(await runsOf(tag), []);
+  });
+
+  test("a job enqueued in a committed transaction runs once", async () => {
+    const tag = randomUUID();
+    const done = completed(tag);
+    await t.services.database.db.transaction(async (tx) => {
+      await t.services.jobs.enqueue(tx, recordRun, { tag, failAttempts: 0 }, { key: tag });
+    });
+    await done;
+    assert.deepEqual(await runsOf(tag), [0]);
+  });
+
+  test("enqueueing the same cause twice inserts one job", async () => {
+    const tag = randomUUID();
+    const done = completed(tag);
+    const inserted = await t.services.database.db.transaction(async (tx) => [
+      await t.services.jobs.enqueue(tx, recordRun, { tag, failAttempts: 0 }, { key: tag }),
+      await t.services.jobs.enqueue(tx, recordRun, { tag, failAttempts: 0 }, { key: tag }),
+    ]);
+    const again = await t.services.database.db.transaction((tx) =>
+      t.services.jobs.enqueue(tx, recordRun, { tag, failAttempts: 0 }, { key: tag }),
+    );
+    assert.deepEqual([...inserted, again], [true, false, false]);
+    await done;
+    assert.deepEqual(await runsOf(tag), [0]);
+  });
+
+  test("a failing job is retried per its policy, then lands in the dead-letter queue", async () => {
+    const tag = randomUUID();
+    await t.services.database.db.transaction((tx) =>
+      t.services.jobs.enqueue(tx, recordRun, { tag, failAttempts: 99 }, { key: tag }),
+    );
+    const dead = await waitFor(
+      async () => {
+        const jobs = await t.services.jobs.boss.findJobs<{ tag: string }>(
+          deadLetterQueue(recordRun.name),
+          { data: { tag } },
+        );
+        return jobs[0];
+      },
+      { what: "the dead-lettered job" },
+    );
+    assert.equal(dead.data.tag, tag);
+    // One first attempt plus the policy's two retries, then no more.
+    assert.deepEqual(await runsOf(tag), [0, 1, 2]);
+    const original = await t.services.jobs.boss.getJobById(
+      recordRun.name,
+      jobId(recordRun.name, tag),
+    );
+    assert.equal(original?.state, "failed");
+    assert.equal(original?.retryCount, 2);
+  });
+
+  test("a job that fails once is retried and then succeeds without reaching the dead letters", async () => {
+    const tag = randomUUID();
+    const done = completed(tag);
+    await t.services.database.db.transaction((tx) =>
+      t.services.jobs.enqueue(tx, recordRun, { tag, failAttempts: 1 }, { key: tag }),
+    );
+    await done;
+    assert.deepEqual(await runsOf(tag), [0, 1]);
+    const dead = await t.services.jobs.boss.findJobs(deadLetterQueue(recordRun.name), {
+      data: { tag },
+    });
+    assert.equal(dead.length, 0);
+  });
+
+  test("an invalid payload is refused before anything is written", async () => {
+    await assert.rejects(
+      t.services.database.db.transaction((tx) =>
+        t.services.jobs.enqueue(
+          tx,
+          recordRun,
+          // @ts-expect-error: the point is a payload that breaks the schema
+          { tag: 5, failAttempts: 0 },
+          { key: "bad" },
+        ),
+      ),
+      /invalid payload/,
+    );
+  });
+});
