@@ -1,0 +1,113 @@
+import { parseArgs } from "node:util";
+import type { Config } from "./config.ts";
+import { openDatabase, pgliteDataDir } from "./platform/db/client.ts";
+import { runMigrations } from "./platform/db/migrate.ts";
+import { createLogger, type Logger } from "./platform/logging.ts";
+import { loadConfigOrExit } from "./platform/process.ts";
+import { openServices, type Services } from "./services.ts";
+
+/**
+ * Operator commands: `npm run cli -- <command> [options]`. Each feature contributes its commands
+ * to `commands`; `help` lists them.
+ */
+export interface Command {
+  summary: string;
+  usage?: string;
+  /** Options in node:util parseArgs form. */
+  options?: Record<string, { type: "string" | "boolean"; short?: string }>;
+  /** Needs the database and job queue (most commands do). */
+  services?: boolean;
+  run(context: CommandContext): Promise<number | undefined>;
+}
+
+export interface CommandContext {
+  config: Config;
+  logger: Logger;
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  /** Present when the command asked for `services`. */
+  services: Services | undefined;
+  out: (line: string) => void;
+}
+
+/** Thrown by a command for a user mistake: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {}
+
+export const commands: Record<string, Command> = {
+  "db:migrate": {
+    summary: "Apply pending database migrations and exit",
+    async run({ config, out }) {
+      const database = await openDatabase({
+        ...(config.DATABASE_URL ? { url: config.DATABASE_URL } : {}),
+        pgliteDir: pgliteDataDir(config.dataDir),
+        poolMax: 2,
+      });
+      try {
+        await runMigrations(database);
+      } finally {
+        await database.close();
+      }
+      out(`migrations applied (${database.driver})`);
+      return 0;
+    },
+  },
+};
+
+function help(out: (line: string) => void): void {
+  out("Usage: npm run cli -- <command> [options]\n");
+  out("Commands:");
+  const width = Math.max(...Object.keys(commands).map((n) => n.length), 4) + 2;
+  out(`  ${"help".padEnd(width)}Show this list`);
+  for (const [name, command] of Object.entries(commands).sort(([a], [b]) => a.localeCompare(b))) {
+    out(`  ${name.padEnd(width)}${command.summary}`);
+    if (command.usage) out(`  ${"".padEnd(width)}  ${command.usage}`);
+  }
+}
+
+export async function runCli(argv: string[], out = (line: string) => console.log(line)) {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    help(out);
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    out(`Unknown command "${name}".\n`);
+    help(out);
+    return 2;
+  }
+  const config = loadConfigOrExit();
+  const logger = createLogger({
+    LOG_LEVEL: config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL,
+  });
+  let services: Services | undefined;
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: command.options ?? {},
+      allowPositionals: true,
+      strict: true,
+    });
+    if (command.services) services = await openServices(config, logger);
+    return (await command.run({ config, logger, values, positionals, services, out })) ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
+      out(`Error: ${err.message}`);
+      if (command.usage) out(`Usage: ${command.usage}`);
+      return 2;
+    }
+    throw err;
+  } finally {
+    await services?.close();
+  }
+}
+
+if (import.meta.main) {
+  runCli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`Error: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}
