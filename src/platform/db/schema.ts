@@ -1,3 +1,4 @@
 // The one schema entry point: each feature owns its tables and is re-exported here, so Drizzle's
 // relational queries and drizzle-kit see the whole database.
-export {};
+export * from "../../accounts/accounts-tables.ts";
+export * from "../email/email-tables.ts";
