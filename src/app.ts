@@ -25,6 +25,7 @@ export type AppModule = (app: App, deps: AppDeps) => void | Promise<void>;
 /** Every feature's routes, in registration order. */
 export const modules: AppModule[] = [];
 
+const PROBES = new Set(["/healthz", "/readyz", "/healthz/", "/readyz/"]);
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** The HTTP API: platform plugins, then each feature's routes. No listening, no workers. */
@@ -39,7 +40,11 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
       const incoming = req.headers["x-request-id"];
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    logController: new LogController({ requestIdLogLabel: "request_id" }),
+    logController: new LogController({
+      requestIdLogLabel: "request_id",
+      // Probes hit these every few seconds; logging each would drown the useful lines.
+      disableRequestLogging: (request) => PROBES.has(request.url),
+    }),
   }).withTypeProvider<TypeBoxTypeProvider>() satisfies App;
 
   app.setValidatorCompiler(validatorCompiler);

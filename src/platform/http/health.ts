@@ -14,13 +14,13 @@ export function registerHealth(app: App, database: Database): void {
     response: { 200: Health, 503: Health },
   });
 
-  app.get("/healthz", { schema: schema("Liveness", "healthz"), logLevel: "warn" }, async () => ({
+  app.get("/healthz", { schema: schema("Liveness", "healthz") }, async () => ({
     status: "ok",
   }));
 
   app.get(
     "/readyz",
-    { schema: schema("Readiness: database reachable and migrated", "readyz"), logLevel: "warn" },
+    { schema: schema("Readiness: database reachable and migrated", "readyz") },
     async (request, reply) => {
       try {
         await database.ping();

@@ -1,0 +1,53 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export interface Running {
+  child: ChildProcess;
+  /** Base URL once the server listens (from Fastify's "Server listening at" log line). */
+  url: Promise<string>;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+/**
+ * Starts one of the entry points (`src/main.ts`, `src/worker.ts`) as a user would, with exactly
+ * `env` (plus PATH/HOME) and a working directory without a `.env`.
+ */
+export function startProcess(entry: string, env: Record<string, string>, cwd: string): Running {
+  const child = spawn(process.execPath, ["--env-file-if-exists=.env", `${ROOT}${entry}`], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  let resolveUrl: (url: string) => void = () => {};
+  let rejectUrl: (err: Error) => void = () => {};
+  const url = new Promise<string>((resolve, reject) => {
+    resolveUrl = resolve;
+    rejectUrl = reject;
+  });
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+    if (match?.[1]) resolveUrl(match[1]);
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
+  const exited = new Promise<number | string>((resolve) => {
+    child.on("exit", (code, signal) => {
+      rejectUrl(new Error(`process exited (${code ?? signal}) before listening:\n${output}`));
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  url.catch(() => {});
+  return { child, url, output: () => output, exited };
+}
+
+/** Lines that look like a JavaScript stack trace. */
+export function stackLines(text: string): string[] {
+  return text.split("\n").filter((line) => /^\s+at .+[:(]/.test(line) || /\\n\s+at /.test(line));
+}

@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import pg from "pg";
+import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
+import { type Running, stackLines, startProcess } from "../helpers/process.ts";
+
+// The entry point as a newcomer runs it: nothing configured, Ctrl-C to stop.
+
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+async function workdir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "billing-start-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function stop(running: Running): Promise<number | string> {
+  running.child.kill("SIGINT");
+  return running.exited;
+}
+
+async function serves(running: Running): Promise<string> {
+  const base = await running.url;
+  assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  assert.equal((await fetch(`${base}/readyz`)).status, 200);
+  const docs = await fetch(`${base}/api/docs/`);
+  assert.equal(docs.status, 200);
+  return base;
+}
+
+describe("starting and stopping the API", () => {
+  test("with nothing configured it serves on the embedded database, stops cleanly on Ctrl-C and keeps its data", async () => {
+    const cwd = await workdir();
+    const env = { PORT: "0", HOST: "127.0.0.1" };
+    const first = startProcess("src/main.ts", env, cwd);
+    await serves(first);
+    assert.equal(await stop(first), 0);
+    assert.deepEqual(stackLines(first.output()), []);
+    const files = await readdir(join(cwd, "data", "pglite"));
+    assert.ok(files.includes("PG_VERSION"), "the database lives under ./data");
+
+    const second = startProcess("src/main.ts", env, cwd);
+    await serves(second);
+    assert.equal(await stop(second), 0);
+    assert.match(second.output(), /"database":"pglite"/);
+  });
+
+  test("with DATABASE_URL it serves on PostgreSQL", {
+    skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set",
+  }, async () => {
+    const name = `billing_start_${randomBytes(4).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: databaseUrlFor("postgres") });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    try {
+      const cwd = await workdir();
+      const running = startProcess(
+        "src/main.ts",
+        { PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrlFor(name) },
+        cwd,
+      );
+      await serves(running);
+      assert.equal(await stop(running), 0);
+      assert.match(running.output(), /"database":"postgres"/);
+      assert.deepEqual(stackLines(running.output()), []);
+    } finally {
+      await dropPostgresDatabase(name);
+    }
+  });
+
+  test("production with nothing configured exits non-zero listing every problem", async () => {
+    const running = startProcess("src/main.ts", { NODE_ENV: "production" }, await workdir());
+    const code = await running.exited;
+    assert.equal(code, 1);
+    const out = running.output();
+    for (const name of [
+      "SECRET_KEY",
+      "DATABASE_URL",
+      "STRIPE_SECRET_KEY",
+      "STRIPE_WEBHOOK_SECRET",
+      "ALLOWED_HOSTS",
+      "EMAIL_HOST",
+    ]) {
+      assert.match(out, new RegExp(`- ${name}:`), name);
+    }
+    assert.deepEqual(stackLines(out), []);
+  });
+
+  test("a database that cannot be reached stops start-up with a non-zero exit", async () => {
+    const running = startProcess(
+      "src/main.ts",
+      { PORT: "0", HOST: "127.0.0.1", DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" },
+      await workdir(),
+    );
+    assert.equal(await running.exited, 1);
+    assert.match(running.output(), /API failed to start/);
+  });
+});
