@@ -73,6 +73,21 @@ const duration: Parser<number> = (raw) => {
   return Number(m[1]) * unit;
 };
 
+/** A throttle rate in DRF's form "N/period": "10/min", "5/hour", "100/day", or "20/15m". */
+export interface Rate {
+  max: number;
+  windowSeconds: number;
+}
+
+const rate: Parser<Rate> = (raw) => {
+  const m = /^(\d+)\s*\/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)s?$/i.exec(raw.trim());
+  if (!m?.[1] || !m[3]) throw new Error('must be a rate such as "10/min", "5/hour" or "20/15m"');
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[3][0]?.toLowerCase() as "s" | "m" | "h" | "d"];
+  const max = Number(m[1]);
+  if (max < 1) throw new Error("must allow at least 1 request");
+  return { max, windowSeconds: Number(m[2] || 1) * unit };
+};
+
 export const settings = {
   NODE_ENV: {
     parse: oneOf("development", "production", "test"),
@@ -95,6 +110,26 @@ export const settings = {
     parse: str,
     default: DEV_SECRET_KEY,
     doc: "Signs JWTs. At least 32 random characters in production.",
+  },
+  ACCESS_TOKEN_LIFETIME: {
+    parse: duration,
+    default: 3600,
+    doc: "Lifetime of an access token (seconds, or 60m, 1h …).",
+  },
+  REFRESH_TOKEN_LIFETIME: {
+    parse: duration,
+    default: 604800,
+    doc: "Lifetime of a refresh token (seconds, or 7d …). Every refresh rotates it.",
+  },
+  PASSWORD_HASH_MEMORY_KIB: {
+    parse: int(1024, 4_194_304),
+    default: 19456,
+    doc: "argon2id memory cost in KiB (OWASP: 19456 with 2 iterations). Lower only in tests.",
+  },
+  PASSWORD_HASH_ITERATIONS: {
+    parse: int(1, 100),
+    default: 2,
+    doc: "argon2id time cost (iterations).",
   },
   DATABASE_URL: {
     parse: url("postgres:", "postgresql:"),
@@ -165,9 +200,54 @@ export const settings = {
     default: "Billing <noreply@localhost>",
     doc: "From address of outgoing email.",
   },
+  EMAIL_RETRY_LIMIT: {
+    parse: int(0, 100),
+    default: 3,
+    doc: "Retries of a failed email send before it is dead-lettered and marked failed.",
+  },
+  EMAIL_RETRY_DELAY: {
+    parse: duration,
+    default: 60,
+    doc: "Delay between email send retries (seconds; fixed, no backoff).",
+  },
   REDIS_URL: {
     parse: url("redis:", "rediss:"),
     doc: "Redis URL for shared rate-limit counters. Unset: counters in memory.",
+  },
+  THROTTLE_LOGIN_IP: {
+    parse: rate,
+    default: { max: 20, windowSeconds: 60 },
+    doc: "Login attempts per client IP (N/period).",
+  },
+  THROTTLE_LOGIN_ACCOUNT: {
+    parse: rate,
+    default: { max: 10, windowSeconds: 3600 },
+    doc: "Login attempts per account (email), whatever the IP: stops password guessing.",
+  },
+  THROTTLE_REGISTER_IP: {
+    parse: rate,
+    default: { max: 10, windowSeconds: 3600 },
+    doc: "Registrations per client IP.",
+  },
+  THROTTLE_REFRESH_IP: {
+    parse: rate,
+    default: { max: 60, windowSeconds: 60 },
+    doc: "Token refreshes per client IP.",
+  },
+  THROTTLE_REFRESH_ACCOUNT: {
+    parse: rate,
+    default: { max: 30, windowSeconds: 60 },
+    doc: "Token refreshes per account.",
+  },
+  THROTTLE_CHANGE_PASSWORD_IP: {
+    parse: rate,
+    default: { max: 20, windowSeconds: 3600 },
+    doc: "Password changes per client IP.",
+  },
+  THROTTLE_CHANGE_PASSWORD_ACCOUNT: {
+    parse: rate,
+    default: { max: 10, windowSeconds: 3600 },
+    doc: "Password changes per account (guessing the current password with a stolen token).",
   },
 } satisfies Record<string, Setting<unknown>>;
 
@@ -244,6 +324,11 @@ function productionProblems(config: Config): string[] {
     problems.push("SECRET_KEY: must be set (the development default is public)");
   } else if (config.SECRET_KEY.length < 32) {
     problems.push("SECRET_KEY: must be at least 32 characters");
+  }
+  if (config.PASSWORD_HASH_MEMORY_KIB < 19456 || config.PASSWORD_HASH_ITERATIONS < 2) {
+    problems.push(
+      "PASSWORD_HASH_MEMORY_KIB/PASSWORD_HASH_ITERATIONS: below OWASP's argon2id minimum (19456 KiB, 2)",
+    );
   }
   if (!config.DATABASE_URL) {
     problems.push("DATABASE_URL: required (the embedded database is for development only)");
