@@ -29,6 +29,18 @@ const REDOC_PAGE = `<!doctype html>
 </html>
 `;
 
+// ReDoc's sidebar footer always loads the Redocly logo from a CDN; the policy keeps the page on
+// this server (the logo then hides itself) and blocks anything else a bundle might reach for.
+const REDOC_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+].join("; ");
+
 /**
  * OpenAPI 3.1 built from the route schemas: JSON at /api/schema/, Swagger UI at /api/docs/,
  * ReDoc at /api/redoc/. Register before the routes so every route is collected.
@@ -55,7 +67,10 @@ export async function registerDocs(app: App, options: DocsOptions): Promise<void
 
   app.get("/api/schema/", { schema: { hide: true } }, async () => app.swagger());
   app.get("/api/redoc/", { schema: { hide: true } }, async (_request, reply) =>
-    reply.type("text/html; charset=utf-8").send(REDOC_PAGE),
+    reply
+      .type("text/html; charset=utf-8")
+      .header("content-security-policy", REDOC_CSP)
+      .send(REDOC_PAGE),
   );
   let bundle: Promise<Buffer> | undefined;
   app.get("/api/redoc/redoc.standalone.js", { schema: { hide: true } }, async (_request, reply) => {
