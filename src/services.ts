@@ -1,6 +1,9 @@
+import { purgeExpiredTokensJob } from "./accounts/accounts-jobs.ts";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase, pgliteDataDir } from "./platform/db/client.ts";
 import { runMigrations } from "./platform/db/migrate.ts";
+import { emailRetryPolicy, SEND_EMAIL_QUEUE, sendEmailJob } from "./platform/email/email-jobs.ts";
+import { createMailer, type Mailer } from "./platform/email/mailer.ts";
 import { type JobDefinition, Jobs } from "./platform/jobs/jobs.ts";
 import type { Logger } from "./platform/logging.ts";
 
@@ -9,6 +12,7 @@ export interface JobDeps {
   config: Config;
   database: Database;
   logger: Logger;
+  mailer: Mailer;
 }
 
 export interface Services extends JobDeps {
@@ -18,7 +22,7 @@ export interface Services extends JobDeps {
 
 /** Every feature's background jobs. */
 // biome-ignore lint/suspicious/noExplicitAny: definitions of every payload type
-export const jobDefinitions: JobDefinition<any, JobDeps>[] = [];
+export const jobDefinitions: JobDefinition<any, JobDeps>[] = [sendEmailJob, purgeExpiredTokensJob];
 
 export interface ServicesOptions {
   /** Overrides for tests: an already open database, job spies, other job definitions. */
@@ -27,6 +31,8 @@ export interface ServicesOptions {
   // biome-ignore lint/suspicious/noExplicitAny: definitions of every payload type
   jobs?: JobDefinition<any, JobDeps>[];
   pollingIntervalSeconds?: number;
+  /** Replaces the transport chosen from configuration (tests). */
+  mailer?: Mailer;
 }
 
 /**
@@ -55,6 +61,8 @@ export async function openServices(
         delaySeconds: config.JOB_RETRY_DELAY,
         backoff: true,
       },
+      // Settings-driven policies per queue (EMAIL_RETRY_*), over the definitions' defaults.
+      retry: { [SEND_EMAIL_QUEUE]: emailRetryPolicy(config) },
       log: logger,
       spies: options.spies ?? false,
       ...(options.pollingIntervalSeconds
@@ -63,13 +71,16 @@ export async function openServices(
     });
     jobs.register(...(options.jobs ?? jobDefinitions));
     await jobs.start();
+    const mailer = options.mailer ?? createMailer(config, logger);
     return {
       config,
       database,
       logger,
       jobs,
+      mailer,
       async close() {
         await jobs.stop(config.SHUTDOWN_TIMEOUT * 1000);
+        mailer.close();
         if (owned) await database.close();
       },
     };

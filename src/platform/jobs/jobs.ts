@@ -18,6 +18,8 @@ export interface JobContext {
   id: string;
   /** 0 on the first attempt, 1 on the first retry, … */
   retryCount: number;
+  /** No retry follows if this attempt fails: the job goes to the dead-letter queue. */
+  lastAttempt: boolean;
 }
 
 /**
@@ -30,6 +32,8 @@ export interface JobDefinition<S extends TSchema = TSchema, D = never> {
   retry?: Partial<RetryPolicy>;
   /** Parallel jobs of this queue per worker process. */
   concurrency?: number;
+  /** A cron expression (UTC): the job is also enqueued on this schedule, once across all workers. */
+  schedule?: string;
   handler(payload: Static<S>, deps: D, job: JobContext): Promise<void>;
 }
 
@@ -47,6 +51,8 @@ export function deadLetterQueue(name: string): string {
 export interface JobsOptions {
   defaultRetry: RetryPolicy;
   log: { error(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /** Per-queue retry policies from configuration; they win over the definitions' own. */
+  retry?: Record<string, Partial<RetryPolicy>>;
   /** pg-boss job spies, so tests can await a job instead of sleeping. Never in production. */
   spies?: boolean;
   /** How often an idle worker looks for due jobs (new jobs wake it at once through NOTIFY). */
@@ -84,8 +90,8 @@ export class Jobs<D = unknown> {
     return this;
   }
 
-  retryPolicy(def: { retry?: Partial<RetryPolicy> }): RetryPolicy {
-    return { ...this.#options.defaultRetry, ...def.retry };
+  retryPolicy(def: { name: string; retry?: Partial<RetryPolicy> }): RetryPolicy {
+    return { ...this.#options.defaultRetry, ...def.retry, ...this.#options.retry?.[def.name] };
   }
 
   /** Installs or upgrades pg-boss's schema and creates every registered queue with its dead-letter queue. */
@@ -107,6 +113,8 @@ export class Jobs<D = unknown> {
       // createQueue leaves an existing queue alone, so apply the current policy explicitly.
       if (existing.has(def.name)) await this.boss.updateQueue(def.name, policy);
       else await this.boss.createQueue(def.name, policy);
+      // pg-boss keeps one schedule per queue and sends it from whichever instance holds the lock.
+      if (def.schedule) await this.boss.schedule(def.name, def.schedule, {}, { tz: "UTC" });
     }
   }
 
@@ -125,7 +133,9 @@ export class Jobs<D = unknown> {
         },
         async ([job]) => {
           if (!job) return;
-          await def.handler(job.data, deps, { id: job.id, retryCount: job.retryCount ?? 0 });
+          const retryCount = job.retryCount ?? 0;
+          const lastAttempt = retryCount >= this.retryPolicy(def).limit;
+          await def.handler(job.data, deps, { id: job.id, retryCount, lastAttempt });
         },
       );
     }

@@ -1,0 +1,20 @@
+import { Type } from "typebox";
+import type { Database } from "../platform/db/client.ts";
+import { defineJob } from "../platform/jobs/jobs.ts";
+import type { Logger } from "../platform/logging.ts";
+import { purgeExpiredRefreshTokens } from "./token-service.ts";
+
+/**
+ * Hourly: deletes refresh-token rows past their expiry so the blacklist does not grow forever.
+ * Safe to run twice or concurrently: it deletes by a time condition.
+ */
+export const purgeExpiredTokensJob = defineJob({
+  name: "accounts.purge-expired-tokens",
+  payload: Type.Object({}),
+  schedule: "17 * * * *",
+  retry: { limit: 1, delaySeconds: 300, backoff: false },
+  async handler(_payload, deps: { database: Database; logger: Logger }) {
+    const purged = await purgeExpiredRefreshTokens(deps.database.db);
+    if (purged > 0) deps.logger.info({ purged }, "expired refresh tokens purged");
+  },
+});

@@ -1,0 +1,353 @@
+import { eq, sql } from "drizzle-orm";
+import type { Config } from "../config.ts";
+import type { Db, Executor } from "../platform/db/client.ts";
+import { queueEmail } from "../platform/email/email-service.ts";
+import { type FieldErrors, fieldError, validationError } from "../platform/http/errors.ts";
+import type { Jobs } from "../platform/jobs/jobs.ts";
+import type { JobDeps } from "../services.ts";
+import { welcomeEmail } from "./accounts-emails.ts";
+import { users } from "./accounts-tables.ts";
+import {
+  dummyHash,
+  type HashConfig,
+  hashPassword,
+  passwordProblems,
+  verifyPassword,
+} from "./passwords.ts";
+import { issueTokenPair, revokeAllRefreshTokens, type TokenPair } from "./token-service.ts";
+import type { TokenConfig } from "./tokens.ts";
+
+/** A user as other modules see it: never the password hash. */
+export type User = Omit<typeof users.$inferSelect, "passwordHash">;
+
+/** Billing's projection answers this; until it exists every user is "inactive". */
+export type SubscriptionStatusOf = (executor: Executor, userId: string) => Promise<string>;
+export const noSubscription: SubscriptionStatusOf = async () => "inactive";
+
+export type AccountsConfig = TokenConfig & HashConfig & Pick<Config, "FRONTEND_URL">;
+
+export interface AccountsDeps {
+  db: Db;
+  config: AccountsConfig;
+  jobs: Jobs<JobDeps>;
+  subscriptionStatusOf: SubscriptionStatusOf;
+}
+
+/** The public `user` shape of DESIGN §3. */
+export interface UserBody {
+  id: string;
+  email: string;
+  username: string;
+  first_name: string;
+  last_name: string;
+  subscription_status: string;
+  created_at: string;
+}
+
+const { passwordHash: _hash, ...publicColumns } = users._.columns;
+
+export async function userBody(
+  deps: Pick<AccountsDeps, "db" | "subscriptionStatusOf">,
+  user: User,
+): Promise<UserBody> {
+  return {
+    id: user.id,
+    email: user.email,
+    username: user.username,
+    first_name: user.firstName,
+    last_name: user.lastName,
+    subscription_status: await deps.subscriptionStatusOf(deps.db, user.id),
+    created_at: user.createdAt.toISOString(),
+  };
+}
+
+export async function getUserById(executor: Executor, id: string): Promise<User | undefined> {
+  const [user] = await executor.select(publicColumns).from(users).where(eq(users.id, id));
+  return user;
+}
+
+/** Email comparison is case-insensitive (the unique index is on lower(email)). */
+export async function findUserByEmail(
+  executor: Executor,
+  email: string,
+): Promise<User | undefined> {
+  const [user] = await executor
+    .select(publicColumns)
+    .from(users)
+    .where(eq(sql`lower(${users.email})`, email.toLowerCase()));
+  return user;
+}
+
+export async function findUserByStripeCustomerId(
+  executor: Executor,
+  customerId: string,
+): Promise<User | undefined> {
+  const [user] = await executor
+    .select(publicColumns)
+    .from(users)
+    .where(eq(users.stripeCustomerId, customerId));
+  return user;
+}
+
+export async function setStripeCustomerId(
+  executor: Executor,
+  userId: string,
+  customerId: string,
+): Promise<void> {
+  await executor
+    .update(users)
+    .set({ stripeCustomerId: customerId, updatedAt: new Date() })
+    .where(eq(users.id, userId));
+}
+
+/**
+ * Activates or deactivates an account. Deactivation also revokes its refresh tokens; its access
+ * tokens stop working at once because `authenticate` reads `is_active` on every request.
+ */
+export async function setUserActive(db: Db, userId: string, active: boolean): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(users)
+      .set({ isActive: active, updatedAt: new Date() })
+      .where(eq(users.id, userId));
+    if (!active) await revokeAllRefreshTokens(tx, userId, "deactivated");
+  });
+}
+
+const USERNAME = /^[\p{L}\p{N}_.@+-]+$/u;
+const USERNAME_MESSAGE =
+  "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+const EMAIL_TAKEN = "user with this email already exists.";
+const USERNAME_TAKEN = "A user with that username already exists.";
+
+function addError(errors: FieldErrors, field: string, message: string): void {
+  const list = errors[field] ?? [];
+  list.push(message);
+  errors[field] = list;
+}
+
+async function usernameProblem(
+  executor: Executor,
+  username: string,
+  exceptUserId?: string,
+): Promise<string | undefined> {
+  if (!USERNAME.test(username)) return USERNAME_MESSAGE;
+  const [taken] = await executor
+    .select({ id: users.id })
+    .from(users)
+    .where(eq(users.username, username));
+  return taken && taken.id !== exceptUserId ? USERNAME_TAKEN : undefined;
+}
+
+/** Postgres unique_violation on the named constraint/index; drizzle wraps driver errors in `cause`. */
+function uniqueViolation(err: unknown): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const { code, constraint } = e as Error & { code?: unknown; constraint?: unknown };
+    if (code === "23505") return typeof constraint === "string" ? constraint : "";
+  }
+  return undefined;
+}
+
+export interface RegisterInput {
+  email: string;
+  username: string;
+  first_name?: string | undefined;
+  last_name?: string | undefined;
+  password: string;
+  password_confirm: string;
+}
+
+/**
+ * Creates the account, its first token pair and the welcome email in one transaction. Field
+ * problems are reported together; the confirmation mismatch only once the fields are valid (DRF's
+ * order). A concurrent duplicate that slips past the checks still hits the unique indexes.
+ */
+export async function register(
+  deps: AccountsDeps,
+  input: RegisterInput,
+): Promise<{ user: UserBody; tokens: TokenPair }> {
+  const errors: FieldErrors = {};
+  if (await findUserByEmail(deps.db, input.email)) addError(errors, "email", EMAIL_TAKEN);
+  const usernameError = await usernameProblem(deps.db, input.username);
+  if (usernameError) addError(errors, "username", usernameError);
+  const attributes = {
+    email: input.email,
+    username: input.username,
+    firstName: input.first_name,
+    lastName: input.last_name,
+  };
+  for (const problem of passwordProblems(input.password, attributes)) {
+    addError(errors, "password", problem);
+  }
+  if (Object.keys(errors).length > 0) throw validationError(errors);
+  if (input.password !== input.password_confirm) {
+    throw fieldError("password_confirm", "Passwords do not match.");
+  }
+  const passwordHash = await hashPassword(input.password, deps.config);
+  try {
+    const { user, tokens } = await deps.db.transaction(async (tx) => {
+      const [user] = await tx
+        .insert(users)
+        .values({
+          email: input.email,
+          username: input.username,
+          firstName: input.first_name ?? "",
+          lastName: input.last_name ?? "",
+          passwordHash,
+        })
+        .returning(publicColumns);
+      if (!user) throw new Error("insert returned no user");
+      const tokens = await issueTokenPair(tx, deps.config, user.id);
+      await queueEmail(tx, deps, {
+        to: user.email,
+        template: welcomeEmail,
+        data: { firstName: user.firstName, username: user.username },
+        causeKey: user.id,
+        userId: user.id,
+      });
+      return { user, tokens };
+    });
+    return { user: await userBody(deps, user), tokens };
+  } catch (err) {
+    const constraint = uniqueViolation(err);
+    if (constraint === undefined) throw err;
+    if (constraint.includes("username")) throw fieldError("username", USERNAME_TAKEN);
+    throw fieldError("email", EMAIL_TAKEN);
+  }
+}
+
+const INVALID_LOGIN = "Invalid email or password.";
+
+/**
+ * Signs a user in. An unknown email still costs one argon2 verification (against a dummy hash)
+ * and gets the same message as a wrong password, so neither timing nor wording reveals which
+ * emails have accounts. "Deactivated" is only said to someone who knows the password.
+ */
+export async function login(
+  deps: AccountsDeps,
+  input: { email: string; password: string },
+): Promise<{ user: UserBody; tokens: TokenPair }> {
+  const [row] = await deps.db
+    .select({ id: users.id, passwordHash: users.passwordHash, isActive: users.isActive })
+    .from(users)
+    .where(eq(sql`lower(${users.email})`, input.email.toLowerCase()));
+  const ok = await verifyPassword(
+    row?.passwordHash ?? (await dummyHash(deps.config)),
+    input.password,
+  );
+  if (!row || !ok) throw validationError({ non_field_errors: [INVALID_LOGIN] });
+  if (!row.isActive) {
+    throw validationError({ non_field_errors: ["This account has been deactivated."] });
+  }
+  const { user, tokens } = await deps.db.transaction(async (tx) => {
+    const [user] = await tx
+      .update(users)
+      .set({ lastLogin: new Date() })
+      .where(eq(users.id, row.id))
+      .returning(publicColumns);
+    if (!user) throw new Error("user vanished during login");
+    return { user, tokens: await issueTokenPair(tx, deps.config, row.id) };
+  });
+  return { user: await userBody(deps, user), tokens };
+}
+
+export interface ProfileChanges {
+  username?: string | undefined;
+  first_name?: string | undefined;
+  last_name?: string | undefined;
+}
+
+/** PATCH/PUT profile: only username and names change; email, id and status are read-only. */
+export async function updateProfile(
+  deps: AccountsDeps,
+  userId: string,
+  changes: ProfileChanges,
+): Promise<UserBody> {
+  if (changes.username !== undefined) {
+    const problem = await usernameProblem(deps.db, changes.username, userId);
+    if (problem) throw fieldError("username", problem);
+  }
+  try {
+    const [user] = await deps.db
+      .update(users)
+      .set({
+        ...(changes.username !== undefined ? { username: changes.username } : {}),
+        ...(changes.first_name !== undefined ? { firstName: changes.first_name } : {}),
+        ...(changes.last_name !== undefined ? { lastName: changes.last_name } : {}),
+        updatedAt: new Date(),
+      })
+      .where(eq(users.id, userId))
+      .returning(publicColumns);
+    if (!user) throw new Error("user vanished during profile update");
+    return await userBody(deps, user);
+  } catch (err) {
+    if (uniqueViolation(err) === undefined) throw err;
+    throw fieldError("username", USERNAME_TAKEN);
+  }
+}
+
+export interface ChangePasswordInput {
+  old_password: string;
+  new_password: string;
+  new_password_confirm: string;
+}
+
+/**
+ * Changes the password and revokes every refresh token of the user, so a stolen session ends with
+ * it. The caller gets a fresh pair to stay signed in on this device.
+ */
+export async function changePassword(
+  deps: AccountsDeps,
+  userId: string,
+  input: ChangePasswordInput,
+): Promise<TokenPair> {
+  const [row] = await deps.db.select().from(users).where(eq(users.id, userId));
+  if (!row) throw new Error("authenticated user not found");
+  const errors: FieldErrors = {};
+  if (!(await verifyPassword(row.passwordHash, input.old_password))) {
+    addError(errors, "old_password", "Current password is incorrect.");
+  }
+  for (const problem of passwordProblems(input.new_password, row)) {
+    addError(errors, "new_password", problem);
+  }
+  if (Object.keys(errors).length > 0) throw validationError(errors);
+  if (input.new_password !== input.new_password_confirm) {
+    throw fieldError("new_password_confirm", "Passwords do not match.");
+  }
+  const passwordHash = await hashPassword(input.new_password, deps.config);
+  return deps.db.transaction(async (tx) => {
+    await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
+    await revokeAllRefreshTokens(tx, userId, "password_changed");
+    return issueTokenPair(tx, deps.config, userId);
+  });
+}
+
+export interface NewSuperuser {
+  email: string;
+  username: string;
+  password: string;
+}
+
+/** For the CLI: a staff superuser, with the same uniqueness and password rules as registration. */
+export async function createSuperuser(
+  deps: Pick<AccountsDeps, "db" | "config">,
+  input: NewSuperuser,
+): Promise<User> {
+  const errors: FieldErrors = {};
+  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(input.email)) {
+    addError(errors, "email", "Enter a valid email address.");
+  } else if (await findUserByEmail(deps.db, input.email)) addError(errors, "email", EMAIL_TAKEN);
+  const usernameError = await usernameProblem(deps.db, input.username);
+  if (usernameError) addError(errors, "username", usernameError);
+  for (const problem of passwordProblems(input.password, input)) {
+    addError(errors, "password", problem);
+  }
+  if (Object.keys(errors).length > 0) throw validationError(errors);
+  const passwordHash = await hashPassword(input.password, deps.config);
+  const [user] = await deps.db
+    .insert(users)
+    .values({ ...input, passwordHash, isStaff: true, isSuperuser: true })
+    .returning(publicColumns);
+  if (!user) throw new Error("insert returned no user");
+  return user;
+}

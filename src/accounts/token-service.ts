@@ -1,0 +1,144 @@
+import { and, eq, isNull, lt } from "drizzle-orm";
+import type { Db, Executor } from "../platform/db/client.ts";
+import { businessError, detailError } from "../platform/http/errors.ts";
+import { refreshTokens, users } from "./accounts-tables.ts";
+import { signToken, type TokenConfig, verifyToken } from "./tokens.ts";
+
+export interface TokenPair {
+  access: string;
+  refresh: string;
+}
+
+export type RevokeReason =
+  | "rotated"
+  | "logout"
+  | "password_changed"
+  | "reuse_detected"
+  | "deactivated";
+
+/** Signs an access and a refresh token and records the refresh token as outstanding. */
+export async function issueTokenPair(
+  executor: Executor,
+  config: TokenConfig,
+  userId: string,
+): Promise<TokenPair> {
+  const [access, refresh] = await Promise.all([
+    signToken(config, "access", userId),
+    signToken(config, "refresh", userId),
+  ]);
+  await executor.insert(refreshTokens).values({
+    jti: refresh.claims.jti,
+    userId,
+    expiresAt: new Date(refresh.claims.exp * 1000),
+  });
+  return { access: access.token, refresh: refresh.token };
+}
+
+/** Revokes every outstanding refresh token of a user; returns how many. */
+export async function revokeAllRefreshTokens(
+  executor: Executor,
+  userId: string,
+  reason: RevokeReason,
+): Promise<number> {
+  const rows = await executor
+    .update(refreshTokens)
+    .set({ revokedAt: new Date(), revokedReason: reason })
+    .where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)))
+    .returning({ jti: refreshTokens.jti });
+  return rows.length;
+}
+
+const invalidRefresh = () => detailError("token_not_valid", "Token is invalid or expired");
+
+type RotationOutcome = { ok: TokenPair } | { refused: "invalid" | "reused" };
+
+/**
+ * Exchanges a refresh token for a new pair (DESIGN §3 `token/refresh/`). Every refresh rotates:
+ * the presented token is revoked and a new one issued. A token that was already revoked (rotated
+ * or logged out) being presented again means someone else holds a copy, so every outstanding
+ * token of that user is revoked and both holders must sign in again (reuse detection). The row
+ * lock makes two concurrent refreshes of one token count as a reuse, never as two rotations.
+ */
+export async function rotateRefreshToken(
+  db: Db,
+  config: TokenConfig,
+  token: string,
+): Promise<TokenPair> {
+  const claims = await verifyToken(config, token, "refresh");
+  if (!claims) throw invalidRefresh();
+  // The outcome is returned, not thrown, so the family revocation commits before we refuse.
+  const outcome = await db.transaction(async (tx): Promise<RotationOutcome> => {
+    const [row] = await tx
+      .select()
+      .from(refreshTokens)
+      .where(eq(refreshTokens.jti, claims.jti))
+      .for("update");
+    if (!row || row.userId !== claims.user_id) return { refused: "invalid" };
+    if (row.revokedAt) {
+      await revokeAllRefreshTokens(tx, row.userId, "reuse_detected");
+      return { refused: "reused" };
+    }
+    const [user] = await tx
+      .select({ isActive: users.isActive })
+      .from(users)
+      .where(eq(users.id, row.userId));
+    if (!user?.isActive) return { refused: "invalid" };
+    await tx
+      .update(refreshTokens)
+      .set({ revokedAt: new Date(), revokedReason: "rotated" })
+      .where(eq(refreshTokens.jti, row.jti));
+    return { ok: await issueTokenPair(tx, config, row.userId) };
+  });
+  if ("ok" in outcome) return outcome.ok;
+  if (outcome.refused === "reused") throw detailError("token_not_valid", "Token is blacklisted");
+  throw invalidRefresh();
+}
+
+/**
+ * Blacklists the caller's own refresh token (DESIGN §3 `logout/`). A token of another user, an
+ * access token, or one already revoked is "Invalid or expired token.".
+ */
+export async function logout(
+  db: Db,
+  config: TokenConfig,
+  userId: string,
+  token: string | undefined,
+): Promise<void> {
+  if (!token) throw businessError("invalid", "refresh token is required.");
+  const claims = await verifyToken(config, token, "refresh");
+  const invalid = () => businessError("invalid", "Invalid or expired token.");
+  if (!claims || claims.user_id !== userId) throw invalid();
+  const revoked = await db
+    .update(refreshTokens)
+    .set({ revokedAt: new Date(), revokedReason: "logout" })
+    .where(
+      and(
+        eq(refreshTokens.jti, claims.jti),
+        eq(refreshTokens.userId, userId),
+        isNull(refreshTokens.revokedAt),
+      ),
+    )
+    .returning({ jti: refreshTokens.jti });
+  if (revoked.length === 0) throw invalid();
+}
+
+/** The user a validly signed, unexpired refresh token names (for per-account throttling). */
+export async function refreshTokenUser(
+  config: TokenConfig,
+  token: unknown,
+): Promise<string | undefined> {
+  if (typeof token !== "string") return undefined;
+  return (await verifyToken(config, token, "refresh"))?.user_id;
+}
+
+/**
+ * Deletes refresh-token rows past their expiry: the signature check refuses those tokens anyway,
+ * so the rows (revoked or not) prove nothing any more.
+ */
+export async function purgeExpiredRefreshTokens(db: Db, now = new Date()): Promise<number> {
+  const rows = await db
+    .delete(refreshTokens)
+    .where(lt(refreshTokens.expiresAt, now))
+    .returning({ jti: refreshTokens.jti });
+  return rows.length;
+}
