@@ -61,11 +61,13 @@ export const errorStage: Stage = async (ex, next) => {
   }
 };
 
-/** Every `/v1` call needs `Authorization: Bearer sk_test_…`, like Stripe's test mode. */
+/**
+ * Every `/v1` call needs a test-mode key, like Stripe's test mode: `Authorization: Bearer sk_test_…`
+ * (the SDK) or HTTP Basic with the key as user name (`curl -u sk_test_…:`, as Stripe's docs show).
+ */
 export const authStage: Stage = async (ex, next) => {
   if (!ex.path.startsWith("/v1/")) return next();
-  const auth = ex.headers.authorization ?? "";
-  const key = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
+  const key = apiKeyOf(ex.headers.authorization ?? "");
   if (!key) {
     throw new StripeApiError(401, {
       type: "invalid_request_error",
@@ -82,6 +84,15 @@ export const authStage: Stage = async (ex, next) => {
   }
   return next();
 };
+
+function apiKeyOf(auth: string): string {
+  if (auth.startsWith("Bearer ")) return auth.slice(7).trim();
+  if (auth.startsWith("Basic ")) {
+    const decoded = Buffer.from(auth.slice(6).trim(), "base64").toString("utf8");
+    return decoded.split(":")[0]?.trim() ?? "";
+  }
+  return "";
+}
 
 export function notFound(ex: Exchange): Promise<Reply> {
   throw unknownPath(ex.method, ex.path);

@@ -88,6 +88,20 @@ test("errors raise the SDK's error classes", async () => {
   assert.match(body.error.message, /\/v1\/quotes/);
 });
 
+test("plain HTTP takes the key as Bearer or as the Basic user name, like curl -u", async () => {
+  const basic = `Basic ${Buffer.from("sk_test_x:").toString("base64")}`;
+  for (const authorization of ["Bearer sk_test_x", basic]) {
+    const res = await fetch(`${h.emulator.url}/v1/customers`, { headers: { authorization } });
+    assert.equal(res.status, 200, authorization);
+  }
+  const none = await fetch(`${h.emulator.url}/v1/customers`);
+  assert.equal(none.status, 401);
+  const live = await fetch(`${h.emulator.url}/v1/customers`, {
+    headers: { authorization: `Basic ${Buffer.from("sk_live_x:").toString("base64")}` },
+  });
+  assert.equal(live.status, 401);
+});
+
 test("customers: update default payment method and metadata, filter by email, delete", async () => {
   const { customer, pm } = await customerWithCard(h.stripe);
   const updated = await h.stripe.customers.update(customer.id, { metadata: { userId: "u1" } });
