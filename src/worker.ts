@@ -6,6 +6,15 @@ import { openServices } from "./services.ts";
 const config = loadConfigOrExit();
 const logger = createLogger(config);
 
+// The embedded database (PGlite) belongs to the one process that opened it; a second process on
+// the same files would corrupt them.
+if (!config.DATABASE_URL) {
+  process.stderr.write(
+    "A separate worker needs PostgreSQL: set DATABASE_URL. With the embedded database, `npm start` runs the worker in-process.\n",
+  );
+  process.exit(1);
+}
+
 async function main(): Promise<void> {
   const services = await openServices(config, logger);
   await services.jobs.work(services);

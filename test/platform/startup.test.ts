@@ -76,6 +76,35 @@ describe("starting and stopping the API", () => {
     }
   });
 
+  test("a separate worker refuses the embedded database, naming DATABASE_URL", async () => {
+    const running = startProcess("src/worker.ts", {}, await workdir());
+    assert.equal(await running.exited, 1);
+    assert.match(running.output(), /set DATABASE_URL/);
+  });
+
+  test("the worker alone runs on PostgreSQL and stops on SIGTERM", {
+    skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set",
+  }, async () => {
+    const name = `billing_worker_${randomBytes(4).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: databaseUrlFor("postgres") });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    try {
+      const running = startProcess(
+        "src/worker.ts",
+        { DATABASE_URL: databaseUrlFor(name) },
+        await workdir(),
+      );
+      await waitFor(() => running.output().includes("worker ready"), { what: "worker ready" });
+      running.child.kill("SIGTERM");
+      assert.equal(await running.exited, 0);
+      assert.deepEqual(stackLines(running.output()), []);
+    } finally {
+      await dropPostgresDatabase(name);
+    }
+  });
+
   test("production with nothing configured exits non-zero listing every problem", async () => {
     const running = startProcess("src/main.ts", { NODE_ENV: "production" }, await workdir());
     const code = await running.exited;
