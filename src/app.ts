@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import pkg from "../package.json" with { type: "json" };
+import { accountsModule } from "./accounts/accounts-module.ts";
+import type { SubscriptionStatusOf } from "./accounts/accounts-service.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./platform/db/client.ts";
 import { registerDocs } from "./platform/http/docs.ts";
@@ -9,12 +11,18 @@ import { installErrorHandling, methodNotAllowed } from "./platform/http/error-ha
 import { registerHealth } from "./platform/http/health.ts";
 import type { App } from "./platform/http/types.ts";
 import { validatorCompiler } from "./platform/http/validation.ts";
+import type { Jobs } from "./platform/jobs/jobs.ts";
 import type { Logger } from "./platform/logging.ts";
+import type { JobDeps } from "./services.ts";
 
 export interface AppDeps {
   config: Config;
   database: Database;
   logger: Logger;
+  /** Routes enqueue background work (emails, …) inside their transactions. */
+  jobs: Jobs<JobDeps>;
+  /** The `subscription_status` of the user shape; billing supplies it (default: "inactive"). */
+  subscriptionStatusOf?: SubscriptionStatusOf;
 }
 
 export type { App };
@@ -23,7 +31,7 @@ export type { App };
 export type AppModule = (app: App, deps: AppDeps) => void | Promise<void>;
 
 /** Every feature's routes, in registration order. */
-export const modules: AppModule[] = [];
+export const modules: AppModule[] = [accountsModule];
 
 const PROBES = new Set(["/healthz", "/readyz", "/healthz/", "/readyz/"]);
 const REQUEST_ID = /^[\w.:-]{1,128}$/;

@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { eq, getTableColumns, sql } from "drizzle-orm";
 import type { Config } from "../config.ts";
 import type { Db, Executor } from "../platform/db/client.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
@@ -44,7 +44,7 @@ export interface UserBody {
   created_at: string;
 }
 
-const { passwordHash: _hash, ...publicColumns } = users._.columns;
+const { passwordHash: _hash, ...publicColumns } = getTableColumns(users);
 
 export async function userBody(
   deps: Pick<AccountsDeps, "db" | "subscriptionStatusOf">,

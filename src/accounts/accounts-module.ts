@@ -1,0 +1,22 @@
+import type { AppDeps } from "../app.ts";
+import { registerThrottle } from "../platform/http/throttle.ts";
+import type { App } from "../platform/http/types.ts";
+import { registerAccountRoutes } from "./accounts-routes.ts";
+import { noSubscription } from "./accounts-service.ts";
+
+/** The accounts feature's HTTP surface: `/api/auth/…`, throttled, with the `request.user` slot. */
+export async function accountsModule(app: App, deps: AppDeps): Promise<void> {
+  if (!app.hasRequestDecorator("user")) app.decorateRequest("user", null);
+  const throttle = await registerThrottle(app, { redisUrl: deps.config.REDIS_URL });
+  registerAccountRoutes(
+    app,
+    {
+      db: deps.database.db,
+      config: deps.config,
+      jobs: deps.jobs,
+      subscriptionStatusOf: deps.subscriptionStatusOf ?? noSubscription,
+    },
+    deps,
+    throttle,
+  );
+}

@@ -1,0 +1,93 @@
+import { Type } from "typebox";
+
+// Field limits are the original model's (Django's AbstractUser); passwords are capped at 128 so a
+// megabyte "password" never reaches argon2.
+const Password = Type.String({ minLength: 1, maxLength: 128 });
+const Name = Type.String({ maxLength: 150 });
+const Username = Type.String({ minLength: 1, maxLength: 150 });
+const Email = Type.String({ format: "email", maxLength: 254 });
+
+export const User = Type.Object(
+  {
+    id: Type.String({ format: "uuid" }),
+    email: Type.String(),
+    username: Type.String(),
+    first_name: Type.String(),
+    last_name: Type.String(),
+    subscription_status: Type.String({
+      description: 'The current subscription\'s status, or "inactive".',
+    }),
+    created_at: Type.String({ format: "date-time" }),
+  },
+  { description: "A user account." },
+);
+
+export const Tokens = Type.Object({
+  access: Type.String({ description: "Access token (Bearer), short-lived." }),
+  refresh: Type.String({ description: "Refresh token; single use: every refresh rotates it." }),
+});
+
+export const RegisterBody = Type.Object({
+  email: Email,
+  username: Username,
+  first_name: Type.Optional(Name),
+  last_name: Type.Optional(Name),
+  password: Password,
+  password_confirm: Password,
+});
+
+export const LoginBody = Type.Object({ email: Email, password: Password });
+
+export const AuthResult = Type.Object({
+  message: Type.String(),
+  user: User,
+  tokens: Tokens,
+});
+
+export const RefreshBody = Type.Object({ refresh: Type.String() });
+
+// Optional so that a missing token gets the original view's message, not a field error.
+export const LogoutBody = Type.Object({ refresh: Type.Optional(Type.String()) });
+
+export const ProfilePatchBody = Type.Object({
+  username: Type.Optional(Username),
+  first_name: Type.Optional(Name),
+  last_name: Type.Optional(Name),
+});
+
+export const ProfilePutBody = Type.Object({
+  username: Username,
+  first_name: Type.Optional(Name),
+  last_name: Type.Optional(Name),
+});
+
+export const ChangePasswordBody = Type.Object({
+  old_password: Password,
+  new_password: Password,
+  new_password_confirm: Password,
+});
+
+export const Message = Type.Object({ message: Type.String() });
+
+export const ChangePasswordResult = Type.Object({
+  message: Type.String(),
+  tokens: Type.Optional(
+    Type.Object(Tokens.properties, {
+      description:
+        "A fresh pair for this client: every other refresh token of the user was revoked.",
+    }),
+  ),
+});
+
+/** Error bodies are written by the one error handler; these schemas document their shapes. */
+function errorShape(description: string) {
+  return Type.Object({}, { additionalProperties: true, description });
+}
+export const FieldErrors = errorShape('Per field: `{"field": ["message", …]}`.');
+export const ErrorMessage = errorShape('`{"error": "message"}`.');
+export const Unauthorized = errorShape(
+  '`{"detail": "Authentication credentials were not provided."}` or `{"detail": "…", "code": "token_not_valid"}`.',
+);
+export const Throttled = errorShape(
+  '`{"detail": "Request was throttled. Expected available in N seconds."}` with `Retry-After`.',
+);

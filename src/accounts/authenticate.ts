@@ -1,0 +1,68 @@
+import type { FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type { Config } from "../config.ts";
+import type { Database } from "../platform/db/client.ts";
+import { type AppError, detailError } from "../platform/http/errors.ts";
+import { getUserById } from "./accounts-service.ts";
+import { verifyToken } from "./tokens.ts";
+
+/** The signed-in caller, as routes see it. */
+export interface AuthUser {
+  id: string;
+  email: string;
+  username: string;
+  stripeCustomerId: string | null;
+  isStaff: boolean;
+  isSuperuser: boolean;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set by `authenticate`; null on routes without it. */
+    user: AuthUser | null;
+  }
+}
+
+const NOT_PROVIDED = "Authentication credentials were not provided.";
+
+function tokenError(message: string): AppError {
+  return detailError("token_not_valid", message);
+}
+
+/**
+ * The preHandler for authenticated routes: `Authorization: Bearer <access token>`, as simplejwt read
+ * it. The user is loaded on every request, so a deactivated or deleted account is locked out at
+ * once rather than when its access token expires.
+ */
+export function authenticate(deps: {
+  config: Pick<Config, "SECRET_KEY">;
+  database: Database;
+}): preHandlerAsyncHookHandler {
+  return async (request) => {
+    const header = request.headers.authorization;
+    const parts = typeof header === "string" ? header.split(" ") : [];
+    // Another scheme (Basic, …) or no header: this authenticator has nothing to say.
+    if (parts[0] !== "Bearer") throw detailError("unauthenticated", NOT_PROVIDED);
+    if (parts.length !== 2 || !parts[1]) {
+      throw tokenError("Authorization header must contain two space-delimited values");
+    }
+    const claims = await verifyToken(deps.config, parts[1], "access");
+    if (!claims) throw tokenError("Given token not valid for any token type");
+    const user = await getUserById(deps.database.db, claims.user_id);
+    if (!user) throw tokenError("User not found");
+    if (!user.isActive) throw tokenError("User is inactive");
+    request.user = {
+      id: user.id,
+      email: user.email,
+      username: user.username,
+      stripeCustomerId: user.stripeCustomerId,
+      isStaff: user.isStaff,
+      isSuperuser: user.isSuperuser,
+    };
+  };
+}
+
+/** The caller on a route guarded by `authenticate`. */
+export function requireUser(request: FastifyRequest): AuthUser {
+  if (!request.user) throw detailError("unauthenticated", NOT_PROVIDED);
+  return request.user;
+}
