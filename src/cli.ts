@@ -1,7 +1,9 @@
 import { parseArgs } from "node:util";
+import { accountCommands } from "./accounts/accounts-cli.ts";
 import type { Config } from "./config.ts";
 import { openDatabase, pgliteDataDir } from "./platform/db/client.ts";
 import { runMigrations } from "./platform/db/migrate.ts";
+import { emailCommands } from "./platform/email/email-cli.ts";
 import { createLogger, type Logger } from "./platform/logging.ts";
 import { loadConfigOrExit } from "./platform/process.ts";
 import { openServices, type Services } from "./services.ts";
@@ -34,6 +36,8 @@ export interface CommandContext {
 export class UsageError extends Error {}
 
 export const commands: Record<string, Command> = {
+  ...accountCommands,
+  ...emailCommands,
   "db:migrate": {
     summary: "Apply pending database migrations and exit",
     async run({ config, out }) {

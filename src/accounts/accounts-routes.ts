@@ -109,7 +109,7 @@ export function registerAccountRoutes(
         body: LogoutBody,
         response: { 200: Message, 400: ErrorMessage, 401: Unauthorized },
       },
-      preHandler: auth,
+      preValidation: auth,
     },
     async (request) => {
       await logout(deps.db, deps.config, requireUser(request).id, request.body.refresh);
@@ -148,7 +148,7 @@ export function registerAccountRoutes(
         summary: "The signed-in user.",
         response: { 200: User, 401: Unauthorized },
       },
-      preHandler: auth,
+      preValidation: auth,
     },
     async (request) => {
       const user = await getUserById(deps.db, requireUser(request).id);
@@ -171,7 +171,7 @@ export function registerAccountRoutes(
         body,
         response: { 200: User, 400: FieldErrors, 401: Unauthorized },
       },
-      preHandler: auth,
+      preValidation: auth,
       handler: async (request) =>
         updateProfile(deps, requireUser(request).id, request.body as ProfileChanges),
     });
@@ -196,7 +196,7 @@ export function registerAccountRoutes(
         },
       },
       onRequest: byIp(limit.changePasswordIp),
-      preHandler: [
+      preValidation: [
         auth,
         (request) => limit.changePasswordAccount(request, requireUser(request).id),
       ],
