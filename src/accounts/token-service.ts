@@ -75,7 +75,11 @@ export async function rotateRefreshToken(
       .for("update");
     if (!row || row.userId !== claims.user_id) return { refused: "invalid" };
     if (row.revokedAt) {
-      await revokeAllRefreshTokens(tx, row.userId, "reuse_detected");
+      // Only a token its holder gave up (rotated, logged out) proves a copy exists; one revoked by
+      // a password change or deactivation is simply dead, and must not end the new sessions.
+      if (row.revokedReason === "rotated" || row.revokedReason === "logout") {
+        await revokeAllRefreshTokens(tx, row.userId, "reuse_detected");
+      }
       return { refused: "reused" };
     }
     const [user] = await tx
