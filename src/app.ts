@@ -9,16 +9,19 @@ import type { Database } from "./platform/db/client.ts";
 import { registerDocs } from "./platform/http/docs.ts";
 import { installErrorHandling, methodNotAllowed } from "./platform/http/error-handler.ts";
 import { registerHealth } from "./platform/http/health.ts";
+import { registerSecurity } from "./platform/http/security.ts";
 import type { App } from "./platform/http/types.ts";
 import { validatorCompiler } from "./platform/http/validation.ts";
 import type { Jobs } from "./platform/jobs/jobs.ts";
 import type { Logger } from "./platform/logging.ts";
+import { type Metrics, registerMetrics } from "./platform/metrics.ts";
 import type { JobDeps } from "./services.ts";
 
 export interface AppDeps {
   config: Config;
   database: Database;
   logger: Logger;
+  metrics: Metrics;
   /** Routes enqueue background work (emails, …) inside their transactions. */
   jobs: Jobs<JobDeps>;
   /** The `subscription_status` of the user shape; billing supplies it (default: "inactive"). */
@@ -33,14 +36,21 @@ export type AppModule = (app: App, deps: AppDeps) => void | Promise<void>;
 /** Every feature's routes, in registration order. */
 export const modules: AppModule[] = [accountsModule];
 
-const PROBES = new Set(["/healthz", "/readyz", "/healthz/", "/readyz/"]);
+const PROBES = new Set(["/healthz", "/readyz", "/healthz/", "/readyz/", "/metrics"]);
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** A hop count means "trust that many proxies in front of us". */
+function trustProxy(setting: Config["TRUST_PROXY"]) {
+  if (typeof setting !== "number") return setting;
+  return (_address: string, hop: number) => hop < setting;
+}
 
 /** The HTTP API: platform plugins, then each feature's routes. No listening, no workers. */
 export async function buildApp(deps: AppDeps, features: AppModule[] = modules): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.BODY_LIMIT,
+    trustProxy: trustProxy(deps.config.TRUST_PROXY),
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     // Keep a caller's X-Request-Id when it is sane, so logs line up across services.
     requestIdHeader: false,
@@ -62,6 +72,8 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
     reply.header("x-request-id", request.id);
   });
 
+  await registerSecurity(app, deps.config);
+  registerMetrics(app, deps.metrics, deps.config);
   await registerDocs(app, {
     title: "SaaS Subscription Billing API",
     version: pkg.version,

@@ -65,6 +65,16 @@ function url(...protocols: string[]): Parser<string> {
   };
 }
 
+/** `TRUST_PROXY`: a boolean, a hop count, or a list of trusted addresses. */
+const trustProxy: Parser<boolean | number | string[]> = (raw) => {
+  if (/^\d+$/.test(raw)) return Number(raw);
+  try {
+    return bool(raw);
+  } catch {
+    return list(raw);
+  }
+};
+
 /** Durations like "60", "60s", "15m", "2h", "7d"; a bare number is seconds. */
 const duration: Parser<number> = (raw) => {
   const m = /^(\d+)\s*(s|m|h|d)?$/.exec(raw.trim());
@@ -171,6 +181,25 @@ export const settings = {
     parse: list,
     default: [],
     doc: "Comma-separated browser origins allowed to call the API.",
+  },
+  TRUST_PROXY: {
+    parse: trustProxy,
+    default: false,
+    doc: "Trust X-Forwarded-* from a load balancer: true, a hop count, or comma-separated addresses/CIDRs.",
+  },
+  SECURE_SSL_REDIRECT: {
+    parse: bool,
+    default: false,
+    doc: "Redirect plain-HTTP requests to HTTPS (behind a TLS-terminating proxy, with TRUST_PROXY).",
+  },
+  METRICS_TOKEN: {
+    parse: str,
+    doc: "Bearer token required for /metrics in production (unset: /metrics is refused there).",
+  },
+  WEB_CONCURRENCY: {
+    parse: int(1, 64),
+    default: 1,
+    doc: "API processes on this host sharing one port (needs DATABASE_URL when above 1).",
   },
   FRONTEND_URL: {
     parse: url("http:", "https:"),

@@ -6,6 +6,7 @@ import { emailRetryPolicy, SEND_EMAIL_QUEUE, sendEmailJob } from "./platform/ema
 import { createMailer, type Mailer } from "./platform/email/mailer.ts";
 import { type JobDefinition, Jobs } from "./platform/jobs/jobs.ts";
 import type { Logger } from "./platform/logging.ts";
+import { Metrics } from "./platform/metrics.ts";
 
 /** What job handlers receive: every dependency a feature's jobs may use. */
 export interface JobDeps {
@@ -13,6 +14,7 @@ export interface JobDeps {
   database: Database;
   logger: Logger;
   mailer: Mailer;
+  metrics: Metrics;
 }
 
 export interface Services extends JobDeps {
@@ -55,7 +57,9 @@ export async function openServices(
     }));
   try {
     if (config.MIGRATE_ON_START) await runMigrations(database);
+    const metrics = new Metrics(database);
     const jobs = new Jobs<JobDeps>(database, {
+      onAttempt: (queue, outcome) => metrics.jobs.inc({ queue, outcome }),
       defaultRetry: {
         limit: config.JOB_RETRY_LIMIT,
         delaySeconds: config.JOB_RETRY_DELAY,
@@ -78,6 +82,7 @@ export async function openServices(
       logger,
       jobs,
       mailer,
+      metrics,
       async close() {
         await jobs.stop(config.SHUTDOWN_TIMEOUT * 1000);
         mailer.close();

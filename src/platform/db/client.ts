@@ -32,6 +32,8 @@ export interface Database {
   /** Answers when the database does; throws otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** PostgreSQL only: the pool's connections, for metrics. */
+  poolCounts?(): { total: number; idle: number; waiting: number };
   /** PGlite only: the data directory as a tarball (tests build one migrated template). */
   dumpDataDir?(): Promise<Blob>;
 }
@@ -95,6 +97,11 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     async close() {
       await pool.end();
     },
+    poolCounts: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+    }),
   };
 }
 

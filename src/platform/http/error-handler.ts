@@ -62,6 +62,9 @@ export function methodNotAllowed(app: App): () => void {
   const routes = new Map<string, Set<string>>();
   app.addHook("onRoute", (route) => {
     if (route.config && "methodNotAllowed" in route.config) return;
+    // Wildcards (CORS's catch-all OPTIONS route, static assets) would turn every unknown path
+    // into a 405; only concrete paths get the DRF treatment.
+    if (route.url.includes("*")) return;
     const methods = routes.get(route.url) ?? new Set<string>();
     for (const method of [route.method].flat()) methods.add(method);
     routes.set(route.url, methods);

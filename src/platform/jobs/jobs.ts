@@ -51,6 +51,8 @@ export function deadLetterQueue(name: string): string {
 export interface JobsOptions {
   defaultRetry: RetryPolicy;
   log: { error(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /** Told the outcome of every attempt (metrics). */
+  onAttempt?: (queue: string, outcome: "completed" | "retried" | "failed") => void;
   /** Per-queue retry policies from configuration; they win over the definitions' own. */
   retry?: Record<string, Partial<RetryPolicy>>;
   /** pg-boss job spies, so tests can await a job instead of sleeping. Never in production. */
@@ -135,7 +137,13 @@ export class Jobs<D = unknown> {
           if (!job) return;
           const retryCount = job.retryCount ?? 0;
           const lastAttempt = retryCount >= this.retryPolicy(def).limit;
-          await def.handler(job.data, deps, { id: job.id, retryCount, lastAttempt });
+          try {
+            await def.handler(job.data, deps, { id: job.id, retryCount, lastAttempt });
+            this.#options.onAttempt?.(def.name, "completed");
+          } catch (err) {
+            this.#options.onAttempt?.(def.name, lastAttempt ? "failed" : "retried");
+            throw err;
+          }
         },
       );
     }

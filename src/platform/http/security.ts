@@ -1,0 +1,61 @@
+import cors from "@fastify/cors";
+import helmet from "@fastify/helmet";
+import type { Config } from "../../config.ts";
+import { detailError } from "./errors.ts";
+import type { App } from "./types.ts";
+
+/** Liveness and readiness probes come from the orchestrator on any host name, over plain HTTP. */
+const PROBES = new Set(["/healthz", "/readyz", "/healthz/", "/readyz/"]);
+
+/**
+ * Host header check, as Django's ALLOWED_HOSTS: an exact name, a leading-dot suffix
+ * (".example.com" matches the domain and its subdomains) or "*".
+ */
+export function hostAllowed(host: string, allowed: readonly string[]): boolean {
+  const name = host.replace(/:\d+$/, "").replace(/\.$/, "").toLowerCase();
+  return allowed.some((pattern) => {
+    const p = pattern.toLowerCase();
+    if (p === "*") return true;
+    if (p.startsWith(".")) return name === p.slice(1) || name.endsWith(p);
+    return name === p;
+  });
+}
+
+/**
+ * Security headers (helmet; HSTS only in production, where TLS is certain), CORS from
+ * CORS_ALLOWED_ORIGINS (any origin only in development), ALLOWED_HOSTS in production and the
+ * optional HTTPS redirect.
+ */
+export async function registerSecurity(app: App, config: Config): Promise<void> {
+  await app.register(helmet, {
+    // CSP protects HTML; this API serves JSON, and the docs pages set their own policies.
+    contentSecurityPolicy: false,
+    hsts: config.isProduction ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+  });
+
+  const origins = config.CORS_ALLOWED_ORIGINS;
+  await app.register(cors, {
+    origin: origins.length > 0 ? origins : !config.isProduction,
+    credentials: true,
+    methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    exposedHeaders: ["X-Request-Id", "Retry-After"],
+    maxAge: 600,
+  });
+
+  if (config.isProduction) {
+    const allowed = config.ALLOWED_HOSTS;
+    app.addHook("onRequest", async (request) => {
+      if (PROBES.has(request.url)) return;
+      if (!hostAllowed(request.host, allowed)) {
+        throw detailError("invalid", "Invalid HTTP_HOST header.");
+      }
+    });
+  }
+
+  if (config.SECURE_SSL_REDIRECT) {
+    app.addHook("onRequest", async (request, reply) => {
+      if (request.protocol === "https" || PROBES.has(request.url)) return;
+      return reply.redirect(`https://${request.host}${request.url}`, 301);
+    });
+  }
+}
