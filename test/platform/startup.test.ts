@@ -7,6 +7,7 @@ import { after, describe, test } from "node:test";
 import pg from "pg";
 import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
 import { type Running, stackLines, startProcess } from "../helpers/process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 // The entry point as a newcomer runs it: nothing configured, Ctrl-C to stop.
 
