@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
 import { accountCommands } from "./accounts/accounts-cli.ts";
 import type { Config } from "./config.ts";
-import { openDatabase, pgliteDataDir } from "./platform/db/client.ts";
-import { runMigrations } from "./platform/db/migrate.ts";
+import { pgliteDataDir } from "./platform/db/client.ts";
+import { migrateAndClose } from "./platform/db/migrate.ts";
 import { emailCommands } from "./platform/email/email-cli.ts";
 import { createLogger, type Logger } from "./platform/logging.ts";
 import { loadConfigOrExit } from "./platform/process.ts";
@@ -41,17 +41,12 @@ export const commands: Record<string, Command> = {
   "db:migrate": {
     summary: "Apply pending database migrations and exit",
     async run({ config, out }) {
-      const database = await openDatabase({
+      const driver = await migrateAndClose({
         ...(config.DATABASE_URL ? { url: config.DATABASE_URL } : {}),
         pgliteDir: pgliteDataDir(config.dataDir),
         poolMax: 2,
       });
-      try {
-        await runMigrations(database);
-      } finally {
-        await database.close();
-      }
-      out(`migrations applied (${database.driver})`);
+      out(`migrations applied (${driver})`);
       return 0;
     },
   },

@@ -26,7 +26,12 @@ export function exitOnStartupFailure(logger: Logger, what: string) {
  * On SIGINT/SIGTERM runs `stop` once, bounded by `timeoutSeconds`, and exits 0 (1 if stopping
  * failed or took too long). A second signal exits at once.
  */
-export function stopOnSignals(logger: Logger, timeoutSeconds: number, stop: () => Promise<void>) {
+export function stopOnSignals(
+  logger: Logger,
+  timeoutSeconds: number,
+  stop: () => Promise<void>,
+  signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"],
+) {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -54,6 +59,5 @@ export function stopOnSignals(logger: Logger, timeoutSeconds: number, stop: () =
       },
     );
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  for (const signal of signals) process.on(signal, onSignal);
 }

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { get } from "node:http";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import pg from "pg";
+import { startStripeEmulator } from "../../stripe-emulator/index.ts";
 import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
 import { type Running, stackLines, startProcess } from "../helpers/process.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -20,6 +23,23 @@ async function workdir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "billing-start-"));
   dirs.push(dir);
   return dir;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function getWithoutKeepAlive(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    }).on("error", reject);
+  });
 }
 
 async function stop(running: Running): Promise<number | string> {
@@ -102,6 +122,59 @@ describe("starting and stopping the API", () => {
       assert.equal(await running.exited, 0);
       assert.deepEqual(stackLines(running.output()), []);
     } finally {
+      await dropPostgresDatabase(name);
+    }
+  });
+
+  test("WEB_CONCURRENCY above 1 refuses the embedded database, naming DATABASE_URL", async () => {
+    const running = startProcess("src/main.ts", { WEB_CONCURRENCY: "2" }, await workdir());
+    assert.equal(await running.exited, 1);
+    assert.match(running.output(), /WEB_CONCURRENCY=2 needs PostgreSQL: set DATABASE_URL/);
+  });
+
+  test("WEB_CONCURRENCY=2 serves one port from two processes and drains on SIGTERM", {
+    skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set",
+  }, async () => {
+    const name = `billing_cluster_${randomBytes(4).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: databaseUrlFor("postgres") });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    const port = await freePort();
+    // One Stripe for both processes: the emulator standalone, as in a real deployment.
+    const stripe = await startStripeEmulator();
+    try {
+      const running = startProcess(
+        "src/main.ts",
+        {
+          PORT: String(port),
+          HOST: "127.0.0.1",
+          WEB_CONCURRENCY: "2",
+          DATABASE_URL: databaseUrlFor(name),
+          STRIPE_SECRET_KEY: "sk_test_cluster",
+          STRIPE_API_BASE: stripe.url,
+        },
+        await workdir(),
+      );
+      await waitFor(() => (running.output().match(/"API ready"/g)?.length ?? 0) >= 2, {
+        timeoutMs: 60_000,
+        what: "two API processes",
+      });
+      // New connections are handed out round-robin by the cluster primary.
+      for (let i = 0; i < 8; i++) {
+        assert.equal(await getWithoutKeepAlive(`http://127.0.0.1:${port}/api/schema/`), 200);
+      }
+      const pids = new Set(
+        [...running.output().matchAll(/"pid":(\d+)[^\n]*"msg":"request completed"/g)].map(
+          (m) => m[1],
+        ),
+      );
+      assert.equal(pids.size, 2);
+      running.child.kill("SIGTERM");
+      assert.equal(await running.exited, 0);
+      assert.deepEqual(stackLines(running.output()), []);
+    } finally {
+      await stripe.close();
       await dropPostgresDatabase(name);
     }
   });
