@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -14,11 +15,16 @@ export interface Running {
 }
 
 /**
- * Starts one of the entry points (`src/main.ts`, `src/worker.ts`) as a user would, with exactly
- * `env` (plus PATH/HOME) and a working directory without a `.env`.
+ * Starts one of the entry points (`src/main.ts`, `src/worker.ts`) of the tree at `root` as a user
+ * would, with exactly `env` (plus PATH/HOME) and a working directory without a `.env`.
  */
-export function startProcess(entry: string, env: Record<string, string>, cwd: string): Running {
-  const child = spawn(process.execPath, ["--env-file-if-exists=.env", `${ROOT}${entry}`], {
+export function startProcess(
+  entry: string,
+  env: Record<string, string>,
+  cwd: string,
+  root = ROOT,
+): Running {
+  const child = spawn(process.execPath, ["--env-file-if-exists=.env", join(root, entry)], {
     cwd,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

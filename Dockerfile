@@ -1,0 +1,25 @@
+# syntax=docker/dockerfile:1
+# The API and the worker share this image: `node src/main.ts` (API) or `node src/worker.ts`.
+# Node 24 runs the TypeScript sources directly (type stripping): there is no build step.
+
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only; `node@24` and the toolchain are devDependencies.
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-slim
+ENV NODE_ENV=production \
+    PORT=8000 \
+    HOST=0.0.0.0
+WORKDIR /app
+COPY --from=deps --chown=node:node /app/node_modules ./node_modules
+COPY --chown=node:node package.json ./
+COPY --chown=node:node src ./src
+COPY --chown=node:node migrations ./migrations
+USER node
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Migrations run at start unless MIGRATE_ON_START=false (then: node src/cli.ts db:migrate).
+CMD ["node", "src/main.ts"]

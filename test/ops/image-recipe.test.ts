@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { promisify } from "node:util";
+import pg from "pg";
+import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
+import { ROOT, stackLines, startProcess } from "../helpers/process.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+// No Docker engine here, so replay the image's recipe: copy what the Dockerfile copies into a
+// clean directory, run its install command (production dependencies only) and its start command
+// with a complete production configuration. If anything the service needs at run time lived in
+// devDependencies, this start fails.
+
+const run = promisify(execFile);
+const cleanup: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const fn of cleanup.reverse()) await fn();
+});
+
+async function recipe(): Promise<{ copies: string[]; install: string; start: string[] }> {
+  const text = await readFile(`${ROOT}Dockerfile`, "utf8");
+  const copies = [...text.matchAll(/^COPY (?:--chown=\S+ )?(?!--from)(.+) \S+$/gm)].flatMap((m) =>
+    (m[1] ?? "").split(/\s+/),
+  );
+  const install = /^RUN (npm ci[^&\n]*)/m.exec(text)?.[1]?.trim();
+  const cmd = /^CMD (\[.*\])$/m.exec(text)?.[1];
+  assert.ok(install && cmd, "the Dockerfile has an npm ci step and a CMD");
+  return { copies: [...new Set(copies)], install, start: JSON.parse(cmd) as string[] };
+}
+
+test("the image recipe serves /readyz with production settings", {
+  skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set",
+  timeout: 300_000,
+}, async () => {
+  const { copies, install, start } = await recipe();
+  assert.deepEqual(copies.sort(), ["migrations", "package-lock.json", "package.json", "src"]);
+  const dir = await mkdtemp(join(tmpdir(), "billing-image-"));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  for (const path of copies) await cp(`${ROOT}${path}`, join(dir, path), { recursive: true });
+  const [npm, ...args] = install.split(/\s+/);
+  assert.equal(npm, "npm");
+  await run("npm", args, { cwd: dir, maxBuffer: 16 * 1024 * 1024 });
+
+  const name = `billing_image_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: databaseUrlFor("postgres") });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  cleanup.push(() => dropPostgresDatabase(name));
+
+  assert.deepEqual(start.slice(0, 1), ["node"]);
+  const running = startProcess(
+    start.slice(1).join(" "),
+    {
+      NODE_ENV: "production",
+      PORT: "0",
+      HOST: "127.0.0.1",
+      SECRET_KEY: randomBytes(32).toString("hex"),
+      DATABASE_URL: databaseUrlFor(name),
+      STRIPE_SECRET_KEY: "sk_test_image_recipe",
+      STRIPE_PUBLISHABLE_KEY: "pk_test_image_recipe",
+      STRIPE_WEBHOOK_SECRET: "whsec_image_recipe",
+      ALLOWED_HOSTS: "billing.example.com",
+      EMAIL_HOST: "smtp.invalid",
+    },
+    dir,
+    dir,
+  );
+  cleanup.push(async () => {
+    running.child.kill("SIGKILL");
+  });
+  const base = await running.url;
+  const ready = await waitFor(
+    async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined),
+    { what: "/readyz 200", timeoutMs: 60_000 },
+  );
+  assert.equal(ready, true);
+  running.child.kill("SIGTERM");
+  assert.equal(await running.exited, 0);
+  assert.deepEqual(stackLines(running.output()), []);
+});
