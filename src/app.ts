@@ -4,6 +4,8 @@ import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import pkg from "../package.json" with { type: "json" };
 import { accountsModule } from "./accounts/accounts-module.ts";
 import type { SubscriptionStatusOf } from "./accounts/accounts-service.ts";
+import { billingModule } from "./billing/billing-module.ts";
+import type { StripeDeps } from "./billing/stripe-client.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./platform/db/client.ts";
 import { registerDocs } from "./platform/http/docs.ts";
@@ -16,6 +18,7 @@ import type { Jobs } from "./platform/jobs/jobs.ts";
 import type { Logger } from "./platform/logging.ts";
 import { type Metrics, registerMetrics } from "./platform/metrics.ts";
 import type { JobDeps } from "./services.ts";
+import { webhookModule } from "./webhooks/webhook-module.ts";
 
 export interface AppDeps {
   config: Config;
@@ -26,6 +29,8 @@ export interface AppDeps {
   jobs: Jobs<JobDeps>;
   /** The `subscription_status` of the user shape; billing supplies it (default: "inactive"). */
   subscriptionStatusOf?: SubscriptionStatusOf;
+  /** Billing and webhook routes reach Stripe through this. */
+  stripe: StripeDeps;
 }
 
 export type { App };
@@ -34,7 +39,7 @@ export type { App };
 export type AppModule = (app: App, deps: AppDeps) => void | Promise<void>;
 
 /** Every feature's routes, in registration order. */
-export const modules: AppModule[] = [accountsModule];
+export const modules: AppModule[] = [accountsModule, billingModule, webhookModule];
 
 const PROBES = new Set(["/healthz", "/readyz", "/healthz/", "/readyz/", "/metrics"]);
 const REQUEST_ID = /^[\w.:-]{1,128}$/;

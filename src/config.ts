@@ -239,6 +239,16 @@ export const settings = {
     default: 60,
     doc: "Delay between email send retries (seconds; fixed, no backoff).",
   },
+  WEBHOOK_RETRY_LIMIT: {
+    parse: int(0, 100),
+    default: 8,
+    doc: "Retries of a failed Stripe event before it is dead-lettered (webhooks:list --failed).",
+  },
+  WEBHOOK_RETRY_DELAY: {
+    parse: duration,
+    default: 10,
+    doc: "Delay before the first retry of a failed Stripe event (seconds; doubles each retry).",
+  },
   REDIS_URL: {
     parse: url("redis:", "rediss:"),
     doc: "Redis URL for shared rate-limit counters. Unset: counters in memory.",

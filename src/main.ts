@@ -1,4 +1,6 @@
+import type { AddressInfo } from "node:net";
 import { buildApp } from "./app.ts";
+import { registerEmbeddedWebhook } from "./billing/stripe-client.ts";
 import { createLogger } from "./platform/logging.ts";
 import { exitOnStartupFailure, loadConfigOrExit, stopOnSignals } from "./platform/process.ts";
 import { openServices } from "./services.ts";
@@ -11,6 +13,7 @@ async function main(): Promise<void> {
   const services = await openServices(config, logger);
   const app = await buildApp(services);
   await app.listen({ port: config.PORT, host: config.HOST });
+  registerEmbeddedWebhook(services.stripe, config.HOST, (app.server.address() as AddressInfo).port);
   if (config.WORKER === "on") await services.jobs.work(services);
   logger.info(
     {

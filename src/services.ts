@@ -1,4 +1,8 @@
 import { purgeExpiredTokensJob } from "./accounts/accounts-jobs.ts";
+import type { SubscriptionStatusOf } from "./accounts/accounts-service.ts";
+import { seedDemoPlans } from "./billing/demo-plans.ts";
+import { openStripe, type StripeDeps } from "./billing/stripe-client.ts";
+import { subscriptionStatusOf } from "./billing/sync-service.ts";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase, pgliteDataDir } from "./platform/db/client.ts";
 import { runMigrations } from "./platform/db/migrate.ts";
@@ -7,6 +11,11 @@ import { createMailer, type Mailer } from "./platform/email/mailer.ts";
 import { type JobDefinition, Jobs } from "./platform/jobs/jobs.ts";
 import type { Logger } from "./platform/logging.ts";
 import { Metrics } from "./platform/metrics.ts";
+import {
+  PROCESS_EVENT_QUEUE,
+  processEventJob,
+  webhookRetryPolicy,
+} from "./webhooks/webhook-jobs.ts";
 
 /** What job handlers receive: every dependency a feature's jobs may use. */
 export interface JobDeps {
@@ -15,16 +24,26 @@ export interface JobDeps {
   logger: Logger;
   mailer: Mailer;
   metrics: Metrics;
+  /** The Stripe SDK client (and the in-process emulator in the embedded default). */
+  stripe: StripeDeps;
+  /** Handlers enqueue follow-up work (emails) in their own transactions. */
+  jobs: Jobs<JobDeps>;
 }
 
 export interface Services extends JobDeps {
   jobs: Jobs<JobDeps>;
+  /** The `subscription_status` of the user shape, answered by billing. */
+  subscriptionStatusOf: SubscriptionStatusOf;
   close(): Promise<void>;
 }
 
 /** Every feature's background jobs. */
 // biome-ignore lint/suspicious/noExplicitAny: definitions of every payload type
-export const jobDefinitions: JobDefinition<any, JobDeps>[] = [sendEmailJob, purgeExpiredTokensJob];
+export const jobDefinitions: JobDefinition<any, JobDeps>[] = [
+  sendEmailJob,
+  purgeExpiredTokensJob,
+  processEventJob,
+];
 
 export interface ServicesOptions {
   /** Overrides for tests: an already open database, job spies, other job definitions. */
@@ -35,6 +54,8 @@ export interface ServicesOptions {
   pollingIntervalSeconds?: number;
   /** Replaces the transport chosen from configuration (tests). */
   mailer?: Mailer;
+  /** An already started Stripe (tests: an emulator whose webhooks reach the test app). */
+  stripe?: StripeDeps;
 }
 
 /**
@@ -66,7 +87,10 @@ export async function openServices(
         backoff: true,
       },
       // Settings-driven policies per queue (EMAIL_RETRY_*), over the definitions' defaults.
-      retry: { [SEND_EMAIL_QUEUE]: emailRetryPolicy(config) },
+      retry: {
+        [SEND_EMAIL_QUEUE]: emailRetryPolicy(config),
+        [PROCESS_EVENT_QUEUE]: webhookRetryPolicy(config),
+      },
       log: logger,
       spies: options.spies ?? false,
       ...(options.pollingIntervalSeconds
@@ -76,6 +100,9 @@ export async function openServices(
     jobs.register(...(options.jobs ?? jobDefinitions));
     await jobs.start();
     const mailer = options.mailer ?? createMailer(config, logger);
+    const stripe = options.stripe ?? (await openStripe(config, logger));
+    // The embedded default sells demo plans from the first start (emulator and database).
+    if (stripe.emulator && !options.stripe) await seedDemoPlans(database.db, stripe.stripe, logger);
     return {
       config,
       database,
@@ -83,10 +110,16 @@ export async function openServices(
       jobs,
       mailer,
       metrics,
+      stripe,
+      subscriptionStatusOf,
       async close() {
-        await jobs.stop(config.SHUTDOWN_TIMEOUT * 1000);
-        mailer.close();
-        if (owned) await database.close();
+        try {
+          await jobs.stop(config.SHUTDOWN_TIMEOUT * 1000);
+          mailer.close();
+        } finally {
+          if (!options.stripe) await stripe.emulator?.close();
+          if (owned) await database.close();
+        }
       },
     };
   } catch (err) {

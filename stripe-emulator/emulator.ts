@@ -5,6 +5,7 @@ import { advanceDomain } from "./billing/scheduler.ts";
 import { type Ctx, clockNow, DEFAULT_ENGINE_CONFIG, type EngineConfig } from "./context.ts";
 import { buildEvent } from "./events.ts";
 import { idempotencyStage } from "./idempotency.ts";
+import { randomToken } from "./ids.ts";
 import { createEndpoint } from "./resources/events.ts";
 import { allRoutes } from "./resources/index.ts";
 import { testClockRoutes } from "./resources/test-clocks.ts";
@@ -22,15 +23,23 @@ import {
 import { emptyState, loadSnapshot, type State, saveSnapshot } from "./store.ts";
 import { type Logger, WebhookDispatcher } from "./webhooks.ts";
 
+/** An endpoint that survives resets; `description` identifies it across restarts. */
+export interface StartEndpoint {
+  url: string;
+  secret?: string;
+  description?: string;
+}
+
 export interface EmulatorConfig {
   host: string;
   port: number;
-  webhooks: { url: string; secret?: string }[];
+  webhooks: StartEndpoint[];
   snapshotFile?: string;
   now: () => number;
   deliveryRetryDelaysMs: number[];
   logger?: Logger;
   engine: EngineConfig;
+  unref?: boolean;
 }
 
 /** State, billing context, HTTP server and webhook dispatcher of one emulator instance. */
@@ -52,6 +61,7 @@ export class Emulator {
       state: () => this.state,
       retryDelaysMs: config.deliveryRetryDelaysMs,
       logger: config.logger,
+      unref: config.unref ?? false,
     });
     this.ctx = this.#makeCtx();
     this.router.add(allRoutes);
@@ -97,9 +107,34 @@ export class Emulator {
         this.webhookSecrets.push(secret);
         continue;
       }
-      const endpoint = createEndpoint(this.ctx, hook.url, ["*"], secret);
+      const endpoint = createEndpoint(this.ctx, hook.url, ["*"], secret, describe(hook));
       this.webhookSecrets.push(this.state.endpointSecrets[endpoint.id] ?? "");
     }
+  }
+
+  /**
+   * Registers an endpoint after start, with the standing of a start-time one (kept across resets).
+   * A receiver that only knows its URL once it listens (port 0) calls this. An endpoint from an
+   * earlier run with the same `description` (or URL) is reused and pointed at `url`, so restarts
+   * on a new port do not pile up dead endpoints. Returns the signing secret.
+   */
+  addStartEndpoint(hook: StartEndpoint): string {
+    const existing = Object.values(this.state.webhookEndpoints).find((e) =>
+      hook.description ? e.description === hook.description : e.url === hook.url,
+    );
+    let secret: string;
+    if (existing) {
+      existing.url = hook.url;
+      secret = hook.secret ?? this.state.endpointSecrets[existing.id] ?? `whsec_${randomToken(32)}`;
+      this.state.endpointSecrets[existing.id] = secret;
+    } else {
+      const endpoint = createEndpoint(this.ctx, hook.url, ["*"], hook.secret, describe(hook));
+      secret = this.state.endpointSecrets[endpoint.id] ?? "";
+    }
+    this.config.webhooks.push({ ...hook, secret });
+    this.webhookSecrets.push(secret);
+    this.persist();
+    return secret;
   }
 
   reset(): void {
@@ -107,7 +142,7 @@ export class Emulator {
     const keep = this.webhookSecrets;
     this.state = emptyState();
     this.config.webhooks.forEach((hook, i) => {
-      createEndpoint(this.ctx, hook.url, ["*"], keep[i] ?? hook.secret);
+      createEndpoint(this.ctx, hook.url, ["*"], keep[i] ?? hook.secret, describe(hook));
     });
     this.persist();
   }
@@ -181,6 +216,7 @@ export class Emulator {
       server.once("error", reject);
       server.listen(this.config.port, this.config.host, () => resolve());
     });
+    if (this.config.unref) server.unref();
     const addr = server.address() as AddressInfo;
     this.#server = server;
     this.#url = `http://${this.config.host}:${addr.port}`;
@@ -197,4 +233,8 @@ export class Emulator {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+function describe(hook: StartEndpoint): { description?: string } {
+  return hook.description ? { description: hook.description } : {};
 }

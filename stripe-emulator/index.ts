@@ -12,7 +12,7 @@ export interface StripeEmulatorOptions {
   /** Default "127.0.0.1". */
   host?: string;
   /** Endpoints registered at start; a missing secret defaults to a generated `whsec_…`. */
-  webhooks?: { url: string; secret?: string }[];
+  webhooks?: { url: string; secret?: string; description?: string }[];
   /** State is loaded from it at start if present and written after every mutating request. */
   snapshotFile?: string;
   /** Wall clock in ms (default Date.now); the global clock offset is added on top. */
@@ -24,6 +24,11 @@ export interface StripeEmulatorOptions {
   billing?: Partial<EngineConfig>;
   /** Extra request pipeline stages, run after authentication (e.g. fault injection). */
   stages?: Stage[];
+  /**
+   * Embedded in another server: the emulator's socket and timers do not keep the process alive
+   * on their own (the host's server does). Default false.
+   */
+  unref?: boolean;
 }
 
 export interface StripeEmulator extends Controls {
@@ -32,6 +37,11 @@ export interface StripeEmulator extends Controls {
   readonly port: number;
   readonly protocol: "http";
   readonly webhookSecrets: string[];
+  /**
+   * Adds an endpoint after start that behaves like a start-time one (survives `reset()`); one
+   * from an earlier run with the same `description` is reused. Returns its signing secret.
+   */
+  addWebhookEndpoint(hook: { url: string; secret?: string; description?: string }): string;
   close(): Promise<void>;
 }
 
@@ -52,6 +62,7 @@ export async function startStripeEmulator(
       ],
       logger: options.logger,
       engine: { ...DEFAULT_ENGINE_CONFIG, ...options.billing },
+      unref: options.unref ?? false,
     },
     (ex, next) => {
       if (!controls) return next();
@@ -76,6 +87,7 @@ export async function startStripeEmulator(
     get webhookSecrets() {
       return [...emulator.webhookSecrets];
     },
+    addWebhookEndpoint: (hook) => emulator.addStartEndpoint(hook),
     close: () => emulator.close(),
   };
 }

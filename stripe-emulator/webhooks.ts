@@ -19,6 +19,8 @@ export interface DispatcherOptions {
   retryDelaysMs: number[];
   logger?: Logger;
   timeoutMs?: number;
+  /** Retry timers do not keep the process alive (an emulator embedded in another server). */
+  unref?: boolean;
 }
 
 /**
@@ -187,6 +189,7 @@ export class WebhookDispatcher {
       this.#busy--;
       this.#queue(endpointId, url, secret, event, attempt + 1);
     }, delay);
+    if (this.#opts.unref) timer.unref();
     this.#timers.add(timer);
   }
 

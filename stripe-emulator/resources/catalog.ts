@@ -6,6 +6,7 @@ import { newId } from "../ids.ts";
 import { paginate } from "../lists.ts";
 import {
   expandList,
+  isRecord,
   mergeMetadata,
   optArr,
   optBool,
@@ -44,7 +45,7 @@ function createProduct(ctx: Ctx, p: Params): Stripe.Product {
     description: optStr(p, "description") ?? null,
     images: [],
     livemode: false,
-    marketing_features: [],
+    marketing_features: marketingFeaturesOf(p) ?? [],
     metadata: mergeMetadata({}, p),
     name: reqStr(p, "name"),
     package_dimensions: null,
@@ -73,6 +74,8 @@ function updateProduct(ctx: Ctx, id: string, p: Params): Stripe.Product {
   if (name) product.name = name;
   const description = optNullableStr(p, "description");
   if (description !== undefined) product.description = description;
+  const features = marketingFeaturesOf(p);
+  if (features) product.marketing_features = features;
   const defaultPrice = optStr(p, "default_price");
   if (defaultPrice) product.default_price = getPrice(ctx, defaultPrice, "default_price").id;
   product.metadata = mergeMetadata(product.metadata, p);
@@ -80,6 +83,17 @@ function updateProduct(ctx: Ctx, id: string, p: Params): Stripe.Product {
   const previous = previousAttributes(before, product);
   if (previous) ctx.emit("product.updated", product, { previous });
   return product;
+}
+
+/** `marketing_features[i][name]`: the feature list a pricing page shows. */
+function marketingFeaturesOf(p: Params): Stripe.Product.MarketingFeature[] | undefined {
+  const raw = optArr(p, "marketing_features");
+  if (!raw) return undefined;
+  return raw.map((entry, i) => {
+    const name = isRecord(entry) ? optStr(entry, "name") : undefined;
+    if (!name) throw invalidParam(`marketing_features[${i}][name]`, "Missing required param.");
+    return { name };
+  });
 }
 
 function recurringOf(p: Params): Stripe.Price.Recurring | null {

@@ -1,0 +1,14 @@
+import type { AppDeps } from "../app.ts";
+import type { App } from "../platform/http/types.ts";
+import { registerBillingRoutes } from "./billing-routes.ts";
+
+/** The billing feature's HTTP surface: `/api/subscriptions/…`. */
+export function billingModule(app: App, deps: AppDeps): void {
+  if (!app.hasRequestDecorator("user")) app.decorateRequest("user", null);
+  registerBillingRoutes(app, deps, {
+    db: deps.database.db,
+    stripe: deps.stripe.stripe,
+    jobs: deps.jobs,
+    config: deps.config,
+  });
+}

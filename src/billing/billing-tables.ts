@@ -1,0 +1,151 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+/**
+ * What users can subscribe to: one row per Stripe recurring price. Amounts are integers in the
+ * currency's minor unit (DESIGN §4.4); `plans:sync` keeps the rows in step with Stripe.
+ */
+export const plans = pgTable(
+  "plans",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    name: text().notNull(),
+    description: text().notNull().default(""),
+    stripePriceId: text().notNull().unique(),
+    stripeProductId: text().notNull(),
+    /** Minor units: 999 = 9.99 USD, 1000 = 1000 JPY, 1250 = 1.250 KWD. */
+    amount: bigint({ mode: "number" }).notNull(),
+    /** Lowercase ISO code, as Stripe writes it. */
+    currency: text().notNull(),
+    /** "month" | "year". */
+    interval: text().notNull(),
+    features: jsonb().$type<string[]>().notNull().default([]),
+    isActive: boolean().notNull().default(true),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index().on(t.isActive, t.amount)],
+);
+
+/**
+ * A projection of Stripe subscriptions (DESIGN §4.1): one row per Stripe subscription, kept after
+ * it ends, so a user's history stays. Users are referenced by id without a foreign key: billing
+ * reads accounts through its service, never its tables.
+ */
+export const subscriptions = pgTable(
+  "subscriptions",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid().notNull(),
+    planId: uuid().references(() => plans.id),
+    stripeSubscriptionId: text().notNull().unique(),
+    stripeCustomerId: text().notNull(),
+    /** Stripe's status, verbatim: active, trialing, past_due, incomplete, canceled, … */
+    status: text().notNull(),
+    /** The item's period (the field moved from the subscription to its items in basil). */
+    currentPeriodStart: timestamp({ withTimezone: true }),
+    currentPeriodEnd: timestamp({ withTimezone: true }),
+    cancelAtPeriodEnd: boolean().notNull().default(false),
+    cancelAt: timestamp({ withTimezone: true }),
+    canceledAt: timestamp({ withTimezone: true }),
+    endedAt: timestamp({ withTimezone: true }),
+    trialStart: timestamp({ withTimezone: true }),
+    trialEnd: timestamp({ withTimezone: true }),
+    /**
+     * False while the first payment is outstanding, and for good when it never succeeded (an
+     * `incomplete_expired` one, or one we canceled because its first charge failed). A user's
+     * current subscription is their newest started or still-incomplete one.
+     */
+    started: boolean().notNull().default(false),
+    /** Stripe's `created`: orders a user's subscriptions; the newest is the current one. */
+    stripeCreatedAt: timestamp({ withTimezone: true }).notNull(),
+    /**
+     * The version marker: when the Stripe snapshot this row was written from was read (the start
+     * of the API request that returned it, on the database clock). A write carrying an older
+     * snapshot is refused, so a late or replayed event never rolls the row back.
+     */
+    stripeSyncedAt: timestamp({ withTimezone: true, precision: 6 }).notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("subscriptions_user_current_idx").on(t.userId, t.stripeCreatedAt.desc(), t.id)],
+);
+
+/**
+ * One subscribe request in flight per user: the row is the lock that makes concurrent creates
+ * produce one Stripe subscription (DESIGN §4.5), and its id seeds the idempotency keys of the
+ * request's Stripe writes.
+ */
+export const subscriptionCheckouts = pgTable(
+  "subscription_checkouts",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid().notNull(),
+    planId: uuid()
+      .notNull()
+      .references(() => plans.id),
+    /** pending → succeeded | failed | abandoned (a pending row older than the timeout). */
+    status: text().notNull().default("pending"),
+    stripeSubscriptionId: text(),
+    error: text(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("subscription_checkouts_one_pending_idx")
+      .on(t.userId)
+      .where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+/**
+ * Payment history. Stripe redelivers events, so each fact has a unique key: one `succeeded` row
+ * per invoice, one `failed` row per failed attempt of an invoice, one `refunded` row per refund.
+ */
+export const payments = pgTable(
+  "payments",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid().notNull(),
+    subscriptionId: uuid().references(() => subscriptions.id),
+    stripeInvoiceId: text(),
+    stripePaymentIntentId: text(),
+    stripeChargeId: text(),
+    stripeRefundId: text(),
+    /** Minor units; a refund row holds the refunded amount. */
+    amount: bigint({ mode: "number" }).notNull(),
+    currency: text().notNull(),
+    /** succeeded | failed | pending | refunded */
+    status: text().notNull(),
+    /** The invoice's attempt_count for a failed row: separates one failed attempt from the next. */
+    attempt: integer().notNull().default(0),
+    description: text().notNull().default(""),
+    failureMessage: text(),
+    /** When it happened at Stripe (not when we heard of it): history is ordered by it. */
+    occurredAt: timestamp({ withTimezone: true }).notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index().on(t.userId, t.occurredAt.desc()),
+    uniqueIndex("payments_one_success_per_invoice_idx")
+      .on(t.stripeInvoiceId)
+      .where(sql`${t.status} = 'succeeded'`),
+    uniqueIndex("payments_one_failure_per_attempt_idx")
+      .on(t.stripeInvoiceId, t.attempt)
+      .where(sql`${t.status} = 'failed'`),
+    uniqueIndex("payments_one_row_per_refund_idx")
+      .on(t.stripeRefundId)
+      .where(sql`${t.status} = 'refunded'`),
+  ],
+);

@@ -1,0 +1,287 @@
+import { and, count, desc, eq } from "drizzle-orm";
+import type Stripe from "stripe";
+import type { User } from "../accounts/accounts-service.ts";
+import type { Executor, Tx } from "../platform/db/client.ts";
+import { queueEmail } from "../platform/email/email-service.ts";
+import type { PageRequest } from "../platform/http/pagination.ts";
+import {
+  paymentActionRequiredEmail,
+  paymentFailedEmail,
+  subscriptionConfirmationEmail,
+} from "./billing-emails.ts";
+import { payments, plans } from "./billing-tables.ts";
+import { displayAmount, formatMinor } from "./money.ts";
+import {
+  applySubscription,
+  type BillingDeps,
+  customerIdOf,
+  fetchSubscription,
+  RetryLater,
+  resolveUser,
+  type SubscriptionRow,
+} from "./sync-service.ts";
+
+export type PaymentRow = typeof payments.$inferSelect;
+
+export interface PaymentBody {
+  id: string;
+  stripe_payment_intent_id: string | null;
+  stripe_invoice_id: string | null;
+  amount: string;
+  currency: string;
+  status: string;
+  description: string;
+  created_at: string;
+}
+
+export function paymentBody(row: PaymentRow): PaymentBody {
+  return {
+    id: row.id,
+    stripe_payment_intent_id: row.stripePaymentIntentId,
+    stripe_invoice_id: row.stripeInvoiceId,
+    amount: formatMinor(row.amount, row.currency),
+    currency: row.currency,
+    status: row.status,
+    description: row.description,
+    created_at: row.occurredAt.toISOString(),
+  };
+}
+
+/** The user's payments, newest first. */
+export async function listPayments(
+  db: Executor,
+  userId: string,
+  page: PageRequest,
+): Promise<{ count: number; payments: PaymentRow[] }> {
+  const [total] = await db.select({ n: count() }).from(payments).where(eq(payments.userId, userId));
+  const rows = await db
+    .select()
+    .from(payments)
+    .where(eq(payments.userId, userId))
+    .orderBy(desc(payments.occurredAt), desc(payments.createdAt), desc(payments.id))
+    .limit(page.limit)
+    .offset(page.offset);
+  return { count: total?.n ?? 0, payments: rows };
+}
+
+function subscriptionIdOfInvoice(inv: Stripe.Invoice): string | null {
+  const sub = inv.parent?.subscription_details?.subscription;
+  if (!sub) return null;
+  return typeof sub === "string" ? sub : sub.id;
+}
+
+/** An invoice as the payment handlers need it: its PaymentIntent read through `payments`. */
+interface InvoiceFacts {
+  invoice: Stripe.Invoice;
+  paymentIntent: Stripe.PaymentIntent | null;
+  snapshot: Awaited<ReturnType<typeof fetchSubscription>> | null;
+}
+
+/**
+ * Reads what an invoice event does not carry: the PaymentIntent (through `invoice.payments`,
+ * since `invoice.payment_intent` is gone) and the subscription, so rows for objects we have not
+ * stored yet can be created (DESIGN §4.6).
+ */
+export async function invoiceFacts(deps: BillingDeps, invoiceId: string): Promise<InvoiceFacts> {
+  const invoice = await deps.stripe.invoices.retrieve(invoiceId, {
+    expand: ["payments.data.payment.payment_intent"],
+  });
+  const payment = invoice.payments?.data.find((p) => p.is_default) ?? invoice.payments?.data[0];
+  const pi = payment?.payment.payment_intent;
+  const subId = subscriptionIdOfInvoice(invoice);
+  return {
+    invoice,
+    paymentIntent: pi && typeof pi === "object" ? pi : null,
+    snapshot: subId ? await fetchSubscription(deps, subId) : null,
+  };
+}
+
+interface Context {
+  user: User;
+  subscription: SubscriptionRow | null;
+  planName: string;
+}
+
+async function contextOf(tx: Tx, deps: BillingDeps, facts: InvoiceFacts): Promise<Context> {
+  const subscription = facts.snapshot
+    ? (await applySubscription(tx, deps, facts.snapshot)).row
+    : null;
+  const customerId = customerIdOf(facts.invoice.customer);
+  const user = await resolveUser(
+    tx,
+    customerId,
+    facts.invoice.parent?.subscription_details?.metadata?.user_id ?? subscription?.userId,
+  );
+  if (!user) throw new RetryLater(`no user known yet for invoice ${facts.invoice.id}`);
+  const [plan] = subscription?.planId
+    ? await tx.select().from(plans).where(eq(plans.id, subscription.planId))
+    : [];
+  return { user, subscription, planName: plan?.name ?? "subscription" };
+}
+
+/** What the event itself says: the attempt it reports (its invoice's `attempt_count`) and when. */
+export interface EventFacts {
+  attempt: number;
+  created: number;
+}
+
+const nameOf = (user: User) => user.firstName || user.username;
+
+/**
+ * `invoice.paid`: one `succeeded` row per invoice (a unique index backs it) and the confirmation
+ * email, both keyed by the invoice, so a redelivery or `invoice.payment_succeeded` adds nothing.
+ */
+export async function recordInvoicePaid(deps: BillingDeps, facts: InvoiceFacts): Promise<void> {
+  const inv = facts.invoice;
+  if (inv.amount_paid <= 0) return;
+  await deps.db.transaction(async (tx) => {
+    const ctx = await contextOf(tx, deps, facts);
+    await tx
+      .insert(payments)
+      .values({
+        userId: ctx.user.id,
+        subscriptionId: ctx.subscription?.id ?? null,
+        stripeInvoiceId: inv.id,
+        stripePaymentIntentId: facts.paymentIntent?.id ?? null,
+        stripeChargeId: chargeIdOf(facts.paymentIntent),
+        amount: inv.amount_paid,
+        currency: inv.currency,
+        status: "succeeded",
+        description: `${ctx.planName} (${inv.billing_reason ?? "invoice"})`,
+        occurredAt: new Date((inv.status_transitions.paid_at ?? inv.created) * 1000),
+      })
+      .onConflictDoNothing();
+    await queueEmail(tx, deps, {
+      to: ctx.user.email,
+      template: subscriptionConfirmationEmail,
+      data: {
+        name: nameOf(ctx.user),
+        planName: ctx.planName,
+        amount: displayAmount(inv.amount_paid, inv.currency),
+        periodEnd: ctx.subscription?.currentPeriodEnd?.toISOString() ?? null,
+      },
+      causeKey: inv.id,
+      userId: ctx.user.id,
+    });
+  });
+}
+
+function chargeIdOf(pi: Stripe.PaymentIntent | null): string | null {
+  const charge = pi?.latest_charge;
+  if (!charge) return null;
+  return typeof charge === "string" ? charge : charge.id;
+}
+
+/**
+ * `invoice.payment_failed`: one `failed` row per attempt. The attempt number comes from the event
+ * (the invoice as it was at that attempt), so each failure is its own fact and a redelivery of
+ * one is not another. The customer is emailed for renewals; a failed first payment is answered
+ * on-session by the create request (402), so it sends no email.
+ */
+export async function recordInvoiceFailed(
+  deps: BillingDeps,
+  facts: InvoiceFacts,
+  event: EventFacts,
+): Promise<void> {
+  const inv = facts.invoice;
+  const { attempt } = event;
+  await deps.db.transaction(async (tx) => {
+    const ctx = await contextOf(tx, deps, facts);
+    await tx
+      .insert(payments)
+      .values({
+        userId: ctx.user.id,
+        subscriptionId: ctx.subscription?.id ?? null,
+        stripeInvoiceId: inv.id,
+        stripePaymentIntentId: facts.paymentIntent?.id ?? null,
+        stripeChargeId: chargeIdOf(facts.paymentIntent),
+        amount: inv.amount_due,
+        currency: inv.currency,
+        status: "failed",
+        attempt,
+        description: `${ctx.planName} (${inv.billing_reason ?? "invoice"})`,
+        failureMessage: facts.paymentIntent?.last_payment_error?.message ?? null,
+        occurredAt: new Date(event.created * 1000),
+      })
+      .onConflictDoNothing();
+    if (inv.billing_reason === "subscription_create") return;
+    await queueEmail(tx, deps, {
+      to: ctx.user.email,
+      template: paymentFailedEmail,
+      data: {
+        name: nameOf(ctx.user),
+        planName: ctx.planName,
+        amount: displayAmount(inv.amount_due, inv.currency),
+        hostedInvoiceUrl: inv.hosted_invoice_url ?? null,
+      },
+      causeKey: `${inv.id}:${attempt}`,
+      userId: ctx.user.id,
+    });
+  });
+}
+
+/** `invoice.payment_action_required` on a renewal: ask the customer to authenticate, once per attempt. */
+export async function recordActionRequired(
+  deps: BillingDeps,
+  facts: InvoiceFacts,
+  { attempt }: EventFacts,
+): Promise<void> {
+  const inv = facts.invoice;
+  await deps.db.transaction(async (tx) => {
+    const ctx = await contextOf(tx, deps, facts);
+    if (inv.billing_reason === "subscription_create") return;
+    await queueEmail(tx, deps, {
+      to: ctx.user.email,
+      template: paymentActionRequiredEmail,
+      data: {
+        name: nameOf(ctx.user),
+        planName: ctx.planName,
+        amount: displayAmount(inv.amount_due, inv.currency),
+        hostedInvoiceUrl: inv.hosted_invoice_url ?? null,
+      },
+      causeKey: `${inv.id}:${attempt}`,
+      userId: ctx.user.id,
+    });
+  });
+}
+
+/**
+ * `charge.refunded`: one `refunded` row per refund of the charge (a partial refund and a later
+ * one are two rows). Refunds are listed from Stripe, since the event's charge does not carry them.
+ */
+export async function recordRefunds(deps: BillingDeps, charge: Stripe.Charge): Promise<void> {
+  const piId =
+    typeof charge.payment_intent === "string" ? charge.payment_intent : charge.payment_intent?.id;
+  const refunds = await deps.stripe.refunds.list({ charge: charge.id, limit: 100 });
+  await deps.db.transaction(async (tx) => {
+    const [paid] = piId
+      ? await tx
+          .select()
+          .from(payments)
+          .where(and(eq(payments.stripePaymentIntentId, piId), eq(payments.status, "succeeded")))
+      : [];
+    const user = paid
+      ? { id: paid.userId }
+      : await resolveUser(tx, customerIdOf(charge.customer), charge.metadata.user_id);
+    if (!user) throw new RetryLater(`no user known yet for charge ${charge.id}`);
+    for (const refund of refunds.data) {
+      if (refund.status === "failed" || refund.status === "canceled") continue;
+      await tx
+        .insert(payments)
+        .values({
+          userId: user.id,
+          subscriptionId: paid?.subscriptionId ?? null,
+          stripeInvoiceId: paid?.stripeInvoiceId ?? null,
+          stripePaymentIntentId: piId ?? null,
+          stripeChargeId: charge.id,
+          stripeRefundId: refund.id,
+          amount: refund.amount,
+          currency: refund.currency,
+          status: "refunded",
+          description: `Refund${paid ? ` of ${paid.description}` : ""}`,
+          occurredAt: new Date(refund.created * 1000),
+        })
+        .onConflictDoNothing();
+    }
+  });
+}

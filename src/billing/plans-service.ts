@@ -1,0 +1,240 @@
+import { and, asc, count, eq, inArray, not, sql } from "drizzle-orm";
+import type Stripe from "stripe";
+import type { Executor } from "../platform/db/client.ts";
+import { businessError } from "../platform/http/errors.ts";
+import type { PageRequest } from "../platform/http/pagination.ts";
+import { plans } from "./billing-tables.ts";
+import { formatMinor, parseMajor } from "./money.ts";
+
+export type Plan = typeof plans.$inferSelect;
+
+/** The public `plan` shape of DESIGN §3. */
+export interface PlanBody {
+  id: string;
+  name: string;
+  description: string;
+  stripe_price_id: string;
+  amount: string;
+  currency: string;
+  interval: string;
+  features: string[];
+}
+
+export function planBody(plan: Plan): PlanBody {
+  return {
+    id: plan.id,
+    name: plan.name,
+    description: plan.description,
+    stripe_price_id: plan.stripePriceId,
+    amount: formatMinor(plan.amount, plan.currency),
+    currency: plan.currency,
+    interval: plan.interval,
+    features: plan.features,
+  };
+}
+
+const INTERVALS = new Set(["month", "year"]);
+
+/** Active plans, cheapest first (ties by name, then id, so pages are stable). */
+export async function listActivePlans(
+  db: Executor,
+  page: PageRequest,
+): Promise<{ count: number; plans: Plan[] }> {
+  const [total] = await db.select({ n: count() }).from(plans).where(eq(plans.isActive, true));
+  const rows = await db
+    .select()
+    .from(plans)
+    .where(eq(plans.isActive, true))
+    .orderBy(asc(plans.amount), asc(plans.name), asc(plans.id))
+    .limit(page.limit)
+    .offset(page.offset);
+  return { count: total?.n ?? 0, plans: rows };
+}
+
+/** Every plan, active first, for operators. */
+export async function listAllPlans(db: Executor): Promise<Plan[]> {
+  return db
+    .select()
+    .from(plans)
+    .orderBy(sql`${plans.isActive} desc`, asc(plans.amount), asc(plans.name));
+}
+
+export async function getActivePlan(db: Executor, id: string): Promise<Plan> {
+  const [plan] = await db
+    .select()
+    .from(plans)
+    .where(and(eq(plans.id, id), eq(plans.isActive, true)));
+  if (!plan) throw businessError("not_found", "Plan not found.");
+  return plan;
+}
+
+export async function findPlan(db: Executor, id: string): Promise<Plan | undefined> {
+  const [plan] = await db.select().from(plans).where(eq(plans.id, id));
+  return plan;
+}
+
+export async function findPlanByPrice(db: Executor, priceId: string): Promise<Plan | undefined> {
+  const [plan] = await db.select().from(plans).where(eq(plans.stripePriceId, priceId));
+  return plan;
+}
+
+export interface PlanValues {
+  name: string;
+  description: string;
+  stripePriceId: string;
+  stripeProductId: string;
+  amount: number;
+  currency: string;
+  interval: string;
+  features: string[];
+  isActive: boolean;
+}
+
+/** Inserts or updates the plan of one Stripe price. */
+export async function upsertPlan(db: Executor, values: PlanValues): Promise<Plan> {
+  const [plan] = await db
+    .insert(plans)
+    .values(values)
+    .onConflictDoUpdate({
+      target: plans.stripePriceId,
+      set: { ...values, updatedAt: new Date() },
+    })
+    .returning();
+  if (!plan) throw new Error("plan upsert returned nothing");
+  return plan;
+}
+
+export interface NewPlanInput {
+  name: string;
+  priceId: string;
+  /** Major units as typed ("9.99"); checked against the price in Stripe. */
+  amount?: string | undefined;
+  currency?: string | undefined;
+  interval?: string | undefined;
+  features: string[];
+  description?: string | undefined;
+}
+
+/**
+ * `plans:create`: registers a Stripe price as a plan. The price is read from Stripe, so the
+ * product id is filled in and an amount, currency or interval that disagrees with what Stripe
+ * will charge is refused rather than shown to users.
+ */
+export async function createPlan(db: Executor, stripe: Stripe, input: NewPlanInput): Promise<Plan> {
+  const price = await stripe.prices.retrieve(input.priceId);
+  const interval = price.recurring?.interval;
+  if (!interval || !INTERVALS.has(interval) || price.recurring?.interval_count !== 1) {
+    throw new Error(`price ${price.id} is not a monthly or yearly recurring price`);
+  }
+  if (price.unit_amount === null) throw new Error(`price ${price.id} has no unit amount`);
+  const problems: string[] = [];
+  if (input.currency && input.currency.toLowerCase() !== price.currency) {
+    problems.push(`currency is ${price.currency} in Stripe`);
+  }
+  if (
+    input.amount !== undefined &&
+    parseMajor(input.amount, price.currency) !== price.unit_amount
+  ) {
+    problems.push(`amount is ${formatMinor(price.unit_amount, price.currency)} in Stripe`);
+  }
+  if (input.interval && input.interval !== interval) problems.push(`interval is ${interval}`);
+  if (problems.length > 0) throw new Error(`price ${price.id}: ${problems.join("; ")}`);
+  return upsertPlan(db, {
+    name: input.name,
+    description: input.description ?? "",
+    stripePriceId: price.id,
+    stripeProductId: typeof price.product === "string" ? price.product : price.product.id,
+    amount: price.unit_amount,
+    currency: price.currency,
+    interval,
+    features: input.features,
+    isActive: true,
+  });
+}
+
+/**
+ * `plans:deactivate`: stops selling a plan. The Stripe price is archived too, so `plans:sync`
+ * (which mirrors Stripe) agrees; existing subscriptions keep running.
+ */
+export async function deactivatePlan(
+  db: Executor,
+  stripe: Stripe,
+  idOrPriceId: string,
+): Promise<Plan> {
+  const isUuid = /^[0-9a-f-]{36}$/i.test(idOrPriceId);
+  const [plan] = await db
+    .select()
+    .from(plans)
+    .where(isUuid ? eq(plans.id, idOrPriceId) : eq(plans.stripePriceId, idOrPriceId));
+  if (!plan) throw new Error(`no plan ${idOrPriceId}`);
+  await stripe.prices.update(
+    plan.stripePriceId,
+    { active: false },
+    { idempotencyKey: `plan:${plan.id}:deactivate` },
+  );
+  const [updated] = await db
+    .update(plans)
+    .set({ isActive: false, updatedAt: new Date() })
+    .where(eq(plans.id, plan.id))
+    .returning();
+  if (!updated) throw new Error("plan vanished");
+  return updated;
+}
+
+function productOf(price: Stripe.Price): Stripe.Product | undefined {
+  return typeof price.product === "object" && !("deleted" in price.product && price.product.deleted)
+    ? (price.product as Stripe.Product)
+    : undefined;
+}
+
+/**
+ * `plans:sync`: one plan per active monthly/yearly price in Stripe (name, description and
+ * marketing features from its product); plans whose price is no longer active are deactivated.
+ */
+export async function syncPlans(
+  db: Executor,
+  stripe: Stripe,
+): Promise<{ upserted: Plan[]; deactivated: number }> {
+  const upserted: Plan[] = [];
+  for await (const price of stripe.prices.list({
+    active: true,
+    type: "recurring",
+    expand: ["data.product"],
+    limit: 100,
+  })) {
+    const product = productOf(price);
+    const interval = price.recurring?.interval;
+    if (!product || !interval || !INTERVALS.has(interval) || price.unit_amount === null) continue;
+    if (price.recurring?.interval_count !== 1) continue;
+    upserted.push(
+      await upsertPlan(db, {
+        name: product.name,
+        description: product.description ?? "",
+        stripePriceId: price.id,
+        stripeProductId: product.id,
+        amount: price.unit_amount,
+        currency: price.currency,
+        interval,
+        features: product.marketing_features.flatMap((f) => (f.name ? [f.name] : [])),
+        isActive: product.active,
+      }),
+    );
+  }
+  const keep = upserted.map((p) => p.stripePriceId);
+  const stale = await db
+    .update(plans)
+    .set({ isActive: false, updatedAt: new Date() })
+    .where(
+      and(
+        eq(plans.isActive, true),
+        keep.length > 0 ? not(inArray(plans.stripePriceId, keep)) : undefined,
+      ),
+    )
+    .returning({ id: plans.id });
+  return { upserted, deactivated: stale.length };
+}
+
+export async function countPlans(db: Executor): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(plans);
+  return row?.n ?? 0;
+}

@@ -1,0 +1,332 @@
+import { and, eq, lt, sql } from "drizzle-orm";
+import Stripe from "stripe";
+import { getUserById, setStripeCustomerId } from "../accounts/accounts-service.ts";
+import type { Executor } from "../platform/db/client.ts";
+import { AppError, businessError } from "../platform/http/errors.ts";
+import type { Logger } from "../platform/logging.ts";
+import { subscriptionCheckouts } from "./billing-tables.ts";
+import { findPlan, getActivePlan, type Plan, type PlanBody, planBody } from "./plans-service.ts";
+import {
+  applySubscription,
+  type BillingDeps,
+  currentSubscription,
+  dbClock,
+  FIRST_PAYMENT_FAILED,
+  type Snapshot,
+  type SubscriptionRow,
+} from "./sync-service.ts";
+
+export interface SubscriptionBody {
+  id: string;
+  plan: PlanBody | null;
+  stripe_subscription_id: string;
+  status: string;
+  is_active: boolean;
+  current_period_start: string | null;
+  current_period_end: string | null;
+  cancel_at_period_end: boolean;
+  canceled_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+export async function subscriptionBody(
+  db: Executor,
+  row: SubscriptionRow,
+): Promise<SubscriptionBody> {
+  const plan = row.planId ? await findPlan(db, row.planId) : undefined;
+  return {
+    id: row.id,
+    plan: plan ? planBody(plan) : null,
+    stripe_subscription_id: row.stripeSubscriptionId,
+    status: row.status,
+    is_active: row.status === "active" || row.status === "trialing",
+    current_period_start: iso(row.currentPeriodStart),
+    current_period_end: iso(row.currentPeriodEnd),
+    // A cancellation scheduled through `cancel_at` (the Portal does that) is one too.
+    cancel_at_period_end: row.cancelAtPeriodEnd || (row.cancelAt !== null && !row.endedAt),
+    canceled_at: iso(row.canceledAt),
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+/** GET status/: the current subscription, or `"inactive"`. Reads only. */
+export async function subscriptionStatus(
+  db: Executor,
+  userId: string,
+): Promise<SubscriptionBody | { status: "inactive"; is_active: false; plan: null }> {
+  const row = await currentSubscription(db, userId);
+  if (!row) return { status: "inactive", is_active: false, plan: null };
+  return subscriptionBody(db, row);
+}
+
+/** Statuses that mean "you already have a subscription". */
+const HOLDS = new Set(["active", "trialing", "past_due", "unpaid", "paused"]);
+/** A pending checkout older than this was abandoned (its process died). */
+const CHECKOUT_TIMEOUT_MS = 10 * 60_000;
+const ALREADY = "You already have an active subscription.";
+
+type Checkout = typeof subscriptionCheckouts.$inferSelect;
+
+/**
+ * Claims the user's one checkout slot. The advisory lock serializes concurrent creates for one
+ * user (DESIGN §4.5); the partial unique index on pending checkouts backs it up. The slot is held
+ * without a transaction while Stripe is called, so nothing else waits on the database meanwhile.
+ */
+async function beginCheckout(deps: BillingDeps, userId: string, planId: string): Promise<Checkout> {
+  return deps.db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`checkout:${userId}`}))`);
+    await tx
+      .update(subscriptionCheckouts)
+      .set({ status: "abandoned", updatedAt: new Date() })
+      .where(
+        and(
+          eq(subscriptionCheckouts.userId, userId),
+          eq(subscriptionCheckouts.status, "pending"),
+          lt(subscriptionCheckouts.createdAt, new Date(Date.now() - CHECKOUT_TIMEOUT_MS)),
+        ),
+      );
+    const [pending] = await tx
+      .select({ id: subscriptionCheckouts.id })
+      .from(subscriptionCheckouts)
+      .where(
+        and(eq(subscriptionCheckouts.userId, userId), eq(subscriptionCheckouts.status, "pending")),
+      );
+    const current = await currentSubscription(tx, userId);
+    if (pending || (current && HOLDS.has(current.status))) {
+      throw businessError("invalid", ALREADY);
+    }
+    const [checkout] = await tx
+      .insert(subscriptionCheckouts)
+      .values({ userId, planId })
+      .returning();
+    if (!checkout) throw new Error("checkout insert returned nothing");
+    return checkout;
+  });
+}
+
+async function finishCheckout(
+  db: Executor,
+  id: string,
+  status: "succeeded" | "failed",
+  fields: { stripeSubscriptionId?: string; error?: string } = {},
+): Promise<void> {
+  await db
+    .update(subscriptionCheckouts)
+    .set({ status, ...fields, updatedAt: new Date() })
+    .where(eq(subscriptionCheckouts.id, id));
+}
+
+/**
+ * One Stripe customer per user, ever: reuse the linked one, else find one an earlier crashed
+ * attempt made (by `metadata.user_id`), else create it. The idempotency key covers a retry within
+ * Stripe's key window; the lookup covers one after it.
+ */
+async function ensureCustomer(deps: BillingDeps, userId: string): Promise<string> {
+  const user = await getUserById(deps.db, userId);
+  if (!user) throw new Error(`user ${userId} not found`);
+  if (user.stripeCustomerId) return user.stripeCustomerId;
+  const existing = await deps.stripe.customers.list({ email: user.email, limit: 100 });
+  const mine = existing.data.find((c) => c.metadata.user_id === user.id);
+  const customer =
+    mine ??
+    (await deps.stripe.customers.create(
+      { email: user.email, name: user.username, metadata: { user_id: user.id } },
+      { idempotencyKey: `customer:${user.id}` },
+    ));
+  await setStripeCustomerId(deps.db, user.id, customer.id);
+  return customer.id;
+}
+
+export interface CreateResult {
+  subscription: SubscriptionBody;
+  clientSecret: string | null;
+}
+
+/**
+ * POST create/: attaches the card, makes it the customer's default and creates the subscription
+ * with `allow_incomplete`, so a good card is `active` at once, a card that needs 3-D Secure comes
+ * back `incomplete` with the client secret, and a failed first charge is canceled and answered
+ * with 402. Every Stripe write carries a key derived from the checkout id (DESIGN §4.5).
+ */
+export async function createSubscription(
+  deps: BillingDeps & { logger: Logger },
+  userId: string,
+  input: { plan_id: string; payment_method_id: string },
+): Promise<CreateResult> {
+  const plan = await getActivePlan(deps.db, input.plan_id);
+  const checkout = await beginCheckout(deps, userId, plan.id);
+  try {
+    return await runCheckout(deps, userId, plan, checkout, input.payment_method_id);
+  } catch (err) {
+    await finishCheckout(deps.db, checkout.id, "failed", { error: String(err) });
+    if (err instanceof AppError) throw err;
+    if (err instanceof Stripe.errors.StripeCardError) {
+      throw businessError("payment_required", err.message);
+    }
+    deps.logger.error({ err, checkout: checkout.id }, "subscription create failed");
+    throw businessError("invalid", "Payment processing failed. Please try again.");
+  }
+}
+
+async function runCheckout(
+  deps: BillingDeps & { logger: Logger },
+  userId: string,
+  plan: Plan,
+  checkout: Checkout,
+  paymentMethodId: string,
+): Promise<CreateResult> {
+  const key = (step: string) => `checkout:${checkout.id}:${step}`;
+  const customer = await ensureCustomer(deps, userId);
+  await replaceIncomplete(deps, userId, key("replace"));
+  const pm = await deps.stripe.paymentMethods.attach(
+    paymentMethodId,
+    { customer },
+    { idempotencyKey: key("attach") },
+  );
+  await deps.stripe.customers.update(
+    customer,
+    { invoice_settings: { default_payment_method: pm.id } },
+    { idempotencyKey: key("default-payment-method") },
+  );
+  const readAt = await dbClock(deps.db);
+  const sub = await deps.stripe.subscriptions.create(
+    {
+      customer,
+      items: [{ price: plan.stripePriceId }],
+      default_payment_method: pm.id,
+      payment_behavior: "allow_incomplete",
+      payment_settings: { save_default_payment_method: "on_subscription" },
+      metadata: { user_id: userId, plan_id: plan.id },
+      expand: ["latest_invoice.confirmation_secret", "latest_invoice.payments"],
+    },
+    { idempotencyKey: key("subscription") },
+  );
+  const clientSecret = await firstPaymentOutcome(deps, sub, checkout, key("cancel"));
+  const row = await deps.db.transaction(async (tx) => {
+    const { row } = await applySubscription(tx, deps, { sub, readAt });
+    await finishCheckout(tx, checkout.id, "succeeded", { stripeSubscriptionId: sub.id });
+    return row;
+  });
+  return { subscription: await subscriptionBody(deps.db, row), clientSecret };
+}
+
+/**
+ * An `incomplete` subscription either waits for the customer (3-D Secure: hand out the client
+ * secret) or its first charge failed: then it is canceled, so no incomplete subscription is left
+ * behind, and the decline is thrown as the 402 the customer sees.
+ */
+async function firstPaymentOutcome(
+  deps: BillingDeps,
+  sub: Stripe.Subscription,
+  checkout: Checkout,
+  cancelKey: string,
+): Promise<string | null> {
+  if (sub.status !== "incomplete") return null;
+  const invoice = typeof sub.latest_invoice === "object" ? sub.latest_invoice : null;
+  const piRef = invoice?.payments?.data[0]?.payment.payment_intent;
+  const pi = piRef
+    ? typeof piRef === "string"
+      ? await deps.stripe.paymentIntents.retrieve(piRef)
+      : piRef
+    : null;
+  if (pi && (pi.status === "requires_action" || pi.status === "requires_confirmation")) {
+    return invoice?.confirmation_secret?.client_secret ?? pi.client_secret;
+  }
+  const message = pi?.last_payment_error?.message ?? "Your card was declined.";
+  // Recorded before the cancel, so the webhooks it causes find a checkout that already failed.
+  await finishCheckout(deps.db, checkout.id, "failed", {
+    stripeSubscriptionId: sub.id,
+    error: message,
+  });
+  const readAt = await dbClock(deps.db);
+  const canceled = await deps.stripe.subscriptions.cancel(
+    sub.id,
+    { cancellation_details: { comment: FIRST_PAYMENT_FAILED } },
+    { idempotencyKey: cancelKey },
+  );
+  await deps.db.transaction((tx) => applySubscription(tx, deps, { sub: canceled, readAt }));
+  throw businessError("payment_required", message);
+}
+
+/** A new checkout replaces an abandoned 3-D Secure one instead of waiting 23 h for it to expire. */
+async function replaceIncomplete(deps: BillingDeps, userId: string, key: string): Promise<void> {
+  const current = await currentSubscription(deps.db, userId);
+  if (current?.status !== "incomplete") return;
+  const readAt = await dbClock(deps.db);
+  const canceled = await deps.stripe.subscriptions.cancel(
+    current.stripeSubscriptionId,
+    { cancellation_details: { comment: FIRST_PAYMENT_FAILED } },
+    { idempotencyKey: key },
+  );
+  await deps.db.transaction((tx) => applySubscription(tx, deps, { sub: canceled, readAt }));
+}
+
+const CANCELLABLE = new Set(["active", "trialing", "past_due"]);
+
+async function writeBack(deps: BillingDeps, snapshot: Snapshot): Promise<SubscriptionBody> {
+  const row = await deps.db.transaction(
+    async (tx) => (await applySubscription(tx, deps, snapshot)).row,
+  );
+  return subscriptionBody(deps.db, row);
+}
+
+/**
+ * POST cancel/: at period end (default) or now. The idempotency key names the row version acted
+ * on: a double click repeats one request, while cancel → reactivate → cancel makes a new one.
+ */
+export async function cancelSubscription(
+  deps: BillingDeps & { logger: Logger },
+  userId: string,
+  immediately: boolean,
+): Promise<SubscriptionBody> {
+  const row = await currentSubscription(deps.db, userId);
+  if (!row || !CANCELLABLE.has(row.status)) {
+    throw businessError("not_found", "No active subscription found.");
+  }
+  const readAt = await dbClock(deps.db);
+  let sub: Stripe.Subscription;
+  try {
+    sub = immediately
+      ? await deps.stripe.subscriptions.cancel(row.stripeSubscriptionId, undefined, {
+          idempotencyKey: `subscription:${row.id}:cancel-now`,
+        })
+      : await deps.stripe.subscriptions.update(
+          row.stripeSubscriptionId,
+          { cancel_at_period_end: true },
+          { idempotencyKey: `subscription:${row.id}:cancel:${row.stripeSyncedAt.getTime()}` },
+        );
+  } catch (err) {
+    deps.logger.error({ err, subscription: row.stripeSubscriptionId }, "cancel failed");
+    throw businessError("invalid", "Failed to cancel subscription.");
+  }
+  return writeBack(deps, { sub, readAt });
+}
+
+/** POST reactivate/: undoes a scheduled cancellation (`cancel_at_period_end` or `cancel_at`). */
+export async function reactivateSubscription(
+  deps: BillingDeps & { logger: Logger },
+  userId: string,
+): Promise<SubscriptionBody> {
+  const row = await currentSubscription(deps.db, userId);
+  const scheduled = row && !row.endedAt && (row.cancelAtPeriodEnd || row.cancelAt !== null);
+  if (!row || !scheduled || row.status === "canceled") {
+    throw businessError("not_found", "No subscription scheduled for cancellation.");
+  }
+  const readAt = await dbClock(deps.db);
+  let sub: Stripe.Subscription;
+  try {
+    sub = await deps.stripe.subscriptions.update(
+      row.stripeSubscriptionId,
+      row.cancelAtPeriodEnd ? { cancel_at_period_end: false } : { cancel_at: "" },
+      { idempotencyKey: `subscription:${row.id}:reactivate:${row.stripeSyncedAt.getTime()}` },
+    );
+  } catch (err) {
+    deps.logger.error({ err, subscription: row.stripeSubscriptionId }, "reactivate failed");
+    throw businessError("invalid", "Failed to reactivate subscription.");
+  }
+  return writeBack(deps, { sub, readAt });
+}

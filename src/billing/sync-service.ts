@@ -1,0 +1,252 @@
+import { and, desc, eq, or, sql } from "drizzle-orm";
+import type Stripe from "stripe";
+import {
+  findUserByStripeCustomerId,
+  getUserById,
+  type User,
+} from "../accounts/accounts-service.ts";
+import type { Config } from "../config.ts";
+import { type Db, type Executor, queryRows, type Tx } from "../platform/db/client.ts";
+import { queueEmail } from "../platform/email/email-service.ts";
+import type { Jobs } from "../platform/jobs/jobs.ts";
+import type { JobDeps } from "../services.ts";
+import { cancellationEmail, trialEndingEmail } from "./billing-emails.ts";
+import { plans, subscriptions } from "./billing-tables.ts";
+
+/** What the billing services use. */
+export interface BillingDeps {
+  db: Db;
+  stripe: Stripe;
+  jobs: Jobs<JobDeps>;
+  config: Pick<Config, "FRONTEND_URL">;
+}
+
+export type SubscriptionRow = typeof subscriptions.$inferSelect;
+
+/**
+ * A Stripe subscription as read at `readAt` (database clock, taken before the request left).
+ * `readAt` is the version marker of DESIGN §4.1: any state Stripe returned is at least as new as
+ * the moment the request started, so of two snapshots the later-started one wins.
+ */
+export interface Snapshot {
+  sub: Stripe.Subscription;
+  readAt: Date;
+}
+
+/** A cause that cannot be handled yet (e.g. the user is not linked); the job retries later. */
+export class RetryLater extends Error {
+  override name = "RetryLater";
+}
+
+/** Marks a subscription we cancel because its first payment failed: it never started. */
+export const FIRST_PAYMENT_FAILED = "first_payment_failed";
+
+const STARTED = new Set(["active", "trialing", "past_due", "unpaid", "paused"]);
+
+export async function dbClock(db: Executor): Promise<Date> {
+  const [row] = await queryRows<{ now: string | Date }>(db, sql`select clock_timestamp() as now`);
+  if (!row) throw new Error("clock_timestamp() returned nothing");
+  return new Date(row.now);
+}
+
+/** Reads a subscription from Stripe with its version marker. */
+export async function fetchSubscription(
+  deps: Pick<BillingDeps, "db" | "stripe">,
+  id: string,
+): Promise<Snapshot> {
+  const readAt = await dbClock(deps.db);
+  return { sub: await deps.stripe.subscriptions.retrieve(id), readAt };
+}
+
+export function customerIdOf(
+  customer: string | Stripe.Customer | Stripe.DeletedCustomer | null,
+): string | null {
+  if (customer === null) return null;
+  return typeof customer === "string" ? customer : customer.id;
+}
+
+/**
+ * Whose object this is (DESIGN §4.6): `metadata.user_id` (we set it on everything we create),
+ * else the user linked to the Stripe customer. Undefined when neither is known yet.
+ */
+export async function resolveUser(
+  db: Executor,
+  customerId: string | null,
+  metadataUserId: string | undefined,
+): Promise<User | undefined> {
+  if (metadataUserId && /^[0-9a-f-]{36}$/i.test(metadataUserId)) {
+    const user = await getUserById(db, metadataUserId);
+    if (user) return user;
+  }
+  return customerId ? findUserByStripeCustomerId(db, customerId) : undefined;
+}
+
+const toDate = (seconds: number | null | undefined): Date | null =>
+  seconds === null || seconds === undefined ? null : new Date(seconds * 1000);
+
+function started(sub: Stripe.Subscription): boolean {
+  if (STARTED.has(sub.status)) return true;
+  if (sub.status !== "canceled") return false;
+  return sub.cancellation_details?.comment !== FIRST_PAYMENT_FAILED;
+}
+
+/** When access ends for a canceled or cancel-scheduled subscription; null otherwise. */
+export function accessEndsAt(row: SubscriptionRow): Date | null {
+  if (row.endedAt) return row.endedAt;
+  if (row.cancelAt) return row.cancelAt;
+  if (row.cancelAtPeriodEnd) return row.currentPeriodEnd;
+  return null;
+}
+
+/**
+ * Writes a snapshot into the projection unless the stored row came from a newer one. Creates the
+ * row when the subscription is new to us, resolving its user. Returns the row as stored and
+ * whether this snapshot was written. A cancellation it reveals queues the cancellation email,
+ * once per subscription and end date.
+ */
+export async function applySubscription(
+  tx: Tx,
+  deps: Pick<BillingDeps, "jobs" | "config">,
+  { sub, readAt }: Snapshot,
+): Promise<{ row: SubscriptionRow; written: boolean }> {
+  const customerId = customerIdOf(sub.customer);
+  const user = await resolveUser(tx, customerId, sub.metadata.user_id);
+  if (!user || !customerId) {
+    throw new RetryLater(`no user known yet for subscription ${sub.id} (customer ${customerId})`);
+  }
+  const item = sub.items.data[0];
+  const [plan] = item
+    ? await tx.select().from(plans).where(eq(plans.stripePriceId, item.price.id))
+    : [];
+  const values = {
+    userId: user.id,
+    planId: plan?.id ?? null,
+    stripeSubscriptionId: sub.id,
+    stripeCustomerId: customerId,
+    status: sub.status,
+    currentPeriodStart: toDate(item?.current_period_start),
+    currentPeriodEnd: toDate(item?.current_period_end),
+    cancelAtPeriodEnd: sub.cancel_at_period_end,
+    cancelAt: toDate(sub.cancel_at),
+    canceledAt: toDate(sub.canceled_at),
+    endedAt: toDate(sub.ended_at),
+    trialStart: toDate(sub.trial_start),
+    trialEnd: toDate(sub.trial_end),
+    started: started(sub),
+    stripeCreatedAt: new Date(sub.created * 1000),
+    stripeSyncedAt: readAt,
+  };
+  const [written] = await tx
+    .insert(subscriptions)
+    .values(values)
+    .onConflictDoUpdate({
+      target: subscriptions.stripeSubscriptionId,
+      set: { ...values, updatedAt: new Date() },
+      setWhere: sql`${subscriptions.stripeSyncedAt} <= excluded.stripe_synced_at`,
+    })
+    .returning();
+  if (written) {
+    await queueCancellationEmail(tx, deps, written, user, plan?.name ?? "subscription");
+    return { row: written, written: true };
+  }
+  const [row] = await tx
+    .select()
+    .from(subscriptions)
+    .where(eq(subscriptions.stripeSubscriptionId, sub.id));
+  if (!row) throw new Error(`subscription ${sub.id} vanished`);
+  return { row, written: false };
+}
+
+async function queueCancellationEmail(
+  tx: Tx,
+  deps: Pick<BillingDeps, "jobs" | "config">,
+  row: SubscriptionRow,
+  user: User,
+  planName: string,
+): Promise<void> {
+  const endsAt = accessEndsAt(row);
+  if (!row.started || !endsAt) return;
+  await queueEmail(tx, deps, {
+    to: user.email,
+    template: cancellationEmail,
+    data: {
+      name: user.firstName || user.username,
+      planName,
+      accessEndsAt: endsAt.toISOString(),
+    },
+    // One email per subscription and end date: a webhook and the API response that both show
+    // the same cancellation produce one; a reactivation and a new, later end date another.
+    causeKey: `${row.stripeSubscriptionId}:${endsAt.toISOString()}`,
+    userId: user.id,
+  });
+}
+
+/** Fetches a subscription and writes it, in one short transaction after the read. */
+export async function syncSubscription(deps: BillingDeps, id: string): Promise<SubscriptionRow> {
+  const snapshot = await fetchSubscription(deps, id);
+  return deps.db.transaction(async (tx) => (await applySubscription(tx, deps, snapshot)).row);
+}
+
+/**
+ * `customer.subscription.trial_will_end`: the reminder, once per subscription and trial end (the
+ * event's own `trial_end`), unless the subscription has ended meanwhile.
+ */
+export async function recordTrialWillEnd(
+  deps: BillingDeps,
+  event: Stripe.Subscription,
+): Promise<void> {
+  const snapshot = await fetchSubscription(deps, event.id);
+  await deps.db.transaction(async (tx) => {
+    const { row } = await applySubscription(tx, deps, snapshot);
+    if (!event.trial_end || row.endedAt) return;
+    const user = await getUserById(tx, row.userId);
+    if (!user) return;
+    const [plan] = row.planId ? await tx.select().from(plans).where(eq(plans.id, row.planId)) : [];
+    await queueEmail(tx, deps, {
+      to: user.email,
+      template: trialEndingEmail,
+      data: {
+        name: user.firstName || user.username,
+        planName: plan?.name ?? "subscription",
+        trialEnd: new Date(event.trial_end * 1000).toISOString(),
+      },
+      causeKey: `${event.id}:${event.trial_end}`,
+      userId: user.id,
+    });
+  });
+}
+
+/** The user's current subscription: the newest one that started or still awaits its payment. */
+export async function currentSubscription(
+  db: Executor,
+  userId: string,
+): Promise<SubscriptionRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(subscriptions)
+    .where(
+      and(
+        eq(subscriptions.userId, userId),
+        or(eq(subscriptions.started, true), eq(subscriptions.status, "incomplete")),
+      ),
+    )
+    .orderBy(desc(subscriptions.stripeCreatedAt), desc(subscriptions.id))
+    .limit(1);
+  return row;
+}
+
+/** `subscription_status` of the user shape (accounts asks through this). */
+export async function subscriptionStatusOf(db: Executor, userId: string): Promise<string> {
+  return (await currentSubscription(db, userId))?.status ?? "inactive";
+}
+
+export async function findSubscriptionByStripeId(
+  db: Executor,
+  stripeId: string,
+): Promise<SubscriptionRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(subscriptions)
+    .where(eq(subscriptions.stripeSubscriptionId, stripeId));
+  return row;
+}

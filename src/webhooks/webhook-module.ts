@@ -1,0 +1,8 @@
+import type { AppDeps } from "../app.ts";
+import type { App } from "../platform/http/types.ts";
+import { registerWebhookRoutes } from "./webhook-routes.ts";
+
+/** The webhooks feature's HTTP surface: `/api/webhooks/stripe/`. */
+export async function webhookModule(app: App, deps: AppDeps): Promise<void> {
+  await registerWebhookRoutes(app, deps);
+}

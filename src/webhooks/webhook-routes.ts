@@ -1,0 +1,48 @@
+import { Type } from "typebox";
+import type { AppDeps } from "../app.ts";
+import { ErrorMessage } from "../billing/billing-schemas.ts";
+import type { App } from "../platform/http/types.ts";
+import { receiveEvent } from "./webhook-service.ts";
+
+const Received = Type.Object({
+  received: Type.Boolean(),
+  duplicate: Type.Boolean({ description: "True when this event id was already stored." }),
+});
+
+/**
+ * POST /api/webhooks/stripe/. The signature covers the exact bytes Stripe sent, so this route
+ * (and only this one: it lives in its own encapsulated scope) takes the body as a raw Buffer,
+ * whatever its content type.
+ */
+export async function registerWebhookRoutes(app: App, deps: AppDeps): Promise<void> {
+  const intake = {
+    db: deps.database.db,
+    jobs: deps.jobs,
+    stripe: deps.stripe.stripe,
+    webhookSecret: deps.stripe.webhookSecret,
+  };
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
+      done(null, body);
+    });
+    scope.post(
+      "/api/webhooks/stripe/",
+      {
+        schema: {
+          tags: ["webhooks"],
+          operationId: "webhooks_stripe",
+          summary:
+            "Stripe event intake: verified over the raw body, stored once, processed in the background. 200 for every genuine event, including types we ignore and redeliveries.",
+          headers: Type.Object({ "stripe-signature": Type.Optional(Type.String()) }),
+          response: { 200: Received, 400: ErrorMessage },
+        },
+      },
+      async (request) => {
+        const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const { duplicate } = await receiveEvent(intake, raw, request.headers["stripe-signature"]);
+        return { received: true, duplicate };
+      },
+    );
+  });
+}
