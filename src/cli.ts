@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { accountCommands } from "./accounts/accounts-cli.ts";
+import { billingCommands } from "./billing/billing-cli.ts";
 import type { Config } from "./config.ts";
 import { pgliteDataDir } from "./platform/db/client.ts";
 import { migrateAndClose } from "./platform/db/migrate.ts";
@@ -7,6 +8,7 @@ import { emailCommands } from "./platform/email/email-cli.ts";
 import { createLogger, type Logger } from "./platform/logging.ts";
 import { loadConfigOrExit } from "./platform/process.ts";
 import { openServices, type Services } from "./services.ts";
+import { webhookCommands } from "./webhooks/webhook-cli.ts";
 
 /**
  * Operator commands: `npm run cli -- <command> [options]`. Each feature contributes its commands
@@ -38,6 +40,8 @@ export class UsageError extends Error {}
 export const commands: Record<string, Command> = {
   ...accountCommands,
   ...emailCommands,
+  ...billingCommands,
+  ...webhookCommands,
   "db:migrate": {
     summary: "Apply pending database migrations and exit",
     async run({ config, out }) {

@@ -35,6 +35,8 @@ export interface TestAppOptions {
   worker?: boolean;
   /** Job definitions to register (default: the real ones). */
   jobs?: ServicesOptions["jobs"];
+  /** Stripe to use (default: a private in-process emulator, as in the embedded default). */
+  stripe?: ServicesOptions["stripe"];
 }
 
 /** The real app on a fresh database, with the worker running, ready for `app.inject`. */
@@ -47,6 +49,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     spies: true,
     pollingIntervalSeconds: 0.5,
     ...(options.jobs ? { jobs: options.jobs } : {}),
+    ...(options.stripe ? { stripe: options.stripe } : {}),
   });
   const app = await buildApp(services, options.modules ?? modules);
   await app.ready();

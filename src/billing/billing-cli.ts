@@ -1,0 +1,98 @@
+import type { Command } from "../cli.ts";
+import { UsageError } from "../cli.ts";
+import { formatMinor } from "./money.ts";
+import { createPlan, deactivatePlan, listAllPlans, type Plan, syncPlans } from "./plans-service.ts";
+
+function row(p: Plan): string {
+  return [
+    p.id,
+    p.isActive ? "active" : "inactive",
+    p.name,
+    `${formatMinor(p.amount, p.currency)} ${p.currency}/${p.interval}`,
+    p.stripePriceId,
+    p.features.join(", ") || "-",
+  ].join("\t");
+}
+
+const str = (v: string | boolean | undefined): string | undefined =>
+  typeof v === "string" ? v : undefined;
+
+export const billingCommands: Record<string, Command> = {
+  "plans:list": {
+    summary: "List plans (active first)",
+    services: true,
+    async run({ services, out }) {
+      if (!services) throw new Error("plans:list needs services");
+      const plans = await listAllPlans(services.database.db);
+      if (plans.length === 0) out("no plans");
+      else out(["id", "state", "name", "price", "stripe_price_id", "features"].join("\t"));
+      for (const p of plans) out(row(p));
+      return 0;
+    },
+  },
+  "plans:create": {
+    summary: "Register a Stripe recurring price as a plan (checked against Stripe)",
+    usage:
+      'plans:create --name NAME --price PRICE_ID [--amount 9.99] [--currency usd] [--interval month|year] [--features "a,b,c"] [--description TEXT]',
+    options: {
+      name: { type: "string" },
+      price: { type: "string" },
+      amount: { type: "string" },
+      currency: { type: "string" },
+      interval: { type: "string" },
+      features: { type: "string" },
+      description: { type: "string" },
+    },
+    services: true,
+    async run({ services, values, out }) {
+      if (!services) throw new Error("plans:create needs services");
+      const name = str(values.name);
+      const priceId = str(values.price);
+      if (!name || !priceId) throw new UsageError("--name and --price are required");
+      const interval = str(values.interval);
+      if (interval && interval !== "month" && interval !== "year") {
+        throw new UsageError("--interval must be month or year");
+      }
+      const plan = await createPlan(services.database.db, services.stripe.stripe, {
+        name,
+        priceId,
+        amount: str(values.amount),
+        currency: str(values.currency),
+        interval,
+        description: str(values.description),
+        features: (str(values.features) ?? "")
+          .split(",")
+          .map((f) => f.trim())
+          .filter(Boolean),
+      });
+      out(row(plan));
+      return 0;
+    },
+  },
+  "plans:deactivate": {
+    summary: "Stop selling a plan (its Stripe price is archived; subscriptions keep running)",
+    usage: "plans:deactivate <plan id | stripe price id>",
+    services: true,
+    async run({ services, positionals, out }) {
+      if (!services) throw new Error("plans:deactivate needs services");
+      const id = positionals[0];
+      if (!id) throw new UsageError("a plan id or Stripe price id is required");
+      out(row(await deactivatePlan(services.database.db, services.stripe.stripe, id)));
+      return 0;
+    },
+  },
+  "plans:sync": {
+    summary: "Upsert plans from Stripe's active recurring prices; deactivate the rest",
+    services: true,
+    async run({ services, out }) {
+      if (!services) throw new Error("plans:sync needs services");
+      const { upserted, deactivated } = await syncPlans(
+        services.database.db,
+        services.stripe.stripe,
+      );
+      for (const p of upserted) out(row(p));
+      out(`${upserted.length} plan(s) synced, ${deactivated} deactivated`);
+      return 0;
+    },
+  },
+};
