@@ -260,6 +260,7 @@ describe("readiness", () => {
       assert.equal(res.json().status, "unavailable");
     } finally {
       await other.app.close();
+      await other.services.close();
       await other.testDatabase.drop().catch(() => {});
     }
   });
