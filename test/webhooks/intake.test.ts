@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { eq } from "drizzle-orm";
+import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
+import { signPayload } from "../../stripe-emulator/index.ts";
+import { type BillingTestApp, startBillingApp, WEBHOOK_SECRET } from "../helpers/billing.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+let t: BillingTestApp;
+before(async () => {
+  t = await startBillingApp();
+});
+after(() => t?.close());
+
+function event(type = "product.created") {
+  const id = `evt_test_${randomBytes(8).toString("hex")}`;
+  return {
+    id,
+    body: JSON.stringify({
+      id,
+      object: "event",
+      api_version: "2026-10-28.endive",
+      created: Math.floor(Date.now() / 1000),
+      type,
+      data: { object: { id: "prod_x", object: "product" } },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+    }),
+  };
+}
+
+async function post(body: string, signature?: string) {
+  const res = await fetch(`${t.url}/api/webhooks/stripe/`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(signature === undefined ? {} : { "stripe-signature": signature }),
+    },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+async function stored(id: string) {
+  return t.services.database.db.select().from(stripeEvents).where(eq(stripeEvents.id, id));
+}
+
+describe("webhook intake", () => {
+  test("a signed event is stored once and answered 200, also when delivered again", async () => {
+    const e = event();
+    const sig = signPayload(e.body, WEBHOOK_SECRET, now());
+    const first = await post(e.body, sig);
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body, { received: true, duplicate: false });
+    const second = await post(e.body, sig);
+    assert.deepEqual(second.body, { received: true, duplicate: true });
+    const rows = await waitFor(async () => {
+      const r = await stored(e.id);
+      return r[0]?.status === "ignored" && r;
+    });
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]?.type, "product.created");
+    assert.equal(rows[0]?.apiVersion, "2026-10-28.endive");
+  });
+
+  test("a bad signature, a missing one, a stale timestamp or a malformed body is a 400 and stores nothing", async () => {
+    const e = event("invoice.paid");
+    const cases: [string, string, string | undefined][] = [
+      ["wrong secret", e.body, signPayload(e.body, "whsec_wrong", now())],
+      [
+        "tampered body",
+        e.body.replace("invoice.paid", "invoice.void"),
+        signPayload(e.body, WEBHOOK_SECRET, now()),
+      ],
+      ["missing header", e.body, undefined],
+      ["garbage header", e.body, "nonsense"],
+      ["stale timestamp", e.body, signPayload(e.body, WEBHOOK_SECRET, now() - 301)],
+      ["not JSON", "{not json", signPayload("{not json", WEBHOOK_SECRET, now())],
+      [
+        "not an event",
+        '{"hello":"world"}',
+        signPayload('{"hello":"world"}', WEBHOOK_SECRET, now()),
+      ],
+    ];
+    for (const [what, body, sig] of cases) {
+      const res = await post(body, sig);
+      assert.equal(res.status, 400, what);
+      assert.equal(typeof res.body.error, "string", what);
+    }
+    assert.deepEqual(await stored(e.id), []);
+  });
+
+  test("only the webhook route takes raw bodies: JSON routes still parse JSON", async () => {
+    const res = await t.http("POST", "/api/auth/login/", { body: { email: "x@example.com" } });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { password: ["This field is required."] });
+  });
+});
