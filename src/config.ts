@@ -215,6 +215,11 @@ export const settings = {
     parse: str,
     doc: "Signing secret (whsec_…) of the webhook endpoint.",
   },
+  STRIPE_EMULATOR_PORT: {
+    parse: int(0, 65535),
+    default: 0,
+    doc: "Port of the embedded Stripe emulator (0: any free port). Set it to reach its /_emulator/ controls, e.g. to move its clock.",
+  },
   STRIPE_API_BASE: {
     parse: url("http:", "https:"),
     doc: "Stripe API base URL. Unset: https://api.stripe.com (or the in-process emulator).",

@@ -67,7 +67,11 @@ export function createStripeClient(secretKey: string, base: string | undefined):
 export async function openStripe(
   config: Pick<
     Config,
-    "STRIPE_SECRET_KEY" | "STRIPE_API_BASE" | "STRIPE_WEBHOOK_SECRET" | "useStripeEmulator"
+    | "STRIPE_SECRET_KEY"
+    | "STRIPE_API_BASE"
+    | "STRIPE_WEBHOOK_SECRET"
+    | "STRIPE_EMULATOR_PORT"
+    | "useStripeEmulator"
   > & { dataDir: string },
   logger: Logger,
 ): Promise<StripeDeps> {
@@ -80,10 +84,12 @@ export async function openStripe(
   }
   const { startStripeEmulator } = await import("../../stripe-emulator/index.ts");
   const emulator = await startStripeEmulator({
+    port: config.STRIPE_EMULATOR_PORT,
     snapshotFile: join(config.dataDir, "stripe-emulator.json"),
     logger: logger.child({ component: "stripe-emulator" }),
     unref: true,
   });
+  logger.info({ url: emulator.url }, "Stripe emulator (in-process) ready");
   return {
     stripe: createStripeClient("sk_test_embedded_emulator", emulator.url),
     webhookSecret: config.STRIPE_WEBHOOK_SECRET ?? DEV_WEBHOOK_SECRET,

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ROOT, startProcess } from "../helpers/process.ts";
+
+function has(command: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+/** The bash block between the walkthrough markers of README.md. */
+async function walkthroughScript(): Promise<string> {
+  const readme = await readFile(join(ROOT, "README.md"), "utf8");
+  const section =
+    /<!-- walkthrough:start -->\s*```bash\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme);
+  if (!section?.[1]) throw new Error("README.md has no walkthrough block");
+  return section[1];
+}
+
+function run(script: string, env: Record<string, string>): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("bash", ["-euo", "pipefail", "-c", script], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    child.on("exit", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+test("the README walkthrough runs on the embedded default", {
+  skip: has("curl") && has("jq") ? false : "needs curl and jq",
+  timeout: 90_000,
+}, async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "billing-walkthrough-"));
+  const emulatorPort = await freePort();
+  const api = startProcess(
+    "src/main.ts",
+    {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATA_DIR: dataDir,
+      STRIPE_EMULATOR_PORT: String(emulatorPort),
+      PASSWORD_HASH_MEMORY_KIB: "1024",
+      PASSWORD_HASH_ITERATIONS: "1",
+      LOG_LEVEL: "info",
+    },
+    dataDir,
+  );
+  try {
+    const url = await api.url;
+    const { code, out } = await run(await walkthroughScript(), {
+      API: url,
+      EMULATOR: `http://127.0.0.1:${emulatorPort}`,
+    });
+    assert.equal(code, 0, out);
+    assert.match(out, /"name":"Starter","amount":"9.99","currency":"usd","interval":"month"/);
+    assert.match(out, /\{"status":"active","is_active":true,"plan":"Starter"\}/);
+    assert.match(out, /\{"status":"active","cancel_at_period_end":true\}/);
+    assert.match(out, /\{"status":"active","cancel_at_period_end":false\}/);
+    assert.equal(out.match(/"amount":"9.99","status":"succeeded"/g)?.length, 2, out);
+    assert.match(api.output(), /Subject: Payment received: Starter/);
+    assert.match(api.output(), /Subject: Your subscription is canceled/);
+  } finally {
+    api.child.kill("SIGTERM");
+    await api.exited;
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
