@@ -32,6 +32,8 @@ export interface CommandContext {
   /** Present when the command asked for `services`. */
   services: Services | undefined;
   out: (line: string) => void;
+  /** Where a command reads piped input (a password); process.stdin when run from a shell. */
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 /** Thrown by a command for a user mistake: printed without a stack trace, exit code 2. */
@@ -67,7 +69,11 @@ function help(out: (line: string) => void): void {
   }
 }
 
-export async function runCli(argv: string[], out = (line: string) => console.log(line)) {
+export async function runCli(
+  argv: string[],
+  out = (line: string) => console.log(line),
+  stdin: CommandContext["stdin"] = process.stdin,
+) {
   const [name, ...rest] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {
     help(out);
@@ -92,7 +98,7 @@ export async function runCli(argv: string[], out = (line: string) => console.log
       strict: true,
     });
     if (command.services) services = await openServices(config, logger);
-    return (await command.run({ config, logger, values, positionals, services, out })) ?? 0;
+    return (await command.run({ config, logger, values, positionals, services, out, stdin })) ?? 0;
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
       out(`Error: ${err.message}`);

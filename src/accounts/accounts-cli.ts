@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline";
-import { type Command, UsageError } from "../cli.ts";
+import { type Command, type CommandContext, UsageError } from "../cli.ts";
 import { AppError } from "../platform/http/errors.ts";
-import { createSuperuser } from "./accounts-service.ts";
+import { createSuperuser, findUserByEmail, setUserActive } from "./accounts-service.ts";
 
 /** Asks on the terminal without echoing what is typed. */
 function promptHidden(question: string): Promise<string> {
@@ -22,17 +22,17 @@ function promptHidden(question: string): Promise<string> {
   });
 }
 
-async function readStdin(): Promise<string> {
+async function readAll(input: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk));
+  for await (const chunk of input) chunks.push(Buffer.from(chunk));
   // One password on one line: drop the line ending a pipe or heredoc adds.
   return Buffer.concat(chunks)
     .toString("utf8")
     .replace(/\r?\n$/, "");
 }
 
-async function readPassword(): Promise<string> {
-  if (!process.stdin.isTTY) return readStdin();
+async function readPassword(input: CommandContext["stdin"]): Promise<string> {
+  if (!input.isTTY) return readAll(input);
   const password = await promptHidden("Password: ");
   const again = await promptHidden("Password (again): ");
   if (password !== again) throw new UsageError("Passwords do not match.");
@@ -45,13 +45,13 @@ export const accountCommands: Record<string, Command> = {
     usage: "createsuperuser --email E --username U  (echo 'pw' | npm run cli -- createsuperuser …)",
     options: { email: { type: "string" }, username: { type: "string" } },
     services: true,
-    async run({ values, services, out }) {
+    async run({ values, services, out, stdin }) {
       if (!services) throw new Error("createsuperuser needs services");
       const { email, username } = values;
       if (typeof email !== "string" || typeof username !== "string") {
         throw new UsageError("--email and --username are required");
       }
-      const password = await readPassword();
+      const password = await readPassword(stdin);
       try {
         const user = await createSuperuser(
           { db: services.database.db, config: services.config },
@@ -68,4 +68,28 @@ export const accountCommands: Record<string, Command> = {
       }
     },
   },
+  "users:deactivate": activeCommand(false),
+  "users:activate": activeCommand(true),
 };
+
+/** Deactivation locks the user out at once: tokens are checked against the account on every use. */
+function activeCommand(active: boolean): Command {
+  const verb = active ? "activate" : "deactivate";
+  return {
+    summary: active
+      ? "Let a deactivated user sign in again"
+      : "Lock a user out now: sign-in refused, every token stops working",
+    usage: `users:${verb} --email E`,
+    options: { email: { type: "string" } },
+    services: true,
+    async run({ values, services, out }) {
+      if (!services) throw new Error(`users:${verb} needs services`);
+      if (typeof values.email !== "string") throw new UsageError("--email is required");
+      const user = await findUserByEmail(services.database.db, values.email);
+      if (!user) throw new UsageError(`No user with email ${values.email}.`);
+      await setUserActive(services.database.db, user.id, active);
+      out(`User ${user.email} ${verb}d.`);
+      return 0;
+    },
+  };
+}
