@@ -1,6 +1,9 @@
+import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
 import { buildApp } from "./app.ts";
 import { registerEmbeddedWebhook } from "./billing/stripe-client.ts";
+import { isClusterPrimary, superviseCluster } from "./platform/cluster.ts";
+import { migrateAndClose } from "./platform/db/migrate.ts";
 import { createLogger } from "./platform/logging.ts";
 import { exitOnStartupFailure, loadConfigOrExit, stopOnSignals } from "./platform/process.ts";
 import { openServices } from "./services.ts";
@@ -23,11 +26,46 @@ async function main(): Promise<void> {
     },
     "API ready",
   );
-  stopOnSignals(logger, config.SHUTDOWN_TIMEOUT, async () => {
-    // Stop accepting connections and finish in-flight requests, then drain jobs, then the database.
-    await app.close();
-    await services.close();
-  });
+  // In a cluster the primary coordinates shutdown: a terminal's Ctrl-C reaches every process,
+  // and only the primary's SIGTERM should start the drain.
+  if (cluster.isWorker) process.on("SIGINT", () => {});
+  const signals: NodeJS.Signals[] = cluster.isWorker ? ["SIGTERM"] : ["SIGINT", "SIGTERM"];
+  stopOnSignals(
+    logger,
+    config.SHUTDOWN_TIMEOUT,
+    async () => {
+      // Stop accepting connections and finish in-flight requests, then drain jobs, then the database.
+      await app.close();
+      await services.close();
+    },
+    signals,
+  );
 }
 
-main().catch(exitOnStartupFailure(logger, "API"));
+if (isClusterPrimary(config.WEB_CONCURRENCY)) {
+  // The embedded database (PGlite) belongs to one process.
+  if (!config.DATABASE_URL) {
+    process.stderr.write(
+      `WEB_CONCURRENCY=${config.WEB_CONCURRENCY} needs PostgreSQL: set DATABASE_URL (the embedded database serves one process).\n`,
+    );
+    process.exit(1);
+  }
+  // The in-process Stripe emulator keeps its state in this process's memory: one per process
+  // would mean N different Stripes.
+  if (config.useStripeEmulator) {
+    process.stderr.write(
+      `WEB_CONCURRENCY=${config.WEB_CONCURRENCY} needs one Stripe for all processes: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a standalone emulator, npm run stripe-emulator).\n`,
+    );
+    process.exit(1);
+  }
+  const url = config.DATABASE_URL;
+  superviseCluster(logger, {
+    processes: config.WEB_CONCURRENCY,
+    shutdownTimeoutSeconds: config.SHUTDOWN_TIMEOUT,
+    prepare: async () => {
+      if (config.MIGRATE_ON_START) await migrateAndClose({ url, poolMax: 1 });
+    },
+  }).catch(exitOnStartupFailure(logger, "API cluster"));
+} else {
+  main().catch(exitOnStartupFailure(logger, "API"));
+}
