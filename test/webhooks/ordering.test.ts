@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { setStripeCustomerId } from "../../src/accounts/accounts-service.ts";
@@ -184,6 +185,7 @@ describe("delivery order and redelivery", () => {
         positionals: [],
         services: t.services,
         out: (line) => lines.push(line),
+        stdin: Readable.from([]),
       });
       assert.equal(code, 0);
       return lines.filter((l) => l.includes("\tfailed\t"));
