@@ -220,6 +220,7 @@ describe("delivery order and redelivery", () => {
         positionals: [id],
         services: t.services,
         out: (l) => out.push(l),
+        stdin: Readable.from([]),
       });
       assert.equal(code, 0, out.join("\n"));
       assert.match(out.join("\n"), /: processed$/);
