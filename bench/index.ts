@@ -1,4 +1,291 @@
-// Placeholder until the benchmark issue lands: `npm run bench` exists so scripts and docs are stable.
-console.log(
-  "No benchmarks yet: the load benchmarks arrive with the benchmark issue (see bench/README.md).",
-);
+import { randomBytes } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { cpus, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { createStripeClient } from "../src/billing/stripe-client.ts";
+import { type Database, openDatabase, queryRows } from "../src/platform/db/client.ts";
+import { runMigrations } from "../src/platform/db/migrate.ts";
+import { startStripeEmulator } from "../stripe-emulator/index.ts";
+import { type Endpoint, load, PATHS, type Run, requestFor, sampleRss } from "./load.ts";
+import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
+import { type EndpointResult, type Results, writeResults } from "./report.ts";
+import { adminQuery, databaseUrl, SECRET_KEY, type Seeded, seed } from "./seed.ts";
+
+/**
+ * `npm run bench`: the API (WEB_CONCURRENCY=2, PostgreSQL) against a bare node:http + pg baseline
+ * on the same database, loopback only, every run bounded by BENCH_DURATION seconds. Writes
+ * bench/results.json and bench/RESULTS.md. See bench/README.md.
+ */
+
+const env = process.env;
+const DURATION = Number(env.BENCH_DURATION ?? 10);
+const WARMUP = 2;
+const CONNECTIONS = 32;
+const RATE = 1000;
+const PROCESSES = 2;
+const WEBHOOK_SECRET = `whsec_bench_${randomBytes(16).toString("hex")}`;
+const E2E_EVENTS = Number(env.BENCH_E2E_EVENTS ?? 5000);
+
+const serverUrl = env.DATABASE_URL;
+const logDir = await mkdtemp(join(tmpdir(), "billing-bench-"));
+const notes: string[] = [];
+const log = (msg: string) => process.stdout.write(`${msg}\n`);
+
+if (!serverUrl) {
+  const warning =
+    "DATABASE_URL is unset: falling back to PGlite, one API process, no baseline (the baseline needs PostgreSQL). These numbers are not comparable with the targets.";
+  process.stderr.write(`WARNING: ${warning}\n`);
+  notes.push(warning);
+}
+
+const dbName = `bench_${randomBytes(4).toString("hex")}`;
+const url = serverUrl ? databaseUrl(serverUrl, dbName) : undefined;
+const dataDir = join(logDir, "data");
+const processes = serverUrl ? PROCESSES : 1;
+
+const emulator = await startStripeEmulator({ port: 0 });
+const stripe = createStripeClient("sk_test_bench", emulator.url);
+const running: Proc[] = [];
+
+async function openBenchDatabase(): Promise<Database> {
+  return url
+    ? openDatabase({ url, poolMax: 4 })
+    : openDatabase({ pgliteDir: join(dataDir, "pglite") });
+}
+
+async function prepareDatabase(): Promise<Seeded> {
+  if (serverUrl) await adminQuery(serverUrl, `create database ${dbName}`);
+  const database = await openBenchDatabase();
+  try {
+    await runMigrations(database);
+    await database.db.execute(
+      sql`create table if not exists bench_baseline_jobs (id uuid primary key, name text not null, data jsonb, singleton_key text, created_on timestamptz not null default now())`,
+    );
+    log("seeding…");
+    return await seed(database, stripe, {
+      userCount: Number(env.BENCH_USERS ?? 2000),
+      subscribed: Number(env.BENCH_SUBSCRIBED ?? 300),
+      plans: 5,
+    });
+  } finally {
+    await database.close();
+  }
+}
+
+function appEnv(port: number, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: "development",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    LOG_LEVEL: env.BENCH_LOG_LEVEL ?? "info",
+    SECRET_KEY,
+    ...(url ? { DATABASE_URL: url } : { DATA_DIR: dataDir }),
+    WEB_CONCURRENCY: String(processes),
+    WORKER: "off",
+    STRIPE_SECRET_KEY: "sk_test_bench",
+    STRIPE_API_BASE: emulator.url,
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    // The login benchmark signs the same few thousand accounts in over and over.
+    THROTTLE_LOGIN_IP: "10000000/min",
+    THROTTLE_LOGIN_ACCOUNT: "10000000/min",
+    ...extra,
+  };
+}
+
+async function startApp(): Promise<{ url: string; proc: Proc }> {
+  const port = await freePort();
+  const logFile = join(logDir, "api.log");
+  const proc = startNode("src/main.ts", appEnv(port), logFile);
+  running.push(proc);
+  const base = `http://127.0.0.1:${port}`;
+  // At LOG_LEVEL=info each process logs "Server listening"; otherwise readiness is all we see.
+  const logsListening = (env.BENCH_LOG_LEVEL ?? "info") === "info";
+  await waitReady(
+    proc,
+    logFile,
+    /Server listening/,
+    logsListening ? processes : 0,
+    `${base}/readyz`,
+  );
+  return { url: base, proc };
+}
+
+async function startBaseline(): Promise<string | undefined> {
+  if (!url) return undefined;
+  const port = await freePort();
+  const logFile = join(logDir, "baseline.log");
+  const proc = startNode(
+    "bench/baseline.ts",
+    {
+      BASELINE_PORT: String(port),
+      DATABASE_URL: url,
+      SECRET_KEY,
+      WEBHOOK_SECRET,
+      WEB_CONCURRENCY: String(processes),
+    },
+    logFile,
+  );
+  running.push(proc);
+  const base = `http://127.0.0.1:${port}`;
+  await waitReady(proc, logFile, /baseline listening/, processes, `${base}/readyz`);
+  return base;
+}
+
+async function measure(
+  target: string,
+  endpoint: Endpoint,
+  seeded: Seeded,
+  withRate: boolean,
+): Promise<{ saturation: Run; rate?: Run }> {
+  const request = () => requestFor(endpoint, seeded, WEBHOOK_SECRET);
+  await load(target, request(), { connections: CONNECTIONS, durationSeconds: WARMUP });
+  const saturation = await load(target, request(), {
+    connections: CONNECTIONS,
+    durationSeconds: DURATION,
+  });
+  if (!withRate) return { saturation };
+  const rate = await load(target, request(), {
+    connections: CONNECTIONS,
+    durationSeconds: DURATION,
+    rate: RATE,
+  });
+  return { saturation, rate };
+}
+
+async function main(): Promise<void> {
+  const seeded = await prepareDatabase();
+  log("starting the API and the baseline…");
+  const app = await startApp();
+  const baseline = await startBaseline();
+  const rss = sampleRss(app.proc.pid);
+  const endpoints: EndpointResult[] = [];
+  const e2e = await webhookEndToEndRun(app.url, seeded);
+
+  for (const endpoint of ["status", "plans", "profile", "webhook", "login"] as const) {
+    const withRate = endpoint !== "login";
+    log(`${endpoint}: app…`);
+    const appRuns = await measure(app.url, endpoint, seeded, withRate);
+    const result: EndpointResult = { endpoint, path: PATHS[endpoint], app: appRuns };
+    if (baseline) {
+      log(`${endpoint}: baseline…`);
+      result.baseline = await measure(baseline, endpoint, seeded, withRate);
+    }
+    endpoints.push(result);
+    log(JSON.stringify(result));
+  }
+
+  log("status at 1,000 req/s while logins saturate…");
+  const [statusDuringLogins] = await Promise.all([
+    load(app.url, requestFor("status", seeded, WEBHOOK_SECRET), {
+      connections: CONNECTIONS,
+      durationSeconds: DURATION,
+      rate: RATE,
+    }),
+    load(app.url, requestFor("login", seeded, WEBHOOK_SECRET), {
+      connections: 8,
+      durationSeconds: DURATION,
+    }),
+  ]);
+  const peaks = await rss.stop();
+
+  const pgVersion = url ? await postgresVersion() : "PGlite";
+  const results: Results = {
+    date: new Date().toISOString(),
+    command: "DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench",
+    machine: {
+      cpu: cpus()[0]?.model ?? "unknown",
+      cores: cpus().length,
+      memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+      kernel: release(),
+      node: process.version,
+      database: pgVersion,
+    },
+    settings: {
+      apiProcesses: processes,
+      connections: CONNECTIONS,
+      fixedRate: RATE,
+      durationSeconds: DURATION,
+      logLevel: env.BENCH_LOG_LEVEL ?? "info",
+      users: seeded.tokens.length,
+      subscribedUsers: seeded.subscriptionIds.length,
+      argon2: "19456 KiB, 2 iterations (production default)",
+    },
+    database: url ? "postgresql" : "pglite",
+    endpoints,
+    statusDuringLogins,
+    ...(e2e ? { webhookEndToEnd: e2e } : {}),
+    rssPeakMb: Object.values(peaks).map((mb) => Math.round(mb)),
+    notes,
+  };
+  await writeResults(results);
+  log("wrote bench/results.json and bench/RESULTS.md");
+}
+
+async function postgresVersion(): Promise<string> {
+  const database = await openBenchDatabase();
+  try {
+    const [row] = await queryRows<{ v: string }>(database.db, sql`show server_version`);
+    return `PostgreSQL ${row?.v ?? "?"}`;
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * Stores E2E_EVENTS events through the API with no worker running, then starts one worker process
+ * and takes the rate from the processed timestamps (first to last), so its start-up is not counted.
+ */
+async function webhookEndToEndRun(appUrl: string, seeded: Seeded) {
+  if (!url) return undefined;
+  log(`webhook end-to-end: storing ${E2E_EVENTS} events…`);
+  await load(appUrl, requestFor("webhook", seeded, WEBHOOK_SECRET), {
+    connections: 16,
+    durationSeconds: 0,
+    amount: E2E_EVENTS,
+  });
+  const worker = startNode(
+    "src/worker.ts",
+    { ...appEnv(0), LOG_LEVEL: "warn", WEB_CONCURRENCY: "1" },
+    join(logDir, "worker.log"),
+  );
+  running.push(worker);
+  const database = await openBenchDatabase();
+  try {
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const [row] = await queryRows<{ n: number }>(
+        database.db,
+        sql`select count(*)::int as n from stripe_events where status in ('pending', 'retrying')`,
+      );
+      if ((row?.n ?? 1) === 0 || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const [stats] = await queryRows<{ n: number; seconds: number; failed: number }>(
+      database.db,
+      sql`select count(*) filter (where status = 'processed')::int as n,
+                 extract(epoch from max(processed_at) - min(processed_at))::float8 as seconds,
+                 count(*) filter (where status <> 'processed')::int as failed
+          from stripe_events`,
+    );
+    if (!stats) return undefined;
+    const seconds = Math.max(stats.seconds, 0.001);
+    return {
+      events: stats.n,
+      seconds: Math.round(seconds * 10) / 10,
+      eventsPerSecond: Math.round((stats.n - 1) / seconds),
+      failed: stats.failed,
+    };
+  } finally {
+    await database.close();
+    await worker.stop();
+  }
+}
+
+try {
+  await main();
+} finally {
+  for (const proc of running.reverse()) await proc.stop();
+  await emulator.close();
+  if (serverUrl) await adminQuery(serverUrl, `drop database if exists ${dbName} with (force)`);
+}

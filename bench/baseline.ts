@@ -1,0 +1,192 @@
+import cluster from "node:cluster";
+import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { verify } from "@node-rs/argon2";
+import { jwtVerify, SignJWT } from "jose";
+import pg from "pg";
+
+/**
+ * The baseline the benchmark compares the API with: a bare `node:http` server doing the same JWT
+ * verification (jose, HS256) and the same SQL through `pg`, and nothing else: no framework, no
+ * validation, no serializer, no logging, no security headers, no metrics. Run as
+ * `node bench/baseline.ts` with BASELINE_PORT, DATABASE_URL, SECRET_KEY, WEBHOOK_SECRET and
+ * WEB_CONCURRENCY; it forks like the API does, so both use the same number of processes.
+ *
+ * The webhook intake inserts its job into a plain table (`bench_baseline_jobs`) instead of
+ * pg-boss's partitioned job table, so the baseline is a lower bound on what intake costs.
+ */
+
+const env = process.env;
+const PORT = Number(env.BASELINE_PORT ?? 8100);
+const processes = Number(env.WEB_CONCURRENCY ?? 1);
+
+if (cluster.isPrimary && processes > 1) {
+  for (let i = 0; i < processes; i++) cluster.fork();
+  process.on("SIGTERM", () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGTERM");
+    process.exit(0);
+  });
+} else {
+  serve();
+}
+
+function serve(): void {
+  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 10 });
+  pool.on("error", () => {});
+  const key = new TextEncoder().encode(env.SECRET_KEY ?? "");
+  const webhookSecret = env.WEBHOOK_SECRET ?? "";
+
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
+    res.end(text);
+  };
+
+  const userOf = async (req: IncomingMessage) => {
+    const token = (req.headers.authorization ?? "").slice(7);
+    try {
+      const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"] });
+      if (payload.token_type !== "access") return undefined;
+      const { rows } = await pool.query(
+        "select id, email, username, first_name, last_name, is_active, stripe_customer_id, created_at from users where id = $1",
+        [payload.user_id],
+      );
+      return rows[0]?.is_active ? rows[0] : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const currentSubscription = async (userId: string) => {
+    const { rows } = await pool.query(
+      "select * from subscriptions where user_id = $1 and (started = true or status = 'incomplete') order by stripe_created_at desc, id desc limit 1",
+      [userId],
+    );
+    return rows[0];
+  };
+
+  const readBody = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+
+  const userBody = async (user: Record<string, unknown>) => ({
+    id: user.id,
+    email: user.email,
+    username: user.username,
+    first_name: user.first_name,
+    last_name: user.last_name,
+    subscription_status: (await currentSubscription(String(user.id)))?.status ?? "inactive",
+    created_at: user.created_at,
+  });
+
+  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
+    "GET /readyz": async (_req, res) => {
+      await pool.query("select 1");
+      send(res, 200, { status: "ok" });
+    },
+    "GET /api/subscriptions/status/": async (req, res) => {
+      const user = await userOf(req);
+      if (!user) return send(res, 401, { detail: "Authentication credentials were not provided." });
+      const sub = await currentSubscription(user.id);
+      if (!sub) return send(res, 200, { status: "inactive", is_active: false, plan: null });
+      const plan = sub.plan_id
+        ? (await pool.query("select * from plans where id = $1", [sub.plan_id])).rows[0]
+        : null;
+      send(res, 200, { ...sub, plan });
+    },
+    "GET /api/subscriptions/plans/": async (req, res) => {
+      const user = await userOf(req);
+      if (!user) return send(res, 401, { detail: "Authentication credentials were not provided." });
+      const count = await pool.query("select count(*) from plans where is_active = true");
+      const { rows } = await pool.query(
+        "select * from plans where is_active = true order by amount, name, id limit 20 offset 0",
+      );
+      send(res, 200, {
+        count: Number(count.rows[0].count),
+        next: null,
+        previous: null,
+        results: rows,
+      });
+    },
+    "GET /api/auth/profile/": async (req, res) => {
+      const user = await userOf(req);
+      if (!user) return send(res, 401, { detail: "Authentication credentials were not provided." });
+      send(res, 200, await userBody(user));
+    },
+    "POST /api/auth/login/": async (req, res) => {
+      const { email, password } = JSON.parse((await readBody(req)).toString());
+      const { rows } = await pool.query(
+        "select id, password_hash, is_active from users where lower(email) = $1",
+        [String(email).toLowerCase()],
+      );
+      const row = rows[0];
+      if (!row || !(await verify(row.password_hash, String(password)))) {
+        return send(res, 400, { non_field_errors: ["Invalid email or password."] });
+      }
+      const sign = (type: string, lifetime: number) => {
+        const iat = Math.floor(Date.now() / 1000);
+        const jti = randomUUID();
+        const claims = { token_type: type, user_id: row.id, jti, iat, exp: iat + lifetime };
+        return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(key);
+      };
+      const client = await pool.connect();
+      let user: Record<string, unknown>;
+      let tokens: { access: string; refresh: string };
+      try {
+        await client.query("begin");
+        const updated = await client.query(
+          "update users set last_login = now() where id = $1 returning id, email, username, first_name, last_name, created_at",
+          [row.id],
+        );
+        tokens = { access: await sign("access", 3600), refresh: await sign("refresh", 604800) };
+        await client.query(
+          "insert into refresh_tokens (jti, user_id, expires_at) values ($1, $2, now() + interval '7 days')",
+          [randomUUID(), row.id],
+        );
+        await client.query("commit");
+        user = updated.rows[0];
+      } finally {
+        client.release();
+      }
+      send(res, 200, { message: "Login successful.", user: await userBody(user), tokens });
+    },
+    "POST /api/webhooks/stripe/": async (req, res) => {
+      const raw = await readBody(req);
+      const header = String(req.headers["stripe-signature"] ?? "");
+      const t = /t=(\d+)/.exec(header)?.[1] ?? "";
+      const v1 = /v1=([0-9a-f]+)/.exec(header)?.[1] ?? "";
+      const expected = createHmac("sha256", webhookSecret).update(`${t}.${raw}`).digest();
+      const given = Buffer.from(v1, "hex");
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return send(res, 400, { error: "Invalid signature." });
+      }
+      const event = JSON.parse(raw.toString());
+      const client = await pool.connect();
+      try {
+        await client.query("begin");
+        const inserted = await client.query(
+          "insert into stripe_events (id, type, created, api_version, payload) values ($1, $2, to_timestamp($3), $4, $5) on conflict do nothing returning id",
+          [event.id, event.type, event.created, event.api_version, event],
+        );
+        if (inserted.rows[0]) {
+          await client.query(
+            "insert into bench_baseline_jobs (id, name, data, singleton_key) values ($1, 'webhooks.process', $2, $3) on conflict do nothing",
+            [randomUUID(), { eventId: event.id }, event.id],
+          );
+        }
+        await client.query("commit");
+        send(res, 200, { received: true, duplicate: !inserted.rows[0] });
+      } finally {
+        client.release();
+      }
+    },
+  };
+
+  createServer((req, res) => {
+    const route = routes[`${req.method} ${req.url?.split("?")[0]}`];
+    if (!route) return send(res, 404, { detail: "Not found." });
+    route(req, res).catch(() => send(res, 500, { detail: "Internal server error." }));
+  }).listen(PORT, "127.0.0.1", () => console.log(`baseline listening on ${PORT}`));
+}

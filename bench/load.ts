@@ -1,0 +1,164 @@
+import { readFile } from "node:fs/promises";
+import autocannon, { type Request } from "autocannon";
+import { signPayload } from "../stripe-emulator/index.ts";
+import type { Seeded } from "./seed.ts";
+
+/** One measured run: requests/s and latency percentiles in milliseconds. */
+export interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  /** Answers other than 2xx, plus connection errors and timeouts: should be 0. */
+  failures: number;
+  requests: number;
+}
+
+export interface LoadOptions {
+  connections: number;
+  durationSeconds: number;
+  /** Offered load for the whole run (autocannon's overallRate); unset = as fast as possible. */
+  rate?: number;
+  /** Stop after this many requests instead of after the duration. */
+  amount?: number;
+}
+
+export type Endpoint = "status" | "plans" | "profile" | "login" | "webhook";
+
+export const PATHS: Record<Endpoint, string> = {
+  status: "/api/subscriptions/status/",
+  plans: "/api/subscriptions/plans/",
+  profile: "/api/auth/profile/",
+  login: "/api/auth/login/",
+  webhook: "/api/webhooks/stripe/",
+};
+
+let eventCounter = 0;
+const runTag = Date.now().toString(36);
+
+/**
+ * A Stripe event as Stripe would send it, correctly signed with the endpoint's secret, with a new
+ * id each time (a repeated id would measure the duplicate path only). It names a seeded
+ * subscription, so processing it does the production work: read the subscription from Stripe and
+ * write the projection.
+ */
+export function signedEvent(
+  subscriptionId: string,
+  secret: string,
+): { body: string; signature: string } {
+  const id = `evt_bench_${runTag}_${++eventCounter}`;
+  const body = JSON.stringify({
+    id,
+    object: "event",
+    api_version: "2026-10-28.endive",
+    created: Math.floor(Date.now() / 1000),
+    type: "customer.subscription.updated",
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    data: { object: { id: subscriptionId, object: "subscription" } },
+  });
+  return { body, signature: signPayload(body, secret, Math.floor(Date.now() / 1000)) };
+}
+
+/** The request an endpoint's load is made of; users and events rotate from request to request. */
+export function requestFor(endpoint: Endpoint, seeded: Seeded, webhookSecret: string): Request {
+  let n = 0;
+  const pick = <T>(items: T[]): T => items[n++ % items.length] as T;
+  const path = PATHS[endpoint];
+  if (endpoint === "login") {
+    return {
+      method: "POST",
+      path,
+      setupRequest: (req) => ({
+        ...req,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: pick(seeded.emails), password: seeded.password }),
+      }),
+    };
+  }
+  if (endpoint === "webhook") {
+    return {
+      method: "POST",
+      path,
+      setupRequest: (req) => {
+        const { body, signature } = signedEvent(pick(seeded.subscriptionIds), webhookSecret);
+        return {
+          ...req,
+          headers: { "content-type": "application/json", "stripe-signature": signature },
+          body,
+        };
+      },
+    };
+  }
+  // Status reads the full path (user, subscription, plan) only for subscribed users.
+  const tokens =
+    endpoint === "status" ? seeded.tokens.slice(0, seeded.subscriptionIds.length) : seeded.tokens;
+  return {
+    method: "GET",
+    path,
+    setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${pick(tokens)}` } }),
+  };
+}
+
+export async function load(url: string, request: Request, options: LoadOptions): Promise<Run> {
+  const result = await autocannon({
+    url,
+    connections: options.connections,
+    ...(options.amount ? { amount: options.amount } : { duration: options.durationSeconds }),
+    requests: [request],
+    ...(options.rate ? { overallRate: options.rate } : {}),
+    timeout: 10,
+  });
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failures: result.non2xx + result.errors + result.timeouts,
+    requests: result.requests.total,
+  };
+}
+
+/** Kernel-reported resident set size of a process, in MB. */
+async function rssMb(pid: number): Promise<number | undefined> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, "utf8");
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+    return kb ? Number(kb) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function childrenOf(pid: number): Promise<number[]> {
+  try {
+    const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8");
+    return text.split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Samples the RSS of the API processes (the cluster primary's children) every 250 ms and keeps
+ * each one's peak. Linux only (/proc); elsewhere it reports nothing.
+ */
+export function sampleRss(primaryPid: number): { stop(): Promise<Record<number, number>> } {
+  const peaks: Record<number, number> = {};
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const pid of await childrenOf(primaryPid)) {
+        const mb = await rssMb(pid);
+        if (mb !== undefined) peaks[pid] = Math.max(peaks[pid] ?? 0, mb);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return peaks;
+    },
+  };
+}

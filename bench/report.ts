@@ -1,0 +1,150 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Endpoint, Run } from "./load.ts";
+import { ROOT } from "./processes.ts";
+
+export interface EndpointResult {
+  endpoint: Endpoint;
+  path: string;
+  app: { saturation: Run; rate?: Run };
+  baseline?: { saturation: Run; rate?: Run };
+}
+
+export interface Results {
+  date: string;
+  command: string;
+  machine: Record<string, string | number>;
+  settings: Record<string, string | number>;
+  database: "postgresql" | "pglite";
+  endpoints: EndpointResult[];
+  /** Status at the fixed rate while logins saturate the API (argon2 on the thread pool). */
+  statusDuringLogins?: Run;
+  webhookEndToEnd?: { events: number; seconds: number; eventsPerSecond: number; failed: number };
+  rssPeakMb: number[];
+  notes: string[];
+}
+
+const ratio = (app: number, base: number | undefined) =>
+  base ? `${Math.round((app / base) * 100)} %` : "–";
+
+const ms = (v: number | undefined) => (v === undefined ? "–" : `${v} ms`);
+
+function verdict(ok: boolean | undefined): string {
+  if (ok === undefined) return "–";
+  return ok ? "met" : "**missed**";
+}
+
+/** Each target of the benchmark issue against this run's number. */
+export function targets(r: Results): [string, string, string][] {
+  const get = (e: Endpoint) => r.endpoints.find((x) => x.endpoint === e);
+  const rows: [string, string, string][] = [];
+  for (const e of ["status", "plans", "profile"] as const) {
+    const x = get(e);
+    if (!x) continue;
+    const base = x.baseline?.saturation.rps;
+    rows.push([
+      `${e}: ≥ 70 % of baseline req/s`,
+      ratio(x.app.saturation.rps, base),
+      verdict(base ? x.app.saturation.rps / base >= 0.7 : undefined),
+    ]);
+    rows.push([
+      `${e}: p99 ≤ 15 ms at 1,000 req/s`,
+      ms(x.app.rate?.p99),
+      verdict(x.app.rate ? x.app.rate.p99 <= 15 : undefined),
+    ]);
+  }
+  const hook = get("webhook");
+  if (hook) {
+    rows.push([
+      "webhook intake ≥ 3,000 events/s",
+      `${hook.app.saturation.rps}/s`,
+      verdict(hook.app.saturation.rps >= 3000),
+    ]);
+  }
+  if (r.webhookEndToEnd) {
+    rows.push([
+      "webhook end-to-end ≥ 500 events/s (one worker)",
+      `${r.webhookEndToEnd.eventsPerSecond}/s`,
+      verdict(r.webhookEndToEnd.eventsPerSecond >= 500),
+    ]);
+  }
+  const status = get("status")?.app.rate;
+  if (status && r.statusDuringLogins) {
+    rows.push([
+      "status p99 during logins ≤ 2× alone",
+      `${ms(r.statusDuringLogins.p99)} vs ${ms(status.p99)}`,
+      verdict(r.statusDuringLogins.p99 <= 2 * Math.max(status.p99, 1)),
+    ]);
+  }
+  if (r.rssPeakMb.length > 0) {
+    const peak = Math.max(...r.rssPeakMb);
+    rows.push(["RSS ≤ 150 MB per API process", `${peak} MB peak`, verdict(peak <= 150)]);
+  }
+  return rows;
+}
+
+function runCells(run: Run | undefined): string[] {
+  if (!run) return ["–", "–", "–"];
+  return [String(run.rps), ms(run.p50), ms(run.p99)];
+}
+
+export function markdown(r: Results): string {
+  const lines = [
+    "# Benchmark results",
+    "",
+    `Run ${r.date} with \`${r.command}\` on ${r.database === "postgresql" ? "PostgreSQL" : "PGlite (fallback: no DATABASE_URL)"}.`,
+    "",
+    "## Machine",
+    "",
+    ...Object.entries(r.machine).map(([k, v]) => `- ${k}: ${v}`),
+    "",
+    "## Settings",
+    "",
+    ...Object.entries(r.settings).map(([k, v]) => `- ${k}: ${v}`),
+    "",
+    "## Requests",
+    "",
+    "Saturation: 32 connections as fast as they go. Rate: a fixed offered load of 1,000 req/s.",
+    "Baseline: bare `node:http` + `pg` + the same JWT verification and SQL (`bench/baseline.ts`).",
+    "",
+    "| endpoint | app req/s | p50 | p99 | baseline req/s | p50 | p99 | ratio | app p50 @1k/s | app p99 @1k/s | baseline p99 @1k/s |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const e of r.endpoints) {
+    lines.push(
+      `| ${e.endpoint} \`${e.path}\` | ${[
+        ...runCells(e.app.saturation),
+        ...runCells(e.baseline?.saturation),
+        ratio(e.app.saturation.rps, e.baseline?.saturation.rps),
+        ms(e.app.rate?.p50),
+        ms(e.app.rate?.p99),
+        ms(e.baseline?.rate?.p99),
+      ].join(" | ")} |`,
+    );
+  }
+  const failures = r.endpoints.flatMap((e) =>
+    [e.app.saturation, e.app.rate, e.baseline?.saturation, e.baseline?.rate]
+      .filter((x): x is Run => !!x && x.failures > 0)
+      .map((x) => `${e.endpoint}: ${x.failures} of ${x.requests}`),
+  );
+  lines.push("", `Failed requests (non-2xx, errors, timeouts): ${failures.join("; ") || "none"}.`);
+  lines.push("", "## Targets", "", "| target | measured | |", "|---|---|---|");
+  for (const [t, m, v] of targets(r)) lines.push(`| ${t} | ${m} | ${v} |`);
+  if (r.webhookEndToEnd) {
+    const w = r.webhookEndToEnd;
+    lines.push(
+      "",
+      `Webhook end-to-end: ${w.events} events stored, then one \`src/worker.ts\` process: ${w.eventsPerSecond} events/s (first to last processed in ${w.seconds} s, ${w.failed} failed).`,
+    );
+  }
+  if (r.rssPeakMb.length > 0) {
+    lines.push("", `Peak RSS per API process over the run: ${r.rssPeakMb.join(" MB, ")} MB.`);
+  }
+  if (r.notes.length > 0) lines.push("", "## Notes", "", ...r.notes.map((n) => `- ${n}`));
+  return `${lines.join("\n")}\n`;
+}
+
+export async function writeResults(r: Results): Promise<void> {
+  await writeFile(join(ROOT, "bench/results.json"), `${JSON.stringify(r, null, 2)}\n`);
+  await writeFile(join(ROOT, "bench/RESULTS.md"), markdown(r));
+}
