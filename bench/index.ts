@@ -30,6 +30,9 @@ const E2E_EVENTS = Number(env.BENCH_E2E_EVENTS ?? 5000);
 const serverUrl = env.DATABASE_URL;
 const logDir = await mkdtemp(join(tmpdir(), "billing-bench-"));
 const notes: string[] = [];
+const loadAtStart = loadavg()
+  .map((l) => l.toFixed(1))
+  .join(" ");
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
 
 if (!serverUrl) {
@@ -200,6 +203,11 @@ async function main(): Promise<void> {
       kernel: release(),
       node: process.version,
       database: pgVersion,
+      // Other work on the machine skews every number: recorded so a reader can tell.
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" "),
     },
     settings: {
       apiProcesses: processes,
@@ -225,7 +233,10 @@ async function main(): Promise<void> {
 async function postgresVersion(): Promise<string> {
   const database = await openBenchDatabase();
   try {
-    const [row] = await queryRows<{ v: string }>(database.db, sql`show server_version`);
+    const [row] = await queryRows<{ v: string }>(
+      database.db,
+      sql`select current_setting('server_version') as v`,
+    );
     return `PostgreSQL ${row?.v ?? "?"}`;
   } finally {
     await database.close();
