@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { createStripeClient } from "../src/billing/stripe-client.ts";
