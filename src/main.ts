@@ -1,18 +1,21 @@
 import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
-import { buildApp } from "./app.ts";
-import { registerEmbeddedWebhook } from "./billing/stripe-client.ts";
 import { isClusterPrimary, superviseCluster } from "./platform/cluster.ts";
-import { migrateAndClose } from "./platform/db/migrate.ts";
 import { createLogger } from "./platform/logging.ts";
 import { exitOnStartupFailure, loadConfigOrExit, stopOnSignals } from "./platform/process.ts";
-import { openServices } from "./services.ts";
 
 // The API process: HTTP server, plus the job worker unless WORKER=off.
+// The configuration is checked before the application modules load, so a bad setting is reported
+// at once instead of after a second of imports.
 const config = loadConfigOrExit();
 const logger = createLogger(config);
 
 async function main(): Promise<void> {
+  const [{ buildApp }, { registerEmbeddedWebhook }, { openServices }] = await Promise.all([
+    import("./app.ts"),
+    import("./billing/stripe-client.ts"),
+    import("./services.ts"),
+  ]);
   const services = await openServices(config, logger);
   const app = await buildApp(services);
   await app.listen({ port: config.PORT, host: config.HOST });
@@ -63,7 +66,9 @@ if (isClusterPrimary(config.WEB_CONCURRENCY)) {
     processes: config.WEB_CONCURRENCY,
     shutdownTimeoutSeconds: config.SHUTDOWN_TIMEOUT,
     prepare: async () => {
-      if (config.MIGRATE_ON_START) await migrateAndClose({ url, poolMax: 1 });
+      if (!config.MIGRATE_ON_START) return;
+      const { migrateAndClose } = await import("./platform/db/migrate.ts");
+      await migrateAndClose({ url, poolMax: 1 });
     },
   }).catch(exitOnStartupFailure(logger, "API cluster"));
 } else {

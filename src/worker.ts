@@ -1,6 +1,5 @@
 import { createLogger } from "./platform/logging.ts";
 import { exitOnStartupFailure, loadConfigOrExit, stopOnSignals } from "./platform/process.ts";
-import { openServices } from "./services.ts";
 
 // The job worker alone, for production scale-out (DESIGN §6): run any number of these.
 const config = loadConfigOrExit();
@@ -16,6 +15,7 @@ if (!config.DATABASE_URL) {
 }
 
 async function main(): Promise<void> {
+  const { openServices } = await import("./services.ts");
   const services = await openServices(config, logger);
   await services.jobs.work(services);
   logger.info({ database: services.database.driver }, "worker ready");

@@ -1,4 +1,5 @@
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import type Stripe from "stripe";
 import type { LineSeed } from "./builders/invoice.ts";
 import type { CardBehavior } from "./cards.ts";
@@ -154,6 +155,8 @@ export function loadSnapshot(file: string): State | undefined {
 
 /** Write to a temporary file and rename, so a crash never leaves half a snapshot. */
 export function saveSnapshot(file: string, state: State): void {
+  // DATA_DIR need not exist yet: with PostgreSQL nothing else creates it.
+  mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(state));
   renameSync(tmp, file);

@@ -61,14 +61,29 @@ describe("starting and stopping the API", () => {
     const cwd = await workdir();
     const env = { PORT: "0", HOST: "127.0.0.1" };
     const first = startProcess("src/main.ts", env, cwd);
-    await serves(first);
+    const credentials = { email: "keeper@example.com", password: "c0rrect-Horse-battery" };
+    const register = await fetch(`${await serves(first)}/api/auth/register/`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        ...credentials,
+        username: "keeper",
+        password_confirm: credentials.password,
+      }),
+    });
+    assert.equal(register.status, 201);
     assert.equal(await stop(first), 0);
     assert.deepEqual(stackLines(first.output()), []);
     const files = await readdir(join(cwd, "data", "pglite"));
     assert.ok(files.includes("PG_VERSION"), "the database lives under ./data");
 
     const second = startProcess("src/main.ts", env, cwd);
-    await serves(second);
+    const login = await fetch(`${await serves(second)}/api/auth/login/`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(credentials),
+    });
+    assert.equal(login.status, 200, "the account from the first run is still there");
     assert.equal(await stop(second), 0);
     assert.match(second.output(), /"database":"pglite"/);
   });
