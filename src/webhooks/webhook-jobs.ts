@@ -25,7 +25,11 @@ export const processEventJob = defineJob({
   payload: Type.Object({ eventId: Type.String({ minLength: 1 }) }),
   concurrency: 4,
   async handler({ eventId }, deps: JobDeps, job) {
-    await processStoredEvent(billingDepsOf(deps), eventId, job.lastAttempt);
+    await processStoredEvent(
+      { ...billingDepsOf(deps), metrics: deps.metrics },
+      eventId,
+      job.lastAttempt,
+    );
   },
 });
 

@@ -40,7 +40,12 @@ export async function registerWebhookRoutes(app: App, deps: AppDeps): Promise<vo
       },
       async (request) => {
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        const { duplicate } = await receiveEvent(intake, raw, request.headers["stripe-signature"]);
+        const { duplicate, type } = await receiveEvent(
+          intake,
+          raw,
+          request.headers["stripe-signature"],
+        );
+        deps.metrics.webhookEvents.inc({ type, outcome: duplicate ? "duplicate" : "received" });
         return { received: true, duplicate };
       },
     );

@@ -3,6 +3,7 @@ import Stripe from "stripe";
 import type { BillingDeps } from "../billing/sync-service.ts";
 import type { Db, Executor } from "../platform/db/client.ts";
 import { businessError } from "../platform/http/errors.ts";
+import type { Metrics } from "../platform/metrics.ts";
 import { handleEvent } from "./webhook-handlers.ts";
 import { processEventJob } from "./webhook-jobs.ts";
 import { stripeEvents } from "./webhook-tables.ts";
@@ -47,7 +48,7 @@ export async function receiveEvent(
   deps: IntakeDeps,
   rawBody: Buffer,
   signature: string | string[] | undefined,
-): Promise<{ duplicate: boolean }> {
+): Promise<{ duplicate: boolean; type: string }> {
   if (!deps.webhookSecret) {
     throw businessError("unavailable", "Webhook signing secret is not configured.");
   }
@@ -82,9 +83,9 @@ export async function receiveEvent(
       })
       .onConflictDoNothing()
       .returning({ id: stripeEvents.id });
-    if (!row) return { duplicate: true };
+    if (!row) return { duplicate: true, type: verified.type };
     await deps.jobs.enqueue(tx, processEventJob, { eventId: row.id }, { key: row.id });
-    return { duplicate: false };
+    return { duplicate: false, type: verified.type };
   });
 }
 
@@ -94,7 +95,7 @@ export async function receiveEvent(
  * attempt (the row becomes `failed`, listed by `webhooks:list --failed`).
  */
 export async function processStoredEvent(
-  deps: BillingDeps,
+  deps: BillingDeps & { metrics?: Metrics },
   eventId: string,
   final: boolean,
 ): Promise<StoredEvent["status"] | undefined> {
@@ -112,6 +113,11 @@ export async function processStoredEvent(
       .update(stripeEvents)
       .set({ status: outcome, processedAt: new Date(), lastError: null })
       .where(eq(stripeEvents.id, eventId));
+    deps.metrics?.webhookEvents.inc({ type: row.type, outcome });
+    deps.metrics?.webhookLag.observe(
+      { type: row.type },
+      (Date.now() - row.receivedAt.getTime()) / 1000,
+    );
     return outcome;
   } catch (err) {
     await deps.db
@@ -121,6 +127,7 @@ export async function processStoredEvent(
         lastError: err instanceof Error ? err.message : String(err),
       })
       .where(eq(stripeEvents.id, eventId));
+    deps.metrics?.webhookEvents.inc({ type: row.type, outcome: final ? "failed" : "retried" });
     throw err;
   }
 }

@@ -84,6 +84,33 @@ test("the README walkthrough runs on the embedded default", {
     assert.equal(out.match(/"amount":"9.99","status":"succeeded"/g)?.length, 2, out);
     assert.match(api.output(), /Subject: Payment received: Starter/);
     assert.match(api.output(), /Subject: Your subscription is canceled/);
+
+    // The counters moved with the run (operations: /metrics).
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const counter = (pattern: RegExp) => Number(pattern.exec(metrics)?.[1] ?? 0);
+    assert.ok(
+      counter(/_count\{method="POST",route="\/api\/auth\/register\/",status="201"\} (\d+)/) >= 1,
+      "register timed",
+    );
+    assert.ok(
+      counter(/stripe_webhook_events_total\{type="invoice.paid",outcome="received"\} (\d+)/) >= 2,
+    );
+    assert.ok(
+      counter(/stripe_webhook_events_total\{type="invoice.paid",outcome="processed"\} (\d+)/) >= 2,
+    );
+    assert.ok(
+      counter(/stripe_webhook_processing_lag_seconds_count\{type="invoice.paid"\} (\d+)/) >= 2,
+    );
+    assert.ok(counter(/jobs_total\{queue="email.send",outcome="completed"\} (\d+)/) >= 3);
+    assert.ok(counter(/emails_total\{template="[^"]+",outcome="sent"\} (\d+)/) >= 1);
+
+    // Nothing secret reached the logs of the whole run: passwords, tokens, signatures, keys.
+    const logs = api.output();
+    assert.doesNotMatch(logs, /correct-Horse-battery-9/, "a password");
+    assert.doesNotMatch(logs, /eyJ[\w-]+\.eyJ[\w-]+/, "a JWT");
+    assert.doesNotMatch(logs, /Bearer \S/, "an Authorization header");
+    assert.doesNotMatch(logs, /whsec_\w+|v1=[0-9a-f]{16}/, "a webhook secret or signature");
+    assert.doesNotMatch(logs, /sk_(test|live)_\w+/, "a Stripe secret key");
   } finally {
     api.child.kill("SIGTERM");
     await api.exited;

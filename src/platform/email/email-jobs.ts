@@ -4,6 +4,7 @@ import type { Config } from "../../config.ts";
 import type { Database } from "../db/client.ts";
 import { defineJob, type RetryPolicy } from "../jobs/jobs.ts";
 import type { Logger } from "../logging.ts";
+import type { Metrics } from "../metrics.ts";
 import { emails } from "./email-tables.ts";
 import type { Mailer } from "./mailer.ts";
 
@@ -11,6 +12,7 @@ export interface EmailJobDeps {
   database: Database;
   mailer: Mailer;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export const SEND_EMAIL_QUEUE = "email.send";
@@ -59,6 +61,7 @@ export const sendEmailJob = defineJob({
           updatedAt: new Date(),
         })
         .where(eq(emails.id, emailId));
+      deps.metrics?.emails.inc({ template: email.template, outcome: "sent" });
     } catch (err) {
       const lastError = err instanceof Error ? err.message : String(err);
       await db
@@ -70,6 +73,7 @@ export const sendEmailJob = defineJob({
           updatedAt: new Date(),
         })
         .where(eq(emails.id, emailId));
+      deps.metrics?.emails.inc({ template: email.template, outcome: "failed" });
       deps.logger.warn(
         { emailId, template: email.template, attempts, err: lastError },
         job.lastAttempt ? "email failed; dead-lettered" : "email failed; will retry",
