@@ -185,6 +185,15 @@ describe("starting and stopping the API", () => {
         ),
       );
       assert.equal(pids.size, 2);
+      // A process that dies is replaced, and the port keeps answering meanwhile.
+      const [victim] = [...pids];
+      process.kill(Number(victim), "SIGKILL");
+      await waitFor(() => (running.output().match(/"API ready"/g)?.length ?? 0) >= 3, {
+        timeoutMs: 60_000,
+        what: "a replacement API process",
+      });
+      assert.match(running.output(), /API process died; starting a replacement/);
+      assert.equal(await getWithoutKeepAlive(`http://127.0.0.1:${port}/healthz`), 200);
       running.child.kill("SIGTERM");
       assert.equal(await running.exited, 0);
       assert.deepEqual(stackLines(running.output()), []);
