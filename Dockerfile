@@ -9,9 +9,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:24-slim
+# Node 24 sizes V8's young generation from the machine's memory (about 120 MB more RSS per
+# process on a 24 GiB host); 16 MB semi-spaces keep an API process near 180 MB at rest.
 ENV NODE_ENV=production \
     PORT=8000 \
-    HOST=0.0.0.0
+    HOST=0.0.0.0 \
+    NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json ./

@@ -35,7 +35,13 @@ export function startNode(entry: string, env: Record<string, string>, logFile: s
   const fd = openSync(logFile, "a");
   const child = spawn(process.execPath, [join(ROOT, entry)], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    // NODE_OPTIONS as the Docker image sets it, so memory is measured as deployed.
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      NODE_OPTIONS: "--max-semi-space-size=16",
+      ...env,
+    },
     stdio: ["ignore", fd, fd],
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
