@@ -1,60 +1,14 @@
 import assert from "node:assert/strict";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { and, eq } from "drizzle-orm";
-import { SMTPServer } from "smtp-server";
 import { welcomeEmail } from "../../src/accounts/accounts-emails.ts";
 import { queueEmail } from "../../src/platform/email/email-service.ts";
 import { emails } from "../../src/platform/email/email-tables.ts";
 import { deadLetterQueue } from "../../src/platform/jobs/jobs.ts";
 import { registerUser, startAccountsApp } from "../accounts/helpers.ts";
 import type { TestApp } from "../helpers/app.ts";
+import { startSmtp } from "../helpers/smtp.ts";
 import { waitFor } from "../helpers/wait.ts";
-
-interface Received {
-  to: string[];
-  raw: string;
-}
-
-/** A real SMTP server on an ephemeral port; refuses the first `refusals(rcpt)` attempts per recipient. */
-async function startSmtp(refusals: (rcpt: string) => number) {
-  const received: Received[] = [];
-  const attempts = new Map<string, number>();
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS", "AUTH"],
-    logger: false,
-    onRcptTo(address, _session, callback) {
-      const rcpt = address.address.toLowerCase();
-      const n = (attempts.get(rcpt) ?? 0) + 1;
-      attempts.set(rcpt, n);
-      if (n <= refusals(rcpt)) {
-        const err = Object.assign(new Error("Mailbox busy, try later"), { responseCode: 451 });
-        return callback(err);
-      }
-      callback();
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        received.push({
-          to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
-          raw: Buffer.concat(chunks).toString("utf8"),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.server.address() as AddressInfo).port;
-  return {
-    port,
-    received,
-    attempts,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 function smtpEnv(port: number, extra: Record<string, string> = {}): Record<string, string> {
   return {
