@@ -195,7 +195,7 @@ async function main(): Promise<void> {
   const pgVersion = url ? await postgresVersion() : "PGlite";
   const results: Results = {
     date: new Date().toISOString(),
-    command: "DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench",
+    command: benchCommand(),
     machine: {
       cpu: cpus()[0]?.model ?? "unknown",
       cores: cpus().length,
@@ -299,4 +299,13 @@ try {
   for (const proc of running.reverse()) await proc.stop();
   await emulator.close();
   if (serverUrl) await adminQuery(serverUrl, `drop database if exists ${dbName} with (force)`);
+}
+
+/** The command line of this run as it was typed: the BENCH_* settings and DATABASE_URL in effect. */
+function benchCommand(): string {
+  const settings = Object.entries(process.env)
+    .filter(([name]) => name.startsWith("BENCH_") || name === "DATABASE_URL")
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => `${name}=${value}`);
+  return [...settings, "npm run bench"].join(" ");
 }
