@@ -218,7 +218,7 @@ export const settings = {
   STRIPE_EMULATOR_PORT: {
     parse: int(0, 65535),
     default: 0,
-    doc: "Port of the embedded Stripe emulator (0: any free port). Set it to reach its /_emulator/ controls, e.g. to move its clock.",
+    doc: "Port of the embedded Stripe emulator (0: a free port). Set it to reach its /_emulator/ controls, e.g. to move its clock.",
   },
   STRIPE_API_BASE: {
     parse: url("http:", "https:"),

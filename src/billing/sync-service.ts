@@ -25,7 +25,7 @@ export type SubscriptionRow = typeof subscriptions.$inferSelect;
 
 /**
  * A Stripe subscription as read at `readAt` (database clock, taken before the request left).
- * `readAt` is the version marker of DESIGN §4.1: any state Stripe returned is at least as new as
+ * `readAt` is the version marker of DESIGN §4.1: every state Stripe returned is at least as new as
  * the moment the request started, so of two snapshots the later-started one wins.
  */
 export interface Snapshot {
