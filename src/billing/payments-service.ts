@@ -139,15 +139,9 @@ export async function recordInvoicePaid(deps: BillingDeps, facts: InvoiceFacts):
     await tx
       .insert(payments)
       .values({
-        userId: ctx.user.id,
-        subscriptionId: ctx.subscription?.id ?? null,
-        stripeInvoiceId: inv.id,
-        stripePaymentIntentId: facts.paymentIntent?.id ?? null,
-        stripeChargeId: chargeIdOf(facts.paymentIntent),
+        ...invoicePayment(ctx, facts),
         amount: inv.amount_paid,
-        currency: inv.currency,
         status: "succeeded",
-        description: `${ctx.planName} (${inv.billing_reason ?? "invoice"})`,
         occurredAt: new Date((inv.status_transitions.paid_at ?? inv.created) * 1000),
       })
       .onConflictDoNothing();
@@ -164,6 +158,20 @@ export async function recordInvoicePaid(deps: BillingDeps, facts: InvoiceFacts):
       userId: ctx.user.id,
     });
   });
+}
+
+/** The columns a payment row takes from its invoice, whatever its outcome. */
+function invoicePayment(ctx: Context, facts: InvoiceFacts) {
+  const inv = facts.invoice;
+  return {
+    userId: ctx.user.id,
+    subscriptionId: ctx.subscription?.id ?? null,
+    stripeInvoiceId: inv.id,
+    stripePaymentIntentId: facts.paymentIntent?.id ?? null,
+    stripeChargeId: chargeIdOf(facts.paymentIntent),
+    currency: inv.currency,
+    description: `${ctx.planName} (${inv.billing_reason ?? "invoice"})`,
+  };
 }
 
 function chargeIdOf(pi: Stripe.PaymentIntent | null): string | null {
@@ -190,16 +198,10 @@ export async function recordInvoiceFailed(
     await tx
       .insert(payments)
       .values({
-        userId: ctx.user.id,
-        subscriptionId: ctx.subscription?.id ?? null,
-        stripeInvoiceId: inv.id,
-        stripePaymentIntentId: facts.paymentIntent?.id ?? null,
-        stripeChargeId: chargeIdOf(facts.paymentIntent),
+        ...invoicePayment(ctx, facts),
         amount: inv.amount_due,
-        currency: inv.currency,
         status: "failed",
         attempt,
-        description: `${ctx.planName} (${inv.billing_reason ?? "invoice"})`,
         failureMessage: facts.paymentIntent?.last_payment_error?.message ?? null,
         occurredAt: new Date(event.created * 1000),
       })
