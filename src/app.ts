@@ -10,7 +10,7 @@ import type { Config } from "./config.ts";
 import type { Database } from "./platform/db/client.ts";
 import { registerDocs } from "./platform/http/docs.ts";
 import { installErrorHandling, methodNotAllowed } from "./platform/http/error-handler.ts";
-import { registerHealth } from "./platform/http/health.ts";
+import { PROBES, registerHealth } from "./platform/http/health.ts";
 import { registerSecurity } from "./platform/http/security.ts";
 import type { App } from "./platform/http/types.ts";
 import { validatorCompiler } from "./platform/http/validation.ts";
@@ -41,7 +41,6 @@ export type AppModule = (app: App, deps: AppDeps) => void | Promise<void>;
 /** Every feature's routes, in registration order. */
 export const modules: AppModule[] = [accountsModule, billingModule, webhookModule];
 
-const PROBES = new Set(["/healthz", "/readyz", "/healthz/", "/readyz/", "/metrics"]);
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** A hop count means "trust that many proxies in front of us". */
@@ -66,7 +65,7 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
     logController: new LogController({
       requestIdLogLabel: "request_id",
       // Probes hit these every few seconds; logging each would drown the useful lines.
-      disableRequestLogging: (request) => PROBES.has(request.url),
+      disableRequestLogging: (request) => PROBES.has(request.url) || request.url === "/metrics",
     }),
   }).withTypeProvider<TypeBoxTypeProvider>() satisfies App;
 

@@ -207,18 +207,7 @@ export async function recordInvoiceFailed(
       })
       .onConflictDoNothing();
     if (inv.billing_reason === "subscription_create") return;
-    await queueEmail(tx, deps, {
-      to: ctx.user.email,
-      template: paymentFailedEmail,
-      data: {
-        name: nameOf(ctx.user),
-        planName: ctx.planName,
-        amount: displayAmount(inv.amount_due, inv.currency),
-        hostedInvoiceUrl: inv.hosted_invoice_url ?? null,
-      },
-      causeKey: `${inv.id}:${attempt}`,
-      userId: ctx.user.id,
-    });
+    await queueInvoiceEmail(tx, deps, ctx, paymentFailedEmail, inv, attempt);
   });
 }
 
@@ -232,18 +221,30 @@ export async function recordActionRequired(
   await deps.db.transaction(async (tx) => {
     const ctx = await contextOf(tx, deps, facts);
     if (inv.billing_reason === "subscription_create") return;
-    await queueEmail(tx, deps, {
-      to: ctx.user.email,
-      template: paymentActionRequiredEmail,
-      data: {
-        name: nameOf(ctx.user),
-        planName: ctx.planName,
-        amount: displayAmount(inv.amount_due, inv.currency),
-        hostedInvoiceUrl: inv.hosted_invoice_url ?? null,
-      },
-      causeKey: `${inv.id}:${attempt}`,
-      userId: ctx.user.id,
-    });
+    await queueInvoiceEmail(tx, deps, ctx, paymentActionRequiredEmail, inv, attempt);
+  });
+}
+
+/** A renewal problem the customer must act on: one email per invoice attempt, with its link. */
+async function queueInvoiceEmail(
+  tx: Tx,
+  deps: BillingDeps,
+  ctx: Context,
+  template: typeof paymentFailedEmail | typeof paymentActionRequiredEmail,
+  inv: Stripe.Invoice,
+  attempt: number,
+): Promise<void> {
+  await queueEmail(tx, deps, {
+    to: ctx.user.email,
+    template,
+    data: {
+      name: nameOf(ctx.user),
+      planName: ctx.planName,
+      amount: displayAmount(inv.amount_due, inv.currency),
+      hostedInvoiceUrl: inv.hosted_invoice_url ?? null,
+    },
+    causeKey: `${inv.id}:${attempt}`,
+    userId: ctx.user.id,
   });
 }
 

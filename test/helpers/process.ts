@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -56,4 +57,13 @@ export function startProcess(
 /** Lines that look like a JavaScript stack trace. */
 export function stackLines(text: string): string[] {
   return text.split("\n").filter((line) => /^\s+at .+[:(]/.test(line) || /\\n\s+at /.test(line));
+}
+
+/** A TCP port free right now on loopback, for a process that must be told its port up front. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

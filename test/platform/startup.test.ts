@@ -2,14 +2,13 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { get } from "node:http";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import pg from "pg";
 import { startStripeEmulator } from "../../stripe-emulator/index.ts";
 import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
-import { type Running, stackLines, startProcess } from "../helpers/process.ts";
+import { freePort, type Running, stackLines, startProcess } from "../helpers/process.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 // The entry point as a newcomer runs it: nothing configured, Ctrl-C to stop.
@@ -23,14 +22,6 @@ async function workdir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "billing-start-"));
   dirs.push(dir);
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function getWithoutKeepAlive(url: string): Promise<number> {

@@ -3,6 +3,17 @@ import type { Database } from "../db/client.ts";
 import { migrationStatus } from "../db/migrate.ts";
 import type { App } from "./types.ts";
 
+/**
+ * The probe paths. Orchestrators call them on any host name, over plain HTTP, every few seconds:
+ * they skip the host check, the HTTPS redirect and request logging.
+ */
+export const PROBES: ReadonlySet<string> = new Set([
+  "/healthz",
+  "/readyz",
+  "/healthz/",
+  "/readyz/",
+]);
+
 const Health = Type.Object({ status: Type.String(), detail: Type.Optional(Type.String()) });
 
 /** `/healthz`: the process is alive. `/readyz`: the database answers and is fully migrated. */

@@ -2,10 +2,8 @@ import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import type { Config } from "../../config.ts";
 import { detailError } from "./errors.ts";
+import { PROBES } from "./health.ts";
 import type { App } from "./types.ts";
-
-/** Liveness and readiness probes come from the orchestrator on any host name, over plain HTTP. */
-const PROBES = new Set(["/healthz", "/readyz", "/healthz/", "/readyz/"]);
 
 /**
  * Host header check, as Django's ALLOWED_HOSTS: an exact name, a leading-dot suffix
