@@ -61,6 +61,7 @@ export async function seed(
   const hash = await hashPassword(PASSWORD, {
     PASSWORD_HASH_MEMORY_KIB: 19456,
     PASSWORD_HASH_ITERATIONS: 2,
+    PASSWORD_HASH_CONCURRENCY: 1,
   });
   const planRows = [];
   for (let i = 0; i < options.plans; i++) {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
+import Fastify, { type FastifyBaseLogger } from "fastify";
 import pkg from "../package.json" with { type: "json" };
 import { accountsModule } from "./accounts/accounts-module.ts";
 import type { SubscriptionStatusOf } from "./accounts/accounts-service.ts";
@@ -15,7 +15,7 @@ import { registerSecurity } from "./platform/http/security.ts";
 import type { App } from "./platform/http/types.ts";
 import { validatorCompiler } from "./platform/http/validation.ts";
 import type { Jobs } from "./platform/jobs/jobs.ts";
-import type { Logger } from "./platform/logging.ts";
+import { type Logger, RequestLog } from "./platform/logging.ts";
 import { type Metrics, registerMetrics } from "./platform/metrics.ts";
 import type { JobDeps } from "./services.ts";
 import { webhookModule } from "./webhooks/webhook-module.ts";
@@ -62,7 +62,7 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
       const incoming = req.headers["x-request-id"];
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    logController: new LogController({
+    logController: new RequestLog({
       requestIdLogLabel: "request_id",
       // Probes hit these every few seconds; logging each would drown the useful lines.
       disableRequestLogging: (request) => PROBES.has(request.url) || request.url === "/metrics",

@@ -141,6 +141,11 @@ export const settings = {
     default: 2,
     doc: "argon2id time cost (iterations).",
   },
+  PASSWORD_HASH_CONCURRENCY: {
+    parse: int(1, 64),
+    default: 1,
+    doc: "argon2id hashes computed at once per process; more logins wait their turn. Raise it for one process on a many-core host.",
+  },
   DATABASE_URL: {
     parse: url("postgres:", "postgresql:"),
     doc: "PostgreSQL URL. Unset: embedded PGlite under DATA_DIR (one process only).",

@@ -23,7 +23,6 @@ import {
 import {
   type AccountsDeps,
   changePassword,
-  getUserById,
   login,
   type ProfileChanges,
   register,
@@ -150,11 +149,8 @@ export function registerAccountRoutes(
       },
       preValidation: auth,
     },
-    async (request) => {
-      const user = await getUserById(deps.db, requireUser(request).id);
-      if (!user) throw new Error("authenticated user not found");
-      return userBody(deps, user);
-    },
+    // The row authentication loaded for this request: no second read.
+    async (request) => userBody(deps, requireUser(request)),
   );
 
   for (const [method, body] of [

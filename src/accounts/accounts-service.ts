@@ -1,6 +1,7 @@
 import { eq, getTableColumns, sql } from "drizzle-orm";
 import type { Config } from "../config.ts";
 import type { Db, Executor } from "../platform/db/client.ts";
+import { prepared } from "../platform/db/prepared.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
 import { type FieldErrors, fieldError, validationError } from "../platform/http/errors.ts";
 import type { Jobs } from "../platform/jobs/jobs.ts";
@@ -62,7 +63,15 @@ export async function userBody(
 }
 
 export async function getUserById(executor: Executor, id: string): Promise<User | undefined> {
-  const [user] = await executor.select(publicColumns).from(users).where(eq(users.id, id));
+  // Every authenticated request runs this one.
+  const query = prepared(executor, "user_by_id", (e) =>
+    e
+      .select(publicColumns)
+      .from(users)
+      .where(eq(users.id, sql.placeholder("id")))
+      .prepare("user_by_id"),
+  );
+  const [user] = await query.execute({ id });
   return user;
 }
 
@@ -234,6 +243,7 @@ export async function login(
   const ok = await verifyPassword(
     row?.passwordHash ?? (await dummyHash(deps.config)),
     input.password,
+    deps.config,
   );
   if (!row || !ok) throw validationError({ non_field_errors: [INVALID_LOGIN] });
   if (!row.isActive) {
@@ -304,7 +314,7 @@ export async function changePassword(
   const [row] = await deps.db.select().from(users).where(eq(users.id, userId));
   if (!row) throw new Error("authenticated user not found");
   const errors: FieldErrors = {};
-  if (!(await verifyPassword(row.passwordHash, input.old_password))) {
+  if (!(await verifyPassword(row.passwordHash, input.old_password, deps.config))) {
     addError(errors, "old_password", "Current password is incorrect.");
   }
   for (const problem of passwordProblems(input.new_password, row)) {

@@ -2,18 +2,11 @@ import type { FastifyRequest } from "fastify";
 import type { Config } from "../config.ts";
 import type { Database } from "../platform/db/client.ts";
 import { type AppError, detailError } from "../platform/http/errors.ts";
-import { getUserById } from "./accounts-service.ts";
+import { getUserById, type User } from "./accounts-service.ts";
 import { verifyToken } from "./tokens.ts";
 
-/** The signed-in caller, as routes see it. */
-export interface AuthUser {
-  id: string;
-  email: string;
-  username: string;
-  stripeCustomerId: string | null;
-  isStaff: boolean;
-  isSuperuser: boolean;
-}
+/** The signed-in caller, as routes see it: the user row as loaded for this request. */
+export type AuthUser = User;
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -52,14 +45,7 @@ export function authenticate(deps: {
     const user = await getUserById(deps.database.db, claims.user_id);
     if (!user) throw tokenError("User not found");
     if (!user.isActive) throw tokenError("User is inactive");
-    request.user = {
-      id: user.id,
-      email: user.email,
-      username: user.username,
-      stripeCustomerId: user.stripeCustomerId,
-      isStaff: user.isStaff,
-      isSuperuser: user.isSuperuser,
-    };
+    request.user = user;
   };
 }
 

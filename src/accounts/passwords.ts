@@ -1,27 +1,53 @@
 import { randomBytes } from "node:crypto";
 import { type Algorithm, hash, verify } from "@node-rs/argon2";
 import { dictionary } from "@zxcvbn-ts/language-common";
+import pLimit, { type LimitFunction } from "p-limit";
 import type { Config } from "../config.ts";
 
-export type HashConfig = Pick<Config, "PASSWORD_HASH_MEMORY_KIB" | "PASSWORD_HASH_ITERATIONS">;
+export type HashConfig = Pick<
+  Config,
+  "PASSWORD_HASH_MEMORY_KIB" | "PASSWORD_HASH_ITERATIONS" | "PASSWORD_HASH_CONCURRENCY"
+>;
 
 export const PASSWORD_MAX_LENGTH = 128;
 const MIN_LENGTH = 8;
 
-/** argon2id on libuv's thread pool (@node-rs/argon2 is async): hashing never blocks the event loop. */
-export function hashPassword(password: string, config: HashConfig): Promise<string> {
-  return hash(password, {
-    // Algorithm.Argon2id; the package's const enum cannot be imported under type stripping.
-    algorithm: 2 satisfies Algorithm.Argon2id,
-    memoryCost: config.PASSWORD_HASH_MEMORY_KIB,
-    timeCost: config.PASSWORD_HASH_ITERATIONS,
-    parallelism: 1,
-  });
+const limits = new Map<number, LimitFunction>();
+
+/**
+ * argon2id runs on libuv's thread pool (@node-rs/argon2 is async), so it never blocks the event
+ * loop, but it does compete with it for the CPU: four pool threads per process hashing at once
+ * on a 2-core host left each event loop a fifth of a core, and every other request waited while
+ * logins ran. At most PASSWORD_HASH_CONCURRENCY hashes run per process; the rest queue here.
+ */
+function hashing<T>(config: HashConfig, work: () => Promise<T>): Promise<T> {
+  let limit = limits.get(config.PASSWORD_HASH_CONCURRENCY);
+  if (!limit) {
+    limit = pLimit(config.PASSWORD_HASH_CONCURRENCY);
+    limits.set(config.PASSWORD_HASH_CONCURRENCY, limit);
+  }
+  return limit(work);
 }
 
-export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+export function hashPassword(password: string, config: HashConfig): Promise<string> {
+  return hashing(config, () =>
+    hash(password, {
+      // Algorithm.Argon2id; the package's const enum cannot be imported under type stripping.
+      algorithm: 2 satisfies Algorithm.Argon2id,
+      memoryCost: config.PASSWORD_HASH_MEMORY_KIB,
+      timeCost: config.PASSWORD_HASH_ITERATIONS,
+      parallelism: 1,
+    }),
+  );
+}
+
+export async function verifyPassword(
+  passwordHash: string,
+  password: string,
+  config: HashConfig,
+): Promise<boolean> {
   try {
-    return await verify(passwordHash, password);
+    return await hashing(config, () => verify(passwordHash, password));
   } catch {
     // A malformed stored hash verifies nothing; it must not turn into a 500 that reveals the account.
     return false;

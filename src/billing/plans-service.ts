@@ -1,6 +1,7 @@
 import { and, asc, count, eq, inArray, not, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 import type { Executor } from "../platform/db/client.ts";
+import { prepared } from "../platform/db/prepared.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { PageRequest } from "../platform/http/pagination.ts";
 import { plans } from "./billing-tables.ts";
@@ -40,14 +41,27 @@ export async function listActivePlans(
   db: Executor,
   page: PageRequest,
 ): Promise<{ count: number; plans: Plan[] }> {
-  const [total] = await db.select({ n: count() }).from(plans).where(eq(plans.isActive, true));
-  const rows = await db
-    .select()
-    .from(plans)
-    .where(eq(plans.isActive, true))
-    .orderBy(asc(plans.amount), asc(plans.name), asc(plans.id))
-    .limit(page.limit)
-    .offset(page.offset);
+  const countQuery = prepared(db, "active_plans_count", (e) =>
+    e
+      .select({ n: count() })
+      .from(plans)
+      .where(eq(plans.isActive, true))
+      .prepare("active_plans_count"),
+  );
+  const pageQuery = prepared(db, "active_plans_page", (e) =>
+    e
+      .select()
+      .from(plans)
+      .where(eq(plans.isActive, true))
+      .orderBy(asc(plans.amount), asc(plans.name), asc(plans.id))
+      .limit(sql.placeholder("limit"))
+      .offset(sql.placeholder("offset"))
+      .prepare("active_plans_page"),
+  );
+  const [[total], rows] = await Promise.all([
+    countQuery.execute(),
+    pageQuery.execute({ limit: page.limit, offset: page.offset }),
+  ]);
   return { count: total?.n ?? 0, plans: rows };
 }
 
@@ -69,7 +83,14 @@ export async function getActivePlan(db: Executor, id: string): Promise<Plan> {
 }
 
 export async function findPlan(db: Executor, id: string): Promise<Plan | undefined> {
-  const [plan] = await db.select().from(plans).where(eq(plans.id, id));
+  const query = prepared(db, "plan_by_id", (e) =>
+    e
+      .select()
+      .from(plans)
+      .where(eq(plans.id, sql.placeholder("id")))
+      .prepare("plan_by_id"),
+  );
+  const [plan] = await query.execute({ id });
   return plan;
 }
 

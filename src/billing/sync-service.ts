@@ -7,6 +7,7 @@ import {
 } from "../accounts/accounts-service.ts";
 import type { Config } from "../config.ts";
 import { type Db, type Executor, queryRows, type Tx } from "../platform/db/client.ts";
+import { prepared } from "../platform/db/prepared.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
 import type { Jobs } from "../platform/jobs/jobs.ts";
 import type { JobDeps } from "../services.ts";
@@ -221,17 +222,22 @@ export async function currentSubscription(
   db: Executor,
   userId: string,
 ): Promise<SubscriptionRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(subscriptions)
-    .where(
-      and(
-        eq(subscriptions.userId, userId),
-        or(eq(subscriptions.started, true), eq(subscriptions.status, "incomplete")),
-      ),
-    )
-    .orderBy(desc(subscriptions.stripeCreatedAt), desc(subscriptions.id))
-    .limit(1);
+  // status/, profile/ and every user shape ask this.
+  const query = prepared(db, "current_subscription", (e) =>
+    e
+      .select()
+      .from(subscriptions)
+      .where(
+        and(
+          eq(subscriptions.userId, sql.placeholder("userId")),
+          or(eq(subscriptions.started, true), eq(subscriptions.status, "incomplete")),
+        ),
+      )
+      .orderBy(desc(subscriptions.stripeCreatedAt), desc(subscriptions.id))
+      .limit(1)
+      .prepare("current_subscription"),
+  );
+  const [row] = await query.execute({ userId });
   return row;
 }
 
