@@ -11,6 +11,15 @@ import {
 } from "../../src/platform/http/pagination.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 
+const DRIVER_ERRORS: Record<string, { message: string; code?: string }> = {
+  refused: { message: "connect ECONNREFUSED 127.0.0.1:5432", code: "ECONNREFUSED" },
+  shutdown: { message: "terminating connection due to administrator command", code: "57P01" },
+  link: { message: "connection failure", code: "08006" },
+  "pool-timeout": { message: "timeout exceeded when trying to connect" },
+  cut: { message: "Connection terminated unexpectedly" },
+  duplicate: { message: "duplicate key value violates unique constraint", code: "23505" },
+};
+
 // A module exercising the platform: validation, errors, pagination.
 const probe: AppModule = (app) => {
   app.post(
@@ -31,6 +40,14 @@ const probe: AppModule = (app) => {
   );
   app.get("/test/boom/", { schema: { hide: true } }, async () => {
     throw new Error("secret internals at /srv/app.ts:12");
+  });
+  // What a database outage looks like from a route: the driver's error, as Drizzle wraps it.
+  app.get("/test/database/:failure/", { schema: { hide: true } }, async (request) => {
+    const { failure } = request.params as { failure: string };
+    const driver = Object.assign(new Error(DRIVER_ERRORS[failure]?.message), {
+      code: DRIVER_ERRORS[failure]?.code,
+    });
+    throw new Error("Failed query: select 1", { cause: driver });
   });
   app.get("/test/business/", { schema: { hide: true } }, async () => {
     throw businessError("not_found", "Plan not found.");
@@ -130,6 +147,17 @@ describe("HTTP errors keep the original's shapes", () => {
     });
     assert.equal(res.statusCode, 413);
     assert.deepEqual(res.json(), { detail: "Request body is too large." });
+  });
+
+  test("the database being unreachable is a 503 with Retry-After; a failing statement stays a 500", async () => {
+    for (const failure of ["refused", "shutdown", "link", "pool-timeout", "cut"]) {
+      const res = await t.app.inject({ method: "GET", url: `/test/database/${failure}/` });
+      assert.equal(res.statusCode, 503, failure);
+      assert.deepEqual(res.json(), { detail: "Service temporarily unavailable, try again later." });
+      assert.equal(res.headers["retry-after"], "5");
+    }
+    const res = await t.app.inject({ method: "GET", url: "/test/database/duplicate/" });
+    assert.equal(res.statusCode, 500);
   });
 
   test("an unexpected error is a 500 with the request id and no internals", async () => {

@@ -85,6 +85,11 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   // An idle client losing its connection (server restart) must not crash the process; the pool
   // replaces it on next use.
   pool.on("error", () => {});
+  // pg-pool takes its idle listener off a client while it is checked out (a Drizzle transaction
+  // between two statements), and a connection the server cuts then emits 'error' with nobody
+  // listening: an uncaught exception that ends the process. The holder's next statement fails
+  // with the same cause, and the pool discards the client on release, so there is nothing to do.
+  pool.on("connect", (client) => client.on("error", () => {}));
   const db = drizzlePg({ client: pool, schema, casing: "snake_case" });
   return {
     db,
@@ -109,4 +114,59 @@ async function openPostgres(url: string, max: number): Promise<Database> {
 export async function queryRows<T>(db: Executor, query: SQL): Promise<T[]> {
   const result = (await db.execute(query)) as { rows: T[] };
   return result.rows;
+}
+
+/**
+ * SQLSTATEs that mean the server is going away, starting up or full, rather than that a statement
+ * is wrong: class 08 (connection exception) and these.
+ */
+const UNAVAILABLE_SQLSTATES = new Set([
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now (starting up, shutting down, recovering)
+  "53300", // too_many_connections
+]);
+const UNAVAILABLE_SOCKET_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
+// Errors node-postgres and pg-pool raise without a code.
+const UNAVAILABLE_MESSAGE =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/;
+
+/**
+ * When `err` (or an error it wraps: Drizzle puts the driver's error in `cause`) says the database
+ * cannot be reached right now, the driver-level reason, short enough to log without a stack trace;
+ * otherwise undefined. The HTTP layer answers such failures 503 and the job queue logs them as an
+ * outage rather than a bug.
+ */
+export function databaseUnavailable(err: unknown): { code?: string; message: string } | undefined {
+  const seen = new Set<unknown>();
+  const pending = [err];
+  while (pending.length > 0) {
+    // Not only Errors: pg-boss reports a worker's failure as a plain copy of the error's fields.
+    const e = pending.shift();
+    if (typeof e !== "object" || e === null || seen.has(e)) continue;
+    seen.add(e);
+    const code = "code" in e && typeof e.code === "string" ? e.code : undefined;
+    const message = "message" in e && typeof e.message === "string" ? e.message : "";
+    if (
+      (code &&
+        (/^08[0-9A-Z]{3}$/.test(code) ||
+          UNAVAILABLE_SQLSTATES.has(code) ||
+          UNAVAILABLE_SOCKET_CODES.has(code))) ||
+      UNAVAILABLE_MESSAGE.test(message)
+    ) {
+      return code ? { code, message } : { message };
+    }
+    if ("cause" in e) pending.push(e.cause);
+    // A connection to a host name with several addresses fails with one error per address.
+    if (e instanceof AggregateError) pending.push(...e.errors);
+  }
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
-import { AppError, detailError, validationError } from "./errors.ts";
+import { databaseUnavailable } from "../db/client.ts";
+import { AppError, detailError, unavailableError, validationError } from "./errors.ts";
 import type { App } from "./types.ts";
 import { fieldErrorsFrom } from "./validation.ts";
 
@@ -42,6 +43,13 @@ export function installErrorHandling(app: App): void {
     }
     const client = frameworkError(error);
     if (client) return send(reply, client);
+    // A database outage is not a bug: one line without a stack per refused request, and a 503 the
+    // client (or Stripe, for a webhook) retries.
+    const outage = databaseUnavailable(error);
+    if (outage) {
+      request.log.warn({ database: outage }, "database unavailable");
+      return send(reply, unavailableError());
+    }
     request.log.error({ err: error }, "unhandled error");
     return reply
       .code(500)

@@ -104,3 +104,18 @@ export function detailError(code: ErrorCode, message: string, retryAfter?: numbe
     ...(retryAfter === undefined ? {} : { retryAfter }),
   });
 }
+
+/** Seconds a client is asked to wait when a dependency (the database) is unreachable. */
+const UNAVAILABLE_RETRY_AFTER = 5;
+
+/**
+ * `503 {"detail": …}` + `Retry-After`, DRF's ServiceUnavailable: the database cannot be reached right
+ * now. Not a 500: nothing is wrong with the request, and retrying it later will work.
+ */
+export function unavailableError(): AppError {
+  return detailError(
+    "unavailable",
+    "Service temporarily unavailable, try again later.",
+    UNAVAILABLE_RETRY_AFTER,
+  );
+}

@@ -1,5 +1,5 @@
 import { Type } from "typebox";
-import type { Database } from "../db/client.ts";
+import { type Database, databaseUnavailable } from "../db/client.ts";
 import { migrationStatus } from "../db/migrate.ts";
 import type { App } from "./types.ts";
 
@@ -44,7 +44,9 @@ export function registerHealth(app: App, database: Database): void {
         }
         return { status: "ok" };
       } catch (err) {
-        request.log.warn({ err }, "readiness check failed");
+        const outage = databaseUnavailable(err);
+        if (outage) request.log.warn({ database: outage }, "readiness check failed");
+        else request.log.warn({ err }, "readiness check failed");
         return reply.code(503).send({ status: "unavailable", detail: "database unreachable" });
       }
     },

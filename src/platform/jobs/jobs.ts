@@ -1,9 +1,10 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { type SQL, sql } from "drizzle-orm";
 import { type DrizzleTransactionLike, fromDrizzle, PgBoss } from "pg-boss";
 import type { Static, TSchema } from "typebox";
 import { Value } from "typebox/value";
 import { v5 as uuidv5 } from "uuid";
-import type { Database, Tx } from "../db/client.ts";
+import { type Database, databaseUnavailable, type Tx } from "../db/client.ts";
 
 export interface RetryPolicy {
   /** Retries after the first attempt; then the job moves to the dead-letter queue. */
@@ -72,10 +73,12 @@ export class Jobs<D = unknown> {
   readonly boss: PgBoss;
   readonly #definitions = new Map<string, AnyJob<D>>();
   readonly #options: JobsOptions;
+  readonly #database: Database;
   #started = false;
 
   constructor(database: Database, options: JobsOptions) {
     this.#options = options;
+    this.#database = database;
     this.boss = new PgBoss({
       ...database.boss,
       schema: "pgboss",
@@ -83,7 +86,15 @@ export class Jobs<D = unknown> {
       application_name: "billing-jobs",
       __test__enableSpies: options.spies ?? false,
     });
-    this.boss.on("error", (err) => options.log.error({ err }, "job queue error"));
+    // pg-boss reports failed polls and maintenance here and retries them itself: during a database
+    // outage that is one line per failed attempt, without a stack, until the database is back.
+    this.boss.on("error", (err) => {
+      const outage = databaseUnavailable(err);
+      // A worker's failed poll names its queue.
+      const queue = "queue" in err && typeof err.queue === "string" ? err.queue : undefined;
+      if (outage) options.log.warn({ database: outage, queue }, "job queue: database unavailable");
+      else options.log.error({ err }, "job queue error");
+    });
     this.boss.on("warning", (warning) => options.log.warn({ warning }, "job queue warning"));
   }
 
@@ -138,6 +149,7 @@ export class Jobs<D = unknown> {
           },
           async ([job]) => {
             if (!job) return;
+            const started = Date.now();
             const retryCount = job.retryCount ?? 0;
             const lastAttempt = retryCount >= this.retryPolicy(def).limit;
             try {
@@ -145,6 +157,7 @@ export class Jobs<D = unknown> {
               this.#options.onAttempt?.(def.name, "completed");
             } catch (err) {
               this.#options.onAttempt?.(def.name, lastAttempt ? "failed" : "retried");
+              if (databaseUnavailable(err)) await this.#untilDatabaseAnswers(job, started);
               throw err;
             } finally {
               // pg-boss waits out the polling interval after every fetch, even a full one, so a
@@ -155,6 +168,29 @@ export class Jobs<D = unknown> {
             }
           },
         );
+      }
+    }
+  }
+
+  /**
+   * An attempt cut off by a database outage cannot be recorded as failed while the database is
+   * down: pg-boss's fail() fails too, and the job stays active until it expires (JOB_TIMEOUT), long
+   * after the outage. So the attempt keeps its slot until the database answers again, then fails
+   * normally and is retried by its policy. Bounded by the job's own expiry and by the worker
+   * stopping. (An attempt that succeeded but could not be marked complete still waits for expiry;
+   * handlers are safe to run twice.)
+   */
+  async #untilDatabaseAnswers(
+    job: { signal: AbortSignal; expireInSeconds: number },
+    started: number,
+  ): Promise<void> {
+    const deadline = started + job.expireInSeconds * 1000 - 1000;
+    while (!job.signal.aborted && Date.now() < deadline) {
+      try {
+        await this.#database.ping();
+        return;
+      } catch {
+        await delay(500, undefined, { signal: job.signal }).catch(() => {});
       }
     }
   }
