@@ -118,6 +118,55 @@ export async function load(url: string, request: Request, options: LoadOptions):
   };
 }
 
+/** A run of `loadPrecise`: also every 2xx response's time in milliseconds, sorted. */
+export interface PreciseRun extends Run {
+  times: number[];
+}
+
+/** The q-quantile (0..1) of sorted values, to 0.01. */
+export function quantile(sorted: number[], q: number): number {
+  const v = sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  return Math.round(v * 100) / 100;
+}
+
+/**
+ * As `load`, but p50/p99 come from every 2xx response's own time in fractional milliseconds:
+ * autocannon's histogram counts whole milliseconds, too coarse to tell whether a 2 ms latency
+ * stayed within 25 %. For the moderate fixed rates of `bench:growth`; rps and failures as `load`.
+ */
+export async function loadPrecise(
+  url: string,
+  request: Request,
+  options: LoadOptions,
+): Promise<PreciseRun> {
+  const times: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        connections: options.connections,
+        ...(options.amount ? { amount: options.amount } : { duration: options.durationSeconds }),
+        requests: [request],
+        ...(options.rate ? { overallRate: options.rate } : {}),
+        timeout: 10,
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    instance.on("response", (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) times.push(ms);
+    });
+  });
+  times.sort((a, b) => a - b);
+  return {
+    rps: Math.round(result.requests.average),
+    p50: quantile(times, 0.5),
+    p99: quantile(times, 0.99),
+    failures: result.non2xx + result.errors + result.timeouts,
+    requests: result.requests.total,
+    times,
+  };
+}
+
 /** Kernel-reported resident set size of a process, in MB. */
 async function rssMb(pid: number): Promise<number | undefined> {
   try {

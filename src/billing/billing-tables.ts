@@ -137,7 +137,15 @@ export const payments = pgTable(
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    index().on(t.userId, t.occurredAt.desc()),
+    // A user's history in exactly the order the payments page reads it (nulls first, as a plain
+    // ORDER BY … DESC sorts): page 1 reads 20 entries instead of sorting the user's whole
+    // history, and a deep page finds its 20 ids by an index-only scan (see listPayments).
+    index("payments_user_history_idx").on(
+      t.userId,
+      t.occurredAt.desc().nullsFirst(),
+      t.createdAt.desc().nullsFirst(),
+      t.id.desc().nullsFirst(),
+    ),
     uniqueIndex("payments_one_success_per_invoice_idx")
       .on(t.stripeInvoiceId)
       .where(sql`${t.status} = 'succeeded'`),

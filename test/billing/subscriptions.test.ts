@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { payments } from "../../src/billing/billing-tables.ts";
 import { type BillingTestApp, latestPaymentIntent, startBillingApp } from "../helpers/billing.ts";
 
 let t: BillingTestApp;
@@ -263,5 +264,49 @@ describe("status, cancel, reactivate", () => {
     assert.equal(res.body.count, 1);
     const mine = await t.paymentsOf(a.userId);
     assert.equal(res.body.results[0].id, mine[0]?.id);
+  });
+});
+
+describe("payment history pages", () => {
+  test("paging through a long history returns every payment once, newest first", async () => {
+    const buyer = await t.signUp();
+    const base = Date.parse("2026-01-01T00:00:00Z");
+    // Ties on occurred_at and created_at, so the id has to break them the same way on every page.
+    const inserted = await t.services.database.db
+      .insert(payments)
+      .values(
+        Array.from({ length: 45 }, (_, i) => ({
+          userId: buyer.userId,
+          stripeInvoiceId: `in_history_${buyer.userId}_${i}`,
+          amount: 100 + i,
+          currency: "usd",
+          status: "succeeded",
+          occurredAt: new Date(base + Math.floor(i / 4) * 86_400_000),
+          createdAt: new Date(base + (i % 2) * 1000),
+        })),
+      )
+      .returning();
+    const expected = inserted
+      .toSorted(
+        (a, b) =>
+          b.occurredAt.getTime() - a.occurredAt.getTime() ||
+          b.createdAt.getTime() - a.createdAt.getTime() ||
+          (a.id < b.id ? 1 : -1),
+      )
+      .map((p) => p.id);
+
+    const seen: string[] = [];
+    for (const page of [1, 2, 3]) {
+      const path = `/api/subscriptions/payments/${page === 1 ? "" : `?page=${page}`}`;
+      const res = await t.http("GET", path, { token: buyer.token });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.count, 45);
+      assert.equal(res.body.results.length, page === 3 ? 5 : 20);
+      assert.equal(res.body.next === null, page === 3);
+      seen.push(...res.body.results.map((p: { id: string }) => p.id));
+    }
+    assert.deepEqual(seen, expected);
+    const past = await t.http("GET", "/api/subscriptions/payments/?page=4", { token: buyer.token });
+    assert.equal(past.status, 404);
   });
 });

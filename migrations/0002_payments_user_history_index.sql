@@ -1,0 +1,2 @@
+DROP INDEX "payments_user_id_occurred_at_index";--> statement-breakpoint
+CREATE INDEX "payments_user_history_idx" ON "payments" USING btree ("user_id","occurred_at" DESC NULLS FIRST,"created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);
