@@ -223,7 +223,8 @@ async function main(): Promise<void> {
     endpoints,
     statusDuringLogins,
     ...(e2e ? { webhookEndToEnd: e2e } : {}),
-    rssPeakMb: Object.values(peaks).map((mb) => Math.round(mb)),
+    rssPeakMb: Object.values(peaks).map((m) => Math.round(m.rss)),
+    pssPeakMb: Object.values(peaks).map((m) => Math.round(m.pss)),
     notes,
   };
   await writeResults(results);

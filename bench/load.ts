@@ -167,12 +167,28 @@ export async function loadPrecise(
   };
 }
 
-/** Kernel-reported resident set size of a process, in MB. */
-async function rssMb(pid: number): Promise<number | undefined> {
+export interface Memory {
+  /** Resident set size, MB: every page the process maps, shared ones included. */
+  rss: number;
+  /**
+   * Proportional set size, MB: shared pages divided among the processes sharing them. The API
+   * processes of one host share Node's binary (about 60 MB resident), so PSS is what each one
+   * adds to the host's memory.
+   */
+  pss: number;
+}
+
+/** Kernel-reported RSS and PSS of a process (/proc/PID/smaps_rollup). */
+async function memoryOf(pid: number): Promise<Memory | undefined> {
   try {
-    const status = await readFile(`/proc/${pid}/status`, "utf8");
-    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
-    return kb ? Number(kb) / 1024 : undefined;
+    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, "utf8");
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1]);
+    const rss = kb("Rss");
+    const pss = kb("Pss");
+    return Number.isFinite(rss) && Number.isFinite(pss)
+      ? { rss: rss / 1024, pss: pss / 1024 }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -188,17 +204,19 @@ async function childrenOf(pid: number): Promise<number[]> {
 }
 
 /**
- * Samples the RSS of the API processes (the cluster primary's children) every 250 ms and keeps
- * each one's peak. Linux only (/proc); elsewhere it reports nothing.
+ * Samples the RSS and PSS of the API processes (the cluster primary's children) every 250 ms and
+ * keeps each one's peaks. Linux only (/proc); elsewhere it reports nothing.
  */
-export function sampleRss(primaryPid: number): { stop(): Promise<Record<number, number>> } {
-  const peaks: Record<number, number> = {};
+export function sampleRss(primaryPid: number): { stop(): Promise<Record<number, Memory>> } {
+  const peaks: Record<number, Memory> = {};
   let running = true;
   const loop = (async () => {
     while (running) {
       for (const pid of await childrenOf(primaryPid)) {
-        const mb = await rssMb(pid);
-        if (mb !== undefined) peaks[pid] = Math.max(peaks[pid] ?? 0, mb);
+        const now = await memoryOf(pid);
+        if (!now) continue;
+        const peak = peaks[pid] ?? { rss: 0, pss: 0 };
+        peaks[pid] = { rss: Math.max(peak.rss, now.rss), pss: Math.max(peak.pss, now.pss) };
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

@@ -21,6 +21,8 @@ export interface Results {
   statusDuringLogins?: Run;
   webhookEndToEnd?: { events: number; seconds: number; eventsPerSecond: number; failed: number };
   rssPeakMb: number[];
+  /** Proportional set size: shared pages (Node's binary) split between the API processes. */
+  pssPeakMb: number[];
   notes: string[];
 }
 
@@ -78,7 +80,12 @@ export function targets(r: Results): [string, string, string][] {
   }
   if (r.rssPeakMb.length > 0) {
     const peak = Math.max(...r.rssPeakMb);
-    rows.push(["RSS ≤ 150 MB per API process", `${peak} MB peak`, verdict(peak <= 150)]);
+    const pss = Math.max(...r.pssPeakMb);
+    rows.push([
+      "RSS ≤ 150 MB per API process",
+      `${peak} MB peak RSS (${pss} MB PSS)`,
+      verdict(peak <= 150),
+    ]);
   }
   return rows;
 }
@@ -138,7 +145,10 @@ export function markdown(r: Results): string {
     );
   }
   if (r.rssPeakMb.length > 0) {
-    lines.push("", `Peak RSS per API process over the run: ${r.rssPeakMb.join(" MB, ")} MB.`);
+    lines.push(
+      "",
+      `Peak RSS per API process over the run: ${r.rssPeakMb.join(" MB, ")} MB; peak PSS (shared pages split between the processes): ${r.pssPeakMb.join(" MB, ")} MB.`,
+    );
   }
   if (r.notes.length > 0) lines.push("", "## Notes", "", ...r.notes.map((n) => `- ${n}`));
   return `${lines.join("\n")}\n`;
