@@ -171,6 +171,15 @@ export const settings = {
     default: 60,
     doc: "Default delay before the first retry (seconds; doubles with backoff).",
   },
+  JOB_TIMEOUT: {
+    parse: (raw) => {
+      const seconds = duration(raw);
+      if (seconds < 1) throw new Error("must be at least 1 second");
+      return seconds;
+    },
+    default: 900,
+    doc: "How long a job may run before it counts as lost (its worker died) and is retried (seconds, or 15m …). Keep it above the slowest job: Stripe and SMTP calls time out after 30 s.",
+  },
   SHUTDOWN_TIMEOUT: {
     parse: duration,
     default: 10,

@@ -92,6 +92,7 @@ export async function openServices(
         [PROCESS_EVENT_QUEUE]: webhookRetryPolicy(config),
       },
       log: logger,
+      timeoutSeconds: config.JOB_TIMEOUT,
       spies: options.spies ?? false,
       ...(options.pollingIntervalSeconds
         ? { pollingIntervalSeconds: options.pollingIntervalSeconds }

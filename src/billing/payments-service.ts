@@ -261,6 +261,15 @@ async function queueInvoiceEmail(
   });
 }
 
+/** Whether a PaymentIntent paid an invoice (a subscription payment, not a one-off charge). */
+async function paidAnInvoice(stripe: Stripe, paymentIntentId: string): Promise<boolean> {
+  const found = await stripe.invoicePayments.list({
+    payment: { type: "payment_intent", payment_intent: paymentIntentId },
+    limit: 1,
+  });
+  return found.data.length > 0;
+}
+
 /**
  * `charge.refunded`: one `refunded` row per refund of the charge (a partial refund and a later
  * one are two rows). Refunds are listed from Stripe, since the event's charge does not carry them.
@@ -276,6 +285,12 @@ export async function recordRefunds(deps: BillingDeps, charge: Stripe.Charge): P
           .from(payments)
           .where(and(eq(payments.stripePaymentIntentId, piId), eq(payments.status, "succeeded")))
       : [];
+    // Events arrive in any order: a refund seen before the invoice payment it refunds is recorded
+    // would be stored without that payment's invoice and subscription, for good (its row is never
+    // rewritten). Wait for the payment instead; `invoice.paid` needs nothing and lands first.
+    if (!paid && piId && (await paidAnInvoice(deps.stripe, piId))) {
+      throw new RetryLater(`payment ${piId} refunded by charge ${charge.id} is not recorded yet`);
+    }
     const user = paid
       ? { id: paid.userId }
       : await resolveUser(tx, customerIdOf(charge.customer), charge.metadata.user_id);

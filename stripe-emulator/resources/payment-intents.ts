@@ -164,9 +164,13 @@ export const paymentIntentRoutes: Route[] = [
     method: "GET",
     path: "/v1/refunds",
     handler: ({ ctx, params }) => {
+      // Stripe filters by either; ignoring `charge` listed every customer's refunds for one charge.
       const pi = optStr(params, "payment_intent");
+      const charge = optStr(params, "charge");
       const all = Object.values(ctx.state.refunds).filter(
-        (r) => pi === undefined || r.payment_intent === pi,
+        (r) =>
+          (pi === undefined || r.payment_intent === pi) &&
+          (charge === undefined || r.charge === charge),
       );
       return render(ctx.state, paginate(all, params, "/v1/refunds"), expandList(params));
     },

@@ -3,10 +3,20 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { setStripeCustomerId } from "../../src/accounts/accounts-service.ts";
+import { RetryLater } from "../../src/billing/sync-service.ts";
 import { commands as webhookCommands } from "../../src/cli.ts";
+import { handleEvent } from "../../src/webhooks/webhook-handlers.ts";
+import { billingDepsOf } from "../../src/webhooks/webhook-jobs.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import type { Stage } from "../../stripe-emulator/server.ts";
-import { type BillingTestApp, type Customer, DAY, startBillingApp } from "../helpers/billing.ts";
+import {
+  type BillingTestApp,
+  type Customer,
+  DAY,
+  latestPaymentIntent,
+  startBillingApp,
+} from "../helpers/billing.ts";
+import { shuffle } from "../helpers/lives.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /** Set by a test to run code after Stripe created a subscription but before our API hears back. */
@@ -58,18 +68,6 @@ async function picture(userId: string) {
     payments: pays.map((p) => `${p.status}:${p.amount}:${p.currency}:${p.attempt}`),
     emails: mails.map((m) => m.template).filter((n) => n.startsWith("billing.")),
   };
-}
-
-/** A fixed shuffle, so a failure can be reproduced. */
-function shuffle<T>(items: T[], seed = 7): T[] {
-  const out = [...items];
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 describe("delivery order and redelivery", () => {
@@ -233,5 +231,50 @@ describe("delivery order and redelivery", () => {
       ["succeeded:700"],
     );
     assert.deepEqual(await failedOf(), []);
+  });
+  test("a refund seen before the payment it refunds waits for it, then names its invoice", async () => {
+    const buyer = await t.signUp();
+    const plan = await t.plan({ amount: 900 });
+    const { db } = t.services.database;
+    t.emulator.holdDeliveries(true);
+    // Made in Stripe's dashboard for a linked customer: no API request records the payment.
+    const customer = await t.stripe.customers.create({ email: buyer.email });
+    await setStripeCustomerId(db, buyer.userId, customer.id);
+    const pm = await t.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    await t.stripe.customers.update(customer.id, {
+      invoice_settings: { default_payment_method: pm.id },
+    });
+    const sub = await t.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: plan.stripe_price_id }],
+      metadata: { user_id: buyer.userId },
+    });
+    await t.stripe.refunds.create({
+      payment_intent: await latestPaymentIntent(t.stripe, sub.id),
+      amount: 300,
+    });
+    const latest = async (type: "charge.refunded" | "invoice.paid") => {
+      const [event] = (await t.stripe.events.list({ type, limit: 1 })).data;
+      assert.ok(event && t.emulator.heldEvents().includes(event.id));
+      return event;
+    };
+    const deps = billingDepsOf(t.services);
+    const refunded = await latest("charge.refunded");
+    await assert.rejects(handleEvent(deps, refunded), RetryLater);
+    assert.deepEqual(await t.paymentsOf(buyer.userId), []);
+    assert.equal(await handleEvent(deps, await latest("invoice.paid")), "processed");
+    assert.equal(await handleEvent(deps, refunded), "processed");
+
+    const rows = await t.paymentsOf(buyer.userId);
+    const paid = rows.find((r) => r.status === "succeeded");
+    const refund = rows.find((r) => r.status === "refunded");
+    assert.ok(paid);
+    assert.equal(refund?.amount, 300);
+    assert.equal(refund?.stripeInvoiceId, paid.stripeInvoiceId);
+    assert.equal(refund?.subscriptionId, paid.subscriptionId);
+    assert.match(refund?.description ?? "", /^Refund of /);
+    t.emulator.holdDeliveries(false);
+    await t.settle();
+    assert.equal((await t.paymentsOf(buyer.userId)).length, 2);
   });
 });

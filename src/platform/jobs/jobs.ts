@@ -60,6 +60,12 @@ export interface JobsOptions {
   spies?: boolean;
   /** How often an idle worker looks for due jobs (new jobs wake it at once through NOTIFY). */
   pollingIntervalSeconds?: number;
+  /**
+   * How long a job may stay active before it counts as lost and is retried (JOB_TIMEOUT; pg-boss's
+   * default is 15 minutes). A worker that dies mid-job (SIGKILL, OOM, a lost host) never settles
+   * its jobs: only this expiry hands them to another worker.
+   */
+  timeoutSeconds?: number;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds definitions of every payload type
@@ -85,6 +91,14 @@ export class Jobs<D = unknown> {
       useListenNotify: true,
       application_name: "billing-jobs",
       __test__enableSpies: options.spies ?? false,
+      // Expired jobs are found by the supervisor, every minute by default: with a short timeout,
+      // look as often as half of it, so a dead worker's job is retried within about 1.5 timeouts.
+      ...(options.timeoutSeconds
+        ? {
+            superviseIntervalSeconds: supervisorInterval(options.timeoutSeconds),
+            monitorIntervalSeconds: supervisorInterval(options.timeoutSeconds),
+          }
+        : {}),
     });
     // pg-boss reports failed polls and maintenance here and retries them itself: during a database
     // outage that is one line per failed attempt, without a stack, until the database is back.
@@ -122,6 +136,7 @@ export class Jobs<D = unknown> {
         retryBackoff: retry.backoff,
         deadLetter: dead,
         notify: true,
+        ...(this.#options.timeoutSeconds ? { expireInSeconds: this.#options.timeoutSeconds } : {}),
       };
       // createQueue leaves an existing queue alone, so apply the current policy explicitly.
       if (existing.has(def.name)) await this.boss.updateQueue(def.name, policy);
@@ -225,6 +240,10 @@ export class Jobs<D = unknown> {
     this.#started = false;
     await this.boss.stop({ graceful: true, timeout: timeoutMs, close: true });
   }
+}
+
+function supervisorInterval(timeoutSeconds: number): number {
+  return Math.max(1, Math.min(60, Math.floor(timeoutSeconds / 2)));
 }
 
 export function jobId(queue: string, key: string): string {
