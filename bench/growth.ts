@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
-import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Request } from "autocannon";
 import pg from "pg";
@@ -28,6 +28,7 @@ import {
 } from "./growth-seed.ts";
 import { loadPrecise, type PreciseRun, quantile, type Run, requestFor } from "./load.ts";
 import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
+import { loadAverage, machine } from "./report.ts";
 import { adminQuery, databaseUrl, SECRET_KEY, type Seeded } from "./seed.ts";
 
 /**
@@ -62,10 +63,6 @@ if (!serverUrl) {
 const tag = randomBytes(4).toString("hex");
 const logDir = await mkdtemp(join(tmpdir(), "billing-growth-"));
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
-const loadAverage = () =>
-  loadavg()
-    .map((l) => l.toFixed(1))
-    .join(" ");
 const loadAtStart = loadAverage();
 
 const emulator = await startStripeEmulator({ port: 0 });
@@ -292,17 +289,7 @@ function results(sizes: SizeResult[], databaseVersion: string): GrowthResults {
   return {
     date: new Date().toISOString(),
     command: growthCommand(),
-    machine: {
-      cpu: cpus()[0]?.model ?? "unknown",
-      cores: cpus().length,
-      memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
-      kernel: release(),
-      node: process.version,
-      database: databaseVersion,
-      // Other work on the machine skews every number: recorded so a reader can tell.
-      loadAverageAtStart: loadAtStart,
-      loadAverageAtEnd: loadAverage(),
-    },
+    machine: machine(databaseVersion, loadAtStart),
     settings: {
       apiProcesses: PROCESSES,
       connections: CONNECTIONS,

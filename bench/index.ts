@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
-import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { createStripeClient } from "../src/billing/stripe-client.ts";
@@ -9,7 +9,7 @@ import { runMigrations } from "../src/platform/db/migrate.ts";
 import { startStripeEmulator } from "../stripe-emulator/index.ts";
 import { type Endpoint, load, PATHS, type Run, requestFor, sampleRss } from "./load.ts";
 import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
-import { type EndpointResult, type Results, writeResults } from "./report.ts";
+import { type EndpointResult, loadAverage, machine, type Results, writeResults } from "./report.ts";
 import { adminQuery, databaseUrl, SECRET_KEY, type Seeded, seed } from "./seed.ts";
 
 /**
@@ -30,9 +30,7 @@ const E2E_EVENTS = Number(env.BENCH_E2E_EVENTS ?? 5000);
 const serverUrl = env.DATABASE_URL;
 const logDir = await mkdtemp(join(tmpdir(), "billing-bench-"));
 const notes: string[] = [];
-const loadAtStart = loadavg()
-  .map((l) => l.toFixed(1))
-  .join(" ");
+const loadAtStart = loadAverage();
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
 
 if (!serverUrl) {
@@ -196,19 +194,7 @@ async function main(): Promise<void> {
   const results: Results = {
     date: new Date().toISOString(),
     command: benchCommand(),
-    machine: {
-      cpu: cpus()[0]?.model ?? "unknown",
-      cores: cpus().length,
-      memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
-      kernel: release(),
-      node: process.version,
-      database: pgVersion,
-      // Other work on the machine skews every number: recorded so a reader can tell.
-      loadAverageAtStart: loadAtStart,
-      loadAverageAtEnd: loadavg()
-        .map((l) => l.toFixed(1))
-        .join(" "),
-    },
+    machine: machine(pgVersion, loadAtStart),
     settings: {
       apiProcesses: processes,
       connections: CONNECTIONS,

@@ -100,15 +100,19 @@ export function requestFor(endpoint: Endpoint, seeded: Seeded, webhookSecret: st
   };
 }
 
-export async function load(url: string, request: Request, options: LoadOptions): Promise<Run> {
-  const result = await autocannon({
+function autocannonOptions(url: string, request: Request, options: LoadOptions) {
+  return {
     url,
     connections: options.connections,
     ...(options.amount ? { amount: options.amount } : { duration: options.durationSeconds }),
     requests: [request],
     ...(options.rate ? { overallRate: options.rate } : {}),
     timeout: 10,
-  });
+  };
+}
+
+export async function load(url: string, request: Request, options: LoadOptions): Promise<Run> {
+  const result = await autocannon(autocannonOptions(url, request, options));
   return {
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
@@ -141,16 +145,8 @@ export async function loadPrecise(
 ): Promise<PreciseRun> {
   const times: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url,
-        connections: options.connections,
-        ...(options.amount ? { amount: options.amount } : { duration: options.durationSeconds }),
-        requests: [request],
-        ...(options.rate ? { overallRate: options.rate } : {}),
-        timeout: 10,
-      },
-      (err, res) => (err ? reject(err) : resolve(res)),
+    const instance = autocannon(autocannonOptions(url, request, options), (err, res) =>
+      err ? reject(err) : resolve(res),
     );
     instance.on("response", (_client, status, _bytes, ms) => {
       if (status >= 200 && status < 300) times.push(ms);

@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import type { Endpoint, Run } from "./load.ts";
 import { ROOT } from "./processes.ts";
@@ -24,6 +25,30 @@ export interface Results {
   /** Proportional set size: shared pages (Node's binary) split between the API processes. */
   pssPeakMb: number[];
   notes: string[];
+}
+
+/** The 1-, 5- and 15-minute load averages, as `uptime` prints them. */
+export const loadAverage = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
+
+/** What a results file says of the machine a run had. */
+export function machine(
+  database: string,
+  loadAverageAtStart: string,
+): Record<string, string | number> {
+  return {
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    kernel: release(),
+    node: process.version,
+    database,
+    // Other work on the machine skews every number: recorded so a reader can tell.
+    loadAverageAtStart,
+    loadAverageAtEnd: loadAverage(),
+  };
 }
 
 const ratio = (app: number, base: number | undefined) =>
