@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Explained } from "./growth-explain.ts";
 import type { Run } from "./load.ts";
 import { ROOT } from "./processes.ts";
+import { machineAndSettings } from "./report.ts";
 
 export const TARGETS = ["status", "paymentsFirst", "paymentsDeep", "webhook"] as const;
 export type Target = (typeof TARGETS)[number];
@@ -111,13 +112,7 @@ export function growthMarkdown(r: GrowthResults): string {
       return `| ${q} | ${pages.join(" | ")} | ${at?.ms ?? "–"} | ${at?.plan ?? ""} |`;
     }),
     "",
-    "## Machine",
-    "",
-    ...Object.entries(r.machine).map(([k, v]) => `- ${k}: ${v}`),
-    "",
-    "## Settings",
-    "",
-    ...Object.entries(s).map(([k, v]) => `- ${k}: ${v}`),
+    ...machineAndSettings(r.machine, s),
   );
   return `${lines.join("\n")}\n`;
 }

@@ -51,6 +51,22 @@ export function machine(
   };
 }
 
+/** The "Machine" and "Settings" sections of a results page. */
+export function machineAndSettings(
+  machineFacts: Record<string, string | number>,
+  settings: Record<string, string | number>,
+): string[] {
+  return [
+    "## Machine",
+    "",
+    ...Object.entries(machineFacts).map(([k, v]) => `- ${k}: ${v}`),
+    "",
+    "## Settings",
+    "",
+    ...Object.entries(settings).map(([k, v]) => `- ${k}: ${v}`),
+  ];
+}
+
 const ratio = (app: number, base: number | undefined) =>
   base ? `${Math.round((app / base) * 100)} %` : "–";
 
@@ -126,13 +142,7 @@ export function markdown(r: Results): string {
     "",
     `Run ${r.date} with \`${r.command}\` on ${r.database === "postgresql" ? "PostgreSQL" : "PGlite (fallback: no DATABASE_URL)"}.`,
     "",
-    "## Machine",
-    "",
-    ...Object.entries(r.machine).map(([k, v]) => `- ${k}: ${v}`),
-    "",
-    "## Settings",
-    "",
-    ...Object.entries(r.settings).map(([k, v]) => `- ${k}: ${v}`),
+    ...machineAndSettings(r.machine, r.settings),
     "",
     "## Requests",
     "",
