@@ -28,7 +28,7 @@ import {
 } from "./growth-seed.ts";
 import { loadPrecise, type PreciseRun, quantile, type Run, requestFor } from "./load.ts";
 import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
-import { loadAverage, machine } from "./report.ts";
+import { loadAverage, machine, runCommand } from "./report.ts";
 import { adminQuery, databaseUrl, SECRET_KEY, type Seeded } from "./seed.ts";
 
 /**
@@ -288,7 +288,7 @@ async function postgresVersion(): Promise<string> {
 function results(sizes: SizeResult[], databaseVersion: string): GrowthResults {
   return {
     date: new Date().toISOString(),
-    command: growthCommand(),
+    command: runCommand("GROWTH_", "bench:growth"),
     machine: machine(databaseVersion, loadAtStart),
     settings: {
       apiProcesses: PROCESSES,
@@ -303,15 +303,6 @@ function results(sizes: SizeResult[], databaseVersion: string): GrowthResults {
     },
     sizes,
   };
-}
-
-/** The command line of this run: the GROWTH_* settings and DATABASE_URL in effect. */
-function growthCommand(): string {
-  const settings = Object.entries(process.env)
-    .filter(([name]) => name.startsWith("GROWTH_") || name === "DATABASE_URL")
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, value]) => `${name}=${value}`);
-  return [...settings, "npm run bench:growth"].join(" ");
 }
 
 try {

@@ -9,7 +9,14 @@ import { runMigrations } from "../src/platform/db/migrate.ts";
 import { startStripeEmulator } from "../stripe-emulator/index.ts";
 import { type Endpoint, load, PATHS, type Run, requestFor, sampleRss } from "./load.ts";
 import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
-import { type EndpointResult, loadAverage, machine, type Results, writeResults } from "./report.ts";
+import {
+  type EndpointResult,
+  loadAverage,
+  machine,
+  type Results,
+  runCommand,
+  writeResults,
+} from "./report.ts";
 import { adminQuery, databaseUrl, SECRET_KEY, type Seeded, seed } from "./seed.ts";
 
 /**
@@ -193,7 +200,7 @@ async function main(): Promise<void> {
   const pgVersion = url ? await postgresVersion() : "PGlite";
   const results: Results = {
     date: new Date().toISOString(),
-    command: benchCommand(),
+    command: runCommand("BENCH_", "bench"),
     machine: machine(pgVersion, loadAtStart),
     settings: {
       apiProcesses: processes,
@@ -286,13 +293,4 @@ try {
   for (const proc of running.reverse()) await proc.stop();
   await emulator.close();
   if (serverUrl) await adminQuery(serverUrl, `drop database if exists ${dbName} with (force)`);
-}
-
-/** The command line of this run as it was typed: the BENCH_* settings and DATABASE_URL in effect. */
-function benchCommand(): string {
-  const settings = Object.entries(process.env)
-    .filter(([name]) => name.startsWith("BENCH_") || name === "DATABASE_URL")
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, value]) => `${name}=${value}`);
-  return [...settings, "npm run bench"].join(" ");
 }

@@ -51,6 +51,15 @@ export function machine(
   };
 }
 
+/** The command line of a run as it was typed: the `prefix`* settings and DATABASE_URL in effect. */
+export function runCommand(prefix: string, script: string): string {
+  const settings = Object.entries(process.env)
+    .filter(([name]) => name.startsWith(prefix) || name === "DATABASE_URL")
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => `${name}=${value}`);
+  return [...settings, `npm run ${script}`].join(" ");
+}
+
 /** The "Machine" and "Settings" sections of a results page. */
 export function machineAndSettings(
   machineFacts: Record<string, string | number>,
