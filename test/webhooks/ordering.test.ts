@@ -42,6 +42,30 @@ before(async () => {
 });
 after(() => t?.close());
 
+/**
+ * A subscription made in Stripe's dashboard (no API request of ours records it): a customer with
+ * `email` and a default card, subscribed to `priceId`. `link` runs once the customer exists, before
+ * anything is charged; `metadata` goes on the subscription.
+ */
+async function dashboardSubscription(
+  email: string,
+  priceId: string,
+  options: { link?: (customerId: string) => Promise<void>; metadata?: Record<string, string> } = {},
+) {
+  const customer = await t.stripe.customers.create({ email });
+  await options.link?.(customer.id);
+  const pm = await t.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+  await t.stripe.customers.update(customer.id, {
+    invoice_settings: { default_payment_method: pm.id },
+  });
+  const sub = await t.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: priceId }],
+    ...(options.metadata ? { metadata: options.metadata } : {}),
+  });
+  return { customerId: customer.id, sub };
+}
+
 /** A subscription's whole life: paid, renewed, canceled at period end, ended. */
 async function life(buyer: Customer, planId: string): Promise<void> {
   const created = await t.subscribe(buyer, planId);
@@ -163,15 +187,7 @@ describe("delivery order and redelivery", () => {
     const buyer = await t.signUp();
     const plan = await t.plan({ amount: 700 });
     // A customer made in Stripe's dashboard: no metadata, not linked to any user yet.
-    const customer = await t.stripe.customers.create({ email: buyer.email });
-    const pm = await t.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
-    await t.stripe.customers.update(customer.id, {
-      invoice_settings: { default_payment_method: pm.id },
-    });
-    const sub = await t.stripe.subscriptions.create({
-      customer: customer.id,
-      items: [{ price: plan.stripe_price_id }],
-    });
+    const { customerId, sub } = await dashboardSubscription(buyer.email, plan.stripe_price_id);
     await t.emulator.idle();
     const { db } = t.services.database;
     const failedOf = async () => {
@@ -207,7 +223,7 @@ describe("delivery order and redelivery", () => {
     );
     assert.deepEqual(await t.subscriptionsOf(buyer.userId), []);
 
-    await setStripeCustomerId(db, buyer.userId, customer.id);
+    await setStripeCustomerId(db, buyer.userId, customerId);
     for (const line of failed) {
       const id = line.split("\t")[1] ?? "";
       const out: string[] = [];
@@ -238,15 +254,8 @@ describe("delivery order and redelivery", () => {
     const { db } = t.services.database;
     t.emulator.holdDeliveries(true);
     // Made in Stripe's dashboard for a linked customer: no API request records the payment.
-    const customer = await t.stripe.customers.create({ email: buyer.email });
-    await setStripeCustomerId(db, buyer.userId, customer.id);
-    const pm = await t.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
-    await t.stripe.customers.update(customer.id, {
-      invoice_settings: { default_payment_method: pm.id },
-    });
-    const sub = await t.stripe.subscriptions.create({
-      customer: customer.id,
-      items: [{ price: plan.stripe_price_id }],
+    const { sub } = await dashboardSubscription(buyer.email, plan.stripe_price_id, {
+      link: (customerId) => setStripeCustomerId(db, buyer.userId, customerId),
       metadata: { user_id: buyer.userId },
     });
     await t.stripe.refunds.create({
