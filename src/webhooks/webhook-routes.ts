@@ -2,7 +2,7 @@ import { Type } from "typebox";
 import type { AppDeps } from "../app.ts";
 import { ErrorMessage } from "../billing/billing-schemas.ts";
 import type { App } from "../platform/http/types.ts";
-import { receiveEvent } from "./webhook-service.ts";
+import { EventStore, receiveEvent } from "./webhook-service.ts";
 
 const Received = Type.Object({
   received: Type.Boolean(),
@@ -16,8 +16,7 @@ const Received = Type.Object({
  */
 export async function registerWebhookRoutes(app: App, deps: AppDeps): Promise<void> {
   const intake = {
-    db: deps.database.db,
-    jobs: deps.jobs,
+    store: new EventStore({ db: deps.database.db, jobs: deps.jobs }),
     stripe: deps.stripe.stripe,
     webhookSecret: deps.stripe.webhookSecret,
   };

@@ -1,7 +1,7 @@
 import { desc, eq, inArray, sql } from "drizzle-orm";
 import Stripe from "stripe";
 import type { BillingDeps } from "../billing/sync-service.ts";
-import type { Db, Executor } from "../platform/db/client.ts";
+import { type Db, databaseUnavailable, type Executor } from "../platform/db/client.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { Metrics } from "../platform/metrics.ts";
 import { handleEvent } from "./webhook-handlers.ts";
@@ -11,12 +11,123 @@ import { stripeEvents } from "./webhook-tables.ts";
 export type StoredEvent = typeof stripeEvents.$inferSelect;
 
 export interface IntakeDeps {
-  db: Db;
-  jobs: BillingDeps["jobs"];
+  /** One per process, so that concurrent requests share transactions. */
+  store: EventStore;
   /** Only its webhook helpers are used: verification needs no network. */
   stripe: Stripe;
   webhookSecret: string | undefined;
 }
+
+/** Events stored by one intake transaction, at most. */
+const BATCH_LIMIT = 100;
+
+interface Arrival {
+  event: Stripe.Event;
+  resolve(duplicate: boolean): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Stores verified events and enqueues their processing, with group commit. An event that arrives
+ * while no intake transaction is running is stored at once, in its own; the events that arrive
+ * while one is running wait for it and are then stored together, in one multi-row insert, one job
+ * insert and one commit. An idle endpoint adds no delay; a busy one pays one commit per batch
+ * instead of one per event (measured by bench/: webhook intake). Each request is answered after
+ * its own event committed, never before.
+ *
+ * A batch the database refuses is retried event by event, so an event it cannot store fails only
+ * its own request (Stripe redelivers it). Ids are inserted in sorted order: two processes' batches
+ * that share ids then lock them in the same order and cannot deadlock.
+ */
+export class EventStore {
+  readonly #db: Db;
+  readonly #jobs: BillingDeps["jobs"];
+  #arrivals: Arrival[] = [];
+  #running = false;
+
+  constructor(deps: { db: Db; jobs: BillingDeps["jobs"] }) {
+    this.#db = deps.db;
+    this.#jobs = deps.jobs;
+  }
+
+  /** Resolves once the event is stored (or found stored already: `duplicate`). */
+  store(event: Stripe.Event): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#arrivals.push({ event, resolve, reject });
+      if (!this.#running) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#arrivals.length > 0) {
+        await this.#commit(this.#arrivals.splice(0, BATCH_LIMIT));
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #commit(batch: Arrival[]): Promise<void> {
+    // A redelivery racing its original inside one batch: the first is the one stored.
+    const first = new Map<string, Arrival>();
+    const repeats: Arrival[] = [];
+    for (const arrival of batch) {
+      if (first.has(arrival.event.id)) repeats.push(arrival);
+      else first.set(arrival.event.id, arrival);
+    }
+    try {
+      const stored = await this.#insert([...first.values()].map((a) => a.event));
+      for (const [id, arrival] of first) arrival.resolve(!stored.has(id));
+      for (const arrival of repeats) arrival.resolve(true);
+    } catch (err) {
+      if (batch.length === 1 || databaseUnavailable(err)) {
+        const answer = batch.length === 1 && refusedValue(err) ? invalidPayload() : err;
+        for (const arrival of batch) arrival.reject(answer);
+        return;
+      }
+      for (const arrival of batch) await this.#commit([arrival]);
+    }
+  }
+
+  /** One transaction: the new events' rows and their processing jobs. Returns the ids it stored. */
+  async #insert(events: Stripe.Event[]): Promise<Set<string>> {
+    const sorted = events.toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.#db.transaction(async (tx) => {
+      const rows = await tx
+        .insert(stripeEvents)
+        .values(
+          sorted.map((event) => ({
+            id: event.id,
+            type: event.type,
+            created: new Date(event.created * 1000),
+            apiVersion: event.api_version,
+            payload: event,
+          })),
+        )
+        .onConflictDoNothing()
+        .returning({ id: stripeEvents.id });
+      await this.#jobs.enqueueMany(
+        tx,
+        processEventJob,
+        rows.map((row) => ({ payload: { eventId: row.id }, key: row.id })),
+      );
+      return new Set(rows.map((row) => row.id));
+    });
+  }
+}
+
+/** SQLSTATE class 22: the database refuses a value itself (a \u0000 inside jsonb, say). */
+function refusedValue(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const { code } = e as Error & { code?: unknown };
+    if (typeof code === "string" && code.startsWith("22")) return true;
+  }
+  return false;
+}
+
+const invalidPayload = () => businessError("invalid", "Invalid payload.");
 
 /** Stripe's own limit, and the SDK's default: a replayed capture older than this is refused. */
 const TOLERANCE_SECONDS = 300;
@@ -40,8 +151,8 @@ function isEvent(value: unknown): value is Stripe.Event {
 
 /**
  * Webhook intake (DESIGN §4.2): verify the signature over the exact bytes, store the event once
- * (a redelivery hits the primary key) and enqueue its processing in the same transaction, so an
- * event is processed if and only if it was stored. Nothing is stored for a request that fails
+ * (a redelivery hits the primary key) and enqueue its processing in the same transaction
+ * (`EventStore`), so an event is processed if and only if it was stored. Nothing is stored for a request that fails
  * verification or is not an event.
  */
 export async function receiveEvent(
@@ -67,26 +178,10 @@ export async function receiveEvent(
     if (err instanceof Stripe.errors.StripeSignatureVerificationError) {
       throw businessError("invalid", "Invalid signature.");
     }
-    throw businessError("invalid", "Invalid payload.");
+    throw invalidPayload();
   }
-  if (!isEvent(event)) throw businessError("invalid", "Invalid payload.");
-  const verified = event;
-  return deps.db.transaction(async (tx) => {
-    const [row] = await tx
-      .insert(stripeEvents)
-      .values({
-        id: verified.id,
-        type: verified.type,
-        created: new Date(verified.created * 1000),
-        apiVersion: verified.api_version,
-        payload: verified,
-      })
-      .onConflictDoNothing()
-      .returning({ id: stripeEvents.id });
-    if (!row) return { duplicate: true, type: verified.type };
-    await deps.jobs.enqueue(tx, processEventJob, { eventId: row.id }, { key: row.id });
-    return { duplicate: false, type: verified.type };
-  });
+  if (!isEvent(event)) throw invalidPayload();
+  return { duplicate: await deps.store.store(event), type: event.type };
 }
 
 /**

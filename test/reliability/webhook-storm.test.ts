@@ -15,7 +15,11 @@ import { deadLetterQueue } from "../../src/platform/jobs/jobs.ts";
 import { createLogger } from "../../src/platform/logging.ts";
 import { openServices, type Services } from "../../src/services.ts";
 import { billingDepsOf, PROCESS_EVENT_QUEUE } from "../../src/webhooks/webhook-jobs.ts";
-import { processStoredEvent, receiveEvent } from "../../src/webhooks/webhook-service.ts";
+import {
+  EventStore,
+  processStoredEvent,
+  receiveEvent,
+} from "../../src/webhooks/webhook-service.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import { signPayload, startStripeEmulator } from "../../stripe-emulator/index.ts";
 import type { Stage } from "../../stripe-emulator/server.ts";
@@ -192,7 +196,8 @@ async function prepare() {
 /** The reference: each event once, in creation order, processed before the next arrives. */
 async function deliverInOrder(reference: Services, events: Captured[]) {
   const started = Date.now();
-  const intake = { ...billingDepsOf(reference), webhookSecret: SECRET };
+  const deps = billingDepsOf(reference);
+  const intake = { store: new EventStore(deps), stripe: deps.stripe, webhookSecret: SECRET };
   for (const { id, payload } of events) {
     await receiveEvent(intake, Buffer.from(payload), signed(payload));
     const outcome = await processStoredEvent(billingDepsOf(reference), id, true);

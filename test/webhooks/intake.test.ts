@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { eq } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
+import type Stripe from "stripe";
+import { queryRows } from "../../src/platform/db/client.ts";
+import { PROCESS_EVENT_QUEUE } from "../../src/webhooks/webhook-jobs.ts";
+import { EventStore } from "../../src/webhooks/webhook-service.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import { signPayload } from "../../stripe-emulator/index.ts";
 import { type BillingTestApp, startBillingApp, WEBHOOK_SECRET } from "../helpers/billing.ts";
@@ -92,6 +96,59 @@ describe("webhook intake", () => {
       assert.equal(typeof res.body.error, "string", what);
     }
     assert.deepEqual(await stored(e.id), []);
+  });
+
+  test("concurrent deliveries, redeliveries among them, store each event once with one job", async () => {
+    const events = Array.from({ length: 20 }, () => event());
+    const deliveries = [...events, ...events].map((e) => ({
+      id: e.id,
+      post: post(e.body, signPayload(e.body, WEBHOOK_SECRET, now())),
+    }));
+    const answers = await Promise.all(
+      deliveries.map(async (d) => ({ id: d.id, ...(await d.post) })),
+    );
+    for (const e of events) {
+      const mine = answers.filter((a) => a.id === e.id);
+      assert.deepEqual(
+        mine.map((a) => a.status),
+        [200, 200],
+      );
+      assert.equal(mine.filter((a) => a.body.duplicate === false).length, 1, e.id);
+    }
+    const ids = events.map((e) => e.id);
+    const rows = await t.services.database.db
+      .select({ id: stripeEvents.id })
+      .from(stripeEvents)
+      .where(inArray(stripeEvents.id, ids));
+    assert.equal(rows.length, ids.length);
+    const jobs = await queryRows<{ key: string }>(
+      t.services.database.db,
+      sql`select singleton_key as key from pgboss.job
+          where name = ${PROCESS_EVENT_QUEUE} and singleton_key in ${ids}`,
+    );
+    assert.deepEqual(jobs.map((j) => j.key).sort(), ids.toSorted());
+  });
+
+  test("an event the database refuses fails alone, not the events stored with it", async () => {
+    const store = new EventStore({ db: t.services.database.db, jobs: t.services.jobs });
+    const parse = (e: { body: string }) => JSON.parse(e.body) as Stripe.Event;
+    const [good1, good2, good3] = [event(), event(), event()].map(parse) as Stripe.Event[];
+    // jsonb cannot hold U+0000: PostgreSQL refuses the row.
+    const bad = { ...parse(event()), data: { object: { id: "prod_\u0000", object: "product" } } };
+    // Stored without awaiting in between: the first goes alone, the other four in one batch.
+    const results = await Promise.allSettled(
+      [good1, good2, bad, good3, good2].map((e) => store.store(e as Stripe.Event)),
+    );
+    assert.deepEqual(
+      results.map((r) => (r.status === "fulfilled" ? r.value : "rejected")),
+      [false, false, "rejected", false, true],
+    );
+    const refused = results[2] as PromiseRejectedResult;
+    assert.equal((refused.reason as Error).message, "Invalid payload.");
+    assert.deepEqual(await stored(bad.id), []);
+    for (const e of [good1, good2, good3] as Stripe.Event[]) {
+      assert.equal((await stored(e.id)).length, 1, e.id);
+    }
   });
 
   test("only the webhook route takes raw bodies: JSON routes still parse JSON", async () => {

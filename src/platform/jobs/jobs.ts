@@ -221,10 +221,7 @@ export class Jobs<D = unknown> {
     payload: Static<S>,
     options: { key: string; startAfterSeconds?: number },
   ): Promise<boolean> {
-    if (!this.#definitions.has(def.name)) throw new Error(`job ${def.name} is not registered`);
-    if (!Value.Check(def.payload, payload)) {
-      throw new Error(`invalid payload for job ${def.name}`);
-    }
+    this.#check(def, payload);
     const id = jobId(def.name, options.key);
     const inserted = await this.boss.send(def.name, payload as object, {
       id,
@@ -233,6 +230,35 @@ export class Jobs<D = unknown> {
       db: fromDrizzle(asBossTransaction(tx), sql),
     });
     return inserted !== null;
+  }
+
+  /**
+   * `enqueue` for many causes at once, in one statement (pg-boss's insert): a job per key, none
+   * inserted twice. For a batch of new facts, such as the events one intake transaction stored.
+   */
+  async enqueueMany<S extends TSchema>(
+    tx: Tx,
+    def: JobDefinition<S, D>,
+    jobs: { payload: Static<S>; key: string }[],
+  ): Promise<void> {
+    if (jobs.length === 0) return;
+    for (const job of jobs) this.#check(def, job.payload);
+    await this.boss.insert(
+      def.name,
+      jobs.map((job) => ({
+        id: jobId(def.name, job.key),
+        data: job.payload as object,
+        singletonKey: job.key,
+      })),
+      { db: fromDrizzle(asBossTransaction(tx), sql) },
+    );
+  }
+
+  #check(def: AnyJob<D>, payload: unknown): void {
+    if (!this.#definitions.has(def.name)) throw new Error(`job ${def.name} is not registered`);
+    if (!Value.Check(def.payload, payload)) {
+      throw new Error(`invalid payload for job ${def.name}`);
+    }
   }
 
   async stop(timeoutMs: number): Promise<void> {
