@@ -2,7 +2,12 @@ import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
 import { isClusterPrimary, superviseCluster } from "./platform/cluster.ts";
 import { createLogger } from "./platform/logging.ts";
-import { exitOnStartupFailure, loadConfigOrExit, stopOnSignals } from "./platform/process.ts";
+import {
+  exitOnStartupFailure,
+  loadConfigOrExit,
+  lowerThreadPoolPriority,
+  stopOnSignals,
+} from "./platform/process.ts";
 
 // The API process: HTTP server, plus the job worker unless WORKER=off.
 // The configuration is checked before the application modules load, so a bad setting is reported
@@ -16,6 +21,7 @@ async function main(): Promise<void> {
     import("./billing/stripe-client.ts"),
     import("./services.ts"),
   ]);
+  await lowerThreadPoolPriority();
   const services = await openServices(config, logger);
   const app = await buildApp(services);
   await app.listen({ port: config.PORT, host: config.HOST });

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
+import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -14,6 +15,13 @@ export interface Running {
   /** Resolves with the exit code (or signal name) when the process ends. */
   exited: Promise<number | string>;
 }
+
+// A test that fails before stopping its process would otherwise leave it running, and the test
+// file (which holds the process's pipes) would never end.
+const alive = new Set<ChildProcess>();
+after(() => {
+  for (const child of alive) child.kill("SIGKILL");
+});
 
 /**
  * Starts one of the entry points (`src/main.ts`, `src/worker.ts`) of the tree at `root` as a user
@@ -44,8 +52,10 @@ export function startProcess(
   };
   child.stdout.on("data", onData);
   child.stderr.on("data", onData);
+  alive.add(child);
   const exited = new Promise<number | string>((resolve) => {
     child.on("exit", (code, signal) => {
+      alive.delete(child);
       rejectUrl(new Error(`process exited (${code ?? signal}) before listening:\n${output}`));
       resolve(code ?? signal ?? -1);
     });

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import pg from "pg";
+import { THREAD_POOL_NICE } from "../../src/platform/process.ts";
 import { startStripeEmulator } from "../../stripe-emulator/index.ts";
 import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
 import { freePort, type Running, stackLines, startProcess } from "../helpers/process.ts";
@@ -31,6 +32,19 @@ function getWithoutKeepAlive(url: string): Promise<number> {
       res.on("end", () => resolve(res.statusCode ?? 0));
     }).on("error", reject);
   });
+}
+
+/** Each thread name of a process, with the niceness of every thread of that name (Linux /proc). */
+async function niceness(pid: number): Promise<Map<string, number[]>> {
+  const threads = new Map<string, number[]>();
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    const stat = await readFile(`/proc/${pid}/task/${task}/stat`, "utf8");
+    // pid (comm) state ppid …: the name may hold spaces; nice is the 19th field.
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    threads.set(name, [...(threads.get(name) ?? []), nice]);
+  }
+  return threads;
 }
 
 async function stop(running: Running): Promise<number | string> {
@@ -63,6 +77,14 @@ describe("starting and stopping the API", () => {
       }),
     });
     assert.equal(register.status, 201);
+    if (process.platform === "linux") {
+      // argon2id runs on libuv's pool: below the event loop, so logins cannot starve requests.
+      const threads = await niceness(first.child.pid ?? 0);
+      assert.equal(threads.get("MainThread")?.[0], 0);
+      const pool = threads.get("libuv-worker") ?? [];
+      assert.ok(pool.length > 0, "the pool's threads are running");
+      assert.deepEqual(new Set(pool), new Set([THREAD_POOL_NICE]));
+    }
     assert.equal(await stop(first), 0);
     assert.deepEqual(stackLines(first.output()), []);
     const files = await readdir(join(cwd, "data", "pglite"));
