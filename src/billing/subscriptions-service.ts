@@ -10,6 +10,7 @@ import {
   applySubscription,
   type BillingDeps,
   currentSubscription,
+  currentSubscriptionWithPlan,
   dbClock,
   FIRST_PAYMENT_FAILED,
   type Snapshot,
@@ -36,7 +37,10 @@ export async function subscriptionBody(
   db: Executor,
   row: SubscriptionRow,
 ): Promise<SubscriptionBody> {
-  const plan = row.planId ? await findPlan(db, row.planId) : undefined;
+  return bodyOf(row, row.planId ? await findPlan(db, row.planId) : undefined);
+}
+
+function bodyOf(row: SubscriptionRow, plan: Plan | null | undefined): SubscriptionBody {
   return {
     id: row.id,
     plan: plan ? planBody(plan) : null,
@@ -58,9 +62,9 @@ export async function subscriptionStatus(
   db: Executor,
   userId: string,
 ): Promise<SubscriptionBody | { status: "inactive"; is_active: false; plan: null }> {
-  const row = await currentSubscription(db, userId);
-  if (!row) return { status: "inactive", is_active: false, plan: null };
-  return subscriptionBody(db, row);
+  const current = await currentSubscriptionWithPlan(db, userId);
+  if (!current) return { status: "inactive", is_active: false, plan: null };
+  return bodyOf(current.subscription, current.plan);
 }
 
 /** Statuses that mean "you already have a subscription". */

@@ -13,6 +13,7 @@ import type { Jobs } from "../platform/jobs/jobs.ts";
 import type { JobDeps } from "../services.ts";
 import { cancellationEmail, trialEndingEmail } from "./billing-emails.ts";
 import { plans, subscriptions } from "./billing-tables.ts";
+import type { Plan } from "./plans-service.ts";
 
 /** What the billing services use. */
 export interface BillingDeps {
@@ -217,25 +218,46 @@ export async function recordTrialWillEnd(
   });
 }
 
-/** The user's current subscription: the newest one that started or still awaits its payment. */
+/** Which of a user's subscriptions is current: the newest one that started or still awaits its payment. */
+const isCurrent = and(
+  eq(subscriptions.userId, sql.placeholder("userId")),
+  or(eq(subscriptions.started, true), eq(subscriptions.status, "incomplete")),
+);
+const newestFirst = [desc(subscriptions.stripeCreatedAt), desc(subscriptions.id)];
+
+/** The user's current subscription (`isCurrent`). */
 export async function currentSubscription(
   db: Executor,
   userId: string,
 ): Promise<SubscriptionRow | undefined> {
-  // status/, profile/ and every user shape ask this.
+  // profile/ and every user shape ask this.
   const query = prepared(db, "current_subscription", (e) =>
     e
       .select()
       .from(subscriptions)
-      .where(
-        and(
-          eq(subscriptions.userId, sql.placeholder("userId")),
-          or(eq(subscriptions.started, true), eq(subscriptions.status, "incomplete")),
-        ),
-      )
-      .orderBy(desc(subscriptions.stripeCreatedAt), desc(subscriptions.id))
+      .where(isCurrent)
+      .orderBy(...newestFirst)
       .limit(1)
       .prepare("current_subscription"),
+  );
+  const [row] = await query.execute({ userId });
+  return row;
+}
+
+/** The user's current subscription and its plan, in one query (status/ asks this). */
+export async function currentSubscriptionWithPlan(
+  db: Executor,
+  userId: string,
+): Promise<{ subscription: SubscriptionRow; plan: Plan | null } | undefined> {
+  const query = prepared(db, "current_subscription_with_plan", (e) =>
+    e
+      .select({ subscription: subscriptions, plan: plans })
+      .from(subscriptions)
+      .leftJoin(plans, eq(plans.id, subscriptions.planId))
+      .where(isCurrent)
+      .orderBy(...newestFirst)
+      .limit(1)
+      .prepare("current_subscription_with_plan"),
   );
   const [row] = await query.execute({ userId });
   return row;

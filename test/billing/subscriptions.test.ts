@@ -59,6 +59,8 @@ describe("create", () => {
     const status = await t.http("GET", "/api/subscriptions/status/", { token: buyer.token });
     assert.equal(status.body.status, "active");
     assert.equal(status.body.stripe_subscription_id, sub.stripe_subscription_id);
+    assert.equal(status.body.plan.name, plan.name);
+    assert.deepEqual(status.body.plan, sub.plan, "status/ reads the plan the subscription names");
     const profile = await t.http("GET", "/api/auth/profile/", { token: buyer.token });
     assert.equal(profile.body.subscription_status, "active");
 
