@@ -9,12 +9,14 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:24-slim
-# Node 24 sizes V8's young generation from the machine's memory (about 120 MB more RSS per
-# process on a 24 GiB host); 16 MB semi-spaces keep an API process near 180 MB at rest.
+# Node 24 sizes V8's heap from the machine's memory, and V8 lets garbage pile up to that size
+# before a full collection: on a 24 GiB host an API process rested at 300 MB and peaked at 535 MB.
+# An 8 MB young generation and a 96 MB old space (the live heap under load is about 50 MB) keep it
+# near 155 MB at rest and under 190 MB at peak (bench/), with no measurable loss of throughput.
 ENV NODE_ENV=production \
     PORT=8000 \
     HOST=0.0.0.0 \
-    NODE_OPTIONS=--max-semi-space-size=16
+    NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=96"
 WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json ./

@@ -39,7 +39,7 @@ export function startNode(entry: string, env: Record<string, string>, logFile: s
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
-      NODE_OPTIONS: "--max-semi-space-size=16",
+      NODE_OPTIONS: "--max-semi-space-size=8 --max-old-space-size=96",
       ...env,
     },
     stdio: ["ignore", fd, fd],
