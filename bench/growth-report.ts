@@ -65,7 +65,7 @@ export function growthMarkdown(r: GrowthResults): string {
     "",
     `Run ${r.date} with \`${r.command}\` on ${r.machine.database}.`,
     "",
-    `One database per size, each with its own API process (${s.apiProcesses} process, WORKER=off), measured side by side: ${s.fixedRate} req/s offered by ${s.connections} connections, ${s.durationSeconds} s per size and endpoint in ${s.rounds} slices that alternate between the sizes (after a ${s.warmupSeconds} s warm-up), so the machine's drifting load falls on every size alike. Latency is each response's own time in fractional ms, the slices pooled. Flat: every larger size's figure at most ${FLAT}× the ${label(sizes[0]?.size ?? 0)} one.`,
+    `One database per size, each with its own API process (${s.apiProcesses} process, WORKER=off), measured side by side: ${s.fixedRate} req/s offered by ${s.connections} connections, ${s.durationSeconds} s per size and endpoint in ${s.rounds} slices that alternate between the sizes (after a ${s.warmupSeconds} s warm-up), so the machine's drifting load falls on every size alike. Latency is each response's time in fractional ms from when it was due (\`paced\`: evenly spaced requests, no coordinated omission), the slices pooled. Flat: every larger size's figure at most ${FLAT}× the ${label(sizes[0]?.size ?? 0)} one.`,
     "",
     `| endpoint | ${sizes.map((x) => `${label(x.size)} p50 | ${label(x.size)} p99`).join(" | ")} | p50 flat | p99 flat |`,
     `|---|${sizes.map(() => "---:|---:").join("|")}|---|---|`,

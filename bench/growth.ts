@@ -26,7 +26,7 @@ import {
   tableSizes,
   userId,
 } from "./growth-seed.ts";
-import { loadPrecise, type PreciseRun, quantile, type Run, requestFor } from "./load.ts";
+import { type PreciseRun, paced, quantile, type Run, requestFor } from "./load.ts";
 import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
 import { loadAverage, machine, runCommand } from "./report.ts";
 import { adminQuery, databaseUrl, SECRET_KEY, type Seeded } from "./seed.ts";
@@ -201,7 +201,7 @@ async function compressWal(client: pg.PoolClient): Promise<void> {
 }
 
 async function run(stage: Stage, target: Target, seconds: number): Promise<PreciseRun> {
-  const result = await loadPrecise(stage.api.url, requestOf(target, stage.users), {
+  const result = await paced(stage.api.url, requestOf(target, stage.users), {
     connections: CONNECTIONS,
     rate: RATE,
     durationSeconds: seconds,

@@ -7,7 +7,7 @@ import { createStripeClient } from "../src/billing/stripe-client.ts";
 import { type Database, openDatabase, queryRows } from "../src/platform/db/client.ts";
 import { runMigrations } from "../src/platform/db/migrate.ts";
 import { startStripeEmulator } from "../stripe-emulator/index.ts";
-import { type Endpoint, load, PATHS, type Run, requestFor, sampleRss } from "./load.ts";
+import { type Endpoint, load, PATHS, paced, type Run, requestFor, sampleRss } from "./load.ts";
 import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
 import {
   type EndpointResult,
@@ -153,7 +153,7 @@ async function measure(
     durationSeconds: DURATION,
   });
   if (!withRate) return { saturation };
-  const rate = await load(target, request(), {
+  const { times: _times, ...rate } = await paced(target, request(), {
     connections: CONNECTIONS,
     durationSeconds: DURATION,
     rate: RATE,
@@ -184,17 +184,19 @@ async function main(): Promise<void> {
   }
 
   log("status at 1,000 req/s while logins saturate…");
-  const [statusDuringLogins] = await Promise.all([
-    load(app.url, requestFor("status", seeded, WEBHOOK_SECRET), {
-      connections: CONNECTIONS,
-      durationSeconds: DURATION,
-      rate: RATE,
-    }),
-    load(app.url, requestFor("login", seeded, WEBHOOK_SECRET), {
-      connections: 8,
-      durationSeconds: DURATION,
-    }),
-  ]);
+  // The logins run first and a second longer, so that status is measured while they are in full
+  // swing rather than while both loads open their connections.
+  const logins = load(app.url, requestFor("login", seeded, WEBHOOK_SECRET), {
+    connections: 8,
+    durationSeconds: DURATION + 2,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const { times: _times, ...statusDuringLogins } = await paced(
+    app.url,
+    requestFor("status", seeded, WEBHOOK_SECRET),
+    { connections: CONNECTIONS, durationSeconds: DURATION, rate: RATE },
+  );
+  await logins;
   const peaks = await rss.stop();
 
   const pgVersion = url ? await postgresVersion() : "PGlite";

@@ -155,7 +155,7 @@ export function markdown(r: Results): string {
     "",
     "## Requests",
     "",
-    "Saturation: 32 connections as fast as they go. Rate: a fixed offered load of 1,000 req/s.",
+    "Saturation: 32 connections as fast as they go (autocannon). Rate: a fixed offered load of 1,000 req/s, evenly spaced, latency counted from when each request was due (`paced` in bench/load.ts; see bench/README.md).",
     "Baseline: bare `node:http` + `pg` + the same JWT verification and SQL (`bench/baseline.ts`).",
     "",
     "| endpoint | app req/s | p50 | p99 | baseline req/s | p50 | p99 | ratio | app p50 @1k/s | app p99 @1k/s | baseline p99 @1k/s |",
