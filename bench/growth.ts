@@ -206,6 +206,10 @@ async function run(stage: Stage, target: Target, seconds: number): Promise<Preci
     rate: RATE,
     durationSeconds: seconds,
   });
+  // Error answers are fast: a run made of them would look flat, so it stops the bench instead.
+  if (result.failures > 0) {
+    throw new Error(`${target} at ${label(stage.size)}: ${result.failures} requests failed`);
+  }
   const { exitCode, signalCode } = stage.api.proc.child;
   if (exitCode !== null || signalCode !== null) {
     throw new Error(

@@ -171,7 +171,12 @@ export async function paced(
         }
         resolve();
       };
-      const base: Request = { method: request.method ?? "GET", path: request.path ?? "/" };
+      const base: Request = {
+        method: request.method ?? "GET",
+        path: request.path ?? "/",
+        ...(request.headers ? { headers: request.headers } : {}),
+        ...(request.body !== undefined ? { body: request.body } : {}),
+      };
       const setup = request.setupRequest;
       const {
         method,

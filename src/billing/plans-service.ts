@@ -36,21 +36,18 @@ export function planBody(plan: Plan): PlanBody {
 
 const INTERVALS = new Set(["month", "year"]);
 
-/** Active plans, cheapest first (ties by name, then id, so pages are stable). */
+/**
+ * Active plans, cheapest first (ties by name, then id, so pages are stable), and how many there
+ * are: one query, the count riding on every row (`count(*) over ()`). Only a page past the end,
+ * which has no rows to carry it, asks for the count on its own.
+ */
 export async function listActivePlans(
   db: Executor,
   page: PageRequest,
 ): Promise<{ count: number; plans: Plan[] }> {
-  const countQuery = prepared(db, "active_plans_count", (e) =>
-    e
-      .select({ n: count() })
-      .from(plans)
-      .where(eq(plans.isActive, true))
-      .prepare("active_plans_count"),
-  );
   const pageQuery = prepared(db, "active_plans_page", (e) =>
     e
-      .select()
+      .select({ plan: plans, total: sql<number>`count(*) over ()`.mapWith(Number) })
       .from(plans)
       .where(eq(plans.isActive, true))
       .orderBy(asc(plans.amount), asc(plans.name), asc(plans.id))
@@ -58,11 +55,17 @@ export async function listActivePlans(
       .offset(sql.placeholder("offset"))
       .prepare("active_plans_page"),
   );
-  const [[total], rows] = await Promise.all([
-    countQuery.execute(),
-    pageQuery.execute({ limit: page.limit, offset: page.offset }),
-  ]);
-  return { count: total?.n ?? 0, plans: rows };
+  const rows = await pageQuery.execute({ limit: page.limit, offset: page.offset });
+  if (rows[0]) return { count: rows[0].total, plans: rows.map((row) => row.plan) };
+  const countQuery = prepared(db, "active_plans_count", (e) =>
+    e
+      .select({ n: count() })
+      .from(plans)
+      .where(eq(plans.isActive, true))
+      .prepare("active_plans_count"),
+  );
+  const [total] = await countQuery.execute();
+  return { count: total?.n ?? 0, plans: [] };
 }
 
 /** Every plan, active first, for operators. */

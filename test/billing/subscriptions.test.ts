@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { sql } from "drizzle-orm";
 import { payments } from "../../src/billing/billing-tables.ts";
+import { queryRows } from "../../src/platform/db/client.ts";
 import { type BillingTestApp, latestPaymentIntent, startBillingApp } from "../helpers/billing.ts";
 
 let t: BillingTestApp;
@@ -22,6 +24,32 @@ describe("plans", () => {
     assert.deepEqual(listed, { ...cheap, amount: "1.00", features: ["Everything"] });
     assert.equal(res.body.count, res.body.results.length);
     assert.equal(res.body.next, null);
+  });
+
+  test("pages of plans carry the count of all active plans; a page past the end is a 404", async () => {
+    const buyer = await t.signUp();
+    for (let i = 0; i < 21; i++) await t.plan({ amount: 500 + i, name: `Tier ${i}` });
+    const [active] = await queryRows<{ n: number }>(
+      t.services.database.db,
+      sql`select count(*)::int as n from plans where is_active`,
+    );
+    const total = active?.n ?? 0;
+    const first = await t.http("GET", "/api/subscriptions/plans/", { token: buyer.token });
+    assert.equal(first.body.count, total);
+    assert.equal(first.body.results.length, 20);
+    assert.match(first.body.next, /page=2/);
+    const last = Math.ceil(total / 20);
+    const end = await t.http("GET", `/api/subscriptions/plans/?page=${last}`, {
+      token: buyer.token,
+    });
+    assert.equal(end.body.count, total);
+    assert.equal(end.body.results.length, total - 20 * (last - 1));
+    assert.equal(end.body.next, null);
+    const past = await t.http("GET", `/api/subscriptions/plans/?page=${last + 1}`, {
+      token: buyer.token,
+    });
+    assert.equal(past.status, 404);
+    assert.deepEqual(past.body, { detail: "Invalid page." });
   });
 
   test("the subscription routes need a signed-in user", async () => {
