@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Request } from "autocannon";
 import { sql } from "drizzle-orm";
 import { createStripeClient } from "../src/billing/stripe-client.ts";
 import { type Database, openDatabase, queryRows } from "../src/platform/db/client.ts";
@@ -140,6 +141,16 @@ async function startBaseline(): Promise<string | undefined> {
   return base;
 }
 
+/** RATE req/s for DURATION seconds (`paced`), without the per-request times. */
+async function fixedRate(target: string, request: Request): Promise<Run> {
+  const { times: _times, ...run } = await paced(target, request, {
+    connections: CONNECTIONS,
+    durationSeconds: DURATION,
+    rate: RATE,
+  });
+  return run;
+}
+
 async function measure(
   target: string,
   endpoint: Endpoint,
@@ -153,12 +164,7 @@ async function measure(
     durationSeconds: DURATION,
   });
   if (!withRate) return { saturation };
-  const { times: _times, ...rate } = await paced(target, request(), {
-    connections: CONNECTIONS,
-    durationSeconds: DURATION,
-    rate: RATE,
-  });
-  return { saturation, rate };
+  return { saturation, rate: await fixedRate(target, request()) };
 }
 
 async function main(): Promise<void> {
@@ -191,11 +197,7 @@ async function main(): Promise<void> {
     durationSeconds: DURATION + 2,
   });
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  const { times: _times, ...statusDuringLogins } = await paced(
-    app.url,
-    requestFor("status", seeded, WEBHOOK_SECRET),
-    { connections: CONNECTIONS, durationSeconds: DURATION, rate: RATE },
-  );
+  const statusDuringLogins = await fixedRate(app.url, requestFor("status", seeded, WEBHOOK_SECRET));
   await logins;
   const peaks = await rss.stop();
 

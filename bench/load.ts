@@ -18,11 +18,6 @@ export interface Run {
 export interface LoadOptions {
   connections: number;
   durationSeconds: number;
-  /**
-   * autocannon's overallRate: at most this many requests per second, but each connection sends its
-   * share back to back as a second starts (see `paced`). Unset = as fast as possible.
-   */
-  rate?: number;
   /** Stop after this many requests instead of after the duration. */
   amount?: number;
 }
@@ -111,7 +106,6 @@ function autocannonOptions(url: string, request: Request, options: LoadOptions) 
     connections: options.connections,
     ...(options.amount ? { amount: options.amount } : { duration: options.durationSeconds }),
     requests: [request],
-    ...(options.rate ? { overallRate: options.rate } : {}),
     timeout: 10,
   };
 }

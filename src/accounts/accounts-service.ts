@@ -1,6 +1,6 @@
 import { eq, getTableColumns, sql } from "drizzle-orm";
 import type { Config } from "../config.ts";
-import type { Db, Executor } from "../platform/db/client.ts";
+import { type Db, driverError, type Executor } from "../platform/db/client.ts";
 import { prepared } from "../platform/db/prepared.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
 import { type FieldErrors, fieldError, validationError } from "../platform/http/errors.ts";
@@ -148,13 +148,10 @@ async function usernameProblem(
   return taken && taken.id !== exceptUserId ? USERNAME_TAKEN : undefined;
 }
 
-/** Postgres unique_violation on the named constraint/index; drizzle wraps driver errors in `cause`. */
+/** Postgres unique_violation: the name of the constraint/index it hit ("" when unnamed). */
 function uniqueViolation(err: unknown): string | undefined {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const { code, constraint } = e as Error & { code?: unknown; constraint?: unknown };
-    if (code === "23505") return typeof constraint === "string" ? constraint : "";
-  }
-  return undefined;
+  const driver = driverError(err);
+  return driver?.code === "23505" ? (driver.constraint ?? "") : undefined;
 }
 
 export interface RegisterInput {

@@ -1,7 +1,7 @@
 import { desc, eq, inArray, sql } from "drizzle-orm";
 import Stripe from "stripe";
 import type { BillingDeps } from "../billing/sync-service.ts";
-import { type Db, databaseUnavailable, type Executor } from "../platform/db/client.ts";
+import { type Db, databaseUnavailable, driverError, type Executor } from "../platform/db/client.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { Metrics } from "../platform/metrics.ts";
 import { handleEvent } from "./webhook-handlers.ts";
@@ -119,13 +119,7 @@ export class EventStore {
 }
 
 /** SQLSTATE class 22: the database refuses a value itself (a \u0000 inside jsonb, say). */
-function refusedValue(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const { code } = e as Error & { code?: unknown };
-    if (typeof code === "string" && code.startsWith("22")) return true;
-  }
-  return false;
-}
+const refusedValue = (err: unknown) => driverError(err)?.code.startsWith("22") === true;
 
 const invalidPayload = () => businessError("invalid", "Invalid payload.");
 
@@ -152,8 +146,8 @@ function isEvent(value: unknown): value is Stripe.Event {
 /**
  * Webhook intake (DESIGN §4.2): verify the signature over the exact bytes, store the event once
  * (a redelivery hits the primary key) and enqueue its processing in the same transaction
- * (`EventStore`), so an event is processed if and only if it was stored. Nothing is stored for a request that fails
- * verification or is not an event.
+ * (`EventStore`), so an event is processed if and only if it was stored. Nothing is stored for a
+ * request that fails verification or is not an event.
  */
 export async function receiveEvent(
   deps: IntakeDeps,

@@ -117,6 +117,20 @@ export async function queryRows<T>(db: Executor, query: SQL): Promise<T[]> {
 }
 
 /**
+ * The driver's error inside `err` (Drizzle wraps it in `cause`): its SQLSTATE `code` and, for a
+ * constraint violation, the constraint's name. Undefined when no error in the chain has a code.
+ */
+export function driverError(err: unknown): { code: string; constraint?: string } | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const { code, constraint } = e as Error & { code?: unknown; constraint?: unknown };
+    if (typeof code === "string") {
+      return typeof constraint === "string" ? { code, constraint } : { code };
+    }
+  }
+  return undefined;
+}
+
+/**
  * SQLSTATEs that mean the server is going away, starting up or full, rather than that a statement
  * is wrong: class 08 (connection exception) and these.
  */
