@@ -1,4 +1,4 @@
-import { eq, getTableColumns, sql } from "drizzle-orm";
+import { eq, getTableColumns, inArray, or, sql } from "drizzle-orm";
 import type { Config } from "../config.ts";
 import { type Db, driverError, type Executor } from "../platform/db/client.ts";
 import { prepared } from "../platform/db/prepared.ts";
@@ -96,6 +96,19 @@ export async function findUserByStripeCustomerId(
     .from(users)
     .where(eq(users.stripeCustomerId, customerId));
   return user;
+}
+
+/** The users with any of these ids, or linked to any of these Stripe customers. */
+export async function findUsersByIdOrCustomer(
+  executor: Executor,
+  ids: string[],
+  customerIds: string[],
+): Promise<User[]> {
+  if (ids.length === 0 && customerIds.length === 0) return [];
+  return executor
+    .select(publicColumns)
+    .from(users)
+    .where(or(inArray(users.id, ids), inArray(users.stripeCustomerId, customerIds)));
 }
 
 export async function setStripeCustomerId(

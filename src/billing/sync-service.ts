@@ -1,7 +1,9 @@
-import { and, desc, eq, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
+import { toSnakeCase } from "drizzle-orm/casing";
 import type Stripe from "stripe";
 import {
   findUserByStripeCustomerId,
+  findUsersByIdOrCustomer,
   getUserById,
   type User,
 } from "../accounts/accounts-service.ts";
@@ -76,11 +78,33 @@ export async function resolveUser(
   customerId: string | null,
   metadataUserId: string | undefined,
 ): Promise<User | undefined> {
-  if (metadataUserId && /^[0-9a-f-]{36}$/i.test(metadataUserId)) {
+  if (metadataUserId && isUserId(metadataUserId)) {
     const user = await getUserById(db, metadataUserId);
     if (user) return user;
   }
   return customerId ? findUserByStripeCustomerId(db, customerId) : undefined;
+}
+
+const isUserId = (value: string | undefined): value is string =>
+  value !== undefined && /^[0-9a-f-]{36}$/i.test(value);
+
+/** `resolveUser` for many subscriptions at once, in one query. */
+async function resolveUsers(db: Executor, subs: Stripe.Subscription[]) {
+  const ids = subs.map((sub) => sub.metadata.user_id).filter(isUserId);
+  const customerIds = subs.map((sub) => customerIdOf(sub.customer)).filter((c) => c !== null);
+  const found = await findUsersByIdOrCustomer(db, ids, customerIds);
+  const byId = new Map(found.map((user) => [user.id, user]));
+  const byCustomer = new Map(
+    found.filter((user) => user.stripeCustomerId).map((user) => [user.stripeCustomerId, user]),
+  );
+  return (sub: Stripe.Subscription): User | undefined => {
+    const metadataUserId = sub.metadata.user_id;
+    const customerId = customerIdOf(sub.customer);
+    return (
+      (isUserId(metadataUserId) ? byId.get(metadataUserId) : undefined) ??
+      (customerId ? byCustomer.get(customerId) : undefined)
+    );
+  };
 }
 
 const toDate = (seconds: number | null | undefined): Date | null =>
@@ -109,54 +133,123 @@ export function accessEndsAt(row: SubscriptionRow): Date | null {
 export async function applySubscription(
   tx: Tx,
   deps: Pick<BillingDeps, "jobs" | "config">,
-  { sub, readAt }: Snapshot,
+  snapshot: Snapshot,
 ): Promise<{ row: SubscriptionRow; written: boolean }> {
-  const customerId = customerIdOf(sub.customer);
-  const user = await resolveUser(tx, customerId, sub.metadata.user_id);
-  if (!user || !customerId) {
-    throw new RetryLater(`no user known yet for subscription ${sub.id} (customer ${customerId})`);
+  const [applied] = await applySubscriptions(tx, deps, [snapshot]);
+  if (!applied) throw new Error(`subscription ${snapshot.sub.id} was not applied`);
+  if (applied instanceof RetryLater) throw applied;
+  return applied;
+}
+
+/**
+ * `applySubscription` for many snapshots of distinct subscriptions (the worker's batches), in a
+ * constant number of statements: one finds their users, one their plans, one upserts them all.
+ * Answers per snapshot, in order, what `applySubscription` returns, or the RetryLater it would
+ * throw; a snapshot without a known user is skipped and the others are written.
+ */
+export async function applySubscriptions(
+  tx: Tx,
+  deps: Pick<BillingDeps, "jobs" | "config">,
+  snapshots: Snapshot[],
+): Promise<({ row: SubscriptionRow; written: boolean } | RetryLater)[]> {
+  // One statement cannot upsert a row twice.
+  if (new Set(snapshots.map((s) => s.sub.id)).size !== snapshots.length) {
+    throw new Error("applySubscriptions takes each subscription once");
   }
-  const item = sub.items.data[0];
-  const [plan] = item
-    ? await tx.select().from(plans).where(eq(plans.stripePriceId, item.price.id))
-    : [];
-  const values = {
-    userId: user.id,
-    planId: plan?.id ?? null,
-    stripeSubscriptionId: sub.id,
-    stripeCustomerId: customerId,
-    status: sub.status,
-    currentPeriodStart: toDate(item?.current_period_start),
-    currentPeriodEnd: toDate(item?.current_period_end),
-    cancelAtPeriodEnd: sub.cancel_at_period_end,
-    cancelAt: toDate(sub.cancel_at),
-    canceledAt: toDate(sub.canceled_at),
-    endedAt: toDate(sub.ended_at),
-    trialStart: toDate(sub.trial_start),
-    trialEnd: toDate(sub.trial_end),
-    started: started(sub),
-    stripeCreatedAt: new Date(sub.created * 1000),
-    stripeSyncedAt: readAt,
-  };
-  const [written] = await tx
-    .insert(subscriptions)
-    .values(values)
-    .onConflictDoUpdate({
-      target: subscriptions.stripeSubscriptionId,
-      set: { ...values, updatedAt: new Date() },
-      setWhere: sql`${subscriptions.stripeSyncedAt} <= excluded.stripe_synced_at`,
-    })
-    .returning();
-  if (written) {
-    await queueCancellationEmail(tx, deps, written, user, plan?.name ?? "subscription");
-    return { row: written, written: true };
+  const userOf = await resolveUsers(
+    tx,
+    snapshots.map((s) => s.sub),
+  );
+  const priceIds = snapshots.flatMap(({ sub }) => sub.items.data[0]?.price.id ?? []);
+  const planRows =
+    priceIds.length > 0
+      ? await tx.select().from(plans).where(inArray(plans.stripePriceId, priceIds))
+      : [];
+  const planOf = new Map(planRows.map((plan) => [plan.stripePriceId, plan]));
+
+  const outcomes = snapshots.map(({ sub, readAt }) => {
+    const customerId = customerIdOf(sub.customer);
+    const user = userOf(sub);
+    if (!user || !customerId) {
+      return new RetryLater(
+        `no user known yet for subscription ${sub.id} (customer ${customerId})`,
+      );
+    }
+    const item = sub.items.data[0];
+    const plan = item ? planOf.get(item.price.id) : undefined;
+    const values = {
+      userId: user.id,
+      planId: plan?.id ?? null,
+      stripeSubscriptionId: sub.id,
+      stripeCustomerId: customerId,
+      status: sub.status,
+      currentPeriodStart: toDate(item?.current_period_start),
+      currentPeriodEnd: toDate(item?.current_period_end),
+      cancelAtPeriodEnd: sub.cancel_at_period_end,
+      cancelAt: toDate(sub.cancel_at),
+      canceledAt: toDate(sub.canceled_at),
+      endedAt: toDate(sub.ended_at),
+      trialStart: toDate(sub.trial_start),
+      trialEnd: toDate(sub.trial_end),
+      started: started(sub),
+      stripeCreatedAt: new Date(sub.created * 1000),
+      stripeSyncedAt: readAt,
+      updatedAt: new Date(),
+    } satisfies typeof subscriptions.$inferInsert;
+    return { user, planName: plan?.name ?? "subscription", values };
+  });
+  const toWrite = outcomes.flatMap((o) => (o instanceof RetryLater ? [] : [o]));
+  const written =
+    toWrite.length > 0
+      ? await tx
+          .insert(subscriptions)
+          .values(toWrite.map((o) => o.values))
+          .onConflictDoUpdate({
+            target: subscriptions.stripeSubscriptionId,
+            set: fromExcluded(Object.keys(toWrite[0]?.values ?? {})),
+            setWhere: sql`${subscriptions.stripeSyncedAt} <= excluded.stripe_synced_at`,
+          })
+          .returning()
+      : [];
+  const writtenById = new Map(written.map((row) => [row.stripeSubscriptionId, row]));
+  const refused = toWrite
+    .map((o) => o.values.stripeSubscriptionId)
+    .filter((id) => !writtenById.has(id));
+  const stored =
+    refused.length > 0
+      ? await tx
+          .select()
+          .from(subscriptions)
+          .where(inArray(subscriptions.stripeSubscriptionId, refused))
+      : [];
+  const storedById = new Map(stored.map((row) => [row.stripeSubscriptionId, row]));
+
+  const results: ({ row: SubscriptionRow; written: boolean } | RetryLater)[] = [];
+  for (const outcome of outcomes) {
+    if (outcome instanceof RetryLater) {
+      results.push(outcome);
+      continue;
+    }
+    const id = outcome.values.stripeSubscriptionId;
+    const row = writtenById.get(id);
+    if (row) {
+      await queueCancellationEmail(tx, deps, row, outcome.user, outcome.planName);
+      results.push({ row, written: true });
+      continue;
+    }
+    const current = storedById.get(id);
+    if (!current) throw new Error(`subscription ${id} vanished`);
+    results.push({ row: current, written: false });
   }
-  const [row] = await tx
-    .select()
-    .from(subscriptions)
-    .where(eq(subscriptions.stripeSubscriptionId, sub.id));
-  if (!row) throw new Error(`subscription ${sub.id} vanished`);
-  return { row, written: false };
+  return results;
+}
+
+/** An upsert's `set` that takes each of `keys` from the proposed row (`excluded`). */
+function fromExcluded(keys: string[]) {
+  // The tables are declared in camelCase and named in snake_case (the database's `casing`).
+  return Object.fromEntries(
+    keys.map((key) => [key, sql`excluded.${sql.identifier(toSnakeCase(key))}`]),
+  );
 }
 
 async function queueCancellationEmail(

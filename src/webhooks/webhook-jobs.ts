@@ -2,7 +2,7 @@ import { Type } from "typebox";
 import type { Config } from "../config.ts";
 import { defineJob, type RetryPolicy } from "../platform/jobs/jobs.ts";
 import type { JobDeps } from "../services.ts";
-import { processStoredEvent } from "./webhook-service.ts";
+import { processStoredEvents } from "./webhook-service.ts";
 
 export const PROCESS_EVENT_QUEUE = "webhooks.process";
 
@@ -19,17 +19,18 @@ export function webhookRetryPolicy(config: Config): Partial<RetryPolicy> {
   };
 }
 
-/** Processes one stored Stripe event. Safe to run twice: see `processStoredEvent`. */
+/** Processes stored Stripe events, a batch at a time per slot (`processStoredEvents`). Safe to run twice. */
 export const processEventJob = defineJob({
   name: PROCESS_EVENT_QUEUE,
   payload: Type.Object({ eventId: Type.String({ minLength: 1 }) }),
-  concurrency: 4,
-  async handler({ eventId }, deps: JobDeps, job) {
-    await processStoredEvent(
-      { ...billingDepsOf(deps), metrics: deps.metrics },
-      eventId,
-      job.lastAttempt,
-    );
+  concurrency: 2,
+  batch: {
+    size: 20,
+    handler: (jobs, deps: JobDeps) =>
+      processStoredEvents(
+        { ...billingDepsOf(deps), metrics: deps.metrics },
+        jobs.map(({ payload, job }) => ({ eventId: payload.eventId, final: job.lastAttempt })),
+      ),
   },
 });
 

@@ -1,10 +1,16 @@
-import { desc, eq, inArray, sql } from "drizzle-orm";
+import { desc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
+import pLimit from "p-limit";
 import Stripe from "stripe";
-import type { BillingDeps } from "../billing/sync-service.ts";
+import {
+  applySubscriptions,
+  type BillingDeps,
+  RetryLater,
+  type Snapshot,
+} from "../billing/sync-service.ts";
 import { type Db, databaseUnavailable, driverError, type Executor } from "../platform/db/client.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { Metrics } from "../platform/metrics.ts";
-import { handleEvent } from "./webhook-handlers.ts";
+import { handleEvent, type Outcome, subscriptionToSync } from "./webhook-handlers.ts";
 import { processEventJob } from "./webhook-jobs.ts";
 import { stripeEvents } from "./webhook-tables.ts";
 
@@ -178,35 +184,139 @@ export async function receiveEvent(
   return { duplicate: await deps.store.store(event), type: event.type };
 }
 
+type ProcessDeps = BillingDeps & { metrics?: Metrics };
+
 /**
  * Processes one stored event. Safe to run twice: a finished event is skipped, and every handler
  * writes through guarded upserts and unique keys. `final` says whether a failure now is the last
  * attempt (the row becomes `failed`, listed by `webhooks:list --failed`).
  */
 export async function processStoredEvent(
-  deps: BillingDeps & { metrics?: Metrics },
+  deps: ProcessDeps,
   eventId: string,
   final: boolean,
 ): Promise<StoredEvent["status"] | undefined> {
-  const [row] = await deps.db
-    .update(stripeEvents)
-    .set({ attempts: sql`${stripeEvents.attempts} + 1` })
-    .where(eq(stripeEvents.id, eventId))
-    .returning();
+  const { rows } = await countAttempts(deps.db, [eventId]);
+  const [row] = rows;
   if (!row) return undefined;
-  if (row.status === "processed" || row.status === "ignored") return row.status;
+  if (finished(row)) return row.status;
+  const outcome = await processRow(deps, row, final);
+  if (outcome instanceof Error) throw outcome;
+  return outcome;
+}
+
+/** Subscription reads in flight per batch: a backlog must not turn into a burst against Stripe. */
+const READS_PER_BATCH = 5;
+
+/**
+ * Processes a batch of stored events (the worker's path) and answers, per event in order, the
+ * error it failed with or `undefined`. Equivalent to `processStoredEvent` on each, in fewer
+ * statements: one counts every attempt; the subscription events, the bulk of Stripe's traffic,
+ * read each subscription once however many of them name it, and are written in one transaction
+ * with their new status. Should that transaction fail (a user not linked yet, a refused write),
+ * and for every other type, each event is processed on its own, so one event's failure is its
+ * own.
+ */
+export async function processStoredEvents(
+  deps: ProcessDeps,
+  events: { eventId: string; final: boolean }[],
+): Promise<(Error | undefined)[]> {
+  const { rows, clock } = await countAttempts(
+    deps.db,
+    events.map((e) => e.eventId),
+  );
+  const open = rows.filter((row) => !finished(row));
+  const syncs = open.filter((row) => subscriptionToSync(payloadOf(row)) !== undefined);
+  const alone = [
+    ...open.filter((row) => subscriptionToSync(payloadOf(row)) === undefined),
+    ...(await syncTogether(deps, syncs, clock)),
+  ];
+  const errors = new Map<string, Error>();
+  const final = new Map(events.map((e) => [e.eventId, e.final]));
+  for (const row of alone) {
+    const outcome = await processRow(deps, row, final.get(row.id) ?? true);
+    if (outcome instanceof Error) errors.set(row.id, outcome);
+  }
+  return events.map((e) => errors.get(e.eventId));
+}
+
+/**
+ * Reads the subscriptions `rows` name (each once) and writes them with the events' `processed`
+ * status in one transaction. `readAt` is the database clock of before any read left: the version
+ * marker every snapshot carries (DESIGN §4.1), and earlier than every read. Answers the events
+ * left to process one by one: those whose read failed, or all of them if the transaction did.
+ */
+async function syncTogether(
+  deps: ProcessDeps,
+  rows: StoredEvent[],
+  readAt: Date,
+): Promise<StoredEvent[]> {
+  if (rows.length === 0) return [];
+  const bySubscription = Map.groupBy(rows, (row) => subscriptionToSync(payloadOf(row)) as string);
+  // Sorted, so two batches that share subscriptions lock their rows in the same order.
+  const ids = [...bySubscription.keys()].sort();
+  const limit = pLimit(READS_PER_BATCH);
+  const reads = await Promise.allSettled(
+    ids.map((id) => limit(() => deps.stripe.subscriptions.retrieve(id))),
+  );
+  const snapshots: Snapshot[] = [];
+  const synced: StoredEvent[] = [];
+  const left: StoredEvent[] = [];
+  ids.forEach((id, i) => {
+    const read = reads[i];
+    const events = bySubscription.get(id) ?? [];
+    if (read?.status === "fulfilled") {
+      snapshots.push({ sub: read.value, readAt });
+      synced.push(...events);
+    } else {
+      left.push(...events);
+    }
+  });
+  if (snapshots.length === 0) return left;
   try {
-    // Verified and shape-checked at intake; stored as received.
-    const outcome = await handleEvent(deps, row.payload as Stripe.Event);
+    await deps.db.transaction(async (tx) => {
+      const applied = await applySubscriptions(tx, deps, snapshots);
+      // A subscription whose user is not known yet leaves its events to the one-by-one path,
+      // which records the failure and retries them.
+      applied.forEach((outcome, i) => {
+        if (!(outcome instanceof RetryLater)) return;
+        const id = snapshots[i]?.sub.id ?? "";
+        for (const row of bySubscription.get(id) ?? []) {
+          synced.splice(synced.indexOf(row), 1);
+          left.push(row);
+        }
+      });
+      if (synced.length === 0) return;
+      await tx
+        .update(stripeEvents)
+        .set({ status: "processed", processedAt: new Date(), lastError: null })
+        .where(
+          inArray(
+            stripeEvents.id,
+            synced.map((row) => row.id),
+          ),
+        );
+    });
+  } catch {
+    return rows;
+  }
+  for (const row of synced) recordOutcome(deps, row, "processed");
+  return left;
+}
+
+/** Runs an event's handler and records the outcome; answers it, or the error it failed with. */
+async function processRow(
+  deps: ProcessDeps,
+  row: StoredEvent,
+  final: boolean,
+): Promise<Outcome | Error> {
+  try {
+    const outcome = await handleEvent(deps, payloadOf(row));
     await deps.db
       .update(stripeEvents)
       .set({ status: outcome, processedAt: new Date(), lastError: null })
-      .where(eq(stripeEvents.id, eventId));
-    deps.metrics?.webhookEvents.inc({ type: row.type, outcome });
-    deps.metrics?.webhookLag.observe(
-      { type: row.type },
-      (Date.now() - row.receivedAt.getTime()) / 1000,
-    );
+      .where(eq(stripeEvents.id, row.id));
+    recordOutcome(deps, row, outcome);
     return outcome;
   } catch (err) {
     await deps.db
@@ -215,11 +325,41 @@ export async function processStoredEvent(
         status: final ? "failed" : "retrying",
         lastError: err instanceof Error ? err.message : String(err),
       })
-      .where(eq(stripeEvents.id, eventId));
+      .where(eq(stripeEvents.id, row.id));
     deps.metrics?.webhookEvents.inc({ type: row.type, outcome: final ? "failed" : "retried" });
-    throw err;
+    return err instanceof Error ? err : new Error(String(err));
   }
 }
+
+function recordOutcome(deps: ProcessDeps, row: StoredEvent, outcome: Outcome): void {
+  deps.metrics?.webhookEvents.inc({ type: row.type, outcome });
+  deps.metrics?.webhookLag.observe(
+    { type: row.type },
+    (Date.now() - row.receivedAt.getTime()) / 1000,
+  );
+}
+
+/**
+ * Counts an attempt at each stored event of `ids` and answers their rows, with the database clock
+ * as of this statement (so before anything it leads to is fetched).
+ */
+async function countAttempts(db: Db, ids: string[]): Promise<{ rows: StoredEvent[]; clock: Date }> {
+  const rows = await db
+    .update(stripeEvents)
+    .set({ attempts: sql`${stripeEvents.attempts} + 1` })
+    .where(inArray(stripeEvents.id, ids))
+    .returning({
+      ...getTableColumns(stripeEvents),
+      clock: sql<string | Date>`clock_timestamp()`,
+    });
+  const clock = rows[0] ? new Date(rows[0].clock) : new Date();
+  return { rows: rows.map(({ clock: _clock, ...row }) => row), clock };
+}
+
+const finished = (row: StoredEvent) => row.status === "processed" || row.status === "ignored";
+
+/** Verified and shape-checked at intake; stored as received. */
+const payloadOf = (row: StoredEvent) => row.payload as Stripe.Event;
 
 export async function listEvents(
   db: Executor,

@@ -67,6 +67,8 @@ export interface BillingAppOptions {
   stages?: Stage[];
   billing?: Partial<EngineConfig>;
   env?: Record<string, string>;
+  /** Run the job worker (default true); without it, webhook events stay stored and pending. */
+  worker?: boolean;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function startBillingApp(options: BillingAppOptions = {}): Promise<
       ...options.env,
     },
     stripe: { stripe, webhookSecret: WEBHOOK_SECRET, emulator },
+    ...(options.worker === undefined ? {} : { worker: options.worker }),
   });
   await base.app.listen({ port: 0, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${(base.app.server.address() as AddressInfo).port}`;

@@ -22,10 +22,35 @@ const recordRun = defineJob({
   },
 });
 
+// The same, taking its jobs in batches: each job of a batch fails or succeeds on its own.
+const batchSizes: number[] = [];
+const recordBatch = defineJob({
+  name: "test.record-batch",
+  payload: Type.Object({ tag: Type.String(), failAttempts: Type.Integer() }),
+  retry: { limit: 2, delaySeconds: 0, backoff: false },
+  concurrency: 1,
+  batch: {
+    size: 10,
+    async handler(jobs, deps: JobDeps) {
+      batchSizes.push(jobs.length);
+      return Promise.all(
+        jobs.map(async ({ payload, job }) => {
+          await deps.database.db.execute(
+            sql`insert into test_job_runs (tag, attempt) values (${payload.tag}, ${job.retryCount})`,
+          );
+          return job.retryCount < payload.failAttempts
+            ? new Error(`attempt ${job.retryCount} fails`)
+            : undefined;
+        }),
+      );
+    },
+  },
+});
+
 let t: TestApp;
 
 before(async () => {
-  t = await startTestApp({ jobs: [recordRun] });
+  t = await startTestApp({ jobs: [recordRun, recordBatch] });
   await t.services.database.db.execute(
     sql`create table test_job_runs (tag text not null, attempt int not null)`,
   );
@@ -139,5 +164,52 @@ describe("jobs enqueued in a transaction", () => {
       ),
       /invalid payload/,
     );
+  });
+
+  test("a batch handler settles each job of the batch on its own", async () => {
+    const [ok, flaky, broken] = [randomUUID(), randomUUID(), randomUUID()];
+    const spy = t.services.jobs.boss.getSpy(recordBatch.name);
+    const done = [ok, flaky].map((tag) =>
+      spy.waitForJob((data: { tag?: string }) => data.tag === tag, "completed"),
+    );
+    batchSizes.length = 0;
+    // Committed together, so the worker's next fetch takes all three in one batch.
+    await t.services.database.db.transaction(async (tx) => {
+      await t.services.jobs.enqueue(tx, recordBatch, { tag: ok, failAttempts: 0 }, { key: ok });
+      await t.services.jobs.enqueue(
+        tx,
+        recordBatch,
+        { tag: flaky, failAttempts: 1 },
+        { key: flaky },
+      );
+      await t.services.jobs.enqueue(
+        tx,
+        recordBatch,
+        { tag: broken, failAttempts: 99 },
+        { key: broken },
+      );
+    });
+    await Promise.all(done);
+    await waitFor(
+      async () =>
+        (
+          await t.services.jobs.boss.findJobs(deadLetterQueue(recordBatch.name), {
+            data: { tag: broken },
+          })
+        )[0],
+      { what: "the broken job dead-lettered" },
+    );
+    assert.equal(batchSizes[0], 3);
+    assert.deepEqual(await runsOf(ok), [0]);
+    assert.deepEqual(await runsOf(flaky), [0, 1]);
+    assert.deepEqual(await runsOf(broken), [0, 1, 2]);
+    const states = await Promise.all(
+      [ok, flaky, broken].map(
+        async (tag) =>
+          (await t.services.jobs.boss.getJobById(recordBatch.name, jobId(recordBatch.name, tag)))
+            ?.state,
+      ),
+    );
+    assert.deepEqual(states, ["completed", "completed", "failed"]);
   });
 });

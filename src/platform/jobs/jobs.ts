@@ -35,9 +35,33 @@ export interface JobDefinition<S extends TSchema = TSchema, D = never> {
   concurrency?: number;
   /** A cron expression (UTC): the job is also enqueued on this schedule, once across all workers. */
   schedule?: string;
-  handler(payload: Static<S>, deps: D, job: JobContext): Promise<void>;
+  /** Handles one job; a job that throws is retried by its policy. */
+  handler?(payload: Static<S>, deps: D, job: JobContext): Promise<void>;
+  /**
+   * Instead of `handler`: takes up to `size` due jobs at once (a backlog drains with a few statements per
+   * batch rather than per job). The handler settles each job on its own: it answers, in order, the
+   * error a job failed with or `undefined`, and only the failed jobs are retried. It throws only
+   * when nothing could be done, and then the whole batch is retried.
+   */
+  batch?: {
+    size: number;
+    handler(jobs: BatchItem<Static<S>>[], deps: D): Promise<(Error | undefined)[]>;
+  };
 }
 
+export interface BatchItem<P> {
+  payload: P;
+  job: JobContext;
+}
+
+type OneByOne<S extends TSchema, D> = JobDefinition<S, D> & {
+  handler: NonNullable<JobDefinition<S, D>["handler"]>;
+};
+
+export function defineJob<S extends TSchema, D>(definition: OneByOne<S, D>): OneByOne<S, D>;
+export function defineJob<S extends TSchema, D>(
+  definition: JobDefinition<S, D>,
+): JobDefinition<S, D>;
 export function defineJob<S extends TSchema, D>(definition: JobDefinition<S, D>) {
   return definition;
 }
@@ -113,7 +137,11 @@ export class Jobs<D = unknown> {
   }
 
   register(...definitions: AnyJob<D>[]): this {
-    for (const def of definitions) this.#definitions.set(def.name, def);
+    for (const def of definitions) {
+      if (!def.handler === !def.batch)
+        throw new Error(`job ${def.name}: give a handler or a batch`);
+      this.#definitions.set(def.name, def);
+    }
     return this;
   }
 
@@ -151,40 +179,103 @@ export class Jobs<D = unknown> {
     for (const def of this.#definitions.values()) {
       // One pg-boss worker per slot, so each handler knows its own worker to wake (below).
       for (let slot = 0; slot < (def.concurrency ?? 2); slot++) {
-        let workerId = "";
-        workerId = await this.boss.work<Static<typeof def.payload>>(
-          def.name,
-          {
-            batchSize: 1,
-            localConcurrency: 1,
-            pollingIntervalSeconds: this.#options.pollingIntervalSeconds ?? 2,
-            // NOTIFY wakes the worker for new jobs, but not for retries coming due: keep polling
-            // at the base rate so a retry runs close to its scheduled time.
-            notifyPollingIntervalSeconds: this.#options.pollingIntervalSeconds ?? 2,
-          },
-          async ([job]) => {
-            if (!job) return;
-            const started = Date.now();
-            const retryCount = job.retryCount ?? 0;
-            const lastAttempt = retryCount >= this.retryPolicy(def).limit;
-            try {
-              await def.handler(job.data, deps, { id: job.id, retryCount, lastAttempt });
-              this.#options.onAttempt?.(def.name, "completed");
-            } catch (err) {
-              this.#options.onAttempt?.(def.name, lastAttempt ? "failed" : "retried");
-              if (databaseUnavailable(err)) await this.#untilDatabaseAnswers(job, started);
-              throw err;
-            } finally {
-              // pg-boss waits out the polling interval after every fetch, even a full one, so a
-              // backlog (jobs stored while no worker ran: a deploy, an outage) drained at one job
-              // per slot per interval, 2 a second (measured by bench/). Having just found a job,
-              // look for the next one at once; an empty fetch falls back to polling.
-              this.boss.notifyWorker(workerId);
-            }
-          },
-        );
+        if (def.batch) await this.#workBatches(def, def.batch, deps);
+        else await this.#workOne(def, deps);
       }
     }
+  }
+
+  #pollOptions() {
+    return {
+      localConcurrency: 1,
+      pollingIntervalSeconds: this.#options.pollingIntervalSeconds ?? 2,
+      // NOTIFY wakes the worker for new jobs, but not for retries coming due: keep polling at the
+      // base rate so a retry runs close to its scheduled time.
+      notifyPollingIntervalSeconds: this.#options.pollingIntervalSeconds ?? 2,
+    };
+  }
+
+  #context(def: AnyJob<D>, job: { id: string; retryCount?: number }): JobContext {
+    const retryCount = job.retryCount ?? 0;
+    return { id: job.id, retryCount, lastAttempt: retryCount >= this.retryPolicy(def).limit };
+  }
+
+  async #workOne(def: AnyJob<D>, deps: D): Promise<void> {
+    const handler = def.handler;
+    if (!handler) return;
+    let workerId = "";
+    workerId = await this.boss.work<unknown>(
+      def.name,
+      { ...this.#pollOptions(), batchSize: 1 },
+      async ([job]) => {
+        if (!job) return;
+        const started = Date.now();
+        const context = this.#context(def, job);
+        try {
+          await handler(job.data, deps, context);
+          this.#options.onAttempt?.(def.name, "completed");
+        } catch (err) {
+          this.#options.onAttempt?.(def.name, context.lastAttempt ? "failed" : "retried");
+          if (databaseUnavailable(err)) await this.#untilDatabaseAnswers(job, started);
+          throw err;
+        } finally {
+          // pg-boss waits out the polling interval after every fetch, even a full one, so a
+          // backlog (jobs stored while no worker ran: a deploy, an outage) drained at one job per
+          // slot per interval, 2 a second (measured by bench/). Having just found a job, look for
+          // the next one at once; an empty fetch falls back to polling.
+          this.boss.notifyWorker(workerId);
+        }
+      },
+    );
+  }
+
+  /**
+   * A batch worker: pg-boss settles each job by the handler's answer for it (perJobResults), in one
+   * statement for the completed ones and one for the failed ones. A full batch fetches the next at
+   * once (burstWhenBatchFull); a short one means the backlog is drained, and polling resumes.
+   */
+  async #workBatches(
+    def: AnyJob<D>,
+    batch: NonNullable<AnyJob<D>["batch"]>,
+    deps: D,
+  ): Promise<void> {
+    await this.boss.work<unknown>(
+      def.name,
+      {
+        ...this.#pollOptions(),
+        batchSize: batch.size,
+        burstWhenBatchFull: true,
+        perJobResults: true,
+      },
+      async (jobs) => {
+        const started = Date.now();
+        const contexts = jobs.map((job) => this.#context(def, job));
+        let errors: (Error | undefined)[];
+        try {
+          errors = await batch.handler(
+            jobs.map((job, i) => ({ payload: job.data, job: contexts[i] as JobContext })),
+            deps,
+          );
+        } catch (err) {
+          for (const context of contexts) {
+            this.#options.onAttempt?.(def.name, context.lastAttempt ? "failed" : "retried");
+          }
+          const first = jobs[0];
+          if (first && databaseUnavailable(err)) await this.#untilDatabaseAnswers(first, started);
+          throw err;
+        }
+        return jobs.map((job, i) => {
+          const error = errors[i];
+          const context = contexts[i] as JobContext;
+          if (!error) {
+            this.#options.onAttempt?.(def.name, "completed");
+            return { id: job.id, status: "completed" as const };
+          }
+          this.#options.onAttempt?.(def.name, context.lastAttempt ? "failed" : "retried");
+          return { id: job.id, status: "failed" as const, output: { message: error.message } };
+        });
+      },
+    );
   }
 
   /**
