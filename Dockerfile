@@ -13,10 +13,14 @@ FROM node:24-slim
 # before a full collection: on a 24 GiB host an API process rested at 300 MB and peaked at 535 MB.
 # An 8 MB young generation and a 96 MB old space (the live heap under load is about 50 MB) keep it
 # near 155 MB at rest and under 190 MB at peak (bench/), with no measurable loss of throughput.
+# Node's compile cache: each process saves the modules it compiled, stripped of their types, once
+# it is ready, so every later start in the container skips the TypeScript stripper (about 14 MB
+# per process, bench/) and starts faster.
 ENV NODE_ENV=production \
     PORT=8000 \
     HOST=0.0.0.0 \
-    NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=96"
+    NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=96" \
+    NODE_COMPILE_CACHE=/tmp/node-compile-cache
 WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json ./

@@ -6,6 +6,7 @@ import {
   exitOnStartupFailure,
   loadConfigOrExit,
   lowerThreadPoolPriority,
+  saveCompileCache,
   stopOnSignals,
 } from "./platform/process.ts";
 
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     },
     "API ready",
   );
+  saveCompileCache();
   // In a cluster the primary coordinates shutdown: a terminal's Ctrl-C reaches every process,
   // and only the primary's SIGTERM should start the drain.
   if (cluster.isWorker) process.on("SIGINT", () => {});

@@ -1,5 +1,10 @@
 import { createLogger } from "./platform/logging.ts";
-import { exitOnStartupFailure, loadConfigOrExit, stopOnSignals } from "./platform/process.ts";
+import {
+  exitOnStartupFailure,
+  loadConfigOrExit,
+  saveCompileCache,
+  stopOnSignals,
+} from "./platform/process.ts";
 
 // The job worker alone, for production scale-out (DESIGN §6): run any number of these.
 const config = loadConfigOrExit();
@@ -19,6 +24,7 @@ async function main(): Promise<void> {
   const services = await openServices(config, logger);
   await services.jobs.work(services);
   logger.info({ database: services.database.driver }, "worker ready");
+  saveCompileCache();
   stopOnSignals(logger, config.SHUTDOWN_TIMEOUT, () => services.close());
 }
 

@@ -1,4 +1,5 @@
 import { readdir, readFile, stat } from "node:fs/promises";
+import { flushCompileCache, getCompileCacheDir } from "node:module";
 import { setPriority } from "node:os";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import type { Logger } from "./logging.ts";
@@ -62,6 +63,19 @@ export function stopOnSignals(
     );
   };
   for (const signal of signals) process.on(signal, onSignal);
+}
+
+/**
+ * Writes what this process compiled to Node's compile cache (NODE_COMPILE_CACHE: `npm start`, the
+ * worker and the Docker image set it) now that start-up is over, instead of at exit, which a
+ * killed process never reaches. Every later start, a cluster's replacement processes included,
+ * then loads the sources already stripped of their types: Node never loads its TypeScript stripper
+ * (about 14 MB of each process's memory, measured by bench/) and starts faster. Node checks each
+ * entry against the file's contents, so an edited file is compiled again. Without the variable it
+ * does nothing.
+ */
+export function saveCompileCache(): void {
+  if (getCompileCacheDir()) flushCompileCache();
 }
 
 /** The niceness of libuv's thread-pool threads in an API process: the lowest priority there is. */

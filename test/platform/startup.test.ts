@@ -64,7 +64,8 @@ async function serves(running: Running): Promise<string> {
 describe("starting and stopping the API", () => {
   test("with nothing configured it serves on the embedded database, stops cleanly on Ctrl-C and keeps its data", async () => {
     const cwd = await workdir();
-    const env = { PORT: "0", HOST: "127.0.0.1" };
+    const cache = join(cwd, "compile-cache");
+    const env = { PORT: "0", HOST: "127.0.0.1", NODE_COMPILE_CACHE: cache };
     const first = startProcess("src/main.ts", env, cwd);
     const credentials = { email: "keeper@example.com", password: "c0rrect-Horse-battery" };
     const register = await fetch(`${await serves(first)}/api/auth/register/`, {
@@ -77,6 +78,14 @@ describe("starting and stopping the API", () => {
       }),
     });
     assert.equal(register.status, 201);
+    // The compiled modules are saved once start-up is over, not only at a clean exit.
+    const cached = async () =>
+      (await readdir(cache, { recursive: true, withFileTypes: true }).catch(() => [])).filter((e) =>
+        e.isFile(),
+      ).length;
+    await waitFor(async () => ((await cached()) > 0 ? true : undefined), {
+      what: "the compile cache written while the API runs",
+    });
     if (process.platform === "linux") {
       // argon2id runs on libuv's pool: below the event loop, so logins cannot starve requests.
       const threads = await niceness(first.child.pid ?? 0);
