@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from "nodemailer";
+import type { Transporter } from "nodemailer";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../logging.ts";
 
@@ -28,6 +28,25 @@ export type MailerConfig = Pick<
   | "NODE_ENV"
 >;
 
+type TransportOptions = Parameters<typeof import("nodemailer").createTransport>[0];
+
+/**
+ * A nodemailer transport made on first use: nodemailer (about 5 MB of heap) loads only in a
+ * process that sends email, not in API processes that leave jobs to the workers.
+ */
+function lazyTransport(options: TransportOptions) {
+  let transport: Promise<Transporter> | undefined;
+  return {
+    get: () => {
+      transport ??= import("nodemailer").then((m) => m.default.createTransport(options));
+      return transport;
+    },
+    close: () => {
+      transport?.then((t) => t.close()).catch(() => {});
+    },
+  };
+}
+
 /**
  * SMTP when EMAIL_HOST is set (the original's settings), otherwise the console transport: the
  * message is built exactly as for SMTP and printed, so development needs no mail server.
@@ -38,11 +57,14 @@ export function createMailer(
   print: (text: string) => void = (text) => process.stdout.write(text),
 ): Mailer {
   if (config.EMAIL_HOST) return smtpMailer(config, config.EMAIL_HOST);
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true });
+  const transport = lazyTransport({ streamTransport: true, buffer: true });
   return {
     kind: "console",
     async send(message) {
-      const info = await transport.sendMail({ from: config.DEFAULT_FROM_EMAIL, ...message });
+      const info = await (await transport.get()).sendMail({
+        from: config.DEFAULT_FROM_EMAIL,
+        ...message,
+      });
       // Tests keep their output clean; everywhere else the developer sees the email.
       if (config.NODE_ENV === "test") logger.debug({ to: message.to }, "email (console)");
       else {
@@ -62,7 +84,7 @@ function smtpMailer(config: MailerConfig, host: string): Mailer {
   // Port 465 speaks TLS from the first byte; other ports upgrade with STARTTLS, which
   // EMAIL_USE_TLS makes mandatory (and its absence forbids, for local test servers).
   const implicitTls = config.EMAIL_USE_TLS && config.EMAIL_PORT === 465;
-  const transport: Transporter = nodemailer.createTransport({
+  const transport = lazyTransport({
     host,
     port: config.EMAIL_PORT,
     secure: implicitTls,
@@ -78,7 +100,10 @@ function smtpMailer(config: MailerConfig, host: string): Mailer {
   return {
     kind: "smtp",
     async send(message) {
-      const info = await transport.sendMail({ from: config.DEFAULT_FROM_EMAIL, ...message });
+      const info = await (await transport.get()).sendMail({
+        from: config.DEFAULT_FROM_EMAIL,
+        ...message,
+      });
       return { messageId: String(info.messageId) };
     },
     close: () => transport.close(),

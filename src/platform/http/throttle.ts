@@ -1,6 +1,5 @@
 import rateLimit from "@fastify/rate-limit";
 import type { FastifyRequest } from "fastify";
-import { Redis } from "ioredis";
 import type { Rate } from "../../config.ts";
 import { detailError } from "./errors.ts";
 import type { App } from "./types.ts";
@@ -27,8 +26,12 @@ export interface ThrottleOptions {
  * error shape.
  */
 export async function registerThrottle(app: App, options: ThrottleOptions): Promise<Throttle> {
+  // ioredis (about 2 MB of heap) loads only where a Redis store is configured.
   const redis = options.redisUrl
-    ? new Redis(options.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 })
+    ? new (await import("ioredis")).Redis(options.redisUrl, {
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+      })
     : undefined;
   if (redis) {
     redis.on("error", (err) => app.log.warn({ err }, "throttle redis error"));
