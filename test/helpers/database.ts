@@ -78,8 +78,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       database,
       url,
       async drop() {
-        await database.close();
-        await dropPostgresDatabase(name);
+        // Dropped even when closing fails (a test that closed the database itself, say).
+        try {
+          await database.close();
+        } finally {
+          await dropPostgresDatabase(name);
+        }
       },
     };
   }
