@@ -18,6 +18,8 @@ export interface Results {
   settings: Record<string, string | number>;
   database: "postgresql" | "pglite";
   endpoints: EndpointResult[];
+  /** Status at the fixed rate just before the logins below (the "alone" of that target). */
+  statusBeforeLogins?: Run;
   /** Status at the fixed rate while logins saturate the API (argon2 on the thread pool). */
   statusDuringLogins?: Run;
   webhookEndToEnd?: { events: number; seconds: number; eventsPerSecond: number; failed: number };
@@ -120,10 +122,10 @@ export function targets(r: Results): [string, string, string][] {
       verdict(r.webhookEndToEnd.eventsPerSecond >= 500),
     ]);
   }
-  const status = get("status")?.app.rate;
+  const status = r.statusBeforeLogins ?? get("status")?.app.rate;
   if (status && r.statusDuringLogins) {
     rows.push([
-      "status p99 during logins ≤ 2× alone",
+      "status p99 during logins ≤ 2× alone (measured just before)",
       `${ms(r.statusDuringLogins.p99)} vs ${ms(status.p99)}`,
       verdict(r.statusDuringLogins.p99 <= 2 * Math.max(status.p99, 1)),
     ]);
