@@ -231,23 +231,20 @@ export class Jobs<D = unknown> {
 
   /**
    * A batch worker: pg-boss settles each job by the handler's answer for it (perJobResults), in one
-   * statement for the completed ones and one for the failed ones. A full batch fetches the next at
-   * once (burstWhenBatchFull); a short one means the backlog is drained, and polling resumes.
+   * statement for the completed ones and one for the failed ones. As in `#workOne`, a worker that
+   * found jobs looks again at once, and an empty fetch falls back to polling.
    */
   async #workBatches(
     def: AnyJob<D>,
     batch: NonNullable<AnyJob<D>["batch"]>,
     deps: D,
   ): Promise<void> {
-    await this.boss.work<unknown>(
+    let workerId = "";
+    workerId = await this.boss.work<unknown>(
       def.name,
-      {
-        ...this.#pollOptions(),
-        batchSize: batch.size,
-        burstWhenBatchFull: true,
-        perJobResults: true,
-      },
+      { ...this.#pollOptions(), batchSize: batch.size, perJobResults: true },
       async (jobs) => {
+        this.boss.notifyWorker(workerId);
         const started = Date.now();
         const contexts = jobs.map((job) => this.#context(def, job));
         let errors: (Error | undefined)[];
