@@ -87,17 +87,6 @@ export async function findUserByEmail(
   return user;
 }
 
-export async function findUserByStripeCustomerId(
-  executor: Executor,
-  customerId: string,
-): Promise<User | undefined> {
-  const [user] = await executor
-    .select(publicColumns)
-    .from(users)
-    .where(eq(users.stripeCustomerId, customerId));
-  return user;
-}
-
 /** The users with any of these ids, or linked to any of these Stripe customers. */
 export async function findUsersByIdOrCustomer(
   executor: Executor,

@@ -1,12 +1,7 @@
 import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
 import { toSnakeCase } from "drizzle-orm/casing";
 import type Stripe from "stripe";
-import {
-  findUserByStripeCustomerId,
-  findUsersByIdOrCustomer,
-  getUserById,
-  type User,
-} from "../accounts/accounts-service.ts";
+import { findUsersByIdOrCustomer, getUserById, type User } from "../accounts/accounts-service.ts";
 import type { Config } from "../config.ts";
 import { type Db, type Executor, queryRows, type Tx } from "../platform/db/client.ts";
 import { prepared } from "../platform/db/prepared.ts";
@@ -69,6 +64,12 @@ export function customerIdOf(
   return typeof customer === "string" ? customer : customer.id;
 }
 
+/** What says whose a Stripe object is: its customer and our `metadata.user_id`. */
+export interface Owner {
+  customerId: string | null;
+  metadataUserId: string | undefined;
+}
+
 /**
  * Whose object this is (DESIGN §4.6): `metadata.user_id` (we set it on everything we create),
  * else the user linked to the Stripe customer. Undefined when neither is known yet.
@@ -78,33 +79,27 @@ export async function resolveUser(
   customerId: string | null,
   metadataUserId: string | undefined,
 ): Promise<User | undefined> {
-  if (metadataUserId && isUserId(metadataUserId)) {
-    const user = await getUserById(db, metadataUserId);
-    if (user) return user;
-  }
-  return customerId ? findUserByStripeCustomerId(db, customerId) : undefined;
+  const [user] = await resolveUsers(db, [{ customerId, metadataUserId }]);
+  return user;
 }
 
 const isUserId = (value: string | undefined): value is string =>
   value !== undefined && /^[0-9a-f-]{36}$/i.test(value);
 
-/** `resolveUser` for many subscriptions at once, in one query. */
-async function resolveUsers(db: Executor, subs: Stripe.Subscription[]) {
-  const ids = subs.map((sub) => sub.metadata.user_id).filter(isUserId);
-  const customerIds = subs.map((sub) => customerIdOf(sub.customer)).filter((c) => c !== null);
+/** `resolveUser` for many objects at once, in one query; answers in order. */
+export async function resolveUsers(db: Executor, owners: Owner[]): Promise<(User | undefined)[]> {
+  const ids = owners.map((o) => o.metadataUserId).filter(isUserId);
+  const customerIds = owners.map((o) => o.customerId).filter((c) => c !== null);
   const found = await findUsersByIdOrCustomer(db, ids, customerIds);
   const byId = new Map(found.map((user) => [user.id, user]));
   const byCustomer = new Map(
     found.filter((user) => user.stripeCustomerId).map((user) => [user.stripeCustomerId, user]),
   );
-  return (sub: Stripe.Subscription): User | undefined => {
-    const metadataUserId = sub.metadata.user_id;
-    const customerId = customerIdOf(sub.customer);
-    return (
+  return owners.map(
+    ({ customerId, metadataUserId }) =>
       (isUserId(metadataUserId) ? byId.get(metadataUserId) : undefined) ??
-      (customerId ? byCustomer.get(customerId) : undefined)
-    );
-  };
+      (customerId ? byCustomer.get(customerId) : undefined),
+  );
 }
 
 const toDate = (seconds: number | null | undefined): Date | null =>
@@ -156,9 +151,12 @@ export async function applySubscriptions(
   if (new Set(snapshots.map((s) => s.sub.id)).size !== snapshots.length) {
     throw new Error("applySubscriptions takes each subscription once");
   }
-  const userOf = await resolveUsers(
+  const users = await resolveUsers(
     tx,
-    snapshots.map((s) => s.sub),
+    snapshots.map(({ sub }) => ({
+      customerId: customerIdOf(sub.customer),
+      metadataUserId: sub.metadata.user_id,
+    })),
   );
   const priceIds = snapshots.flatMap(({ sub }) => sub.items.data[0]?.price.id ?? []);
   const planRows =
@@ -167,9 +165,9 @@ export async function applySubscriptions(
       : [];
   const planOf = new Map(planRows.map((plan) => [plan.stripePriceId, plan]));
 
-  const outcomes = snapshots.map(({ sub, readAt }) => {
+  const outcomes = snapshots.map(({ sub, readAt }, i) => {
     const customerId = customerIdOf(sub.customer);
-    const user = userOf(sub);
+    const user = users[i];
     if (!user || !customerId) {
       return new RetryLater(
         `no user known yet for subscription ${sub.id} (customer ${customerId})`,
