@@ -23,7 +23,7 @@ export function webhookRetryPolicy(config: Config): Partial<RetryPolicy> {
 export const processEventJob = defineJob({
   name: PROCESS_EVENT_QUEUE,
   payload: Type.Object({ eventId: Type.String({ minLength: 1 }) }),
-  concurrency: 2,
+  concurrency: 4,
   batch: {
     size: 20,
     handler: (jobs, deps: JobDeps) =>
