@@ -225,12 +225,16 @@ export async function processStoredEvents(
     deps.db,
     events.map((e) => e.eventId),
   );
-  const open = rows.filter((row) => !finished(row));
-  const syncs = open.filter((row) => subscriptionToSync(payloadOf(row)) !== undefined);
-  const alone = [
-    ...open.filter((row) => subscriptionToSync(payloadOf(row)) === undefined),
-    ...(await syncTogether(deps, syncs, clock)),
-  ];
+  // Subscription events by the subscription they sync; every other type on its own.
+  const bySubscription: Synced = new Map();
+  const others: StoredEvent[] = [];
+  for (const row of rows) {
+    if (finished(row)) continue;
+    const id = subscriptionToSync(payloadOf(row));
+    if (id === undefined) others.push(row);
+    else bySubscription.set(id, [...(bySubscription.get(id) ?? []), row]);
+  }
+  const alone = [...others, ...(await syncTogether(deps, bySubscription, clock))];
   const errors = new Map<string, Error>();
   const final = new Map(events.map((e) => [e.eventId, e.final]));
   for (const row of alone) {
@@ -240,68 +244,60 @@ export async function processStoredEvents(
   return events.map((e) => errors.get(e.eventId));
 }
 
+/** Subscription events by the subscription they sync. */
+type Synced = Map<string, StoredEvent[]>;
+
 /**
- * Reads the subscriptions `rows` name (each once) and writes them with the events' `processed`
+ * Reads each subscription of `bySubscription` once and writes them with their events' `processed`
  * status in one transaction. `readAt` is the database clock of before any read left: the version
  * marker every snapshot carries (DESIGN §4.1), and earlier than every read. Answers the events
- * left to process one by one: those whose read failed, or all of them if the transaction did.
+ * left to process one by one: those whose read failed or whose user is not known yet, or all of
+ * them if the transaction failed.
  */
 async function syncTogether(
   deps: ProcessDeps,
-  rows: StoredEvent[],
+  bySubscription: Synced,
   readAt: Date,
 ): Promise<StoredEvent[]> {
-  if (rows.length === 0) return [];
-  const bySubscription = Map.groupBy(rows, (row) => subscriptionToSync(payloadOf(row)) as string);
+  const all = [...bySubscription.values()].flat();
   // Sorted, so two batches that share subscriptions lock their rows in the same order.
   const ids = [...bySubscription.keys()].sort();
   const limit = pLimit(READS_PER_BATCH);
   const reads = await Promise.allSettled(
     ids.map((id) => limit(() => deps.stripe.subscriptions.retrieve(id))),
   );
-  const snapshots: Snapshot[] = [];
-  const synced: StoredEvent[] = [];
-  const left: StoredEvent[] = [];
-  ids.forEach((id, i) => {
-    const read = reads[i];
-    const events = bySubscription.get(id) ?? [];
-    if (read?.status === "fulfilled") {
-      snapshots.push({ sub: read.value, readAt });
-      synced.push(...events);
-    } else {
-      left.push(...events);
-    }
-  });
-  if (snapshots.length === 0) return left;
+  const snapshots: Snapshot[] = reads.flatMap((read) =>
+    read.status === "fulfilled" ? [{ sub: read.value, readAt }] : [],
+  );
+  if (snapshots.length === 0) return all;
+  let synced: StoredEvent[];
   try {
-    await deps.db.transaction(async (tx) => {
+    synced = await deps.db.transaction(async (tx) => {
       const applied = await applySubscriptions(tx, deps, snapshots);
       // A subscription whose user is not known yet leaves its events to the one-by-one path,
       // which records the failure and retries them.
-      applied.forEach((outcome, i) => {
-        if (!(outcome instanceof RetryLater)) return;
-        const id = snapshots[i]?.sub.id ?? "";
-        for (const row of bySubscription.get(id) ?? []) {
-          synced.splice(synced.indexOf(row), 1);
-          left.push(row);
-        }
-      });
-      if (synced.length === 0) return;
-      await tx
-        .update(stripeEvents)
-        .set({ status: "processed", processedAt: new Date(), lastError: null })
-        .where(
-          inArray(
-            stripeEvents.id,
-            synced.map((row) => row.id),
-          ),
-        );
+      const done = snapshots.flatMap(({ sub }, i) =>
+        applied[i] instanceof RetryLater ? [] : (bySubscription.get(sub.id) ?? []),
+      );
+      if (done.length > 0) {
+        await tx
+          .update(stripeEvents)
+          .set({ status: "processed", processedAt: new Date(), lastError: null })
+          .where(
+            inArray(
+              stripeEvents.id,
+              done.map((row) => row.id),
+            ),
+          );
+      }
+      return done;
     });
   } catch {
-    return rows;
+    return all;
   }
   for (const row of synced) recordOutcome(deps, row, "processed");
-  return left;
+  const processed = new Set(synced);
+  return all.filter((row) => !processed.has(row));
 }
 
 /** Runs an event's handler and records the outcome; answers it, or the error it failed with. */
