@@ -8,7 +8,17 @@ import { createStripeClient } from "../src/billing/stripe-client.ts";
 import { type Database, openDatabase, queryRows } from "../src/platform/db/client.ts";
 import { runMigrations } from "../src/platform/db/migrate.ts";
 import { startStripeEmulator } from "../stripe-emulator/index.ts";
-import { type Endpoint, load, PATHS, paced, type Run, requestFor, sampleRss } from "./load.ts";
+import {
+  cpuMs,
+  type Endpoint,
+  load,
+  type Memory,
+  PATHS,
+  paced,
+  type Run,
+  requestFor,
+  sampleRss,
+} from "./load.ts";
 import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
 import {
   type EndpointResult,
@@ -130,7 +140,7 @@ async function launchApp(): Promise<{ url: string; proc: Proc }> {
   return { url: base, proc };
 }
 
-async function startBaseline(): Promise<string | undefined> {
+async function startBaseline(): Promise<{ url: string; proc: Proc } | undefined> {
   if (!url) return undefined;
   const port = await freePort();
   const logFile = join(logDir, "baseline.log");
@@ -148,7 +158,7 @@ async function startBaseline(): Promise<string | undefined> {
   running.push(proc);
   const base = `http://127.0.0.1:${port}`;
   await waitReady(proc, logFile, /baseline listening/, processes, `${base}/readyz`);
-  return base;
+  return { url: base, proc };
 }
 
 /** RATE req/s for DURATION seconds (`paced`), without the per-request times. */
@@ -162,17 +172,23 @@ async function fixedRate(target: string, request: Request): Promise<Run> {
 }
 
 async function measure(
-  target: string,
+  server: { url: string; proc: Proc },
   endpoint: Endpoint,
   seeded: Seeded,
   withRate: boolean,
 ): Promise<{ saturation: Run; rate?: Run }> {
+  const target = server.url;
   const request = () => requestFor(endpoint, seeded, WEBHOOK_SECRET);
   await load(target, request(), { connections: CONNECTIONS, durationSeconds: WARMUP });
+  const cpuBefore = await cpuMs(server.proc.pid);
   const saturation = await load(target, request(), {
     connections: CONNECTIONS,
     durationSeconds: DURATION,
   });
+  const cpu = (await cpuMs(server.proc.pid)) - cpuBefore;
+  if (cpu > 0 && saturation.requests > 0) {
+    saturation.cpuUsPerRequest = Math.round((cpu * 1000) / saturation.requests);
+  }
   if (!withRate) return { saturation };
   return { saturation, rate: await fixedRate(target, request()) };
 }
@@ -183,13 +199,24 @@ async function main(): Promise<void> {
   const app = await startApp();
   const baseline = await startBaseline();
   const rss = sampleRss(app.proc.pid);
+  // The baseline's processes under the same load and heap flags: what Node itself costs.
+  const baselineRss = baseline ? sampleRss(baseline.proc.pid) : undefined;
   const endpoints: EndpointResult[] = [];
   const e2e = await webhookEndToEndRun(app.url, seeded);
 
+  // Peaks before any login as well as over the whole run: an argon2id hash holds 19 MiB while it
+  // runs, and the baseline runs as many at once as the thread pool has threads.
+  let beforeLogins: { app: Record<number, Memory>; baseline: Record<number, Memory> } = {
+    app: {},
+    baseline: {},
+  };
   for (const endpoint of ["status", "plans", "profile", "webhook", "login"] as const) {
     const withRate = endpoint !== "login";
+    if (endpoint === "login") {
+      beforeLogins = { app: rss.peaks(), baseline: baselineRss?.peaks() ?? {} };
+    }
     log(`${endpoint}: app…`);
-    const appRuns = await measure(app.url, endpoint, seeded, withRate);
+    const appRuns = await measure(app, endpoint, seeded, withRate);
     const result: EndpointResult = { endpoint, path: PATHS[endpoint], app: appRuns };
     if (baseline) {
       log(`${endpoint}: baseline…`);
@@ -213,6 +240,7 @@ async function main(): Promise<void> {
   const statusDuringLogins = await fixedRate(app.url, requestFor("status", seeded, WEBHOOK_SECRET));
   await logins;
   const peaks = await rss.stop();
+  const baselinePeaks = baselineRss ? Object.values(await baselineRss.stop()) : [];
 
   const pgVersion = url ? await postgresVersion() : "PGlite";
   const results: Results = {
@@ -236,6 +264,10 @@ async function main(): Promise<void> {
     ...(e2e ? { webhookEndToEnd: e2e } : {}),
     rssPeakMb: Object.values(peaks).map((m) => Math.round(m.rss)),
     pssPeakMb: Object.values(peaks).map((m) => Math.round(m.pss)),
+    rssBeforeLoginsMb: Object.values(beforeLogins.app).map((m) => Math.round(m.rss)),
+    baselineRssPeakMb: baselinePeaks.map((m) => Math.round(m.rss)),
+    baselinePssPeakMb: baselinePeaks.map((m) => Math.round(m.pss)),
+    baselineRssBeforeLoginsMb: Object.values(beforeLogins.baseline).map((m) => Math.round(m.rss)),
     notes,
   };
   await writeResults(results);

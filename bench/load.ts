@@ -13,6 +13,12 @@ export interface Run {
   /** Answers other than 2xx, plus connection errors and timeouts: should be 0. */
   failures: number;
   requests: number;
+  /**
+   * CPU time (user + system) the server's processes spent per request over the run, in
+   * microseconds. It moves far less with the machine's other work than latency does, though it
+   * does depend on the load: at a low rate every request pays its own wakeups and system calls.
+   */
+  cpuUsPerRequest?: number;
 }
 
 export interface LoadOptions {
@@ -258,6 +264,33 @@ async function memoryOf(pid: number): Promise<Memory | undefined> {
   }
 }
 
+/** The server's processes: a cluster primary's children, or the process itself when it has none. */
+async function serverPids(pid: number): Promise<number[]> {
+  const children = await childrenOf(pid);
+  return children.length > 0 ? children : [pid];
+}
+
+/**
+ * CPU time, in milliseconds, the server's processes (see serverPids) have used so
+ * far: utime + stime of /proc/PID/stat, in clock ticks of 10 ms (Linux's USER_HZ on every common
+ * architecture). Linux only; elsewhere 0.
+ */
+export async function cpuMs(serverPid: number): Promise<number> {
+  let total = 0;
+  for (const pid of await serverPids(serverPid)) {
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+      // Fields after the command name (which may hold spaces, inside parentheses): utime is the
+      // 14th field of the line, stime the 15th.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // The process is gone: it has nothing more to count.
+    }
+  }
+  return total;
+}
+
 async function childrenOf(pid: number): Promise<number[]> {
   try {
     const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8");
@@ -268,15 +301,19 @@ async function childrenOf(pid: number): Promise<number[]> {
 }
 
 /**
- * Samples the RSS and PSS of the API processes (the cluster primary's children) every 250 ms and
- * keeps each one's peaks. Linux only (/proc); elsewhere it reports nothing.
+ * Samples the RSS and PSS of the server's processes (see serverPids) every 250 ms and
+ * keeps each one's peaks: `peaks()` so far, `stop()` over the whole run. Linux only (/proc);
+ * elsewhere it reports nothing.
  */
-export function sampleRss(primaryPid: number): { stop(): Promise<Record<number, Memory>> } {
+export function sampleRss(primaryPid: number): {
+  peaks(): Record<number, Memory>;
+  stop(): Promise<Record<number, Memory>>;
+} {
   const peaks: Record<number, Memory> = {};
   let running = true;
   const loop = (async () => {
     while (running) {
-      for (const pid of await childrenOf(primaryPid)) {
+      for (const pid of await serverPids(primaryPid)) {
         const now = await memoryOf(pid);
         if (!now) continue;
         const peak = peaks[pid] ?? { rss: 0, pss: 0 };
@@ -286,6 +323,7 @@ export function sampleRss(primaryPid: number): { stop(): Promise<Record<number, 
     }
   })();
   return {
+    peaks: () => structuredClone(peaks),
     async stop() {
       running = false;
       await loop;

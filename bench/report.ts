@@ -26,6 +26,12 @@ export interface Results {
   rssPeakMb: number[];
   /** Proportional set size: shared pages (Node's binary) split between the API processes. */
   pssPeakMb: number[];
+  /** Peak RSS per API process before the first login (argon2id holds 19 MiB per hash). */
+  rssBeforeLoginsMb?: number[];
+  /** The baseline's processes over the same run (no baseline on PGlite: absent or empty). */
+  baselineRssPeakMb?: number[];
+  baselinePssPeakMb?: number[];
+  baselineRssBeforeLoginsMb?: number[];
   notes: string[];
 }
 
@@ -135,11 +141,20 @@ export function targets(r: Results): [string, string, string][] {
     const pss = Math.max(...r.pssPeakMb);
     rows.push([
       "RSS ≤ 150 MB per API process",
-      `${peak} MB peak RSS (${pss} MB PSS)`,
+      `${peak} MB peak RSS (${pss} MB PSS${beforeLogins(r.rssBeforeLoginsMb)})${baselineMemory(r) ? `; baseline ${baselineMemory(r)}` : ""}`,
       verdict(peak <= 150),
     ]);
   }
   return rows;
+}
+
+const beforeLogins = (mb: number[] | undefined) =>
+  mb?.length ? `, ${Math.max(...mb)} MB RSS before the logins` : "";
+
+/** The baseline's highest peak RSS and PSS, or undefined when there was no baseline. */
+function baselineMemory(r: Results): string | undefined {
+  if (!r.baselineRssPeakMb?.length || !r.baselinePssPeakMb?.length) return undefined;
+  return `${Math.max(...r.baselineRssPeakMb)} MB (${Math.max(...r.baselinePssPeakMb)} MB PSS${beforeLogins(r.baselineRssBeforeLoginsMb)})`;
 }
 
 function runCells(run: Run | undefined): string[] {
@@ -181,6 +196,7 @@ export function markdown(r: Results): string {
       .map((x) => `${e.endpoint}: ${x.failures} of ${x.requests}`),
   );
   lines.push("", `Failed requests (non-2xx, errors, timeouts): ${failures.join("; ") || "none"}.`);
+  lines.push(...cpuTable(r));
   lines.push("", "## Targets", "", "| target | measured | |", "|---|---|---|");
   for (const [t, m, v] of targets(r)) lines.push(`| ${t} | ${m} | ${v} |`);
   if (r.webhookEndToEnd) {
@@ -193,11 +209,43 @@ export function markdown(r: Results): string {
   if (r.rssPeakMb.length > 0) {
     lines.push(
       "",
-      `Peak RSS per API process over the run: ${r.rssPeakMb.join(" MB, ")} MB; peak PSS (shared pages split between the processes): ${r.pssPeakMb.join(" MB, ")} MB.`,
+      `Peak RSS per API process over the run: ${r.rssPeakMb.join(" MB, ")} MB; peak PSS (shared pages split between the processes): ${r.pssPeakMb.join(" MB, ")} MB.${
+        r.baselineRssPeakMb?.length
+          ? ` Baseline processes, same load and heap flags: ${r.baselineRssPeakMb.join(" MB, ")} MB RSS; ${r.baselinePssPeakMb?.join(" MB, ")} MB PSS.`
+          : ""
+      }${
+        r.rssBeforeLoginsMb?.length
+          ? ` Before the first login (argon2id holds 19 MiB per hash while it runs; the app hashes one at a time per process, the baseline as many as libuv's thread pool runs): app ${r.rssBeforeLoginsMb.join(" MB, ")} MB${r.baselineRssBeforeLoginsMb?.length ? `, baseline ${r.baselineRssBeforeLoginsMb.join(" MB, ")} MB` : ""}.`
+          : ""
+      }`,
     );
   }
   if (r.notes.length > 0) lines.push("", "## Notes", "", ...r.notes.map((n) => `- ${n}`));
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * CPU time per request of the saturation runs, app against baseline: the servers' own user +
+ * system time, which the load generator and PostgreSQL sharing the cores hardly move, so it
+ * compares the two more steadily than requests/s or latency do.
+ */
+function cpuTable(r: Results): string[] {
+  const rows = r.endpoints.filter((e) => e.app.saturation.cpuUsPerRequest !== undefined);
+  if (rows.length === 0) return [];
+  const us = (v: number | undefined) => (v === undefined ? "–" : `${v} µs`);
+  return [
+    "",
+    "CPU time per request in the saturation runs (user + system of the server's processes over the run, divided by its requests; PostgreSQL's share not included):",
+    "",
+    "| endpoint | app | baseline | app / baseline |",
+    "|---|---:|---:|---:|",
+    ...rows.map((e) => {
+      const app = e.app.saturation.cpuUsPerRequest;
+      const base = e.baseline?.saturation.cpuUsPerRequest;
+      const times = app !== undefined && base ? `${(app / base).toFixed(2)}×` : "–";
+      return `| ${e.endpoint} | ${us(app)} | ${us(base)} | ${times} |`;
+    }),
+  ];
 }
 
 export async function writeResults(r: Results): Promise<void> {
