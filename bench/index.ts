@@ -9,11 +9,13 @@ import { type Database, openDatabase, queryRows } from "../src/platform/db/clien
 import { runMigrations } from "../src/platform/db/migrate.ts";
 import { startStripeEmulator } from "../stripe-emulator/index.ts";
 import {
+  combine,
   cpuMs,
   type Endpoint,
   load,
   type Memory,
   PATHS,
+  type PreciseRun,
   paced,
   type Run,
   requestFor,
@@ -39,6 +41,8 @@ import { adminQuery, databaseUrl, SECRET_KEY, type Seeded, seed } from "./seed.t
 const env = process.env;
 const DURATION = Number(env.BENCH_DURATION ?? 10);
 const WARMUP = 2;
+/** Each measured run is cut into this many slices, alternating between the app and the baseline. */
+const SLICES = 5;
 const CONNECTIONS = 32;
 const RATE = 1000;
 const PROCESSES = 2;
@@ -171,26 +175,71 @@ async function fixedRate(target: string, request: Request): Promise<Run> {
   return run;
 }
 
+interface Server {
+  url: string;
+  proc: Proc;
+}
+
+/** The servers in slice `i`'s order: as given in even slices, reversed in odd ones. */
+const sliceOrder = <T>(items: T[], i: number): T[] => (i % 2 === 0 ? items : [...items].reverse());
+
+/**
+ * One endpoint on each server (the app, then the baseline when there is one): a warm-up each, then
+ * the saturation run and the fixed-rate run, each cut into SLICES slices that alternate between the
+ * servers (the order flips every slice) and are combined per server afterwards. The machine's
+ * speed drifts over minutes, and the ratio between the two servers is the target: measured one
+ * after the other, that drift went into the ratio.
+ */
 async function measure(
-  server: { url: string; proc: Proc },
+  app: Server,
+  baseline: Server | undefined,
   endpoint: Endpoint,
   seeded: Seeded,
   withRate: boolean,
-): Promise<{ saturation: Run; rate?: Run }> {
-  const target = server.url;
+): Promise<Pick<EndpointResult, "app" | "baseline">> {
   const request = () => requestFor(endpoint, seeded, WEBHOOK_SECRET);
-  await load(target, request(), { connections: CONNECTIONS, durationSeconds: WARMUP });
-  const cpuBefore = await cpuMs(server.proc.pid);
-  const saturation = await load(target, request(), {
-    connections: CONNECTIONS,
-    durationSeconds: DURATION,
-  });
-  const cpu = (await cpuMs(server.proc.pid)) - cpuBefore;
-  if (cpu > 0 && saturation.requests > 0) {
-    saturation.cpuUsPerRequest = Math.round((cpu * 1000) / saturation.requests);
+  const sides = (baseline ? [app, baseline] : [app]).map((server) => ({
+    server,
+    saturation: [] as PreciseRun[],
+    rate: [] as PreciseRun[],
+    cpuMs: 0,
+  }));
+  for (const { server } of sides) {
+    await load(server.url, request(), { connections: CONNECTIONS, durationSeconds: WARMUP });
   }
-  if (!withRate) return { saturation };
-  return { saturation, rate: await fixedRate(target, request()) };
+  const seconds = DURATION / SLICES;
+  for (let i = 0; i < SLICES; i++) {
+    for (const side of sliceOrder(sides, i)) {
+      const before = await cpuMs(side.server.proc.pid);
+      side.saturation.push(
+        await load(side.server.url, request(), {
+          connections: CONNECTIONS,
+          durationSeconds: seconds,
+        }),
+      );
+      side.cpuMs += (await cpuMs(side.server.proc.pid)) - before;
+    }
+  }
+  for (let i = 0; withRate && i < SLICES; i++) {
+    for (const side of sliceOrder(sides, i)) {
+      side.rate.push(
+        await paced(side.server.url, request(), {
+          connections: CONNECTIONS,
+          durationSeconds: seconds,
+          rate: RATE,
+        }),
+      );
+    }
+  }
+  const [appSide, baselineSide] = sides.map((side) => {
+    const saturation = combine(side.saturation);
+    if (side.cpuMs > 0 && saturation.requests > 0) {
+      saturation.cpuUsPerRequest = Math.round((side.cpuMs * 1000) / saturation.requests);
+    }
+    return withRate ? { saturation, rate: combine(side.rate) } : { saturation };
+  });
+  if (!appSide) throw new Error("no app run");
+  return baselineSide ? { app: appSide, baseline: baselineSide } : { app: appSide };
 }
 
 async function main(): Promise<void> {
@@ -215,13 +264,12 @@ async function main(): Promise<void> {
     if (endpoint === "login") {
       beforeLogins = { app: rss.peaks(), baseline: baselineRss?.peaks() ?? {} };
     }
-    log(`${endpoint}: app…`);
-    const appRuns = await measure(app, endpoint, seeded, withRate);
-    const result: EndpointResult = { endpoint, path: PATHS[endpoint], app: appRuns };
-    if (baseline) {
-      log(`${endpoint}: baseline…`);
-      result.baseline = await measure(baseline, endpoint, seeded, withRate);
-    }
+    log(baseline ? `${endpoint}: app and baseline, alternating…` : `${endpoint}: app…`);
+    const result: EndpointResult = {
+      endpoint,
+      path: PATHS[endpoint],
+      ...(await measure(app, baseline, endpoint, seeded, withRate)),
+    };
     endpoints.push(result);
     log(JSON.stringify(result));
   }

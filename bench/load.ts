@@ -116,20 +116,54 @@ function autocannonOptions(url: string, request: Request, options: LoadOptions) 
   };
 }
 
-export async function load(url: string, request: Request, options: LoadOptions): Promise<Run> {
-  const result = await autocannon(autocannonOptions(url, request, options));
-  return {
-    rps: Math.round(result.requests.average),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    failures: result.non2xx + result.errors + result.timeouts,
-    requests: result.requests.total,
-  };
-}
-
-/** A run of `paced`: also every 2xx response's latency in fractional milliseconds, sorted. */
+/** A run that also kept every response's latency in fractional milliseconds, sorted. */
 export interface PreciseRun extends Run {
   times: number[];
+  /** How long it ran (autocannon runs for at least a second, whatever it is asked). */
+  seconds: number;
+}
+
+/**
+ * autocannon at `options.connections` connections, as fast as they go. Besides autocannon's own
+ * figures it keeps each response's latency (`times`), so that runs can be combined (`combine`).
+ */
+export function load(url: string, request: Request, options: LoadOptions): Promise<PreciseRun> {
+  const times: number[] = [];
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(autocannonOptions(url, request, options), (err, result) => {
+      if (err) return reject(err);
+      times.sort((a, b) => a - b);
+      resolve({
+        rps: Math.round(result.requests.average),
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        failures: result.non2xx + result.errors + result.timeouts,
+        requests: result.requests.total,
+        times,
+        seconds: result.duration,
+      });
+    });
+    instance.on("response", (_client, _status, _bytes, responseTime) => times.push(responseTime));
+  });
+}
+
+/**
+ * Runs of one server taken in slices (interleaved with another server's, see bench/index.ts) as
+ * one run: requests/s over their time together, percentiles over every response.
+ */
+export function combine(runs: PreciseRun[]): Run {
+  const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
+  const times = runs.flatMap((r) => r.times).sort((a, b) => a - b);
+  const requests = runs.reduce((sum, r) => sum + r.requests, 0);
+  return {
+    // Each run's own requests/s, weighted by how long it ran.
+    rps:
+      seconds > 0 ? Math.round(runs.reduce((sum, r) => sum + r.rps * r.seconds, 0) / seconds) : 0,
+    p50: quantile(times, 0.5),
+    p99: quantile(times, 0.99),
+    failures: runs.reduce((sum, r) => sum + r.failures, 0),
+    requests,
+  };
 }
 
 /** The q-quantile (0..1) of sorted values, to 0.01. */
@@ -234,6 +268,7 @@ export async function paced(
     failures,
     requests: total,
     times,
+    seconds: elapsed,
   };
 }
 
