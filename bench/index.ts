@@ -116,17 +116,23 @@ function appEnv(port: number, extra: Record<string, string> = {}): Record<string
   };
 }
 
+/** A running server under test: where it answers and its (primary) process. */
+interface Server {
+  url: string;
+  proc: Proc;
+}
+
 /**
  * Starts the API. A deployed process starts with the compile cache its predecessors saved (each
  * saves it once ready), so the bench starts and stops the API once first: the measured processes
  * then start as every start after a deployment's first does.
  */
-async function startApp(): Promise<{ url: string; proc: Proc }> {
+async function startApp(): Promise<Server> {
   await (await launchApp()).proc.stop();
   return launchApp();
 }
 
-async function launchApp(): Promise<{ url: string; proc: Proc }> {
+async function launchApp(): Promise<Server> {
   const port = await freePort();
   const logFile = join(logDir, "api.log");
   const proc = startNode("src/main.ts", appEnv(port), logFile);
@@ -144,7 +150,7 @@ async function launchApp(): Promise<{ url: string; proc: Proc }> {
   return { url: base, proc };
 }
 
-async function startBaseline(): Promise<{ url: string; proc: Proc } | undefined> {
+async function startBaseline(): Promise<Server | undefined> {
   if (!url) return undefined;
   const port = await freePort();
   const logFile = join(logDir, "baseline.log");
@@ -173,11 +179,6 @@ async function fixedRate(target: string, request: Request): Promise<Run> {
     rate: RATE,
   });
   return run;
-}
-
-interface Server {
-  url: string;
-  proc: Proc;
 }
 
 /** The servers in slice `i`'s order: as given in even slices, reversed in odd ones. */
