@@ -62,7 +62,7 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
       const incoming = req.headers["x-request-id"];
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    logController: new RequestLog({
+    logController: new RequestLog(deps.logger, {
       requestIdLogLabel: "request_id",
       // Probes hit these every few seconds; logging each would drown the useful lines.
       disableRequestLogging: (request) => PROBES.has(request.url) || request.url === "/metrics",

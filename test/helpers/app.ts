@@ -1,6 +1,7 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { DestinationStream } from "pino";
 import { type App, type AppModule, buildApp, modules } from "../../src/app.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/platform/logging.ts";
@@ -37,13 +38,15 @@ export interface TestAppOptions {
   jobs?: ServicesOptions["jobs"];
   /** Stripe to use (default: a private in-process emulator, as in the embedded default). */
   stripe?: ServicesOptions["stripe"];
+  /** Where log lines go (default stdout, at TEST_LOG_LEVEL or silent). */
+  logDestination?: DestinationStream;
 }
 
 /** The real app on a fresh database, with the worker running, ready for `app.inject`. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const testDatabase = await createTestDatabase();
   const config = await testConfig(options.env);
-  const logger = createLogger(config);
+  const logger = createLogger(config, options.logDestination);
   const services = await openServices(config, logger, {
     database: testDatabase.database,
     spies: true,
