@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { AppModule } from "../../src/app.ts";
-import { modules } from "../../src/app.ts";
+import { type AppModule, modules } from "../../src/app.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 
 const SECRETS = ["hunter22-secret", "eyJ.bearer-secret", "refresh-secret"];

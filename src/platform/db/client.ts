@@ -56,7 +56,7 @@ export function pgliteDataDir(dataDir: string): string {
 }
 
 async function openPglite(options: DatabaseOptions): Promise<Database> {
-  // Loaded only here: a process on PostgreSQL never needs PGlite (about 2 MB of heap per process).
+  // Loaded only here: a process on PostgreSQL never needs PGlite (about 3 MB of heap per process).
   const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
     import("@electric-sql/pglite"),
     import("drizzle-orm/pglite"),
