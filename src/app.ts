@@ -72,8 +72,9 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandling(app);
   const finishRoutes = methodNotAllowed(app);
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
+    done();
   });
 
   await registerSecurity(app, deps.config);

@@ -79,12 +79,13 @@ function tokenMatches(header: string | undefined, token: string): boolean {
  * needs `Authorization: Bearer <METRICS_TOKEN>`, and is refused when no token is configured.
  */
 export function registerMetrics(app: App, metrics: Metrics, config: Config): void {
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     const route = request.routeOptions.url ?? "unmatched";
     metrics.httpDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
   app.get("/metrics", { schema: { hide: true } }, async (request, reply) => {

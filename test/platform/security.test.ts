@@ -38,6 +38,14 @@ describe("security headers", () => {
     assert.equal(res.headers["x-frame-options"], "SAMEORIGIN");
     assert.equal(res.headers["strict-transport-security"], undefined);
     assert.equal(res.headers["x-powered-by"], undefined);
+    assert.equal(res.headers["referrer-policy"], "no-referrer");
+    assert.equal(res.headers["cross-origin-opener-policy"], "same-origin");
+    assert.equal(res.headers["content-security-policy"], undefined);
+    // Error answers too: the headers are set as the request arrives.
+    const missing = await dev.app.inject({ method: "GET", url: "/api/nowhere/" });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.headers["x-content-type-options"], "nosniff");
+    assert.equal(missing.headers["x-frame-options"], "SAMEORIGIN");
     const live = await prod.app.inject({
       method: "GET",
       url: "/healthz",

@@ -1,5 +1,6 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import cors from "@fastify/cors";
-import helmet from "@fastify/helmet";
+import helmet, { type HelmetOptions } from "helmet";
 import type { Config } from "../../config.ts";
 import { detailError } from "./errors.ts";
 import { PROBES } from "./health.ts";
@@ -20,15 +21,41 @@ export function hostAllowed(host: string, allowed: readonly string[]): boolean {
 }
 
 /**
+ * The headers helmet sets for `options`, computed once. Without a CSP nonce none of them depends
+ * on the request, and @fastify/helmet rebuilt helmet's middleware chain for every request (with
+ * two promises and about a dozen `setHeader` calls on the raw response).
+ */
+export function helmetHeaders(options: Readonly<HelmetOptions>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const response = {
+    setHeader(name: string, value: string | number) {
+      headers[name.toLowerCase()] = String(value);
+    },
+    removeHeader(name: string) {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (err) => {
+    if (err) throw err;
+  });
+  return headers;
+}
+
+/**
  * Security headers (helmet; HSTS only in production, where TLS is certain), CORS from
  * CORS_ALLOWED_ORIGINS (any origin only in development), ALLOWED_HOSTS in production and the
  * optional HTTPS redirect.
  */
 export async function registerSecurity(app: App, config: Config): Promise<void> {
-  await app.register(helmet, {
+  const headers = helmetHeaders({
     // CSP protects HTML; this API serves JSON, and the docs pages set their own policies.
     contentSecurityPolicy: false,
     hsts: config.isProduction ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+  });
+  // Set when the request arrives, so error answers carry them too.
+  app.addHook("onRequest", (_request, reply, done) => {
+    reply.headers(headers);
+    done();
   });
 
   const origins = config.CORS_ALLOWED_ORIGINS;
