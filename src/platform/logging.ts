@@ -17,7 +17,10 @@ export const REDACT_PATHS = [
   "*.token",
 ];
 
-/** The process's logger: JSON lines on stdout (or `destination`: tests), secrets redacted. */
+/**
+ * The process's logger: JSON lines on stdout, buffered (or `destination`: tests), secrets
+ * redacted.
+ */
 export function createLogger(
   config: Pick<Config, "LOG_LEVEL">,
   destination?: DestinationStream,
@@ -26,8 +29,25 @@ export function createLogger(
     level: config.LOG_LEVEL,
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  // Lines are gathered and written 4 KiB at a time, off the event loop, and at least every
+  // LOG_FLUSH_MS: one synchronous write per line was a system call in every request (about a
+  // tenth of a status request's CPU at 1,000 req/s). pino writes what is left when the process
+  // exits, even on a fatal error; only a SIGKILL loses the last LOG_FLUSH_MS. A stalled reader
+  // of stdout makes lines past LOG_BUFFER_MAX be dropped instead of blocking the API or growing
+  // without bound.
+  const stdout = pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: 4096,
+    maxLength: LOG_BUFFER_MAX,
+  });
+  setInterval(() => stdout.flush(), LOG_FLUSH_MS).unref();
+  return pino(options, stdout);
 }
+
+const LOG_FLUSH_MS = 250;
+const LOG_BUFFER_MAX = 16 * 1024 * 1024;
 
 /**
  * One access-log line per request, written when it completes (Fastify writes two, "incoming

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { after, before, test } from "node:test";
 import { type AppModule, modules } from "../../src/app.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
@@ -68,4 +70,65 @@ test("no secret of a request or of an error reaches the log", async () => {
   assert.deepEqual(careless?.body, { password: "[redacted]", refresh: "[redacted]" });
   // The failure itself is logged, with its request id.
   assert.ok(lines().some((l) => l.request_id === "log-test-2" && l.level >= 50));
+});
+
+/** Starts `script` in a new Node process with `createLogger` in scope as `log`. */
+function loggingProcess(script: string) {
+  const logging = new URL("../../src/platform/logging.ts", import.meta.url).href;
+  const child = spawn(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `import { createLogger } from ${JSON.stringify(logging)};
+       const log = createLogger({ LOG_LEVEL: "info" });
+       ${script}`,
+    ],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  );
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+  const messages = () =>
+    stdout
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).msg);
+  return { child, exited, messages };
+}
+
+const THREE_LINES = 'for (let i = 0; i < 3; i++) log.info("line " + i);';
+
+test("buffered log lines reach stdout when the process exits, and when it crashes", async () => {
+  const exit = loggingProcess(`${THREE_LINES} process.exit(0);`);
+  assert.equal(await exit.exited, 0);
+  assert.deepEqual(exit.messages(), ["line 0", "line 1", "line 2"]);
+
+  const crash = loggingProcess(`${THREE_LINES} throw new Error("boom");`);
+  assert.equal(await crash.exited, 1);
+  assert.deepEqual(crash.messages(), ["line 0", "line 1", "line 2"]);
+});
+
+test("a buffered log line is written within a moment while the process runs on", async () => {
+  // Far less than the 4 KiB that fills the buffer; the process then idles until it is killed
+  // with SIGKILL, which writes nothing more: what arrives came from the periodic flush.
+  const idle = loggingProcess(`${THREE_LINES} setInterval(() => {}, 1000);`);
+  try {
+    const arrived = await new Promise<boolean>((resolve) => {
+      const deadline = setTimeout(() => resolve(false), 10_000);
+      idle.child.stdout?.on("data", () => {
+        if (idle.messages().length === 3) {
+          clearTimeout(deadline);
+          resolve(true);
+        }
+      });
+    });
+    assert.ok(arrived, "the lines did not arrive within 10 s");
+  } finally {
+    idle.child.kill("SIGKILL");
+  }
+  assert.deepEqual(idle.messages(), ["line 0", "line 1", "line 2"]);
 });
