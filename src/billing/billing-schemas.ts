@@ -1,4 +1,5 @@
 import { Type } from "typebox";
+import { Nullable } from "../platform/http/nullable.ts";
 import { Paginated } from "../platform/http/pagination.ts";
 
 export {
@@ -13,7 +14,7 @@ const Money = Type.String({
   examples: ["9.99"],
 });
 const Time = Type.String({ format: "date-time" });
-const NullableTime = Type.Union([Time, Type.Null()]);
+const NullableTime = Nullable(Time);
 
 export const Plan = Type.Object({
   id: Type.String({ format: "uuid" }),
@@ -30,7 +31,7 @@ export const PlanPage = Paginated(Plan);
 
 const subscriptionFields = {
   id: Type.String({ format: "uuid" }),
-  plan: Type.Union([Plan, Type.Null()]),
+  plan: Nullable(Plan),
   stripe_subscription_id: Type.String(),
   status: Type.String({
     description:
@@ -82,8 +83,8 @@ export const SubscriptionResult = Type.Object({
 
 export const Payment = Type.Object({
   id: Type.String({ format: "uuid" }),
-  stripe_payment_intent_id: Type.Union([Type.String(), Type.Null()]),
-  stripe_invoice_id: Type.Union([Type.String(), Type.Null()]),
+  stripe_payment_intent_id: Nullable(Type.String()),
+  stripe_invoice_id: Nullable(Type.String()),
   amount: Money,
   currency: Type.String(),
   status: Type.String({ enum: ["succeeded", "failed", "pending", "refunded"] }),

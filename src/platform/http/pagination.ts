@@ -1,6 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import { type Static, type TSchema, Type } from "typebox";
 import { detailError } from "./errors.ts";
+import { Nullable } from "./nullable.ts";
 
 export const PAGE_SIZE = 20;
 
@@ -13,8 +14,8 @@ export type PageQuery = Static<typeof PageQuery>;
 export function Paginated<T extends TSchema>(item: T) {
   return Type.Object({
     count: Type.Integer(),
-    next: Type.Union([Type.String({ format: "uri" }), Type.Null()]),
-    previous: Type.Union([Type.String({ format: "uri" }), Type.Null()]),
+    next: Nullable(Type.String({ format: "uri" })),
+    previous: Nullable(Type.String({ format: "uri" })),
     results: Type.Array(item),
   });
 }
