@@ -201,11 +201,15 @@ describe("starting and stopping the API", () => {
       for (let i = 0; i < 8; i++) {
         assert.equal(await getWithoutKeepAlive(`http://127.0.0.1:${port}/api/schema/`), 200);
       }
-      const pids = new Set(
-        [...running.output().matchAll(/"pid":(\d+)[^\n]*"msg":"request completed"/g)].map(
-          (m) => m[1],
-        ),
-      );
+      // Access lines are written a moment later (the log is buffered).
+      const servedBy = () =>
+        new Set(
+          [...running.output().matchAll(/"pid":(\d+)[^\n]*"msg":"request completed"/g)].map(
+            (m) => m[1],
+          ),
+        );
+      await waitFor(() => servedBy().size >= 2, { timeoutMs: 10_000, what: "two serving pids" });
+      const pids = servedBy();
       assert.equal(pids.size, 2);
       // A process that dies is replaced, and the port keeps answering meanwhile.
       const [victim] = [...pids];
@@ -214,7 +218,11 @@ describe("starting and stopping the API", () => {
         timeoutMs: 60_000,
         what: "a replacement API process",
       });
-      assert.match(running.output(), /API process died; starting a replacement/);
+      // The primary's line, written by another process than the replacement's "API ready".
+      await waitFor(() => running.output().includes("API process died; starting a replacement"), {
+        timeoutMs: 10_000,
+        what: "the primary's line about the replacement",
+      });
       assert.equal(await getWithoutKeepAlive(`http://127.0.0.1:${port}/healthz`), 200);
       running.child.kill("SIGTERM");
       assert.equal(await running.exited, 0);
