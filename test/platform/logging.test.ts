@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { after, before, test } from "node:test";
 import { type AppModule, modules } from "../../src/app.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const SECRETS = ["hunter22-secret", "eyJ.bearer-secret", "refresh-secret"];
 
@@ -117,16 +118,10 @@ test("a buffered log line is written within a moment while the process runs on",
   // with SIGKILL, which writes nothing more: what arrives came from the periodic flush.
   const idle = loggingProcess(`${THREE_LINES} setInterval(() => {}, 1000);`);
   try {
-    const arrived = await new Promise<boolean>((resolve) => {
-      const deadline = setTimeout(() => resolve(false), 10_000);
-      idle.child.stdout?.on("data", () => {
-        if (idle.messages().length === 3) {
-          clearTimeout(deadline);
-          resolve(true);
-        }
-      });
+    await waitFor(() => idle.messages().length === 3, {
+      timeoutMs: 10_000,
+      what: "the buffered lines",
     });
-    assert.ok(arrived, "the lines did not arrive within 10 s");
   } finally {
     idle.child.kill("SIGKILL");
   }
