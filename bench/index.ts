@@ -20,6 +20,7 @@ import {
   type Run,
   requestFor,
   sampleRss,
+  withSteal,
 } from "./load.ts";
 import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
 import {
@@ -224,11 +225,13 @@ async function measure(
   for (let i = 0; withRate && i < SLICES; i++) {
     for (const side of sliceOrder(sides, i)) {
       side.rate.push(
-        await paced(side.server.url, request(), {
-          connections: CONNECTIONS,
-          durationSeconds: seconds,
-          rate: RATE,
-        }),
+        await withSteal(() =>
+          paced(side.server.url, request(), {
+            connections: CONNECTIONS,
+            durationSeconds: seconds,
+            rate: RATE,
+          }),
+        ),
       );
     }
   }

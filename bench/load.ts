@@ -19,6 +19,12 @@ export interface Run {
    * does depend on the load: at a low rate every request pays its own wakeups and system calls.
    */
   cpuUsPerRequest?: number;
+  /**
+   * Each slice of a combined run (bench/index.ts cuts every run into slices): its p99 and the
+   * share of the machine's CPU time the hypervisor took from it (steal), which tells a stall of
+   * the machine from one of the server.
+   */
+  slices?: { p99: number; stealPercent?: number }[];
 }
 
 export interface LoadOptions {
@@ -121,6 +127,8 @@ export interface PreciseRun extends Run {
   times: number[];
   /** How long it ran (autocannon runs for at least a second, whatever it is asked). */
   seconds: number;
+  /** See `Run.slices`; set by whoever measured the steal around the run. */
+  stealPercent?: number;
 }
 
 /**
@@ -163,7 +171,38 @@ export function combine(runs: PreciseRun[]): Run {
     p99: quantile(times, 0.99),
     failures: runs.reduce((sum, r) => sum + r.failures, 0),
     requests,
+    slices: runs.map((r) => ({
+      p99: r.p99,
+      ...(r.stealPercent === undefined ? {} : { stealPercent: r.stealPercent }),
+    })),
   };
+}
+
+/**
+ * The machine's CPU time so far and how much of it the hypervisor took (steal), in clock ticks,
+ * from the first line of /proc/stat; undefined where there is none (not Linux).
+ */
+async function cpuTicks(): Promise<{ steal: number; total: number } | undefined> {
+  try {
+    const line = (await readFile("/proc/stat", "utf8")).split("\n", 1)[0] ?? "";
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice; guest time is already
+    // counted in user and nice.
+    const fields = line.split(/\s+/).slice(1, 9).map(Number);
+    if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
+    return { steal: fields[7] ?? 0, total: fields.reduce((sum, n) => sum + n, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `run` and records the share of the machine's CPU time stolen meanwhile (see Run.slices). */
+export async function withSteal(run: () => Promise<PreciseRun>): Promise<PreciseRun> {
+  const before = await cpuTicks();
+  const result = await run();
+  const after = await cpuTicks();
+  if (!before || !after || after.total <= before.total) return result;
+  const percent = (100 * (after.steal - before.steal)) / (after.total - before.total);
+  return { ...result, stealPercent: Math.round(percent * 10) / 10 };
 }
 
 /** The q-quantile (0..1) of sorted values, to 0.01. */

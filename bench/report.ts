@@ -197,6 +197,7 @@ export function markdown(r: Results): string {
   );
   lines.push("", `Failed requests (non-2xx, errors, timeouts): ${failures.join("; ") || "none"}.`);
   lines.push(...cpuTable(r));
+  lines.push(...sliceTable(r));
   lines.push("", "## Targets", "", "| target | measured | |", "|---|---|---|");
   for (const [t, m, v] of targets(r)) lines.push(`| ${t} | ${m} | ${v} |`);
   if (r.webhookEndToEnd) {
@@ -245,6 +246,34 @@ function cpuTable(r: Results): string[] {
       const times = app !== undefined && base ? `${(app / base).toFixed(2)}×` : "–";
       return `| ${e.endpoint} | ${us(app)} | ${us(base)} | ${times} |`;
     }),
+  ];
+}
+
+/**
+ * The fixed-rate runs slice by slice (the order alternates between the app and the baseline): each
+ * slice's p99, and the share of the machine's CPU time the hypervisor took meanwhile. One stalled
+ * slice decides a run's p99; whether the baseline's neighbouring slices and the steal show it too
+ * tells the machine's stalls from the server's.
+ */
+function sliceTable(r: Results): string[] {
+  const rows = r.endpoints.filter((e) => e.app.rate?.slices?.length);
+  if (rows.length === 0) return [];
+  const p99s = (run: Run | undefined) =>
+    run?.slices?.map((slice) => slice.p99.toFixed(1)).join(" · ") ?? "–";
+  const steal = (run: Run | undefined) =>
+    run?.slices
+      ?.map((slice) => (slice.stealPercent === undefined ? "–" : `${slice.stealPercent}`))
+      .join(" · ") ?? "–";
+  return [
+    "",
+    "The fixed-rate runs slice by slice, in the order they ran (app and baseline alternate, the order flipping every slice): p99 of each slice in ms, and the share of the machine's CPU time the hypervisor took during it (steal, %):",
+    "",
+    "| endpoint | app p99 | baseline p99 | steal during app slices | steal during baseline slices |",
+    "|---|---|---|---|---|",
+    ...rows.map(
+      (e) =>
+        `| ${e.endpoint} | ${p99s(e.app.rate)} | ${p99s(e.baseline?.rate)} | ${steal(e.app.rate)} | ${steal(e.baseline?.rate)} |`,
+    ),
   ];
 }
 
