@@ -66,6 +66,10 @@ before(async () => {
       PASSWORD_HASH_ITERATIONS: "1",
       // An event whose processing the outage cut off is retried soon after it.
       WEBHOOK_RETRY_DELAY: "1",
+      // A job the outage orphaned (its fetch committed but the answer never reached the worker)
+      // stays active until it expires, JOB_TIMEOUT after its start (15 minutes by default), and is
+      // then retried: a short timeout lets the test see that recovery too.
+      JOB_TIMEOUT: "10",
     },
     dir,
   );
@@ -147,15 +151,27 @@ function workerPollFailed(output: string): boolean {
 }
 
 /** The private server's view of the given events: id → status. */
+/**
+ * Each event's status, and for one not handled yet the state of its processing job (pg-boss keys
+ * it by the event id), so that a failure says where the event is stuck.
+ */
 async function eventStates(ids: string[]): Promise<Map<string, string>> {
   const client = new pg.Client({ connectionString: server.url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ id: string; status: string }>(
-      "select id, status from stripe_events where id = any($1)",
+    const { rows } = await client.query<{ id: string; status: string; job: string | null }>(
+      `select e.id, e.status,
+         (select string_agg(format('job %s, %s retries, start after %s', j.state, j.retry_count, j.start_after), '; ')
+            from pgboss.job j where j.singleton_key = e.id) as job
+       from stripe_events e where e.id = any($1)`,
       [ids],
     );
-    return new Map(rows.map((row) => [row.id, row.status]));
+    return new Map(
+      rows.map((row) => [
+        row.id,
+        row.status === "ignored" ? row.status : `${row.status} (${row.job ?? "no job"})`,
+      ]),
+    );
   } finally {
     await client.end();
   }
