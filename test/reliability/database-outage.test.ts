@@ -150,10 +150,10 @@ function workerPollFailed(output: string): boolean {
     );
 }
 
-/** The private server's view of the given events: id → status. */
 /**
- * Each event's status, and for one not handled yet the state of its processing job (pg-boss keys
- * it by the event id), so that a failure says where the event is stuck.
+ * The private server's view of the given events: id → status, and for one not handled yet the
+ * state of its processing job (pg-boss keys it by the event id), so that a failure says where the
+ * event is stuck.
  */
 async function eventStates(ids: string[]): Promise<Map<string, string>> {
   const client = new pg.Client({ connectionString: server.url });
