@@ -97,7 +97,7 @@ export async function runCli(
       allowPositionals: true,
       strict: true,
     });
-    if (command.services) services = await openServices(config, logger);
+    if (command.services) services = await openServices(config, logger, { worksJobs: false });
     return (await command.run({ config, logger, values, positionals, services, out, stdin })) ?? 0;
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && "code" in err)) {

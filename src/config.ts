@@ -150,7 +150,11 @@ export const settings = {
     parse: url("postgres:", "postgresql:"),
     doc: "PostgreSQL URL. Unset: embedded PGlite under DATA_DIR (one process only).",
   },
-  DATABASE_POOL_MAX: { parse: int(1, 1000), default: 10, doc: "Connections per process." },
+  DATABASE_POOL_MAX: {
+    parse: int(1, 1000),
+    default: 10,
+    doc: "Connections per process, opened as the load needs them and kept open while idle.",
+  },
   MIGRATE_ON_START: {
     parse: bool,
     default: true,

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     import("./services.ts"),
   ]);
   await lowerThreadPoolPriority();
-  const services = await openServices(config, logger);
+  const services = await openServices(config, logger, { worksJobs: config.WORKER === "on" });
   const app = await buildApp(services);
   await app.listen({ port: config.PORT, host: config.HOST });
   registerEmbeddedWebhook(services.stripe, config.HOST, (app.server.address() as AddressInfo).port);

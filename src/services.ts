@@ -52,6 +52,11 @@ export interface ServicesOptions {
   // biome-ignore lint/suspicious/noExplicitAny: definitions of every payload type
   jobs?: JobDefinition<any, JobDeps>[];
   pollingIntervalSeconds?: number;
+  /**
+   * Whether this process works jobs (the worker, an API process with WORKER=on): only then does it
+   * also run the job queue's background duties (see JobsOptions.background). Default true.
+   */
+  worksJobs?: boolean;
   /** Replaces the transport chosen from configuration (tests). */
   mailer?: Mailer;
   /** An already started Stripe (tests: an emulator whose webhooks reach the test app). */
@@ -94,6 +99,7 @@ export async function openServices(
       log: logger,
       timeoutSeconds: config.JOB_TIMEOUT,
       spies: options.spies ?? false,
+      background: options.worksJobs ?? true,
       ...(options.pollingIntervalSeconds
         ? { pollingIntervalSeconds: options.pollingIntervalSeconds }
         : {}),

@@ -5,7 +5,8 @@ import { sql } from "drizzle-orm";
 import { Type } from "typebox";
 import { queryRows } from "../../src/platform/db/client.ts";
 import { deadLetterQueue, defineJob, jobId } from "../../src/platform/jobs/jobs.ts";
-import type { JobDeps } from "../../src/services.ts";
+import { createLogger } from "../../src/platform/logging.ts";
+import { type JobDeps, openServices } from "../../src/services.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -70,6 +71,42 @@ function completed(tag: string) {
     .getSpy(recordRun.name)
     .waitForJob((data: { tag?: string }) => data.tag === tag, "completed");
 }
+
+describe("a process that only enqueues (an API process with WORKER=off, a CLI command)", () => {
+  test("its jobs run on the worker, which alone supervises the queues and runs the schedules", async () => {
+    const producer = await openServices(t.config, createLogger(t.config), {
+      database: t.services.database,
+      stripe: t.services.stripe,
+      jobs: [recordRun, recordBatch],
+      worksJobs: false,
+    });
+    try {
+      const tag = randomUUID();
+      const done = completed(tag);
+      await producer.database.db.transaction((tx) =>
+        producer.jobs.enqueue(tx, recordRun, { tag, failAttempts: 0 }, { key: tag }),
+      );
+      await done;
+      assert.deepEqual(await runsOf(tag), [0]);
+
+      // pg-boss's registry of the instances on this database: the worker's and the producer's.
+      const roles = (await producer.jobs.boss.getInstances())
+        .filter((instance) => instance.live)
+        .map((instance) => ({
+          supervise: instance.supervise,
+          schedule: instance.schedule,
+          listens: instance.config.useListenNotify,
+        }))
+        .sort((a, b) => Number(b.supervise) - Number(a.supervise));
+      assert.deepEqual(roles, [
+        { supervise: true, schedule: true, listens: true },
+        { supervise: false, schedule: false, listens: false },
+      ]);
+    } finally {
+      await producer.close();
+    }
+  });
+});
 
 describe("jobs enqueued in a transaction", () => {
   test("a job enqueued in a transaction that rolls back never exists, so never runs", async () => {

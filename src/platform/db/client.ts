@@ -84,7 +84,12 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
 }
 
 async function openPostgres(url: string, max: number): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  // A connection, once opened, stays open (min = max): pg-pool otherwise closes the ones idle for
+  // 10 s, and under a steady load the spare ones always are, so the next burst waited for new
+  // connections (a server process forked, authenticated, its caches cold): the requests stalled
+  // 30–70 ms, every 10–15 s, in every API process at once (found by bench/, which sampled
+  // pg_stat_activity's backend starts against the slow requests).
+  const pool = new pg.Pool({ connectionString: url, max, min: max, connectionTimeoutMillis: 5000 });
   // An idle client losing its connection (server restart) must not crash the process; the pool
   // replaces it on next use.
   pool.on("error", () => {});

@@ -90,6 +90,14 @@ export interface JobsOptions {
    * its jobs: only this expiry hands them to another worker.
    */
   timeoutSeconds?: number;
+  /**
+   * Whether this process also runs pg-boss's background duties: supervision (expiring lost jobs,
+   * retention, the queue monitor), schedules, and listening for new jobs. On (the default) where
+   * jobs are worked. Off in a process that only enqueues, such as an API process with WORKER=off
+   * or a CLI command: the worker does them, and in the API processes their passes (every few
+   * seconds to a minute, at the same moment in every process started together) stalled requests.
+   */
+  background?: boolean;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds definitions of every payload type
@@ -115,6 +123,11 @@ export class Jobs<D = unknown> {
       useListenNotify: true,
       application_name: "billing-jobs",
       __test__enableSpies: options.spies ?? false,
+      // A producer's jobs go into its callers' transactions: pg-boss's own connections only
+      // refresh its queue cache and its instance row.
+      ...(options.background === false
+        ? { supervise: false, schedule: false, useListenNotify: false, max: 2 }
+        : {}),
       // Expired jobs are found by the supervisor, every minute by default: with a short timeout,
       // look as often as half of it, so a dead worker's job is retried within about 1.5 timeouts.
       ...(options.timeoutSeconds
@@ -170,7 +183,8 @@ export class Jobs<D = unknown> {
       if (existing.has(def.name)) await this.boss.updateQueue(def.name, policy);
       else await this.boss.createQueue(def.name, policy);
       // pg-boss keeps one schedule per queue and sends it from whichever instance holds the lock.
-      if (def.schedule) await this.boss.schedule(def.name, def.schedule, {}, { tz: "UTC" });
+      if (def.schedule && this.#options.background !== false)
+        await this.boss.schedule(def.name, def.schedule, {}, { tz: "UTC" });
     }
   }
 
