@@ -11,6 +11,7 @@ import type { Database } from "./platform/db/client.ts";
 import { registerDocs } from "./platform/http/docs.ts";
 import { installErrorHandling, methodNotAllowed } from "./platform/http/error-handler.ts";
 import { PROBES, registerHealth } from "./platform/http/health.ts";
+import { waitForHandlersOnClose } from "./platform/http/in-flight.ts";
 import { registerSecurity } from "./platform/http/security.ts";
 import type { App } from "./platform/http/types.ts";
 import { validatorCompiler } from "./platform/http/validation.ts";
@@ -69,6 +70,8 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
     }),
   }).withTypeProvider<TypeBoxTypeProvider>() satisfies App;
 
+  // First, so that every request is counted before any other hook can answer it.
+  waitForHandlersOnClose(app, deps.config.SHUTDOWN_TIMEOUT * 1000);
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandling(app);
   const finishRoutes = methodNotAllowed(app);
