@@ -19,8 +19,10 @@ import {
   paced,
   type Run,
   requestFor,
+  type StallProbe,
   sampleRss,
-  withSteal,
+  startStallProbe,
+  withMachine,
 } from "./load.ts";
 import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
 import {
@@ -71,6 +73,8 @@ const processes = serverUrl ? PROCESSES : 1;
 const emulator = await startStripeEmulator({ port: 0 });
 const stripe = createStripeClient("sk_test_bench", emulator.url);
 const running: Proc[] = [];
+/** Watches the machine during the fixed-rate slices (see `startStallProbe`). */
+let probe: StallProbe | undefined;
 
 async function openBenchDatabase(): Promise<Database> {
   return url
@@ -225,12 +229,14 @@ async function measure(
   for (let i = 0; withRate && i < SLICES; i++) {
     for (const side of sliceOrder(sides, i)) {
       side.rate.push(
-        await withSteal(() =>
-          paced(side.server.url, request(), {
-            connections: CONNECTIONS,
-            durationSeconds: seconds,
-            rate: RATE,
-          }),
+        await withMachine(
+          () =>
+            paced(side.server.url, request(), {
+              connections: CONNECTIONS,
+              durationSeconds: seconds,
+              rate: RATE,
+            }),
+          probe,
         ),
       );
     }
@@ -248,6 +254,7 @@ async function measure(
 
 async function main(): Promise<void> {
   const seeded = await prepareDatabase();
+  probe = await startStallProbe();
   log("starting the API and the baseline…");
   const app = await startApp();
   const baseline = await startBaseline();
@@ -392,6 +399,7 @@ async function webhookEndToEndRun(appUrl: string, seeded: Seeded) {
 try {
   await main();
 } finally {
+  probe?.stop();
   for (const proc of running.reverse()) await proc.stop();
   await emulator.close();
   if (serverUrl) await adminQuery(serverUrl, `drop database if exists ${dbName} with (force)`);

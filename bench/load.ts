@@ -1,3 +1,4 @@
+import { fork } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import autocannon, { type Request } from "autocannon";
@@ -24,7 +25,7 @@ export interface Run {
    * share of the machine's CPU time the hypervisor took from it (steal), which tells a stall of
    * the machine from one of the server.
    */
-  slices?: { p99: number; stealPercent?: number }[];
+  slices?: { p99: number; stealPercent?: number; probeLagMs?: number }[];
 }
 
 export interface LoadOptions {
@@ -129,6 +130,8 @@ export interface PreciseRun extends Run {
   seconds: number;
   /** See `Run.slices`; set by whoever measured the steal around the run. */
   stealPercent?: number;
+  /** See `Run.slices` and `startStallProbe`: the idle probe's worst timer lateness during the run. */
+  probeLagMs?: number;
 }
 
 /**
@@ -174,6 +177,7 @@ export function combine(runs: PreciseRun[]): Run {
     slices: runs.map((r) => ({
       p99: r.p99,
       ...(r.stealPercent === undefined ? {} : { stealPercent: r.stealPercent }),
+      ...(r.probeLagMs === undefined ? {} : { probeLagMs: r.probeLagMs }),
     })),
   };
 }
@@ -195,14 +199,51 @@ async function cpuTicks(): Promise<{ steal: number; total: number } | undefined>
   }
 }
 
-/** Runs `run` and records the share of the machine's CPU time stolen meanwhile (see Run.slices). */
-export async function withSteal(run: () => Promise<PreciseRun>): Promise<PreciseRun> {
+export interface StallProbe {
+  /** The probe's worst timer lateness, in ms, since the last call. */
+  worstLag(): Promise<number>;
+  stop(): void;
+}
+
+/**
+ * Starts `stall-probe.ts`, an idle process that watches its own 1 ms timer: its lateness during a
+ * slice tells a stall of the whole machine (the probe was late too) from one of the server.
+ */
+export async function startStallProbe(): Promise<StallProbe> {
+  const child = fork(new URL("./stall-probe.ts", import.meta.url), {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", resolve);
+    child.once("error", reject);
+  });
+  return {
+    worstLag: () =>
+      new Promise<number>((resolve) => {
+        child.once("message", (lag) => resolve(Number(lag)));
+        child.send("worst");
+      }),
+    stop: () => child.disconnect(),
+  };
+}
+
+/**
+ * Runs `run` and records what the machine did meanwhile (see Run.slices): the share of its CPU
+ * time the hypervisor took (steal) and, given a probe, the probe's worst timer lateness.
+ */
+export async function withMachine(
+  run: () => Promise<PreciseRun>,
+  probe?: StallProbe,
+): Promise<PreciseRun> {
+  await probe?.worstLag();
   const before = await cpuTicks();
   const result = await run();
   const after = await cpuTicks();
-  if (!before || !after || after.total <= before.total) return result;
+  const probeLagMs = await probe?.worstLag();
+  const withLag = probeLagMs === undefined ? result : { ...result, probeLagMs };
+  if (!before || !after || after.total <= before.total) return withLag;
   const percent = (100 * (after.steal - before.steal)) / (after.total - before.total);
-  return { ...result, stealPercent: Math.round(percent * 10) / 10 };
+  return { ...withLag, stealPercent: Math.round(percent * 10) / 10 };
 }
 
 /** The q-quantile (0..1) of sorted values, to 0.01. */

@@ -260,19 +260,17 @@ function sliceTable(r: Results): string[] {
   if (rows.length === 0) return [];
   const p99s = (run: Run | undefined) =>
     run?.slices?.map((slice) => slice.p99.toFixed(1)).join(" · ") ?? "–";
-  const steal = (run: Run | undefined) =>
-    run?.slices
-      ?.map((slice) => (slice.stealPercent === undefined ? "–" : `${slice.stealPercent}`))
-      .join(" · ") ?? "–";
+  const column = (run: Run | undefined, field: "stealPercent" | "probeLagMs") =>
+    run?.slices?.map((slice) => `${slice[field] ?? "–"}`).join(" · ") ?? "–";
   return [
     "",
-    "The fixed-rate runs slice by slice, in the order they ran (app and baseline alternate, the order flipping every slice): p99 of each slice in ms, and the share of the machine's CPU time the hypervisor took during it (steal, %):",
+    "The fixed-rate runs slice by slice, in the order they ran (app and baseline alternate, the order flipping every slice): p99 of each slice in ms; the share of the machine's CPU time the hypervisor took during it (steal, %); and the worst lateness, in ms, of a 1 ms timer in an idle process (`bench/stall-probe.ts`), which waits for nothing but the machine, so a slice whose p99 and probe jumped together stalled with the whole machine:",
     "",
-    "| endpoint | app p99 | baseline p99 | steal during app slices | steal during baseline slices |",
-    "|---|---|---|---|---|",
+    "| endpoint | app p99 | baseline p99 | steal, app slices | steal, baseline slices | probe lateness, app slices | probe lateness, baseline slices |",
+    "|---|---|---|---|---|---|---|",
     ...rows.map(
       (e) =>
-        `| ${e.endpoint} | ${p99s(e.app.rate)} | ${p99s(e.baseline?.rate)} | ${steal(e.app.rate)} | ${steal(e.baseline?.rate)} |`,
+        `| ${e.endpoint} | ${p99s(e.app.rate)} | ${p99s(e.baseline?.rate)} | ${column(e.app.rate, "stealPercent")} | ${column(e.baseline?.rate, "stealPercent")} | ${column(e.app.rate, "probeLagMs")} | ${column(e.baseline?.rate, "probeLagMs")} |`,
     ),
   ];
 }
