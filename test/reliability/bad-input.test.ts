@@ -11,6 +11,8 @@ import { startTestApp } from "../helpers/app.ts";
  * cases per operation.
  */
 const RUNS = process.env.RELIABILITY_SCALE === "full" ? 300 : 6;
+/** FC_SEED replays a failure: fast-check prints the seed of every failing run. */
+const SEED = process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {};
 
 let t: TestApp;
 let token = "";
@@ -151,7 +153,7 @@ test("generated invalid input to every operation: no 5xx, every error in a DESIG
           `${op.method} ${url}: ${res.statusCode} ${res.body}`,
         );
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...SEED },
     );
   }
 });
