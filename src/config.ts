@@ -184,6 +184,15 @@ export const settings = {
     default: 900,
     doc: "How long a job may run before it counts as lost (its worker died) and is retried (seconds, or 15m …). Keep it above the slowest job: Stripe and SMTP calls time out after 30 s.",
   },
+  JOB_HEARTBEAT: {
+    parse: (raw) => {
+      const seconds = duration(raw);
+      if (seconds !== 0 && seconds < 10) throw new Error("must be 0 (off) or at least 10 seconds");
+      return seconds;
+    },
+    default: 30,
+    doc: "A running job's worker confirms it every half of this; a job unconfirmed for this long (its worker died) is retried without waiting for JOB_TIMEOUT (seconds; 0: off).",
+  },
   SHUTDOWN_TIMEOUT: {
     parse: duration,
     default: 10,

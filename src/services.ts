@@ -98,6 +98,7 @@ export async function openServices(
       },
       log: logger,
       timeoutSeconds: config.JOB_TIMEOUT,
+      heartbeatSeconds: config.JOB_HEARTBEAT,
       spies: options.spies ?? false,
       background: options.worksJobs ?? true,
       ...(options.pollingIntervalSeconds

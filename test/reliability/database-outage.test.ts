@@ -67,8 +67,9 @@ before(async () => {
       // An event whose processing the outage cut off is retried soon after it.
       WEBHOOK_RETRY_DELAY: "1",
       // A job the outage orphaned (its fetch committed but the answer never reached the worker)
-      // stays active until it expires, JOB_TIMEOUT after its start (15 minutes by default), and is
-      // then retried: a short timeout lets the test see that recovery too.
+      // stays active until its heartbeat lapses or it expires, whichever comes first (JOB_HEARTBEAT,
+      // 30 s by default; JOB_TIMEOUT, 15 minutes), and is then retried: a 10 s timeout lets the
+      // test see that recovery within its wait.
       JOB_TIMEOUT: "10",
     },
     dir,

@@ -87,9 +87,15 @@ export interface JobsOptions {
   /**
    * How long a job may stay active before it counts as lost and is retried (JOB_TIMEOUT; pg-boss's
    * default is 15 minutes). A worker that dies mid-job (SIGKILL, OOM, a lost host) never settles
-   * its jobs: only this expiry hands them to another worker.
+   * its jobs: this expiry, or sooner a lapsed heartbeat, hands them to another worker.
    */
   timeoutSeconds?: number;
+  /**
+   * A running job's worker confirms it every half of this (JOB_HEARTBEAT, at least 10 s): a job
+   * left unconfirmed this long is retried without waiting for `timeoutSeconds`, as is one whose
+   * fetch committed while its answer never reached the worker (a database outage).
+   */
+  heartbeatSeconds?: number;
   /**
    * Whether this process also runs pg-boss's background duties: supervision (expiring lost jobs,
    * retention, the queue monitor), schedules, and listening for new jobs. On (the default) where
@@ -128,12 +134,13 @@ export class Jobs<D = unknown> {
       ...(options.background === false
         ? { supervise: false, schedule: false, useListenNotify: false, max: 2 }
         : {}),
-      // Expired jobs are found by the supervisor, every minute by default: with a short timeout,
-      // look as often as half of it, so a dead worker's job is retried within about 1.5 timeouts.
-      ...(options.timeoutSeconds
+      // Lost jobs (expired, or their heartbeat lapsed) are found by the supervisor, every minute by
+      // default: look as often as half the shorter of the two, so a dead worker's job is retried
+      // within about 1.5 times it.
+      ...(lostAfter(options)
         ? {
-            superviseIntervalSeconds: supervisorInterval(options.timeoutSeconds),
-            monitorIntervalSeconds: supervisorInterval(options.timeoutSeconds),
+            superviseIntervalSeconds: supervisorInterval(lostAfter(options)),
+            monitorIntervalSeconds: supervisorInterval(lostAfter(options)),
           }
         : {}),
     });
@@ -178,10 +185,18 @@ export class Jobs<D = unknown> {
         deadLetter: dead,
         notify: true,
         ...(this.#options.timeoutSeconds ? { expireInSeconds: this.#options.timeoutSeconds } : {}),
+        ...(this.#options.heartbeatSeconds
+          ? { heartbeatSeconds: this.#options.heartbeatSeconds }
+          : {}),
       };
       // createQueue leaves an existing queue alone, so apply the current policy explicitly.
-      if (existing.has(def.name)) await this.boss.updateQueue(def.name, policy);
-      else await this.boss.createQueue(def.name, policy);
+      if (existing.has(def.name)) {
+        // null turns a heartbeat off that an earlier configuration turned on.
+        await this.boss.updateQueue(def.name, {
+          ...policy,
+          heartbeatSeconds: this.#options.heartbeatSeconds || null,
+        });
+      } else await this.boss.createQueue(def.name, policy);
       // pg-boss keeps one schedule per queue and sends it from whichever instance holds the lock.
       if (def.schedule && this.#options.background !== false)
         await this.boss.schedule(def.name, def.schedule, {}, { tz: "UTC" });
@@ -291,11 +306,11 @@ export class Jobs<D = unknown> {
 
   /**
    * An attempt cut off by a database outage cannot be recorded as failed while the database is
-   * down: pg-boss's fail() fails too, and the job stays active until it expires (JOB_TIMEOUT), long
-   * after the outage. So the attempt keeps its slot until the database answers again, then fails
-   * normally and is retried by its policy. Bounded by the job's own expiry and by the worker
-   * stopping. (An attempt that succeeded but could not be marked complete still waits for expiry;
-   * handlers are safe to run twice.)
+   * down: pg-boss's fail() fails too, and the job stays active until its heartbeat lapses or it
+   * expires, after the outage. So the attempt keeps its slot until the database answers again, then
+   * fails normally and is retried by its policy. Bounded by the job's own expiry and by the worker
+   * stopping. (An attempt that succeeded but could not be marked complete still waits for its
+   * heartbeat to lapse; handlers are safe to run twice.)
    */
   async #untilDatabaseAnswers(
     job: { signal: AbortSignal; expireInSeconds: number },
@@ -368,6 +383,12 @@ export class Jobs<D = unknown> {
     this.#started = false;
     await this.boss.stop({ graceful: true, timeout: timeoutMs, close: true });
   }
+}
+
+/** How long a job may go unheard of before it counts as lost: its timeout or its heartbeat. */
+function lostAfter(options: JobsOptions): number {
+  const limits = [options.timeoutSeconds, options.heartbeatSeconds].filter((n) => !!n) as number[];
+  return limits.length > 0 ? Math.min(...limits) : 0;
 }
 
 function supervisorInterval(timeoutSeconds: number): number {
