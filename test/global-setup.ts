@@ -2,10 +2,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../src/platform/db/client.ts";
+import { runMigrations } from "../src/platform/db/migrate.ts";
 import {
   createPostgresTemplate,
   dropPostgresDatabase,
-  prepare,
   TEST_DATABASE_URL,
 } from "./helpers/database.ts";
 
@@ -22,7 +22,7 @@ export async function globalSetup(): Promise<void> {
   }
   dir = await mkdtemp(join(tmpdir(), "billing-test-"));
   const database = await openDatabase({});
-  await prepare(database);
+  await runMigrations(database);
   if (!database.dumpDataDir) throw new Error("expected PGlite");
   const file = join(dir, "template.tar");
   await writeFile(file, new Uint8Array(await (await database.dumpDataDir()).arrayBuffer()));

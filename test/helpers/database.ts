@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
-import { PgBoss } from "pg-boss";
 import { type Database, openDatabase } from "../../src/platform/db/client.ts";
 import { runMigrations } from "../../src/platform/db/migrate.ts";
 
@@ -31,25 +30,12 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** Migrates a database and installs pg-boss's schema, as the app does at start. */
-export async function prepare(database: Database): Promise<void> {
-  await runMigrations(database);
-  const boss = new PgBoss({
-    ...database.boss,
-    schema: "pgboss",
-    supervise: false,
-    schedule: false,
-  });
-  await boss.start();
-  await boss.stop({ graceful: false, close: true });
-}
-
 export async function createPostgresTemplate(): Promise<string> {
   const name = `billing_template_${randomBytes(4).toString("hex")}`;
   await admin((c) => c.query(`create database ${name}`));
   const database = await openDatabase({ url: databaseUrlFor(name), poolMax: 2 });
   try {
-    await prepare(database);
+    await runMigrations(database);
   } finally {
     await database.close();
   }
@@ -91,6 +77,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const database = await openDatabase(
     dump ? { pgliteLoad: new Blob([new Uint8Array(await readFile(dump))]) } : {},
   );
-  if (!dump) await prepare(database);
+  if (!dump) await runMigrations(database);
   return { database, url: undefined, drop: () => database.close() };
 }

@@ -95,12 +95,13 @@ describe("a process that only enqueues (an API process with WORKER=off, a CLI co
         .map((instance) => ({
           supervise: instance.supervise,
           schedule: instance.schedule,
+          migrate: instance.migrate,
           listens: instance.config.useListenNotify,
         }))
         .sort((a, b) => Number(b.supervise) - Number(a.supervise));
       assert.deepEqual(roles, [
-        { supervise: true, schedule: true, listens: true },
-        { supervise: false, schedule: false, listens: false },
+        { supervise: true, schedule: true, migrate: true, listens: true },
+        { supervise: false, schedule: false, migrate: false, listens: false },
       ]);
     } finally {
       await producer.close();

@@ -66,6 +66,27 @@ export function defineJob<S extends TSchema, D>(definition: JobDefinition<S, D>)
   return definition;
 }
 
+/** The PostgreSQL schema pg-boss keeps its tables in. */
+const JOB_SCHEMA = "pgboss";
+
+/**
+ * Installs or upgrades pg-boss's schema, and nothing else (no supervision, no schedules): run with
+ * the application's migrations, so that a process that only enqueues starts without migrating, and
+ * the processes of a cluster do not race to install it.
+ */
+export async function installJobSchema(database: Database): Promise<void> {
+  const boss = new PgBoss({
+    ...database.boss,
+    schema: JOB_SCHEMA,
+    supervise: false,
+    schedule: false,
+    useListenNotify: false,
+    registerInstance: false,
+  });
+  await boss.start();
+  await boss.stop({ graceful: false, close: true });
+}
+
 // A fixed namespace so that one (queue, key) pair always names the same job id.
 const JOB_ID_NAMESPACE = "7d6a3f0e-5b1c-4f3e-9a51-3c2b8e1f4d20";
 
@@ -125,14 +146,15 @@ export class Jobs<D = unknown> {
     this.#database = database;
     this.boss = new PgBoss({
       ...database.boss,
-      schema: "pgboss",
+      schema: JOB_SCHEMA,
       useListenNotify: true,
       application_name: "billing-jobs",
       __test__enableSpies: options.spies ?? false,
       // A producer's jobs go into its callers' transactions: pg-boss's own connections only
-      // refresh its queue cache and its instance row.
+      // refresh its queue cache and its instance row. Its schema is installed by the migrations
+      // (installJobSchema), so a producer only checks it.
       ...(options.background === false
-        ? { supervise: false, schedule: false, useListenNotify: false, max: 2 }
+        ? { supervise: false, schedule: false, migrate: false, useListenNotify: false, max: 2 }
         : {}),
       // Lost jobs (expired, or their heartbeat lapsed) are found by the supervisor, every minute by
       // default: look as often as half the shorter of the two, so a dead worker's job is retried
