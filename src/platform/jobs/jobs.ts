@@ -119,8 +119,8 @@ export interface JobsOptions {
   heartbeatSeconds?: number;
   /**
    * Whether this process also runs pg-boss's background duties: supervision (expiring lost jobs,
-   * retention, the queue monitor), schedules, and listening for new jobs. On (the default) where
-   * jobs are worked. Off in a process that only enqueues, such as an API process with WORKER=off
+   * retention, the queue monitor), schedules, schema upgrades, and listening for new jobs. On (the
+   * default) where jobs are worked. Off in a process that only enqueues, such as an API process with WORKER=off
    * or a CLI command: the worker does them, and in the API processes their passes (every few
    * seconds to a minute, at the same moment in every process started together) stalled requests.
    */
@@ -144,6 +144,7 @@ export class Jobs<D = unknown> {
   constructor(database: Database, options: JobsOptions) {
     this.#options = options;
     this.#database = database;
+    const lost = lostAfter(options);
     this.boss = new PgBoss({
       ...database.boss,
       schema: JOB_SCHEMA,
@@ -159,10 +160,10 @@ export class Jobs<D = unknown> {
       // Lost jobs (expired, or their heartbeat lapsed) are found by the supervisor, every minute by
       // default: look as often as half the shorter of the two, so a dead worker's job is retried
       // within about 1.5 times it.
-      ...(lostAfter(options)
+      ...(lost
         ? {
-            superviseIntervalSeconds: supervisorInterval(lostAfter(options)),
-            monitorIntervalSeconds: supervisorInterval(lostAfter(options)),
+            superviseIntervalSeconds: supervisorInterval(lost),
+            monitorIntervalSeconds: supervisorInterval(lost),
           }
         : {}),
     });
@@ -413,8 +414,8 @@ function lostAfter(options: JobsOptions): number {
   return limits.length > 0 ? Math.min(...limits) : 0;
 }
 
-function supervisorInterval(timeoutSeconds: number): number {
-  return Math.max(1, Math.min(60, Math.floor(timeoutSeconds / 2)));
+function supervisorInterval(lostAfterSeconds: number): number {
+  return Math.max(1, Math.min(60, Math.floor(lostAfterSeconds / 2)));
 }
 
 export function jobId(queue: string, key: string): string {
