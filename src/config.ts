@@ -1,12 +1,23 @@
 import { isAbsolute, resolve } from "node:path";
+import {
+  bool,
+  duration,
+  durationAtLeast,
+  int,
+  list,
+  oneOf,
+  type Parser,
+  rate,
+  str,
+  trustProxy,
+  url,
+} from "./config-parsers.ts";
 
 /**
  * Every setting the service reads, in one table. `loadConfig` turns the environment into a frozen,
  * typed `Config`; `.env.example` documents the same names (a test keeps the two in step).
  * Nothing else in the codebase reads `process.env`.
  */
-
-type Parser<T> = (raw: string) => T;
 
 interface Setting<T> {
   parse: Parser<T>;
@@ -16,87 +27,6 @@ interface Setting<T> {
 }
 
 const DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789";
-
-const str: Parser<string> = (raw) => raw;
-
-function int(min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> {
-  return (raw) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new Error(`must be an integer between ${min} and ${max}`);
-    }
-    return n;
-  };
-}
-
-const bool: Parser<boolean> = (raw) => {
-  const v = raw.trim().toLowerCase();
-  if (["1", "true", "yes", "on"].includes(v)) return true;
-  if (["0", "false", "no", "off"].includes(v)) return false;
-  throw new Error("must be true or false");
-};
-
-function oneOf<const T extends string>(...values: T[]): Parser<T> {
-  return (raw) => {
-    const v = raw.trim().toLowerCase();
-    if ((values as string[]).includes(v)) return v as T;
-    throw new Error(`must be one of ${values.join(", ")}`);
-  };
-}
-
-const list: Parser<string[]> = (raw) =>
-  raw
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-function url(...protocols: string[]): Parser<string> {
-  return (raw) => {
-    let parsed: URL;
-    try {
-      parsed = new URL(raw);
-    } catch {
-      throw new Error("must be a URL");
-    }
-    if (!protocols.includes(parsed.protocol)) {
-      throw new Error(`must be a ${protocols.join(" or ")} URL`);
-    }
-    return raw;
-  };
-}
-
-/** `TRUST_PROXY`: a boolean, a hop count, or a list of trusted addresses. */
-const trustProxy: Parser<boolean | number | string[]> = (raw) => {
-  if (/^\d+$/.test(raw)) return Number(raw);
-  try {
-    return bool(raw);
-  } catch {
-    return list(raw);
-  }
-};
-
-/** Durations like "60", "60s", "15m", "2h", "7d"; a bare number is seconds. */
-const duration: Parser<number> = (raw) => {
-  const m = /^(\d+)\s*(s|m|h|d)?$/.exec(raw.trim());
-  if (!m?.[1]) throw new Error('must be a duration such as "3600", "60m", "7d"');
-  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? "s") as "s" | "m" | "h" | "d"];
-  return Number(m[1]) * unit;
-};
-
-/** A throttle rate in DRF's form "N/period": "10/min", "5/hour", "100/day", or "20/15m". */
-export interface Rate {
-  max: number;
-  windowSeconds: number;
-}
-
-const rate: Parser<Rate> = (raw) => {
-  const m = /^(\d+)\s*\/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)s?$/i.exec(raw.trim());
-  if (!m?.[1] || !m[3]) throw new Error('must be a rate such as "10/min", "5/hour" or "20/15m"');
-  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[3][0]?.toLowerCase() as "s" | "m" | "h" | "d"];
-  const max = Number(m[1]);
-  if (max < 1) throw new Error("must allow at least 1 request");
-  return { max, windowSeconds: Number(m[2] || 1) * unit };
-};
 
 export const settings = {
   NODE_ENV: {
@@ -176,20 +106,12 @@ export const settings = {
     doc: "Default delay before the first retry (seconds; doubles with backoff).",
   },
   JOB_TIMEOUT: {
-    parse: (raw) => {
-      const seconds = duration(raw);
-      if (seconds < 1) throw new Error("must be at least 1 second");
-      return seconds;
-    },
+    parse: durationAtLeast(1),
     default: 900,
     doc: "How long a job may run before it counts as lost (its worker died) and is retried (seconds, or 15m …). Keep it above the slowest job: Stripe and SMTP calls time out after 30 s.",
   },
   JOB_HEARTBEAT: {
-    parse: (raw) => {
-      const seconds = duration(raw);
-      if (seconds !== 0 && seconds < 10) throw new Error("must be 0 (off) or at least 10 seconds");
-      return seconds;
-    },
+    parse: durationAtLeast(10, { zeroIsOff: true }),
     default: 30,
     doc: "A running job's worker confirms it every half of this; a job unconfirmed for this long (its worker died) is retried without waiting for JOB_TIMEOUT (seconds; 0: off).",
   },

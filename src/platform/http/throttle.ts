@@ -1,6 +1,6 @@
 import rateLimit from "@fastify/rate-limit";
 import type { FastifyRequest } from "fastify";
-import type { Rate } from "../../config.ts";
+import type { Rate } from "../../config-parsers.ts";
 import { detailError } from "./errors.ts";
 import type { App } from "./types.ts";
 
