@@ -8,7 +8,8 @@ import { type Database, openDatabase, pgliteDataDir } from "./platform/db/client
 import { runMigrations } from "./platform/db/migrate.ts";
 import { emailRetryPolicy, SEND_EMAIL_QUEUE, sendEmailJob } from "./platform/email/email-jobs.ts";
 import { createMailer, type Mailer } from "./platform/email/mailer.ts";
-import { type JobDefinition, Jobs } from "./platform/jobs/jobs.ts";
+import type { JobDefinition } from "./platform/jobs/definitions.ts";
+import { Jobs } from "./platform/jobs/jobs.ts";
 import type { Logger } from "./platform/logging.ts";
 import { Metrics } from "./platform/metrics.ts";
 import {

@@ -1,6 +1,6 @@
 import { Type } from "typebox";
 import type { Database } from "../platform/db/client.ts";
-import { defineJob } from "../platform/jobs/jobs.ts";
+import { defineJob } from "../platform/jobs/definitions.ts";
 import type { Logger } from "../platform/logging.ts";
 import { purgeExpiredRefreshTokens } from "./token-service.ts";
 

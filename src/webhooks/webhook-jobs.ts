@@ -1,6 +1,6 @@
 import { Type } from "typebox";
 import type { Config } from "../config.ts";
-import { defineJob, type RetryPolicy } from "../platform/jobs/jobs.ts";
+import { defineJob, type RetryPolicy } from "../platform/jobs/definitions.ts";
 import type { JobDeps } from "../services.ts";
 import { processStoredEvents } from "./webhook-service.ts";
 

@@ -4,7 +4,7 @@ import { and, eq } from "drizzle-orm";
 import { welcomeEmail } from "../../src/accounts/accounts-emails.ts";
 import { queueEmail } from "../../src/platform/email/email-service.ts";
 import { emails } from "../../src/platform/email/email-tables.ts";
-import { deadLetterQueue } from "../../src/platform/jobs/jobs.ts";
+import { deadLetterQueue } from "../../src/platform/jobs/definitions.ts";
 import { registerUser, startAccountsApp } from "../accounts/helpers.ts";
 import type { TestApp } from "../helpers/app.ts";
 import { startSmtp } from "../helpers/smtp.ts";

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { sql } from "drizzle-orm";
 import { Type } from "typebox";
 import { queryRows } from "../../src/platform/db/client.ts";
-import { deadLetterQueue, defineJob, jobId } from "../../src/platform/jobs/jobs.ts";
+import { deadLetterQueue, defineJob, jobId } from "../../src/platform/jobs/definitions.ts";
 import { createLogger } from "../../src/platform/logging.ts";
 import { type JobDeps, openServices } from "../../src/services.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";

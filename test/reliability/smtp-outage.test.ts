@@ -5,7 +5,7 @@ import { inArray } from "drizzle-orm";
 import { welcomeEmail } from "../../src/accounts/accounts-emails.ts";
 import { queueEmail } from "../../src/platform/email/email-service.ts";
 import { emails } from "../../src/platform/email/email-tables.ts";
-import { deadLetterQueue } from "../../src/platform/jobs/jobs.ts";
+import { deadLetterQueue } from "../../src/platform/jobs/definitions.ts";
 import { startAccountsApp } from "../accounts/helpers.ts";
 import type { TestApp } from "../helpers/app.ts";
 import { type SmtpServer, startSmtp } from "../helpers/smtp.ts";

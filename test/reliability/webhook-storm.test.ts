@@ -11,7 +11,7 @@ import { loadConfig } from "../../src/config.ts";
 import { type Db, openDatabase, queryRows } from "../../src/platform/db/client.ts";
 import { SEND_EMAIL_QUEUE } from "../../src/platform/email/email-jobs.ts";
 import { emails } from "../../src/platform/email/email-tables.ts";
-import { deadLetterQueue } from "../../src/platform/jobs/jobs.ts";
+import { deadLetterQueue } from "../../src/platform/jobs/definitions.ts";
 import { createLogger } from "../../src/platform/logging.ts";
 import { openServices, type Services } from "../../src/services.ts";
 import { billingDepsOf, PROCESS_EVENT_QUEUE } from "../../src/webhooks/webhook-jobs.ts";

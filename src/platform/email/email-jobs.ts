@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { Type } from "typebox";
 import type { Config } from "../../config.ts";
 import type { Database } from "../db/client.ts";
-import { defineJob, type RetryPolicy } from "../jobs/jobs.ts";
+import { defineJob, type RetryPolicy } from "../jobs/definitions.ts";
 import type { Logger } from "../logging.ts";
 import type { Metrics } from "../metrics.ts";
 import { emails } from "./email-tables.ts";
