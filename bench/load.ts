@@ -21,9 +21,9 @@ export interface Run {
    */
   cpuUsPerRequest?: number;
   /**
-   * Each slice of a combined run (bench/index.ts cuts every run into slices): its p99 and the
-   * share of the machine's CPU time the hypervisor took from it (steal), which tells a stall of
-   * the machine from one of the server.
+   * Each slice of a combined run (bench/index.ts cuts every run into slices): its p99, the share
+   * of the machine's CPU time the hypervisor took from it (steal) and the idle probe's worst timer
+   * lateness (`startStallProbe`), which tell a stall of the machine from one of the server.
    */
   slices?: { p99: number; stealPercent?: number; probeLagMs?: number }[];
 }
@@ -128,7 +128,7 @@ export interface PreciseRun extends Run {
   times: number[];
   /** How long it ran (autocannon runs for at least a second, whatever it is asked). */
   seconds: number;
-  /** See `Run.slices`; set by whoever measured the steal around the run. */
+  /** See `Run.slices`; set by `withMachine`. */
   stealPercent?: number;
   /** See `Run.slices` and `startStallProbe`: the idle probe's worst timer lateness during the run. */
   probeLagMs?: number;

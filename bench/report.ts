@@ -251,9 +251,9 @@ function cpuTable(r: Results): string[] {
 
 /**
  * The fixed-rate runs slice by slice (the order alternates between the app and the baseline): each
- * slice's p99, and the share of the machine's CPU time the hypervisor took meanwhile. One stalled
- * slice decides a run's p99; whether the baseline's neighbouring slices and the steal show it too
- * tells the machine's stalls from the server's.
+ * slice's p99, the share of the machine's CPU time the hypervisor took meanwhile and the idle
+ * probe's worst timer lateness. One stalled slice decides a run's p99; whether the baseline's
+ * neighbouring slices and the probe show it too tells the machine's stalls from the server's.
  */
 function sliceTable(r: Results): string[] {
   const rows = r.endpoints.filter((e) => e.app.rate?.slices?.length);

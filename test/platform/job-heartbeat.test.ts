@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { sql } from "drizzle-orm";
-import { queryRows } from "../../src/platform/db/client.ts";
+import { jobId } from "../../src/platform/jobs/definitions.ts";
 import { createLogger } from "../../src/platform/logging.ts";
 import { openServices } from "../../src/services.ts";
 import { finishedAttempts, stuckOnce } from "../fixtures/stuck-job.ts";
@@ -32,14 +31,9 @@ test("a job whose worker was killed is retried once its heartbeat lapses, long b
   });
   try {
     await database.db.transaction((tx) => services.jobs.enqueue(tx, stuckOnce, {}, { key: "one" }));
+    const id = jobId(stuckOnce.name, "one");
     await waitFor(
-      async () =>
-        (
-          await queryRows<{ n: number }>(
-            database.db,
-            sql`select count(*)::int as n from pgboss.job where name = ${stuckOnce.name} and state = 'active'`,
-          )
-        )[0]?.n === 1,
+      async () => (await services.jobs.boss.getJobById(stuckOnce.name, id))?.state === "active",
       { what: "the job to start" },
     );
     stuck.child.kill("SIGKILL");

@@ -6,20 +6,11 @@ import { sql } from "drizzle-orm";
 import type { AppModule } from "../../src/app.ts";
 import { startTestApp } from "../helpers/app.ts";
 
-/** A promise and its resolve function. */
-function signal() {
-  let resolve = () => {};
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
 test("shutdown closes the database only after a handler whose client hung up has finished", async () => {
-  const entered = signal();
-  const aborted = signal();
-  const resume = signal();
-  const finished = signal();
+  const entered = Promise.withResolvers<void>();
+  const aborted = Promise.withResolvers<void>();
+  const resume = Promise.withResolvers<void>();
+  const finished = Promise.withResolvers<void>();
   let outcome: { statements: number; error?: string } | undefined;
   // A handler still at work when its client gives up (a slow login, a checkout): it goes on once
   // the shutdown waits for it, or else once the database is closed, and then runs its statements.

@@ -30,7 +30,7 @@ export function pageRequest(query: PageQuery): PageRequest {
   const page = query.page ?? 1;
   const offset = (page - 1) * PAGE_SIZE;
   // A page whose offset PostgreSQL cannot take (page=1e20, or 1e309 read as Infinity) is past the
-  // end of any table: the same 404 as any page past the end, rather than a failed query.
+  // end of every table: the 404 of a page past the end, rather than a failed query.
   if (!Number.isSafeInteger(offset)) throw detailError("not_found", "Invalid page.");
   return { page, limit: PAGE_SIZE, offset };
 }
