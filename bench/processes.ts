@@ -35,12 +35,12 @@ export function startNode(entry: string, env: Record<string, string>, logFile: s
   const fd = openSync(logFile, "a");
   const child = spawn(process.execPath, [join(ROOT, entry)], {
     cwd: ROOT,
-    // NODE_OPTIONS and the compile cache as `npm start` and the Docker image set them, so memory
-    // is measured as deployed.
+    // Heap flags, module hooks and the compile cache as `npm start` and the Docker image set
+    // them, so memory is measured as deployed.
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
-      NODE_OPTIONS: "--max-semi-space-size=8 --max-old-space-size=96",
+      NODE_OPTIONS: `--max-semi-space-size=8 --max-old-space-size=96 --import=${join(ROOT, "src/platform/module-hooks.ts")}`,
       NODE_COMPILE_CACHE: join(ROOT, "node_modules/.cache/node-compile"),
       ...env,
     },

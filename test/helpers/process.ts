@@ -25,7 +25,8 @@ after(() => {
 
 /**
  * Starts one of the entry points (`src/main.ts`, `src/worker.ts`) of the tree at `root` as a user
- * would, with exactly `env` (plus PATH/HOME) and a working directory without a `.env`.
+ * would (with the module hooks `npm start` and the image load), with exactly `env` (plus
+ * PATH/HOME) and a working directory without a `.env`.
  */
 export function startProcess(
   entry: string,
@@ -33,7 +34,8 @@ export function startProcess(
   cwd: string,
   root = ROOT,
 ): Running {
-  const child = spawn(process.execPath, ["--env-file-if-exists=.env", join(root, entry)], {
+  const hooks = `--import=${join(root, "src/platform/module-hooks.ts")}`;
+  const child = spawn(process.execPath, [hooks, "--env-file-if-exists=.env", join(root, entry)], {
     cwd,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
