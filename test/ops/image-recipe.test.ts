@@ -22,22 +22,30 @@ after(async () => {
   for (const fn of cleanup.reverse()) await fn();
 });
 
-async function recipe(): Promise<{ copies: string[]; install: string; start: string[] }> {
+async function recipe(): Promise<{
+  copies: string[];
+  install: string;
+  start: string[];
+  nodeOptions: string;
+}> {
   const text = await readFile(`${ROOT}Dockerfile`, "utf8");
   const copies = [...text.matchAll(/^COPY (?:--chown=\S+ )?(?!--from)(.+) \S+$/gm)].flatMap((m) =>
     (m[1] ?? "").split(/\s+/),
   );
   const install = /^RUN (npm ci[^&\n]*)/m.exec(text)?.[1]?.trim();
   const cmd = /^CMD (\[.*\])$/m.exec(text)?.[1];
+  const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(text)?.[1];
   assert.ok(install && cmd, "the Dockerfile has an npm ci step and a CMD");
-  return { copies: [...new Set(copies)], install, start: JSON.parse(cmd) as string[] };
+  assert.ok(nodeOptions !== undefined, "the Dockerfile sets NODE_OPTIONS");
+  assert.match(text, /^WORKDIR \/app$/m);
+  return { copies: [...new Set(copies)], install, start: JSON.parse(cmd) as string[], nodeOptions };
 }
 
 test("the image recipe serves /readyz with production settings", {
   skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set",
   timeout: 300_000,
 }, async () => {
-  const { copies, install, start } = await recipe();
+  const { copies, install, start, nodeOptions } = await recipe();
   assert.deepEqual(copies.sort(), ["migrations", "package-lock.json", "package.json", "src"]);
   const dir = await mkdtemp(join(tmpdir(), "billing-image-"));
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
@@ -67,6 +75,9 @@ test("the image recipe serves /readyz with production settings", {
       STRIPE_WEBHOOK_SECRET: "whsec_image_recipe",
       ALLOWED_HOSTS: "billing.example.com",
       EMAIL_HOST: "smtp.invalid",
+      // The image's, with its /app standing for this directory: a file it names that the image
+      // does not hold (the module hooks, say) would stop the start.
+      NODE_OPTIONS: nodeOptions.replaceAll("/app/", `${dir}/`),
     },
     dir,
     dir,
