@@ -8,6 +8,7 @@ import { deadLetterQueue, defineJob, jobId } from "../../src/platform/jobs/defin
 import { createLogger } from "../../src/platform/logging.ts";
 import { type JobDeps, openServices } from "../../src/services.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
+import { TEST_DATABASE_URL } from "../helpers/database.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 // A job that records each attempt in a table, and fails while `failures` says so.
@@ -132,6 +133,33 @@ describe("jobs enqueued in a transaction", () => {
     });
     await done;
     assert.deepEqual(await runsOf(tag), [0]);
+  });
+
+  test("batch inserts of any size reuse one prepared statement per queue", {
+    skip: !TEST_DATABASE_URL && "needs TEST_DATABASE_URL (PostgreSQL keeps named statements)",
+  }, async () => {
+    const jobs = (n: number) =>
+      Array.from({ length: n }, () => {
+        const tag = randomUUID();
+        return { payload: { tag, failAttempts: 0 }, key: tag };
+      });
+    const rollBack = new Error("roll back: only the statements matter");
+    let statements: { name: string }[] = [];
+    // One transaction holds one connection, whose prepared statements the view lists. They outlive
+    // the rollback, which keeps these jobs from running during the other tests.
+    await assert.rejects(
+      t.services.database.db.transaction(async (tx) => {
+        await t.services.jobs.enqueueMany(tx, recordBatch, jobs(1));
+        await t.services.jobs.enqueueMany(tx, recordBatch, jobs(3));
+        statements = await queryRows<{ name: string }>(
+          tx,
+          sql`select name from pg_prepared_statements where statement like ${`%'${recordBatch.name}'%`}`,
+        );
+        throw rollBack;
+      }),
+      rollBack,
+    );
+    assert.equal(statements.length, 1, JSON.stringify(statements));
   });
 
   test("enqueueing the same cause twice inserts one job", async () => {

@@ -3,12 +3,13 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { eq, inArray, sql } from "drizzle-orm";
 import type Stripe from "stripe";
-import { queryRows } from "../../src/platform/db/client.ts";
+import { openDatabase, queryRows } from "../../src/platform/db/client.ts";
 import { PROCESS_EVENT_QUEUE } from "../../src/webhooks/webhook-jobs.ts";
 import { EventStore } from "../../src/webhooks/webhook-service.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import { signPayload } from "../../stripe-emulator/index.ts";
 import { type BillingTestApp, startBillingApp, WEBHOOK_SECRET } from "../helpers/billing.ts";
+import { TEST_DATABASE_URL } from "../helpers/database.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 let t: BillingTestApp;
@@ -148,6 +149,35 @@ describe("webhook intake", () => {
     assert.deepEqual(await stored(bad.id), []);
     for (const e of [good1, good2, good3] as Stripe.Event[]) {
       assert.equal((await stored(e.id)).length, 1, e.id);
+    }
+  });
+
+  test("a batch's insert is one prepared statement per batch size, on each connection", {
+    skip: !TEST_DATABASE_URL && "needs TEST_DATABASE_URL (PostgreSQL keeps named statements)",
+  }, async () => {
+    // One connection, so the statements it keeps are the ones every batch below used.
+    const single = await openDatabase({ url: t.testDatabase.url, poolMax: 1 });
+    try {
+      const store = new EventStore({ db: single.db, jobs: t.services.jobs });
+      const storeTogether = (n: number) =>
+        Promise.all(
+          Array.from({ length: n }, () => store.store(JSON.parse(event().body) as Stripe.Event)),
+        );
+      const names = async () =>
+        (
+          await queryRows<{ name: string }>(
+            single.db,
+            sql`select name from pg_prepared_statements
+                where statement like 'insert into "stripe_events"%' order by name`,
+          )
+        ).map((row) => row.name);
+      // Stored without awaiting in between: the first goes alone, the other two in one batch.
+      assert.deepEqual(await storeTogether(3), [false, false, false]);
+      assert.deepEqual(await names(), ["stripe_events_insert_1", "stripe_events_insert_2"]);
+      await storeTogether(3);
+      assert.deepEqual(await names(), ["stripe_events_insert_1", "stripe_events_insert_2"]);
+    } finally {
+      await single.close();
     }
   });
 

