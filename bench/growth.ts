@@ -27,7 +27,7 @@ import {
   userId,
 } from "./growth-seed.ts";
 import { type PreciseRun, paced, quantile, type Run, requestFor } from "./load.ts";
-import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
+import { apiEnv, freePort, type Proc, startNode, waitReady } from "./processes.ts";
 import { loadAverage, machine, runCommand } from "./report.ts";
 import { adminQuery, databaseUrl, SECRET_KEY, type Seeded } from "./seed.ts";
 
@@ -87,19 +87,14 @@ async function startApi(size: number, url: string): Promise<{ url: string; proc:
   const logFile = join(logDir, `api-${label(size)}.log`);
   const proc = startNode(
     "src/main.ts",
-    {
-      NODE_ENV: "development",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      LOG_LEVEL: "info",
-      SECRET_KEY,
-      DATABASE_URL: url,
-      WEB_CONCURRENCY: String(PROCESSES),
-      WORKER: "off",
-      STRIPE_SECRET_KEY: "sk_test_growth",
-      STRIPE_API_BASE: emulator.url,
-      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    },
+    apiEnv({
+      port,
+      database: { DATABASE_URL: url },
+      processes: PROCESSES,
+      secretKey: SECRET_KEY,
+      stripeApiBase: emulator.url,
+      webhookSecret: WEBHOOK_SECRET,
+    }),
     logFile,
   );
   running.push(proc);

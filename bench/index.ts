@@ -24,7 +24,7 @@ import {
   startStallProbe,
   withMachine,
 } from "./load.ts";
-import { freePort, type Proc, startNode, waitReady } from "./processes.ts";
+import { apiEnv, freePort, type Proc, startNode, waitReady } from "./processes.ts";
 import {
   type EndpointResult,
   loadAverage,
@@ -101,24 +101,16 @@ async function prepareDatabase(): Promise<Seeded> {
   }
 }
 
-function appEnv(port: number, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    NODE_ENV: "development",
-    HOST: "127.0.0.1",
-    PORT: String(port),
-    LOG_LEVEL: env.BENCH_LOG_LEVEL ?? "info",
-    SECRET_KEY,
-    ...(url ? { DATABASE_URL: url } : { DATA_DIR: dataDir }),
-    WEB_CONCURRENCY: String(processes),
-    WORKER: "off",
-    STRIPE_SECRET_KEY: "sk_test_bench",
-    STRIPE_API_BASE: emulator.url,
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    // The login benchmark signs the same few thousand accounts in over and over.
-    THROTTLE_LOGIN_IP: "10000000/min",
-    THROTTLE_LOGIN_ACCOUNT: "10000000/min",
-    ...extra,
-  };
+function appEnv(port: number): Record<string, string> {
+  return apiEnv({
+    port,
+    database: url ? { DATABASE_URL: url } : { DATA_DIR: dataDir },
+    processes,
+    secretKey: SECRET_KEY,
+    stripeApiBase: emulator.url,
+    webhookSecret: WEBHOOK_SECRET,
+    logLevel: env.BENCH_LOG_LEVEL ?? "info",
+  });
 }
 
 /** A running server under test: where it answers and its (primary) process. */

@@ -1,5 +1,5 @@
 import { fork } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import autocannon, { type Request } from "autocannon";
 import { signPayload } from "../stripe-emulator/index.ts";
@@ -373,18 +373,37 @@ async function serverPids(pid: number): Promise<number[]> {
  */
 export async function cpuMs(serverPid: number): Promise<number> {
   let total = 0;
-  for (const pid of await serverPids(serverPid)) {
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-      // Fields after the command name (which may hold spaces, inside parentheses): utime is the
-      // 14th field of the line, stime the 15th.
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      total += (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      // The process is gone: it has nothing more to count.
-    }
+  for (const pid of await serverPids(serverPid)) total += (await processCpu(pid))?.ms ?? 0;
+  return total;
+}
+
+/**
+ * CPU time, in milliseconds, every PostgreSQL process on this machine has used so far (as
+ * `cpuMs`), or undefined when none runs here (a server elsewhere).
+ */
+export async function postgresCpuMs(): Promise<number | undefined> {
+  let total: number | undefined;
+  const pids = (await readdir("/proc").catch(() => [])).filter((name) => /^\d+$/.test(name));
+  for (const pid of pids) {
+    const cpu = await processCpu(Number(pid));
+    if (cpu?.command === "postgres") total = (total ?? 0) + cpu.ms;
   }
   return total;
+}
+
+/** A process's command name and CPU time (utime + stime) so far, or undefined once it is gone. */
+async function processCpu(pid: number): Promise<{ command: string; ms: number } | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // The command name is in parentheses (and may hold spaces); after it, utime is the 14th field
+    // of the line and stime the 15th.
+    const close = stat.lastIndexOf(")");
+    const fields = stat.slice(close + 2).split(" ");
+    const command = stat.slice(stat.indexOf("(") + 1, close);
+    return { command, ms: (Number(fields[11]) + Number(fields[12])) * 10 };
+  } catch {
+    return undefined;
+  }
 }
 
 async function childrenOf(pid: number): Promise<number[]> {

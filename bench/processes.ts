@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { openSync } from "node:fs";
+import { existsSync, openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -27,21 +27,29 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Starts an entry point with Node 24 (the one running the bench), the given environment on top
- * of PATH/HOME, and its output appended to `logFile`, so logging costs what it costs in production
- * (a write to a file descriptor) and never competes with the load generator for a pipe.
+ * Starts an entry point of the tree at `root` (this one by default) with Node 24 (the one running
+ * the bench), the given environment on top of PATH/HOME, and its output appended to `logFile`, so
+ * logging costs what it costs in production (a write to a file descriptor) and never competes
+ * with the load generator for a pipe.
  */
-export function startNode(entry: string, env: Record<string, string>, logFile: string): Proc {
+export function startNode(
+  entry: string,
+  env: Record<string, string>,
+  logFile: string,
+  root = ROOT,
+): Proc {
   const fd = openSync(logFile, "a");
-  const child = spawn(process.execPath, [join(ROOT, entry)], {
-    cwd: ROOT,
+  // A tree from before the module hooks (bench/ab.ts compares with older commits) runs without.
+  const hooks = join(root, "src/platform/module-hooks.ts");
+  const child = spawn(process.execPath, [join(root, entry)], {
+    cwd: root,
     // Heap flags, module hooks and the compile cache as `npm start` and the Docker image set
     // them, so memory is measured as deployed.
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
-      NODE_OPTIONS: `--max-semi-space-size=8 --max-old-space-size=96 --import=${join(ROOT, "src/platform/module-hooks.ts")}`,
-      NODE_COMPILE_CACHE: join(ROOT, "node_modules/.cache/node-compile"),
+      NODE_OPTIONS: `--max-semi-space-size=8 --max-old-space-size=96${existsSync(hooks) ? ` --import=${hooks}` : ""}`,
+      NODE_COMPILE_CACHE: join(root, "node_modules/.cache/node-compile"),
       ...env,
     },
     stdio: ["ignore", fd, fd],
@@ -57,6 +65,38 @@ export function startNode(entry: string, env: Record<string, string>, logFile: s
       await exited;
       clearTimeout(timer);
     },
+  };
+}
+
+/**
+ * The environment the benches start the API with (`src/main.ts`): loopback, `database` (a
+ * DATABASE_URL, or DATA_DIR for PGlite), `processes` API processes that work no jobs, the Stripe
+ * emulator at `stripeApiBase`, and the login throttles raised: the login benchmark signs the same
+ * few thousand accounts in over and over.
+ */
+export function apiEnv(options: {
+  port: number;
+  database: { DATABASE_URL: string } | { DATA_DIR: string };
+  processes: number;
+  secretKey: string;
+  stripeApiBase: string;
+  webhookSecret: string;
+  logLevel?: string;
+}): Record<string, string> {
+  return {
+    NODE_ENV: "development",
+    HOST: "127.0.0.1",
+    PORT: String(options.port),
+    LOG_LEVEL: options.logLevel ?? "info",
+    SECRET_KEY: options.secretKey,
+    ...options.database,
+    WEB_CONCURRENCY: String(options.processes),
+    WORKER: "off",
+    STRIPE_SECRET_KEY: "sk_test_bench",
+    STRIPE_API_BASE: options.stripeApiBase,
+    STRIPE_WEBHOOK_SECRET: options.webhookSecret,
+    THROTTLE_LOGIN_IP: "10000000/min",
+    THROTTLE_LOGIN_ACCOUNT: "10000000/min",
   };
 }
 
