@@ -181,6 +181,23 @@ describe("webhook intake", () => {
     }
   });
 
+  test("an event without api_version is stored like any other, alone and in a batch", async () => {
+    const store = new EventStore({ db: t.services.database.db, jobs: t.services.jobs });
+    const parse = (e: { body: string }) => JSON.parse(e.body) as Stripe.Event;
+    const bare = () => {
+      const { api_version: _, ...rest } = parse(event());
+      return rest as Stripe.Event;
+    };
+    // Alone, then one of a batch with regular events, then a batch of the same size as that one
+    // with regular events only: whichever came first, the others are stored too.
+    assert.deepEqual(await store.store(bare()), false);
+    const mixed = [parse(event()), bare(), parse(event())];
+    assert.deepEqual(await Promise.all(mixed.map((e) => store.store(e))), [false, false, false]);
+    const regular = [parse(event()), parse(event()), parse(event())];
+    assert.deepEqual(await Promise.all(regular.map((e) => store.store(e))), [false, false, false]);
+    for (const e of [...mixed, ...regular]) assert.equal((await stored(e.id)).length, 1, e.id);
+  });
+
   test("only the webhook route takes raw bodies: JSON routes still parse JSON", async () => {
     const res = await t.http("POST", "/api/auth/login/", { body: { email: "x@example.com" } });
     assert.equal(res.status, 400);
