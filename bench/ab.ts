@@ -7,7 +7,15 @@ import { createStripeClient } from "../src/billing/stripe-client.ts";
 import { openDatabase } from "../src/platform/db/client.ts";
 import { runMigrations } from "../src/platform/db/migrate.ts";
 import { startStripeEmulator } from "../stripe-emulator/index.ts";
-import { cpuMs, type Endpoint, load, PATHS, postgresCpuMs, requestFor } from "./load.ts";
+import {
+  cpuMs,
+  type Endpoint,
+  load,
+  PATHS,
+  postgresCpuMs,
+  requestFor,
+  sliceOrder,
+} from "./load.ts";
 import { apiEnv, freePort, type Proc, ROOT, startNode, waitReady } from "./processes.ts";
 import { adminQuery, databaseUrl, SECRET_KEY, seed } from "./seed.ts";
 
@@ -110,7 +118,7 @@ try {
       await load(side.url, request, { connections: 32, durationSeconds: 2 });
     const slices = new Map<Side, Slice[]>(sides.map((side) => [side, []]));
     for (let i = 0; i < SLICES; i++) {
-      for (const side of i % 2 === 0 ? sides : sides.toReversed()) {
+      for (const side of sliceOrder(sides, i)) {
         const [app0, pg0] = [await cpuMs(side.proc.pid), await postgresCpuMs()];
         const run = await load(side.url, request, {
           connections: 32,

@@ -21,6 +21,7 @@ import {
   requestFor,
   type StallProbe,
   sampleRss,
+  sliceOrder,
   startStallProbe,
   withMachine,
 } from "./load.ts";
@@ -177,9 +178,6 @@ async function fixedRate(target: string, request: Request): Promise<Run> {
   });
   return run;
 }
-
-/** The servers in slice `i`'s order: as given in even slices, reversed in odd ones. */
-const sliceOrder = <T>(items: T[], i: number): T[] => (i % 2 === 0 ? items : [...items].reverse());
 
 /**
  * One endpoint on each server (the app, then the baseline when there is one): a warm-up each, then

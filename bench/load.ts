@@ -199,6 +199,10 @@ async function cpuTicks(): Promise<{ steal: number; total: number } | undefined>
   }
 }
 
+/** The servers in slice `i`'s order: as given in even slices, reversed in odd ones. */
+export const sliceOrder = <T>(items: T[], i: number): T[] =>
+  i % 2 === 0 ? items : [...items].reverse();
+
 export interface StallProbe {
   /** The probe's worst timer lateness, in ms, since the last call. */
   worstLag(): Promise<number>;
