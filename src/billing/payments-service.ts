@@ -1,5 +1,5 @@
 import { and, count, desc, eq, inArray } from "drizzle-orm";
-import type Stripe from "stripe";
+import Stripe from "stripe";
 import type { User } from "../accounts/accounts-service.ts";
 import type { Executor, Tx } from "../platform/db/client.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
@@ -270,11 +270,29 @@ async function paidAnInvoice(stripe: Stripe, paymentIntentId: string): Promise<b
   return found.data.length > 0;
 }
 
+/** The charge as Stripe has it, or undefined when Stripe has no such charge. */
+async function retrieveCharge(stripe: Stripe, id: string): Promise<Stripe.Charge | undefined> {
+  try {
+    return await stripe.charges.retrieve(id);
+  } catch (err) {
+    if (err instanceof Stripe.errors.StripeInvalidRequestError && err.code === "resource_missing") {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
 /**
  * `charge.refunded`: one `refunded` row per refund of the charge (a partial refund and a later
- * one are two rows). Refunds are listed from Stripe, since the event's charge does not carry them.
+ * one are two rows). Only the charge's id is taken from the event. The charge (whose payment
+ * intent, customer and metadata say whose money it was) and its refunds are read from Stripe, so
+ * an event signed with a leaked secret cannot file a refund under another user, nor take the
+ * refund's unique key before the genuine event. Answers false, recording nothing, for a charge
+ * Stripe does not know.
  */
-export async function recordRefunds(deps: BillingDeps, charge: Stripe.Charge): Promise<void> {
+export async function recordRefunds(deps: BillingDeps, chargeId: string): Promise<boolean> {
+  const charge = await retrieveCharge(deps.stripe, chargeId);
+  if (!charge) return false;
   const piId =
     typeof charge.payment_intent === "string" ? charge.payment_intent : charge.payment_intent?.id;
   const refunds = await deps.stripe.refunds.list({ charge: charge.id, limit: 100 });
@@ -287,7 +305,8 @@ export async function recordRefunds(deps: BillingDeps, charge: Stripe.Charge): P
       : [];
     // Events arrive in any order: a refund seen before the invoice payment it refunds is recorded
     // would be stored without that payment's invoice and subscription, for good (its row is never
-    // rewritten). Wait for the payment instead; `invoice.paid` needs nothing and lands first.
+    // rewritten). Wait for the payment instead: `invoice.paid` (or `invoice.payment_succeeded`)
+    // needs nothing and lands first.
     if (!paid && piId && (await paidAnInvoice(deps.stripe, piId))) {
       throw new RetryLater(`payment ${piId} refunded by charge ${charge.id} is not recorded yet`);
     }
@@ -315,4 +334,5 @@ export async function recordRefunds(deps: BillingDeps, charge: Stripe.Charge): P
         .onConflictDoNothing();
     }
   });
+  return true;
 }
