@@ -215,7 +215,17 @@ export const settings = {
   THROTTLE_LOGIN_ACCOUNT: {
     parse: rate,
     default: { max: 10, windowSeconds: 3600 },
-    doc: "Login attempts per account (email), whatever the IP: stops password guessing.",
+    doc:
+      "Failed logins per account (email) from one client (IP; IPv6 /64). Over it that client is " +
+      "refused for that account, even with the right password; other clients are not.",
+  },
+  THROTTLE_LOGIN_ACCOUNT_TOTAL: {
+    parse: rate,
+    default: { max: 50, windowSeconds: 86400 },
+    doc:
+      "Failed logins per account from all clients together. Over it, clients that have failed on " +
+      "that account are refused and each new client gets one try per THROTTLE_LOGIN_ACCOUNT " +
+      "window; a client without failures still signs in, so guessing cannot lock the owner out.",
   },
   THROTTLE_REGISTER_IP: {
     parse: rate,

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import type { AppDeps } from "../app.ts";
-import type { Limiter, Throttle } from "../platform/http/throttle.ts";
+import { clientKey, type Limiter, type Throttle } from "../platform/http/throttle.ts";
 import type { App } from "../platform/http/types.ts";
 import {
   AuthResult,
@@ -23,6 +23,7 @@ import {
 import {
   type AccountsDeps,
   changePassword,
+  InvalidLoginError,
   login,
   type ProfileChanges,
   register,
@@ -30,13 +31,14 @@ import {
   userBody,
 } from "./accounts-service.ts";
 import { authenticate, requireUser } from "./authenticate.ts";
+import { loginThrottle } from "./login-throttle.ts";
 import { logout, refreshTokenUser, rotateRefreshToken } from "./token-service.ts";
 
 /** Per-IP and per-account limits of DESIGN §3's sensitive endpoints (THROTTLE_* settings). */
 function limiters(throttle: Throttle, config: AppDeps["config"]) {
   return {
     loginIp: throttle.limiter("login-ip", config.THROTTLE_LOGIN_IP),
-    loginAccount: throttle.limiter("login-account", config.THROTTLE_LOGIN_ACCOUNT),
+    loginAccount: loginThrottle(throttle, config),
     registerIp: throttle.limiter("register-ip", config.THROTTLE_REGISTER_IP),
     refreshIp: throttle.limiter("refresh-ip", config.THROTTLE_REFRESH_IP),
     refreshAccount: throttle.limiter("refresh-account", config.THROTTLE_REFRESH_ACCOUNT),
@@ -48,7 +50,8 @@ function limiters(throttle: Throttle, config: AppDeps["config"]) {
   };
 }
 
-const byIp = (limiter: Limiter) => (request: FastifyRequest) => limiter(request, request.ip);
+const byIp = (limiter: Limiter) => (request: FastifyRequest) =>
+  limiter(request, clientKey(request.ip));
 
 export function registerAccountRoutes(
   app: App,
@@ -90,9 +93,14 @@ export function registerAccountRoutes(
         response: { 200: AuthResult, 400: FieldErrors, 429: Throttled },
       },
       onRequest: byIp(limit.loginIp),
-      // After validation, so the account (the lowercased email) is known.
+      // After validation, so the account (the email) is known. Only failures count.
       preHandler: (request) =>
-        limit.loginAccount(request, (request.body as { email: string }).email.toLowerCase()),
+        limit.loginAccount.check(request, (request.body as { email: string }).email),
+      onError: async (request, _reply, error) => {
+        if (error instanceof InvalidLoginError) {
+          await limit.loginAccount.failed(request, (request.body as { email: string }).email);
+        }
+      },
     },
     async (request) => ({ message: "Login successful.", ...(await login(deps, request.body)) }),
   );

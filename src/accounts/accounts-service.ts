@@ -3,7 +3,12 @@ import type { Config } from "../config.ts";
 import { type Db, driverError, type Executor } from "../platform/db/client.ts";
 import { prepared } from "../platform/db/prepared.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
-import { type FieldErrors, fieldError, validationError } from "../platform/http/errors.ts";
+import {
+  AppError,
+  type FieldErrors,
+  fieldError,
+  validationError,
+} from "../platform/http/errors.ts";
 import type { Jobs } from "../platform/jobs/jobs.ts";
 import type { JobDeps } from "../services.ts";
 import { welcomeEmail } from "./accounts-emails.ts";
@@ -224,7 +229,14 @@ export async function register(
   }
 }
 
-const INVALID_LOGIN = "Invalid email or password.";
+/** Wrong password or unknown email: the one login failure the throttle counts. */
+export class InvalidLoginError extends AppError {
+  constructor() {
+    super("invalid", "Invalid input.", {
+      body: { kind: "fields", fields: { non_field_errors: ["Invalid email or password."] } },
+    });
+  }
+}
 
 /**
  * Signs a user in. An unknown email still costs one argon2 verification (against a dummy hash)
@@ -244,7 +256,7 @@ export async function login(
     input.password,
     deps.config,
   );
-  if (!row || !ok) throw validationError({ non_field_errors: [INVALID_LOGIN] });
+  if (!row || !ok) throw new InvalidLoginError();
   if (!row.isActive) {
     throw validationError({ non_field_errors: ["This account has been deactivated."] });
   }
