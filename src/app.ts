@@ -12,6 +12,7 @@ import { registerDocs } from "./platform/http/docs.ts";
 import { installErrorHandling, methodNotAllowed } from "./platform/http/error-handler.ts";
 import { PROBES, registerHealth } from "./platform/http/health.ts";
 import { waitForHandlersOnClose } from "./platform/http/in-flight.ts";
+import { originForm } from "./platform/http/request-target.ts";
 import { registerSecurity } from "./platform/http/security.ts";
 import type { App } from "./platform/http/types.ts";
 import { validatorCompiler } from "./platform/http/validation.ts";
@@ -57,6 +58,8 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
     bodyLimit: deps.config.BODY_LIMIT,
     trustProxy: trustProxy(deps.config.TRUST_PROXY),
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // Every route, hook and log line sees "/api/…", never "http://evil.com/api/…" or "//api/…".
+    rewriteUrl: (req) => originForm(req.url ?? "/"),
     // Keep a caller's X-Request-Id when it is sane, so logs line up across services.
     requestIdHeader: false,
     genReqId: (req) => {

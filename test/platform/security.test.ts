@@ -2,21 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { hostAllowed } from "../../src/platform/http/security.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
-
-const PRODUCTION = {
-  NODE_ENV: "production",
-  SECRET_KEY: "p".repeat(48),
-  DATABASE_URL: "postgres://unused@127.0.0.1:5432/unused",
-  STRIPE_SECRET_KEY: "sk_test_unused",
-  STRIPE_PUBLISHABLE_KEY: "pk_test_unused",
-  STRIPE_WEBHOOK_SECRET: "whsec_unused",
-  ALLOWED_HOSTS: "api.example.com,.example.org",
-  EMAIL_HOST: "smtp.invalid",
-  CORS_ALLOWED_ORIGINS: "https://app.example.com",
-  METRICS_TOKEN: "metrics-secret",
-  TRUST_PROXY: "1",
-  SECURE_SSL_REDIRECT: "true",
-};
+import { PRODUCTION } from "../helpers/production.ts";
 
 let dev: TestApp;
 let prod: TestApp;
@@ -88,6 +74,10 @@ describe("allowed hosts", () => {
     assert.equal(hostAllowed("notexample.org", [".example.org"]), false);
     assert.equal(hostAllowed("anything", ["*"]), true);
     assert.equal(hostAllowed("example.com", []), false);
+    // Not a host name, though it ends with an allowed suffix (or "*" allows anything).
+    assert.equal(hostAllowed("evil.com/x.example.org", [".example.org"]), false);
+    assert.equal(hostAllowed("evil.com/x", ["*"]), false);
+    assert.equal(hostAllowed("[::1]:8000", ["[::1]"]), true);
   });
 });
 
@@ -162,7 +152,7 @@ describe("/metrics", () => {
     const right = await prod.app.inject({
       method: "GET",
       url: "/metrics",
-      headers: { ...headers, authorization: "Bearer metrics-secret" },
+      headers: { ...headers, authorization: `Bearer ${PRODUCTION.METRICS_TOKEN}` },
     });
     assert.equal(right.statusCode, 200);
   });

@@ -2,6 +2,7 @@ import type { FastifyRequest } from "fastify";
 import { type Static, type TSchema, Type } from "typebox";
 import { detailError } from "./errors.ts";
 import { Nullable } from "./nullable.ts";
+import { originForm } from "./request-target.ts";
 
 export const PAGE_SIZE = 20;
 
@@ -45,6 +46,8 @@ export interface Page<T> {
 /**
  * Builds the page body with absolute `next`/`previous` links, as DRF does: other query parameters
  * are kept, and the link to page 1 carries no `page` parameter. A page past the end is a 404.
+ * The links' authority is `request.host` (the Host header production checked against
+ * ALLOWED_HOSTS, or the trusted proxy's X-Forwarded-Host), never the request line's.
  */
 export function paginated<T>(
   request: FastifyRequest,
@@ -54,7 +57,7 @@ export function paginated<T>(
 ): Page<T> {
   if (at.page > 1 && at.offset >= count) throw detailError("not_found", "Invalid page.");
   const link = (page: number): string => {
-    const url = new URL(request.url, `${request.protocol}://${request.host}`);
+    const url = new URL(`${request.protocol}://${request.host}${originForm(request.url)}`);
     if (page === 1) url.searchParams.delete("page");
     else url.searchParams.set("page", String(page));
     return url.toString();

@@ -4,13 +4,20 @@ import helmet, { type HelmetOptions } from "helmet";
 import type { Config } from "../../config.ts";
 import { detailError } from "./errors.ts";
 import { PROBES } from "./health.ts";
+import { originForm } from "./request-target.ts";
 import type { App } from "./types.ts";
+
+/** Django's `host_validation_re`: a name or a bracketed IPv6 address, and an optional port. */
+const HOST_SYNTAX = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:\d+)?$/i;
 
 /**
  * Host header check, as Django's ALLOWED_HOSTS: an exact name, a leading-dot suffix
- * (".example.com" matches the domain and its subdomains) or "*".
+ * (".example.com" matches the domain and its subdomains) or "*". A value that is not a host name
+ * is refused first, as Django does: "evil.com/x.example.com" ends with ".example.com", and links
+ * built from it would point at evil.com.
  */
 export function hostAllowed(host: string, allowed: readonly string[]): boolean {
+  if (!HOST_SYNTAX.test(host)) return false;
   const name = host.replace(/:\d+$/, "").replace(/\.$/, "").toLowerCase();
   return allowed.some((pattern) => {
     const p = pattern.toLowerCase();
@@ -80,7 +87,7 @@ export async function registerSecurity(app: App, config: Config): Promise<void> 
   if (config.SECURE_SSL_REDIRECT) {
     app.addHook("onRequest", async (request, reply) => {
       if (request.protocol === "https" || PROBES.has(request.url)) return;
-      return reply.redirect(`https://${request.host}${request.url}`, 301);
+      return reply.redirect(`https://${request.host}${originForm(request.url)}`, 301);
     });
   }
 }
