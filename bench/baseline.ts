@@ -65,7 +65,7 @@ function serve(): void {
 
   const currentSubscription = async (userId: string) => {
     const { rows } = await pool.query(
-      "select * from subscriptions where user_id = $1 and (started = true or status = 'incomplete') order by stripe_created_at desc, id desc limit 1",
+      "select * from subscriptions where user_id = $1 and (started = true or status = 'incomplete') order by ended, stripe_created_at desc, seq desc limit 1",
       [userId],
     );
     return rows[0];
@@ -98,7 +98,7 @@ function serve(): void {
       // The subscription and its plan in one query, as the app asks (Drizzle reads a join's
       // columns as arrays too).
       const { rows } = await pool.query({
-        text: "select s.*, p.* from subscriptions s left join plans p on p.id = s.plan_id where s.user_id = $1 and (s.started = true or s.status = 'incomplete') order by s.stripe_created_at desc, s.id desc limit 1",
+        text: "select s.*, p.* from subscriptions s left join plans p on p.id = s.plan_id where s.user_id = $1 and (s.started = true or s.status = 'incomplete') order by s.ended, s.stripe_created_at desc, s.seq desc limit 1",
         values: [user.id],
         rowMode: "array",
       });

@@ -38,6 +38,9 @@ export const plans = pgTable(
   (t) => [index().on(t.isActive, t.amount)],
 );
 
+/** Stripe's final subscription statuses: nothing is billed or granted after them. */
+export const ENDED_STATUSES = ["canceled", "incomplete_expired"] as const;
+
 /**
  * A projection of Stripe subscriptions (DESIGN §4.1): one row per Stripe subscription, kept after
  * it ends, so a user's history stays. Users are referenced by id without a foreign key: billing
@@ -68,8 +71,22 @@ export const subscriptions = pgTable(
      * current subscription is their newest started or still-incomplete one.
      */
     started: boolean().notNull().default(false),
-    /** Stripe's `created`: orders a user's subscriptions; the newest is the current one. */
+    /** Stripe's `created`, in whole seconds: two subscriptions of one user can share it. */
     stripeCreatedAt: timestamp({ withTimezone: true }).notNull(),
+    /**
+     * Whether Stripe's status is a final one. Derived by PostgreSQL, so the current-subscription
+     * index can put every live subscription before every ended one.
+     */
+    ended: boolean()
+      .notNull()
+      .generatedAlwaysAs(
+        sql`status in (${sql.raw(ENDED_STATUSES.map((s) => `'${s}'`).join(", "))})`,
+      ),
+    /**
+     * Order of arrival in this table: unique, so it settles which of two subscriptions with the
+     * same status class and the same `created` second is current (a random uuid would not).
+     */
+    seq: bigint({ mode: "number" }).notNull().generatedAlwaysAsIdentity(),
     /**
      * The version marker: when the Stripe snapshot this row was written from was read (the start
      * of the API request that returned it, on the database clock). A write carrying an older
@@ -79,7 +96,15 @@ export const subscriptions = pgTable(
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("subscriptions_user_current_idx").on(t.userId, t.stripeCreatedAt.desc(), t.id)],
+  // The order of `currentSubscription`: live first, then newest created, then latest arrived.
+  (t) => [
+    index("subscriptions_user_current_idx").on(
+      t.userId,
+      t.ended,
+      t.stripeCreatedAt.desc(),
+      t.seq.desc(),
+    ),
+  ],
 );
 
 /**

@@ -8,6 +8,7 @@ import { subscriptionCheckouts } from "./billing-tables.ts";
 import { findPlan, getActivePlan, type Plan, type PlanBody, planBody } from "./plans-service.ts";
 import {
   applySubscription,
+  applySubscriptions,
   type BillingDeps,
   currentSubscription,
   currentSubscriptionWithPlan,
@@ -185,7 +186,7 @@ async function runCheckout(
 ): Promise<CreateResult> {
   const key = (step: string) => `checkout:${checkout.id}:${step}`;
   const customer = await ensureCustomer(deps, userId);
-  await replaceIncomplete(deps, userId, key("replace"));
+  await settleOpenSubscriptions(deps, customer, key("replace"));
   const pm = await deps.stripe.paymentMethods.attach(
     paymentMethodId,
     { customer },
@@ -256,17 +257,41 @@ async function firstPaymentOutcome(
   throw businessError("payment_required", message);
 }
 
-/** A new checkout replaces an abandoned 3-D Secure one instead of waiting 23 h for it to expire. */
-async function replaceIncomplete(deps: BillingDeps, userId: string, key: string): Promise<void> {
-  const current = await currentSubscription(deps.db, userId);
-  if (current?.status !== "incomplete") return;
+/**
+ * The one-live-subscription rule, checked where the money is: at Stripe. Our table can lag behind
+ * it (a webhook not processed yet, a subscription made in the Dashboard), so before creating one
+ * we list the customer's subscriptions that have not ended and write each into the projection. One
+ * that holds (HOLDS) refuses the create; an incomplete one, an abandoned 3-D Secure checkout, is
+ * canceled instead of waiting 23 h for it to expire.
+ */
+async function settleOpenSubscriptions(
+  deps: BillingDeps,
+  customer: string,
+  key: string,
+): Promise<void> {
   const readAt = await dbClock(deps.db);
-  const canceled = await deps.stripe.subscriptions.cancel(
-    current.stripeSubscriptionId,
-    { cancellation_details: { comment: FIRST_PAYMENT_FAILED } },
-    { idempotencyKey: key },
-  );
-  await deps.db.transaction((tx) => applySubscription(tx, deps, { sub: canceled, readAt }));
+  // Without `status`, Stripe lists every subscription that has not ended.
+  const open = await deps.stripe.subscriptions.list({ customer, limit: 100 });
+  const snapshots: Snapshot[] = [];
+  for (const sub of open.data) {
+    if (sub.status !== "incomplete") {
+      snapshots.push({ sub, readAt });
+      continue;
+    }
+    const canceledAt = await dbClock(deps.db);
+    const canceled = await deps.stripe.subscriptions.cancel(
+      sub.id,
+      { cancellation_details: { comment: FIRST_PAYMENT_FAILED } },
+      { idempotencyKey: `${key}:${sub.id}` },
+    );
+    snapshots.push({ sub: canceled, readAt: canceledAt });
+  }
+  if (snapshots.length > 0) {
+    await deps.db.transaction((tx) => applySubscriptions(tx, deps, snapshots));
+  }
+  if (snapshots.some(({ sub }) => HOLDS.has(sub.status))) {
+    throw businessError("invalid", ALREADY);
+  }
 }
 
 const CANCELLABLE = new Set(["active", "trialing", "past_due"]);

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, or, sql } from "drizzle-orm";
 import { toSnakeCase } from "drizzle-orm/casing";
 import type Stripe from "stripe";
 import { findUsersByIdOrCustomer, getUserById, type User } from "../accounts/accounts-service.ts";
@@ -309,12 +309,22 @@ export async function recordTrialWillEnd(
   });
 }
 
-/** Which of a user's subscriptions is current: the newest one that started or still awaits its payment. */
+/** Which of a user's subscriptions may be current: one that started or still awaits its payment. */
 const isCurrent = and(
   eq(subscriptions.userId, sql.placeholder("userId")),
   or(eq(subscriptions.started, true), eq(subscriptions.status, "incomplete")),
 );
-const newestFirst = [desc(subscriptions.stripeCreatedAt), desc(subscriptions.id)];
+/**
+ * Of those, the current one: a live subscription before any ended one (a canceled subscription
+ * created in the same second as its successor must not hide it), then the newest by Stripe's
+ * `created`, then by arrival (`seq`, unique), so two rows can never tie. The index
+ * `subscriptions_user_current_idx` holds exactly this order.
+ */
+const currentFirst = [
+  asc(subscriptions.ended),
+  desc(subscriptions.stripeCreatedAt),
+  desc(subscriptions.seq),
+];
 
 /** The user's current subscription (`isCurrent`). */
 export async function currentSubscription(
@@ -327,7 +337,7 @@ export async function currentSubscription(
       .select()
       .from(subscriptions)
       .where(isCurrent)
-      .orderBy(...newestFirst)
+      .orderBy(...currentFirst)
       .limit(1)
       .prepare("current_subscription"),
   );
@@ -346,7 +356,7 @@ export async function currentSubscriptionWithPlan(
       .from(subscriptions)
       .leftJoin(plans, eq(plans.id, subscriptions.planId))
       .where(isCurrent)
-      .orderBy(...newestFirst)
+      .orderBy(...currentFirst)
       .limit(1)
       .prepare("current_subscription_with_plan"),
   );

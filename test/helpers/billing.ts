@@ -69,6 +69,8 @@ export interface BillingAppOptions {
   env?: Record<string, string>;
   /** Run the job worker (default true); without it, webhook events stay stored and pending. */
   worker?: boolean;
+  /** The emulator's wall clock in ms (default Date.now): a constant one makes every `created` equal. */
+  now?: () => number;
 }
 
 /**
@@ -80,6 +82,7 @@ export async function startBillingApp(options: BillingAppOptions = {}): Promise<
     deliveryRetryDelaysMs: [200, 500],
     ...(options.stages ? { stages: options.stages } : {}),
     ...(options.billing ? { billing: options.billing } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   const stripe = createStripeClient("sk_test_billing_tests", emulator.url);
   const base = await startTestApp({

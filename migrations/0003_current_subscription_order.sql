@@ -1,0 +1,4 @@
+DROP INDEX "subscriptions_user_current_idx";--> statement-breakpoint
+ALTER TABLE "subscriptions" ADD COLUMN "ended" boolean GENERATED ALWAYS AS (status in ('canceled', 'incomplete_expired')) STORED NOT NULL;--> statement-breakpoint
+ALTER TABLE "subscriptions" ADD COLUMN "seq" bigint NOT NULL GENERATED ALWAYS AS IDENTITY (sequence name "subscriptions_seq_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1);--> statement-breakpoint
+CREATE INDEX "subscriptions_user_current_idx" ON "subscriptions" USING btree ("user_id","ended","stripe_created_at" DESC NULLS LAST,"seq" DESC NULLS LAST);
