@@ -7,6 +7,7 @@ import { invoiceRoutes } from "./invoices.ts";
 import { paymentIntentRoutes } from "./payment-intents.ts";
 import { paymentMethodRoutes } from "./payment-methods.ts";
 import { subscriptionRoutes } from "./subscriptions.ts";
+import { webhookEndpointRoutes } from "./webhook-endpoints.ts";
 
 export const allRoutes: Route[] = [
   ...customerRoutes,
@@ -16,5 +17,6 @@ export const allRoutes: Route[] = [
   ...invoiceRoutes,
   ...paymentIntentRoutes,
   ...eventRoutes,
+  ...webhookEndpointRoutes,
   ...checkoutRoutes,
 ];

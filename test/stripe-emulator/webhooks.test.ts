@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import Stripe from "stripe";
-import { type Harness, harness } from "./helpers.ts";
+import { customerWithCard, type Harness, harness, monthlyPrice, Receiver } from "./helpers.ts";
 
 let h: Harness;
 before(async () => {
@@ -81,4 +81,92 @@ test("webhook endpoints can be created, listed and deleted through the API", asy
   assert.equal((await h.stripe.webhookEndpoints.list()).data.length, 2);
   await h.stripe.webhookEndpoints.del(ep.id);
   assert.equal((await h.stripe.webhookEndpoints.list()).data.length, 1);
+});
+
+test("webhook endpoints keep their enabled_events, which can be updated, and refuse what Stripe refuses", async () => {
+  const url = "http://127.0.0.1:9/events";
+  const ep = await h.stripe.webhookEndpoints.create({
+    url,
+    enabled_events: ["invoice.paid", "charge.refunded"],
+  });
+  const listed = (await h.stripe.webhookEndpoints.list()).data.find((e) => e.id === ep.id);
+  assert.deepEqual(listed?.enabled_events, ["invoice.paid", "charge.refunded"]);
+  assert.equal(listed?.status, "enabled");
+  assert.equal(listed?.secret, undefined);
+  const updated = await h.stripe.webhookEndpoints.update(ep.id, {
+    enabled_events: ["*"],
+    disabled: true,
+  });
+  assert.deepEqual(updated.enabled_events, ["*"]);
+  assert.equal(updated.status, "disabled");
+  assert.deepEqual((await h.stripe.webhookEndpoints.retrieve(ep.id)).enabled_events, ["*"]);
+
+  const refused = async (params: Record<string, unknown>, param: string) => {
+    const err = await h.stripe.webhookEndpoints
+      .create(params as unknown as Stripe.WebhookEndpointCreateParams)
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError, String(err));
+    assert.equal(err.param, param);
+  };
+  await refused({ url }, "enabled_events");
+  await refused({ url, enabled_events: [] }, "enabled_events");
+  await refused({ url, enabled_events: ["invoice.paid", "invoice.payed"] }, "enabled_events[1]");
+  await refused({ enabled_events: ["*"] }, "url");
+  await refused({ url: "not a url", enabled_events: ["*"] }, "url");
+  const badUpdate = await h.stripe.webhookEndpoints
+    .update(ep.id, { enabled_events: ["no.such_event"] as unknown as ["*"] })
+    .catch((e: unknown) => e);
+  assert.ok(badUpdate instanceof Stripe.errors.StripeInvalidRequestError);
+  assert.deepEqual((await h.stripe.webhookEndpoints.retrieve(ep.id)).enabled_events, ["*"]);
+});
+
+test("an endpoint gets only the events it enabled, and none while disabled", async () => {
+  const other = new Receiver();
+  await other.start();
+  try {
+    const ep = await h.stripe.webhookEndpoints.create({
+      url: other.url,
+      enabled_events: ["customer.updated"],
+    });
+    const c = await h.stripe.customers.create({ email: "only@example.com" });
+    await h.stripe.customers.update(c.id, { name: "Only" });
+    await h.emulator.idle();
+    assert.deepEqual(other.types(), ["customer.updated"]);
+    await h.stripe.webhookEndpoints.update(ep.id, { disabled: true });
+    await h.stripe.customers.update(c.id, { name: "Quiet" });
+    await h.emulator.idle();
+    assert.deepEqual(other.types(), ["customer.updated"]);
+  } finally {
+    await other.close();
+  }
+});
+
+test("a paid invoice sends invoice.paid then invoice.payment_succeeded; one paid out of band only invoice.paid", async () => {
+  const { customer } = await customerWithCard(h.stripe);
+  const price = await monthlyPrice(h.stripe, 500);
+  const charged = await h.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: price.id }],
+  });
+  await h.emulator.idle();
+  const invoiceEvents = (invoiceId: unknown) =>
+    h.receiver
+      .events()
+      .filter((e) => e.type.startsWith("invoice.") && "id" in e.data.object)
+      .filter((e) => (e.data.object as { id?: string }).id === invoiceId)
+      .map((e) => e.type);
+  const chargedTypes = invoiceEvents(charged.latest_invoice);
+  assert.deepEqual(chargedTypes.slice(-2), ["invoice.paid", "invoice.payment_succeeded"]);
+
+  const outOfBand = await h.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: price.id }],
+    payment_behavior: "default_incomplete",
+  });
+  const invoiceId = String(outOfBand.latest_invoice);
+  await h.stripe.invoices.pay(invoiceId, { paid_out_of_band: true });
+  await h.emulator.idle();
+  const types = invoiceEvents(invoiceId);
+  assert.ok(types.includes("invoice.paid"), types.join(", "));
+  assert.ok(!types.includes("invoice.payment_succeeded"), types.join(", "));
 });
