@@ -101,3 +101,36 @@ export const rate: Parser<Rate> = (raw) => {
   if (max < 1) throw new Error("must allow at least 1 request");
   return { max, windowSeconds: Number(m[2] || 1) * unit };
 };
+
+/** Shannon entropy, in bits per symbol, of the symbols' frequencies in `symbols`. */
+function shannon(symbols: readonly number[]): number {
+  const counts = new Map<number, number>();
+  for (const s of symbols) counts.set(s, (counts.get(s) ?? 0) + 1);
+  let bits = 0;
+  for (const n of counts.values()) bits -= (n / symbols.length) * Math.log2(n / symbols.length);
+  return bits;
+}
+
+/**
+ * An estimate of the bits of entropy in a secret: the Shannon entropy of its characters, or of
+ * the steps between them when that is lower ("abcdef…" steps by one), times the length of its
+ * shortest repeating unit ("password" six times counts as "password"). It undercounts a short
+ * random string a little and misses subtler patterns, but it is what a start-up check needs to
+ * catch "xxxx…", "changeme" or "0123456789abcdef…" pasted into a production secret.
+ */
+export function entropyBits(secret: string): number {
+  const codes = Array.from(secret, (c) => c.codePointAt(0) ?? 0);
+  const steps = codes.slice(1).map((code, i) => code - (codes[i] ?? 0));
+  let unit = 1;
+  while (unit < codes.length && secret.slice(unit) !== secret.slice(0, secret.length - unit)) {
+    unit++;
+  }
+  return Math.min(shannon(codes), shannon(steps)) * Math.min(unit, codes.length);
+}
+
+/** Why `secret` is too predictable to carry `bits` bits, or `null` when it is not. */
+export function weakSecret(secret: string, bits: number): string | null {
+  const estimate = Math.floor(entropyBits(secret));
+  if (estimate >= bits) return null;
+  return `too predictable (about ${estimate} bits of entropy, at least ${bits} needed); generate one with \`openssl rand -hex 32\``;
+}

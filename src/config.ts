@@ -11,6 +11,7 @@ import {
   str,
   trustProxy,
   url,
+  weakSecret,
 } from "./config-parsers.ts";
 
 /**
@@ -49,7 +50,7 @@ export const settings = {
   SECRET_KEY: {
     parse: str,
     default: DEV_SECRET_KEY,
-    doc: "Signs JWTs. At least 32 random characters in production.",
+    doc: "Signs JWTs. Production: at least 32 characters and 128 bits of entropy (`openssl rand -hex 32`).",
   },
   ACCESS_TOKEN_LIFETIME: {
     parse: duration,
@@ -124,12 +125,12 @@ export const settings = {
   ALLOWED_HOSTS: {
     parse: list,
     default: [],
-    doc: "Comma-separated Host header values accepted in production.",
+    doc: "Comma-separated Host header values accepted in production (.example.com: it and its subdomains; no wildcards).",
   },
   CORS_ALLOWED_ORIGINS: {
     parse: list,
     default: [],
-    doc: "Comma-separated browser origins allowed to call the API.",
+    doc: "Comma-separated browser origins (scheme://host[:port]) allowed to call the API; no wildcards in production.",
   },
   TRUST_PROXY: {
     parse: trustProxy,
@@ -143,7 +144,7 @@ export const settings = {
   },
   METRICS_TOKEN: {
     parse: str,
-    doc: "Bearer token required for /metrics in production (unset: /metrics is refused there).",
+    doc: "Bearer token required for /metrics in production (unset: /metrics is refused there); 64 bits of entropy or more.",
   },
   WEB_CONCURRENCY: {
     parse: int(1, 64),
@@ -162,7 +163,7 @@ export const settings = {
   STRIPE_PUBLISHABLE_KEY: { parse: str, doc: "Stripe publishable key, handed to clients." },
   STRIPE_WEBHOOK_SECRET: {
     parse: str,
-    doc: "Signing secret (whsec_…) of the webhook endpoint.",
+    doc: "Signing secret (whsec_…) of the webhook endpoint; production refuses any other shape.",
   },
   STRIPE_EMULATOR_PORT: {
     parse: int(0, 65535),
@@ -171,7 +172,7 @@ export const settings = {
   },
   STRIPE_API_BASE: {
     parse: url("http:", "https:"),
-    doc: "Stripe API base URL. Unset: https://api.stripe.com (or the in-process emulator).",
+    doc: "Stripe API base URL. Unset: https://api.stripe.com (or the in-process emulator). Production allows only https://api.stripe.com.",
   },
   EMAIL_HOST: { parse: str, doc: "SMTP host. Unset: emails are printed to the console." },
   EMAIL_PORT: { parse: int(1, 65535), default: 587, doc: "SMTP port." },
@@ -327,6 +328,9 @@ function productionProblems(config: Config): string[] {
     problems.push("SECRET_KEY: must be set (the development default is public)");
   } else if (config.SECRET_KEY.length < 32) {
     problems.push("SECRET_KEY: must be at least 32 characters");
+  } else {
+    const weak = weakSecret(config.SECRET_KEY, 128);
+    if (weak) problems.push(`SECRET_KEY: ${weak}`);
   }
   if (config.PASSWORD_HASH_MEMORY_KIB < 19456 || config.PASSWORD_HASH_ITERATIONS < 2) {
     problems.push(
@@ -336,17 +340,54 @@ function productionProblems(config: Config): string[] {
   if (!config.DATABASE_URL) {
     problems.push("DATABASE_URL: required (the embedded database is for development only)");
   }
+  problems.push(...stripeProblems(config), ...originProblems(config));
+  // /metrics shows traffic, not user data: the floor refuses a word, not a short generated token.
+  const weakToken = config.METRICS_TOKEN && weakSecret(config.METRICS_TOKEN, 64);
+  if (weakToken) problems.push(`METRICS_TOKEN: ${weakToken}`);
+  if (!config.EMAIL_HOST) problems.push("EMAIL_HOST: required (SMTP is required in production)");
+  return problems;
+}
+
+/** Stripe's signing secrets are "whsec_" and 32 or more characters; 24 still refuses a placeholder. */
+const WEBHOOK_SECRET_SHAPE = /^whsec_[A-Za-z0-9+/=]{24,}$/;
+
+function stripeProblems(config: Config): string[] {
+  const problems: string[] = [];
   if (!config.STRIPE_SECRET_KEY) {
     problems.push("STRIPE_SECRET_KEY: required (the Stripe emulator is never used in production)");
   } else if (!/^(sk|rk)_(live|test)_/.test(config.STRIPE_SECRET_KEY)) {
     problems.push("STRIPE_SECRET_KEY: must be a Stripe secret key (sk_live_… or sk_test_…)");
   }
   if (!config.STRIPE_PUBLISHABLE_KEY) problems.push("STRIPE_PUBLISHABLE_KEY: required");
-  if (!config.STRIPE_WEBHOOK_SECRET) problems.push("STRIPE_WEBHOOK_SECRET: required");
-  if (config.STRIPE_API_BASE && new URL(config.STRIPE_API_BASE).hostname !== "api.stripe.com") {
+  if (!config.STRIPE_WEBHOOK_SECRET) {
+    problems.push("STRIPE_WEBHOOK_SECRET: required");
+  } else if (!WEBHOOK_SECRET_SHAPE.test(config.STRIPE_WEBHOOK_SECRET)) {
+    problems.push("STRIPE_WEBHOOK_SECRET: not a Stripe signing secret (whsec_ and 24+ characters)");
+  }
+  // The secret key is sent with every request: over TLS, to Stripe. No loopback exception either:
+  // an emulator or a local proxy is a development setup.
+  const base = config.STRIPE_API_BASE && new URL(config.STRIPE_API_BASE).origin;
+  if (base && base !== "https://api.stripe.com") {
     problems.push("STRIPE_API_BASE: must be unset or https://api.stripe.com in production");
   }
-  if (config.ALLOWED_HOSTS.length === 0) problems.push("ALLOWED_HOSTS: required");
-  if (!config.EMAIL_HOST) problems.push("EMAIL_HOST: required (SMTP is required in production)");
+  return problems;
+}
+
+/** Wildcards (Django's ALLOWED_HOSTS = ["*"], any CORS origin) are for development. */
+function originProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.ALLOWED_HOSTS.length === 0) {
+    problems.push("ALLOWED_HOSTS: required");
+  } else if (config.ALLOWED_HOSTS.some((host) => host.includes("*"))) {
+    problems.push("ALLOWED_HOSTS: no wildcards in production (.example.com matches subdomains)");
+  }
+  const origins = config.CORS_ALLOWED_ORIGINS;
+  if (origins.some((origin) => origin.includes("*"))) {
+    problems.push("CORS_ALLOWED_ORIGINS: no wildcards in production (list the web app's origins)");
+  }
+  const notOrigin = origins.find((o) => !o.includes("*") && URL.parse(o)?.origin !== o);
+  if (notOrigin) {
+    problems.push(`CORS_ALLOWED_ORIGINS: ${notOrigin} is not an origin (scheme://host[:port])`);
+  }
   return problems;
 }

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { describe, test } from "node:test";
 import { ConfigError, loadConfig, settings } from "../src/config.ts";
+import { PRODUCTION } from "./helpers/production.ts";
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -68,15 +70,9 @@ describe("configuration", () => {
 
   test("production refuses a short secret key and an emulator API base", () => {
     const problems = problemsOf({
-      NODE_ENV: "production",
+      ...PRODUCTION,
       SECRET_KEY: "short",
-      DATABASE_URL: "postgres://db/billing",
-      STRIPE_SECRET_KEY: "sk_live_123",
-      STRIPE_PUBLISHABLE_KEY: "pk_live_123",
-      STRIPE_WEBHOOK_SECRET: "whsec_123",
       STRIPE_API_BASE: "http://127.0.0.1:12111",
-      ALLOWED_HOSTS: "api.example.com",
-      EMAIL_HOST: "smtp.example.com",
     });
     assert.deepEqual(
       problems.map((p) => p.split(":")[0]),
@@ -84,17 +80,56 @@ describe("configuration", () => {
     );
   });
 
-  test("a complete production configuration loads", () => {
-    const config = loadConfig({
-      NODE_ENV: "production",
-      SECRET_KEY: "x".repeat(48),
-      DATABASE_URL: "postgres://db/billing",
-      STRIPE_SECRET_KEY: "sk_live_123",
-      STRIPE_PUBLISHABLE_KEY: "pk_live_123",
-      STRIPE_WEBHOOK_SECRET: "whsec_123",
-      ALLOWED_HOSTS: "api.example.com",
-      EMAIL_HOST: "smtp.example.com",
+  test("production refuses weak secrets, wildcards and plaintext Stripe, each with its reason", () => {
+    const problems = problemsOf({
+      ...PRODUCTION,
+      SECRET_KEY: "x".repeat(32),
+      STRIPE_WEBHOOK_SECRET: "x",
+      METRICS_TOKEN: "a",
+      ALLOWED_HOSTS: "*",
+      CORS_ALLOWED_ORIGINS: "*",
+      STRIPE_API_BASE: "http://api.stripe.com",
     });
+    assert.deepEqual(problems, [
+      "SECRET_KEY: too predictable (about 0 bits of entropy, at least 128 needed); generate one with `openssl rand -hex 32`",
+      "STRIPE_WEBHOOK_SECRET: not a Stripe signing secret (whsec_ and 24+ characters)",
+      "STRIPE_API_BASE: must be unset or https://api.stripe.com in production",
+      "ALLOWED_HOSTS: no wildcards in production (.example.com matches subdomains)",
+      "CORS_ALLOWED_ORIGINS: no wildcards in production (list the web app's origins)",
+      "METRICS_TOKEN: too predictable (about 0 bits of entropy, at least 64 needed); generate one with `openssl rand -hex 32`",
+    ]);
+  });
+
+  test("production secrets are judged by their entropy, not their length", () => {
+    const refused = (env: Record<string, string>) =>
+      problemsOf({ ...PRODUCTION, ...env }).map((p) => p.split(":")[0]);
+    // Long enough, and still guessable: a repeated word, a run of the alphabet.
+    assert.deepEqual(refused({ SECRET_KEY: "password".repeat(6) }), ["SECRET_KEY"]);
+    assert.deepEqual(refused({ SECRET_KEY: "abcdefghijklmnopqrstuvwxyz0123456789" }), [
+      "SECRET_KEY",
+    ]);
+    assert.deepEqual(refused({ METRICS_TOKEN: "metrics-secret" }), ["METRICS_TOKEN"]);
+    assert.deepEqual(refused({ STRIPE_WEBHOOK_SECRET: "whsec_123" }), ["STRIPE_WEBHOOK_SECRET"]);
+    assert.deepEqual(refused({ ALLOWED_HOSTS: "api.example.com,*.example.com" }), [
+      "ALLOWED_HOSTS",
+    ]);
+    assert.deepEqual(refused({ CORS_ALLOWED_ORIGINS: "https://app.example.com/login" }), [
+      "CORS_ALLOWED_ORIGINS",
+    ]);
+    // What `openssl rand -hex 32` and a dashboard's signing secret look like pass.
+    assert.deepEqual(
+      refused({
+        SECRET_KEY: randomBytes(32).toString("hex"),
+        METRICS_TOKEN: randomBytes(32).toString("hex"),
+        STRIPE_WEBHOOK_SECRET: "whsec_aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF",
+        CORS_ALLOWED_ORIGINS: "https://app.example.com,http://localhost:3000",
+      }),
+      [],
+    );
+  });
+
+  test("a complete production configuration loads", () => {
+    const config = loadConfig(PRODUCTION);
     assert.equal(config.isProduction, true);
     assert.equal(config.useStripeEmulator, false);
   });
