@@ -6,9 +6,9 @@ import { type Ctx, clockNow, DEFAULT_ENGINE_CONFIG, type EngineConfig } from "./
 import { buildEvent } from "./events.ts";
 import { idempotencyStage } from "./idempotency.ts";
 import { randomToken } from "./ids.ts";
-import { createEndpoint } from "./resources/webhook-endpoints.ts";
 import { allRoutes } from "./resources/index.ts";
 import { testClockRoutes } from "./resources/test-clocks.ts";
+import { createEndpoint } from "./resources/webhook-endpoints.ts";
 import { Router } from "./router.ts";
 import {
   authStage,
