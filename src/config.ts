@@ -286,7 +286,7 @@ export class ConfigError extends Error {
 }
 
 /**
- * Reads settings from `env` (normally `process.env`, which `--env-file-if-exists=.env` has already
+ * Reads settings from `env` (normally `process.env`, which loadConfigOrExit has already
  * filled). Throws a `ConfigError` naming every bad or missing value at once.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

@@ -16,6 +16,12 @@ const { values } = parseArgs({
   },
 });
 
+// The app's `.env` (its STRIPE_WEBHOOK_SECRET, say), when there is one; a variable already set wins.
+try {
+  process.loadEnvFile(".env");
+} catch (err) {
+  if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+}
 const env = process.env;
 const port = Number(values.port ?? env.STRIPE_EMULATOR_PORT ?? 12111);
 const webhookUrl = values["webhook-url"] ?? env.STRIPE_WEBHOOK_URL;

@@ -4,9 +4,14 @@ import { setPriority } from "node:os";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import type { Logger } from "./logging.ts";
 
-/** Loads the configuration or prints every problem (no stack trace) and exits 1. */
+/**
+ * Loads the configuration, `.env` in the working directory included when there is one (a variable
+ * already set wins), or prints every problem (no stack trace) and exits 1. Read here rather than
+ * with Node's `--env-file-if-exists`, which prints ".env not found" to every run without one.
+ */
 export function loadConfigOrExit(): Config {
   try {
+    loadEnvFileIfExists(".env");
     return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -17,10 +22,29 @@ export function loadConfigOrExit(): Config {
   }
 }
 
-/** Reports a fatal start-up failure in one log line and exits 1. */
-export function exitOnStartupFailure(logger: Logger, what: string) {
-  return (err: unknown): never => {
-    logger.fatal({ err }, `${what} failed to start`);
+function loadEnvFileIfExists(path: string): void {
+  try {
+    process.loadEnvFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+}
+
+/**
+ * Reports a fatal start-up failure in one log line and exits 1. A failure the operator can fix (a
+ * missing database, a taken port, the embedded database in use: startup-failure.ts) is one short
+ * sentence saying what to do; anything else is a bug, logged with its stack.
+ */
+export function exitOnStartupFailure(
+  logger: Logger,
+  what: string,
+  config?: Pick<Config, "PORT" | "DATABASE_URL">,
+) {
+  return async (err: unknown): Promise<never> => {
+    const { startupFailureLine } = await import("./startup-failure.ts");
+    const line = startupFailureLine(err, config);
+    if (line) logger.fatal(`${what} failed to start: ${line}`);
+    else logger.fatal({ err }, `${what} failed to start`);
     process.exit(1);
   };
 }

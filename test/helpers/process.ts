@@ -35,7 +35,7 @@ export function startProcess(
   root = ROOT,
 ): Running {
   const hooks = `--import=${join(root, "src/platform/module-hooks.ts")}`;
-  const child = spawn(process.execPath, [hooks, "--env-file-if-exists=.env", join(root, entry)], {
+  const child = spawn(process.execPath, [hooks, join(root, entry)], {
     cwd,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

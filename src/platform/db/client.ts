@@ -1,11 +1,12 @@
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { ExtractTablesWithRelations, SQL } from "drizzle-orm";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { type Db as BossDb, fromPglite } from "pg-boss";
+import { lockDataDir } from "./data-dir-lock.ts";
 import * as schema from "./schema.ts";
 
 export type Schema = typeof schema;
@@ -55,7 +56,25 @@ export function pgliteDataDir(dataDir: string): string {
   return join(dataDir, "pglite");
 }
 
+/** The lock file naming the one process that has the embedded database open (data-dir-lock.ts). */
+export function pgliteLockFile(pgliteDir: string): string {
+  return `${pgliteDir}.lock`;
+}
+
 async function openPglite(options: DatabaseOptions): Promise<Database> {
+  // Before anything is loaded, so that a second opener is refused at once.
+  const unlock = options.pgliteDir
+    ? lockDataDir(pgliteLockFile(options.pgliteDir), dirname(options.pgliteDir))
+    : () => {};
+  try {
+    return await openPgliteLocked(options, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function openPgliteLocked(options: DatabaseOptions, unlock: () => void): Promise<Database> {
   // Loaded only here: a process on PostgreSQL never needs PGlite (about 3 MB of heap per process).
   const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
     import("@electric-sql/pglite"),
@@ -77,7 +96,11 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
       await client.query("select 1");
     },
     async close() {
-      if (!client.closed) await client.close();
+      try {
+        if (!client.closed) await client.close();
+      } finally {
+        unlock();
+      }
     },
     dumpDataDir: () => client.dumpDataDir("none"),
   };
