@@ -17,16 +17,20 @@ const config = loadConfigOrExit();
 const logger = createLogger(config);
 
 async function main(): Promise<void> {
-  const [{ buildApp }, { registerEmbeddedWebhook }, { openServices }] = await Promise.all([
-    import("./app.ts"),
-    import("./billing/stripe-client.ts"),
-    import("./services.ts"),
-  ]);
+  const [{ buildApp }, { registerEmbeddedWebhook }, { openServices }, { checkWebhookEndpoints }] =
+    await Promise.all([
+      import("./app.ts"),
+      import("./billing/stripe-client.ts"),
+      import("./services.ts"),
+      import("./webhooks/webhook-endpoint-check.ts"),
+    ]);
   await lowerThreadPoolPriority();
   const services = await openServices(config, logger, { worksJobs: config.WORKER === "on" });
   const app = await buildApp(services);
   await app.listen({ port: config.PORT, host: config.HOST });
   registerEmbeddedWebhook(services.stripe, config.HOST, (app.server.address() as AddressInfo).port);
+  // Not awaited: Stripe's answer only adds a warning, it never holds the start. Never rejects.
+  void checkWebhookEndpoints(services.stripe, logger);
   if (config.WORKER === "on") await services.jobs.work(services);
   logger.info(
     {
