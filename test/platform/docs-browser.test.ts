@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 
 // The docs pages in a real headless Chromium: they render every operation and load nothing
@@ -44,8 +44,24 @@ async function operationCount(): Promise<number> {
   return Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0);
 }
 
-/** Opens `path`, waits for `selector` to match every operation, returns off-machine requests. */
-async function render(path: string, selector: string): Promise<string[]> {
+interface Rendered {
+  /** Requests bound off this machine, recorded and aborted. */
+  outside: string[];
+  /** What the page's Content-Security-Policy blocked, as "directive uri". */
+  blocked: string[];
+  /** The page's Content-Security-Policy header. */
+  policy: string;
+}
+
+/**
+ * Opens `path`, waits for `selector` to match every operation, runs `inspect` on the page, and
+ * returns what the page tried to reach.
+ */
+async function render(
+  path: string,
+  selector: string,
+  inspect: (page: Page) => Promise<void> = async () => {},
+): Promise<Rendered> {
   const page = await browser.newPage();
   const outside: string[] = [];
   // Every request that reaches the network layer passes here; one bound elsewhere is recorded
@@ -56,30 +72,56 @@ async function render(path: string, selector: string): Promise<string[]> {
     outside.push(url.href);
     return route.abort();
   });
+  // A request the policy blocks never reaches the network layer: the page reports it instead.
+  await page.exposeFunction("reportBlocked", (entry: string) => blocked.push(entry));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (event) => {
+      const report = (window as unknown as { reportBlocked(entry: string): void }).reportBlocked;
+      report(`${event.effectiveDirective} ${event.blockedURI}`);
+    });
+  });
+  const blocked: string[] = [];
   const failures: string[] = [];
   page.on("pageerror", (err) => failures.push(err.message));
   try {
-    await page.goto(`${base}${path}`);
+    const response = await page.goto(`${base}${path}`);
     const expected = await operationCount();
     await page
       .locator(selector)
       .nth(expected - 1)
       .waitFor({ state: "attached", timeout: 30_000 });
+    await inspect(page);
     assert.deepEqual(failures, []);
-    return outside;
+    return {
+      outside,
+      blocked,
+      policy: (await response?.headerValue("content-security-policy")) ?? "",
+    };
   } finally {
     await page.close();
   }
 }
 
 describe("API docs in a browser", { skip }, () => {
-  test("Swagger UI at /api/docs/ renders every operation offline", async () => {
-    const outside = await render("/api/docs/", ".opblock");
+  test("Swagger UI at /api/docs/ renders every operation offline, within its CSP", async () => {
+    let explore = "";
+    const { outside, blocked, policy } = await render("/api/docs/", ".opblock", async (page) => {
+      explore = await page.locator(".topbar input.download-url-input").inputValue();
+    });
     assert.deepEqual(outside, []);
+    assert.match(policy, /script-src 'self'(;|$)/);
+    assert.deepEqual(blocked, []);
+    // The top bar shows, and Swagger UI loaded, the one OpenAPI document.
+    assert.equal(explore, "/api/schema/");
   });
 
   test("ReDoc at /api/redoc/ renders every operation offline", async () => {
-    const outside = await render("/api/redoc/", '[data-section-id^="operation/"]');
+    const { outside, blocked } = await render("/api/redoc/", '[data-section-id^="operation/"]');
     assert.deepEqual(outside, []);
+    // Its sidebar footer's logo from a CDN, and nothing else, is what the policy is there for.
+    assert.ok(
+      blocked.every((entry) => entry.startsWith("img-src https://")),
+      String(blocked),
+    );
   });
 });
