@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # The API and the worker share this image: `node src/main.ts` (API) or `node src/worker.ts`.
 # Node 24 runs the TypeScript sources directly (type stripping): there is no build step.
+# Two images: the default (last) stage is production; `--target dev` adds the Stripe emulator for
+# docker-compose.yml's development stack. The production image never holds the emulator.
 
 FROM node:24-slim AS deps
 WORKDIR /app
@@ -8,7 +10,7 @@ COPY package.json package-lock.json ./
 # Production dependencies only; `node@24` and the toolchain are devDependencies.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-FROM node:24-slim
+FROM node:24-slim AS base
 # Node 24 sizes V8's heap from the machine's memory, and V8 lets garbage pile up to that size
 # before a full collection: on a 24 GiB host an API process rested at 300 MB and peaked at 535 MB.
 # An 8 MB young generation and a 96 MB old space (the live heap under load is about 50 MB) keep it
@@ -17,8 +19,7 @@ FROM node:24-slim
 # it is ready, so every later start in the container skips the TypeScript stripper (about 14 MB
 # per process, bench/) and starts faster. src/platform/module-hooks.ts halves every start (the
 # comment there says how).
-ENV NODE_ENV=production \
-    PORT=8000 \
+ENV PORT=8000 \
     HOST=0.0.0.0 \
     NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=96 --import=/app/src/platform/module-hooks.ts" \
     NODE_COMPILE_CACHE=/tmp/node-compile-cache
@@ -27,9 +28,22 @@ COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json ./
 COPY --chown=node:node src ./src
 COPY --chown=node:node migrations ./migrations
-USER node
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Migrations run at start unless MIGRATE_ON_START=false (then: node src/cli.ts db:migrate).
 CMD ["node", "src/main.ts"]
+
+# Development image (docker-compose.yml): the same service plus the Stripe emulator, which runs
+# as its own container (`node stripe-emulator/main.ts`) and keeps its state under /app/data.
+FROM base AS dev
+ENV NODE_ENV=development
+RUN mkdir /app/data && chown node:node /app/data
+COPY --chown=node:node stripe-emulator ./stripe-emulator
+USER node
+
+# Production image, the default target (Render builds this one): no emulator, and the service
+# refuses to start without its production settings.
+FROM base AS production
+ENV NODE_ENV=production
+USER node

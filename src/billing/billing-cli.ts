@@ -1,5 +1,6 @@
 import type { Command } from "../cli.ts";
 import { UsageError } from "../cli.ts";
+import { seedDemoPlans } from "./demo-plans.ts";
 import { formatMinor } from "./money.ts";
 import { createPlan, deactivatePlan, listAllPlans, type Plan, syncPlans } from "./plans-service.ts";
 
@@ -78,6 +79,19 @@ export const billingCommands: Record<string, Command> = {
       const id = positionals[0];
       if (!id) throw new UsageError("a plan id or Stripe price id is required");
       out(row(await deactivatePlan(services.database.db, services.stripe.stripe, id)));
+      return 0;
+    },
+  },
+  "plans:demo": {
+    summary:
+      "Development: give an empty Stripe (the standalone emulator) the demo catalog and sync it as plans",
+    services: true,
+    async run({ config, services, logger, out }) {
+      if (!services) throw new Error("plans:demo needs services");
+      // The in-process emulator seeds itself; a standalone one (docker compose) starts empty.
+      if (config.isProduction) throw new UsageError("plans:demo is for development only");
+      await seedDemoPlans(services.database.db, services.stripe.stripe, logger);
+      for (const p of await listAllPlans(services.database.db)) out(row(p));
       return 0;
     },
   },

@@ -10,6 +10,7 @@ import pg from "pg";
 import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
 import { ROOT, stackLines, startProcess } from "../helpers/process.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { dockerImage } from "./dockerfile.ts";
 
 // No Docker engine here, so replay the image's recipe: copy what the Dockerfile copies into a
 // clean directory, run its install command (production dependencies only) and its start command
@@ -28,18 +29,37 @@ async function recipe(): Promise<{
   start: string[];
   nodeOptions: string;
 }> {
-  const text = await readFile(`${ROOT}Dockerfile`, "utf8");
-  const copies = [...text.matchAll(/^COPY (?:--chown=\S+ )?(?!--from)(.+) \S+$/gm)].flatMap((m) =>
-    (m[1] ?? "").split(/\s+/),
-  );
-  const install = /^RUN (npm ci[^&\n]*)/m.exec(text)?.[1]?.trim();
-  const cmd = /^CMD (\[.*\])$/m.exec(text)?.[1];
-  const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(text)?.[1];
+  // node_modules comes from the deps stage: its sources and its install command, then the image's.
+  const deps = await dockerImage("deps");
+  const image = await dockerImage();
+  const install = deps.instructions
+    .find((line) => line.startsWith("RUN npm ci"))
+    ?.slice(4)
+    .split("&&")[0]
+    ?.trim();
+  const cmd = image.instructions.find((line) => line.startsWith("CMD "))?.slice(4);
+  const nodeOptions = image.env.NODE_OPTIONS;
   assert.ok(install && cmd, "the Dockerfile has an npm ci step and a CMD");
-  assert.ok(nodeOptions !== undefined, "the Dockerfile sets NODE_OPTIONS");
-  assert.match(text, /^WORKDIR \/app$/m);
-  return { copies: [...new Set(copies)], install, start: JSON.parse(cmd) as string[], nodeOptions };
+  assert.ok(nodeOptions !== undefined, "the image sets NODE_OPTIONS");
+  assert.ok(image.instructions.includes("WORKDIR /app"));
+  const copies = [...new Set([...deps.copies, ...image.copies])];
+  return { copies, install, start: JSON.parse(cmd) as string[], nodeOptions };
 }
+
+test("the default image is production, without the emulator the dev target adds", async () => {
+  const production = await dockerImage();
+  assert.equal(production.target, "production", "a plain `docker build` makes production");
+  assert.equal(production.env.NODE_ENV, "production");
+  assert.ok(!production.copies.some((path) => path.startsWith("stripe-emulator")));
+  const dev = await dockerImage("dev");
+  assert.equal(dev.env.NODE_ENV, "development");
+  assert.deepEqual(dev.copies.sort(), [...production.copies, "stripe-emulator"].sort());
+  for (const image of [production, dev]) {
+    assert.equal(image.instructions.filter((l) => l.startsWith("USER ")).at(-1), "USER node");
+  }
+  const ignored = (await readFile(`${ROOT}.dockerignore`, "utf8")).split("\n");
+  assert.ok(!ignored.includes("stripe-emulator"), "the dev target copies it from the context");
+});
 
 test("the image recipe serves /readyz with production settings", {
   skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set",
@@ -72,7 +92,8 @@ test("the image recipe serves /readyz with production settings", {
       DATABASE_URL: databaseUrlFor(name),
       STRIPE_SECRET_KEY: "sk_test_image_recipe",
       STRIPE_PUBLISHABLE_KEY: "pk_test_image_recipe",
-      STRIPE_WEBHOOK_SECRET: "whsec_image_recipe",
+      // Shaped like Stripe's (whsec_ and 24+ characters): production refuses a placeholder.
+      STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString("hex")}`,
       ALLOWED_HOSTS: "billing.example.com",
       EMAIL_HOST: "smtp.invalid",
       // The image's, with its /app standing for this directory: a file it names that the image
