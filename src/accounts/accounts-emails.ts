@@ -1,4 +1,9 @@
-import { type EmailTemplate, escapeHtml, htmlLayout } from "../platform/email/templates.ts";
+import {
+  type EmailTemplate,
+  escapeHtml,
+  greetingName,
+  htmlLayout,
+} from "../platform/email/templates.ts";
 
 export interface WelcomeData {
   firstName: string;
@@ -9,7 +14,8 @@ export interface WelcomeData {
 export const welcomeEmail: EmailTemplate<WelcomeData> = {
   name: "accounts.welcome",
   render(data, ctx) {
-    const name = data.firstName || data.username;
+    // The only place the name appears, in both parts (see greetingName).
+    const name = greetingName(data.firstName || data.username);
     const plans = ctx.link("/plans");
     const subject = "Welcome to SaaS Billing!";
     const text = [

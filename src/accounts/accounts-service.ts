@@ -22,6 +22,7 @@ import {
 } from "./passwords.ts";
 import { issueTokenPair, revokeAllRefreshTokens, type TokenPair } from "./token-service.ts";
 import type { TokenConfig } from "./tokens.ts";
+import { nameProblem, normalizeUsername, usernameFormatProblem } from "./user-fields.ts";
 
 /** A user as other modules see it: never the password hash. */
 export type User = Omit<typeof users.$inferSelect, "passwordHash">;
@@ -130,9 +131,6 @@ export async function setUserActive(db: Db, userId: string, active: boolean): Pr
   });
 }
 
-const USERNAME = /^[\p{L}\p{N}_.@+-]+$/u;
-const USERNAME_MESSAGE =
-  "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
 const EMAIL_TAKEN = "user with this email already exists.";
 const USERNAME_TAKEN = "A user with that username already exists.";
 
@@ -142,17 +140,30 @@ function addError(errors: FieldErrors, field: string, message: string): void {
   errors[field] = list;
 }
 
+/** `username` must be normalized already (normalizeUsername). */
 async function usernameProblem(
   executor: Executor,
   username: string,
   exceptUserId?: string,
 ): Promise<string | undefined> {
-  if (!USERNAME.test(username)) return USERNAME_MESSAGE;
+  const problem = usernameFormatProblem(username);
+  if (problem) return problem;
   const [taken] = await executor
     .select({ id: users.id })
     .from(users)
     .where(eq(users.username, username));
   return taken && taken.id !== exceptUserId ? USERNAME_TAKEN : undefined;
+}
+
+function addNameErrors(
+  errors: FieldErrors,
+  names: { first_name?: string | undefined; last_name?: string | undefined },
+): void {
+  for (const field of ["first_name", "last_name"] as const) {
+    const value = names[field];
+    const problem = value === undefined ? undefined : nameProblem(value);
+    if (problem) addError(errors, field, problem);
+  }
 }
 
 /** Postgres unique_violation: the name of the constraint/index it hit ("" when unnamed). */
@@ -179,13 +190,15 @@ export async function register(
   deps: AccountsDeps,
   input: RegisterInput,
 ): Promise<{ user: UserBody; tokens: TokenPair }> {
+  const username = normalizeUsername(input.username);
   const errors: FieldErrors = {};
   if (await findUserByEmail(deps.db, input.email)) addError(errors, "email", EMAIL_TAKEN);
-  const usernameError = await usernameProblem(deps.db, input.username);
+  const usernameError = await usernameProblem(deps.db, username);
   if (usernameError) addError(errors, "username", usernameError);
+  addNameErrors(errors, input);
   const attributes = {
     email: input.email,
-    username: input.username,
+    username,
     firstName: input.first_name,
     lastName: input.last_name,
   };
@@ -203,7 +216,7 @@ export async function register(
         .insert(users)
         .values({
           email: input.email,
-          username: input.username,
+          username,
           firstName: input.first_name ?? "",
           lastName: input.last_name ?? "",
           passwordHash,
@@ -284,15 +297,19 @@ export async function updateProfile(
   userId: string,
   changes: ProfileChanges,
 ): Promise<UserBody> {
-  if (changes.username !== undefined) {
-    const problem = await usernameProblem(deps.db, changes.username, userId);
-    if (problem) throw fieldError("username", problem);
+  const username = changes.username === undefined ? undefined : normalizeUsername(changes.username);
+  const errors: FieldErrors = {};
+  if (username !== undefined) {
+    const problem = await usernameProblem(deps.db, username, userId);
+    if (problem) addError(errors, "username", problem);
   }
+  addNameErrors(errors, changes);
+  if (Object.keys(errors).length > 0) throw validationError(errors);
   try {
     const [user] = await deps.db
       .update(users)
       .set({
-        ...(changes.username !== undefined ? { username: changes.username } : {}),
+        ...(username !== undefined ? { username } : {}),
         ...(changes.first_name !== undefined ? { firstName: changes.first_name } : {}),
         ...(changes.last_name !== undefined ? { lastName: changes.last_name } : {}),
         updatedAt: new Date(),
@@ -354,20 +371,21 @@ export async function createSuperuser(
   deps: Pick<AccountsDeps, "db" | "config">,
   input: NewSuperuser,
 ): Promise<User> {
+  const username = normalizeUsername(input.username);
   const errors: FieldErrors = {};
   if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(input.email)) {
     addError(errors, "email", "Enter a valid email address.");
   } else if (await findUserByEmail(deps.db, input.email)) addError(errors, "email", EMAIL_TAKEN);
-  const usernameError = await usernameProblem(deps.db, input.username);
+  const usernameError = await usernameProblem(deps.db, username);
   if (usernameError) addError(errors, "username", usernameError);
-  for (const problem of passwordProblems(input.password, input)) {
+  for (const problem of passwordProblems(input.password, { ...input, username })) {
     addError(errors, "password", problem);
   }
   if (Object.keys(errors).length > 0) throw validationError(errors);
   const passwordHash = await hashPassword(input.password, deps.config);
   const [user] = await deps.db
     .insert(users)
-    .values({ ...input, passwordHash, isStaff: true, isSuperuser: true })
+    .values({ ...input, username, passwordHash, isStaff: true, isSuperuser: true })
     .returning(publicColumns);
   if (!user) throw new Error("insert returned no user");
   return user;

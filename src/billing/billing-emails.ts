@@ -1,4 +1,9 @@
-import { type EmailTemplate, escapeHtml, htmlLayout } from "../platform/email/templates.ts";
+import {
+  type EmailTemplate,
+  escapeHtml,
+  greetingName,
+  htmlLayout,
+} from "../platform/email/templates.ts";
 
 /** Billing emails. Each is queued with a cause key (invoice, attempt, …) so it goes out once. */
 
@@ -7,8 +12,9 @@ interface Greeting {
 }
 
 function letter(subject: string, greeting: Greeting, lines: string[], link?: [string, string]) {
+  const name = greetingName(greeting.name);
   const text = [
-    `Hi ${greeting.name},`,
+    `Hi ${name},`,
     "",
     ...lines,
     ...(link ? ["", `${link[0]}: ${link[1]}`] : []),
@@ -18,7 +24,7 @@ function letter(subject: string, greeting: Greeting, lines: string[], link?: [st
   const html = htmlLayout(
     subject,
     [
-      `<p>Hi ${escapeHtml(greeting.name)},</p>`,
+      `<p>Hi ${escapeHtml(name)},</p>`,
       ...lines.map((l) => `<p>${escapeHtml(l)}</p>`),
       ...(link ? [`<p><a href="${escapeHtml(link[1])}">${escapeHtml(link[0])}</a></p>`] : []),
       "<p>— The SaaS Billing team</p>",

@@ -43,6 +43,22 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
 }
 
+// A scheme, "www.", an "@" (mail clients link addresses) or a dotted name ending in letters
+// ("evil.com", "bit.ly"; also with the ideographic and fullwidth dots that IDNA reads as dots).
+const LINK_LIKE = /:\/\/|www[.。．｡]|@|[\p{L}\p{N}][.。．｡]\p{L}{2,}/iu;
+
+/**
+ * A person's name for "Hi …," or "there". Names are typed by whoever registers, and the welcome
+ * email goes to whatever address they typed, so a name must not become a line of its own or a
+ * link: whitespace (line breaks included) is collapsed to one space, and a name that a mail
+ * client could turn into a link is not shown at all; a link cannot be made inert in a plain-text
+ * part, where the client decides what to link. The HTML part must still escape the result.
+ */
+export function greetingName(name: string): string {
+  const line = name.replace(/[\p{Cc}\p{Z}]+/gu, " ").trim();
+  return line === "" || LINK_LIKE.test(line.normalize("NFKC")) ? "there" : line;
+}
+
 /** The shared HTML frame; `body` must already be escaped. */
 export function htmlLayout(title: string, body: string): string {
   return `<!doctype html>
