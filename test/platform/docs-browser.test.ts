@@ -73,14 +73,10 @@ async function render(
     return route.abort();
   });
   // A request the policy blocks never reaches the network layer: the page reports it instead.
-  await page.exposeFunction("reportBlocked", (entry: string) => blocked.push(entry));
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (event) => {
-      const report = (window as unknown as { reportBlocked(entry: string): void }).reportBlocked;
-      report(`${event.effectiveDirective} ${event.blockedURI}`);
-    });
-  });
   const blocked: string[] = [];
+  await page.exposeFunction("reportBlocked", (entry: string) => blocked.push(entry));
+  await page.addInitScript(`document.addEventListener("securitypolicyviolation", (event) =>
+    window.reportBlocked(event.effectiveDirective + " " + event.blockedURI));`);
   const failures: string[] = [];
   page.on("pageerror", (err) => failures.push(err.message));
   try {
