@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
+import { createSuperuser } from "../../src/accounts/accounts-service.ts";
 import { users } from "../../src/accounts/accounts-tables.ts";
 import { emails } from "../../src/platform/email/email-tables.ts";
 import type { TestApp } from "../helpers/app.ts";
@@ -153,6 +154,22 @@ describe("usernames are NFKC-normalized, as Django's normalize_username", () => 
     const renamed = await patchProfile(u.access, { username: fullwidth(mine) });
     assert.equal(renamed.statusCode, 200);
     assert.equal(renamed.json().username, mine);
+  });
+
+  test("createsuperuser normalizes too", async () => {
+    const owner = await registerUser(t.app);
+    const deps = { db: t.services.database.db, config: t.services.config };
+    const input = { email: `${uniqueName()}@example.com`, password: PASSWORD };
+    await assert.rejects(
+      createSuperuser(deps, { ...input, username: fullwidth(owner.username) }),
+      (err: { toJSON(): unknown }) => {
+        assert.deepEqual(err.toJSON(), { username: [TAKEN] });
+        return true;
+      },
+    );
+    const name = uniqueName("admin");
+    const admin = await createSuperuser(deps, { ...input, username: fullwidth(name) });
+    assert.equal(admin.username, name);
   });
 
   test("the length limit applies to the normalized username", async () => {
