@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cp, mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -160,6 +160,34 @@ function start(command: string[], env: Record<string, string>, cwd: string): Sta
   return { child, output: () => output, exited };
 }
 
+function has(command: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
+}
+
+/** README's walkthrough block (test/billing/walkthrough.test.ts runs it on the embedded default). */
+async function runWalkthrough(env: Record<string, string>): Promise<{ code: number; out: string }> {
+  const readme = await readFile(`${ROOT}README.md`, "utf8");
+  const script =
+    /<!-- walkthrough:start -->\s*```bash\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(
+      readme,
+    )?.[1];
+  assert.ok(script, "README.md has a walkthrough block");
+  const child = spawn("bash", ["-euo", "pipefail", "-c", script], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 60_000,
+  });
+  let out = "";
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+  return { code, out };
+}
+
 /** Runs a healthcheck's CMD once; true when it exits 0. */
 function probe(test: string[], timeoutMs: number): Promise<boolean> {
   const [kind, file, ...args] = test;
@@ -173,8 +201,9 @@ function probe(test: string[], timeoutMs: number): Promise<boolean> {
 test("`docker compose up` replayed: a subscription's payment arrives through the worker", {
   skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set (the stack's postgres service)",
   timeout: 180_000,
-}, async () => {
+}, async (t) => {
   const compose = await composeFile("docker-compose.yml");
+  const emulator = service(compose, "stripe-emulator");
   const targets = new Set(
     defaultServices(compose).map(([, s]) => (typeof s.build === "object" ? s.build.target : "")),
   );
@@ -334,4 +363,16 @@ test("`docker compose up` replayed: a subscription's payment arrives through the
   for (const name of ["api", "worker", "demo-plans"]) {
     assert.doesNotMatch(running.get(name)?.output() ?? "", /in-process/, `${name}: one Stripe`);
   }
+
+  // docs/deploy.md says README's walkthrough runs against this stack, clock move included.
+  if (!has("curl") || !has("jq")) {
+    t.diagnostic("README walkthrough not run: needs curl and jq");
+    return;
+  }
+  const walkthrough = await runWalkthrough({
+    API: api,
+    EMULATOR: local("stripe-emulator", `http://stripe-emulator:${containerPort(emulator)}`),
+  });
+  assert.equal(walkthrough.code, 0, `${walkthrough.out}\n${logs()}`);
+  assert.equal(walkthrough.out.match(/"amount":"9.99","status":"succeeded"/g)?.length, 2);
 });
