@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import { handleEvent } from "../../src/webhooks/webhook-handlers.ts";
 import { billingDepsOf } from "../../src/webhooks/webhook-jobs.ts";
@@ -19,6 +19,11 @@ before(async () => {
   t = await startBillingApp();
 });
 after(() => t?.close());
+// A test that failed while holding deliveries must not leave them held for the next one.
+afterEach(async () => {
+  t.emulator.holdDeliveries(false);
+  await t.settle();
+});
 
 /** Subscribes with deliveries held and answers the held events by type, in creation order. */
 async function subscribeHeld(buyer: Customer, amount: number) {
@@ -160,6 +165,7 @@ describe("charge.refunded", () => {
       metadata: { user_id: victim.userId },
     };
     assert.equal(await outcomeOf(await postSigned(forged)), "processed");
+    assert.deepEqual(await paymentsOf(victim.userId), ["succeeded:2000"]);
     // A charge Stripe has never heard of, in the victim's name.
     const unknown = { ...forged, id: `ch_forged_${randomBytes(8).toString("hex")}` };
     assert.equal(await outcomeOf(await postSigned(unknown)), "ignored");
