@@ -88,6 +88,7 @@ export async function runCli(
   const config = loadConfigOrExit();
   const logger = createLogger({
     LOG_LEVEL: config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL,
+    NODE_ENV: config.NODE_ENV,
   });
   let services: Services | undefined;
   try {

@@ -2,16 +2,24 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, test } from "node:test";
+import { sql } from "drizzle-orm";
 import { type AppModule, modules } from "../../src/app.ts";
+import { format } from "../../src/platform/log-pretty.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const SECRETS = ["hunter22-secret", "eyJ.bearer-secret", "refresh-secret"];
+/** What a failed insert into users would carry among its parameters. */
+const HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
 
 // A route whose failure carries a secret, as a careless error from a library might.
 const failing: AppModule = (app) => {
   app.get("/test/fail/", { schema: { tags: ["operations"], operationId: "fail" } }, async () => {
     throw Object.assign(new Error("failed"), { password: SECRETS[0], refresh: SECRETS[2] });
+  });
+  // A statement that fails with a hash among its parameters: Drizzle's DrizzleQueryError.
+  app.get("/test/query/", { schema: { tags: ["operations"], operationId: "query" } }, async () => {
+    await t.services.database.db.execute(sql`select ${HASH}::text as hash, 1 / 0 as boom`);
   });
 };
 
@@ -71,6 +79,71 @@ test("no secret of a request or of an error reaches the log", async () => {
   assert.deepEqual(careless?.body, { password: "[redacted]", refresh: "[redacted]" });
   // The failure itself is logged, with its request id.
   assert.ok(lines().some((l) => l.request_id === "log-test-2" && l.level >= 50));
+});
+
+test("a failed query's SQL and parameters reach no log line, whoever logs the error", async () => {
+  const res = await t.app.inject({
+    method: "GET",
+    url: "/test/query/",
+    headers: { "x-request-id": "log-test-3" },
+  });
+  assert.equal(res.statusCode, 500);
+  const err = await t.services.database.db
+    .execute(sql`select ${HASH}::text as hash, 1 / 0 as boom`)
+    .then(
+      () => assert.fail("the query should fail"),
+      (e: unknown) => e,
+    );
+  // The error itself carries them, as Drizzle makes it.
+  assert.match(String((err as Error).message), /params: .*argon2id/);
+  t.services.logger.error({ err }, "a job failed");
+  t.services.logger.error(err as Error);
+
+  assert.ok(!written.join("").includes("argon2id"), "a parameter was logged");
+  const logged = lines().filter((l) => l.err?.type === "DrizzleQueryError");
+  assert.ok(
+    logged.some((l) => l.request_id === "log-test-3"),
+    "the request's failure is logged",
+  );
+  assert.ok(logged.length >= 3, JSON.stringify(logged));
+  for (const line of logged) {
+    assert.equal(line.err.type, "DrizzleQueryError");
+    assert.equal(line.err.params, undefined);
+    assert.equal(line.err.query, undefined);
+    assert.doesNotMatch(line.err.message, /params|select/);
+    // What went wrong still shows: the driver's own message, from the cause.
+    assert.match(line.err.message, /division by zero/);
+  }
+});
+
+test("a development terminal gets one readable line per entry, an error's stack below it", () => {
+  const plain = (_style: unknown, text: string) => text;
+  const access = JSON.stringify({
+    level: 30,
+    time: Date.UTC(2026, 0, 1, 12, 0, 0),
+    request_id: "r1",
+    req: { method: "GET", url: "/api/subscriptions/plans/" },
+    res: { statusCode: 200 },
+    responseTime: 3.0625,
+    msg: "request completed",
+  });
+  assert.match(
+    format(access, plain),
+    /^\d\d:\d\d:\d\d INFO {2}GET \/api\/subscriptions\/plans\/ 200 3\.1 ms request_id=r1$/,
+  );
+  const failure = JSON.stringify({
+    level: 60,
+    time: Date.now(),
+    err: { type: "Error", message: "boom", stack: "Error: boom\n    at main (src/main.ts:1:1)" },
+    msg: "API failed to start",
+  });
+  assert.deepEqual(
+    format(failure, plain)
+      .split("\n")
+      .slice(0, 3)
+      .map((l) => l.replace(/^\S+ /, "")),
+    ["FATAL API failed to start", "    Error: boom", "        at main (src/main.ts:1:1)"],
+  );
 });
 
 /** Starts `script` in a new Node process with `createLogger` in scope as `log`. */
