@@ -12,6 +12,7 @@ import { registerDocs } from "./platform/http/docs.ts";
 import { installErrorHandling, methodNotAllowed } from "./platform/http/error-handler.ts";
 import { PROBES, registerHealth } from "./platform/http/health.ts";
 import { waitForHandlersOnClose } from "./platform/http/in-flight.ts";
+import { acceptOptionalBodies } from "./platform/http/openapi.ts";
 import { originForm } from "./platform/http/request-target.ts";
 import { registerSecurity } from "./platform/http/security.ts";
 import type { App } from "./platform/http/types.ts";
@@ -76,6 +77,7 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
   // First, so that every request is counted before any other hook can answer it.
   waitForHandlersOnClose(app, deps.config.SHUTDOWN_TIMEOUT * 1000);
   app.setValidatorCompiler(validatorCompiler);
+  acceptOptionalBodies(app);
   installErrorHandling(app);
   const finishRoutes = methodNotAllowed(app);
   app.addHook("onRequest", (request, reply, done) => {

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import type { AppDeps } from "../app.ts";
+import { described } from "../platform/http/openapi.ts";
 import { clientKey, type Limiter, type Throttle } from "../platform/http/throttle.ts";
 import type { App } from "../platform/http/types.ts";
 import {
@@ -72,7 +73,11 @@ export function registerAccountRoutes(
         operationId: "auth_register",
         summary: "Create an account; returns the user and a token pair. A welcome email is queued.",
         body: RegisterBody,
-        response: { 201: AuthResult, 400: FieldErrors, 429: Throttled },
+        response: {
+          201: described("Registered and signed in: the new user and a token pair.", AuthResult),
+          400: FieldErrors,
+          429: Throttled,
+        },
       },
       onRequest: byIp(limit.registerIp),
     },
@@ -90,7 +95,11 @@ export function registerAccountRoutes(
         operationId: "auth_login",
         summary: "Sign in with email and password; returns the user and a token pair.",
         body: LoginBody,
-        response: { 200: AuthResult, 400: FieldErrors, 429: Throttled },
+        response: {
+          200: described("Signed in: the user and a token pair.", AuthResult),
+          400: FieldErrors,
+          429: Throttled,
+        },
       },
       onRequest: byIp(limit.loginIp),
       // After validation, so the account (the email) is known. Only failures count.
@@ -114,7 +123,11 @@ export function registerAccountRoutes(
         summary: "Blacklist the caller's own refresh token.",
         security: bearer,
         body: LogoutBody,
-        response: { 200: Message, 400: ErrorMessage, 401: Unauthorized },
+        response: {
+          200: described("Logged out: the refresh token is blacklisted.", Message),
+          400: ErrorMessage,
+          401: Unauthorized,
+        },
       },
       preValidation: auth,
     },
@@ -134,7 +147,12 @@ export function registerAccountRoutes(
           "Exchange a refresh token for a new pair. The old refresh token is blacklisted; presenting " +
           "it again revokes every session of the user.",
         body: RefreshBody,
-        response: { 200: Tokens, 400: FieldErrors, 401: Unauthorized, 429: Throttled },
+        response: {
+          200: described("A new token pair; the refresh token sent is blacklisted.", Tokens),
+          400: FieldErrors,
+          401: Unauthorized,
+          429: Throttled,
+        },
       },
       onRequest: byIp(limit.refreshIp),
       preHandler: async (request) => {
@@ -193,7 +211,10 @@ export function registerAccountRoutes(
         security: bearer,
         body: ChangePasswordBody,
         response: {
-          200: ChangePasswordResult,
+          200: described(
+            "Password changed; a fresh token pair for this client.",
+            ChangePasswordResult,
+          ),
           400: FieldErrors,
           401: Unauthorized,
           429: Throttled,

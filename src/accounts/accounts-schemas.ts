@@ -27,16 +27,33 @@ export const Tokens = Type.Object({
   refresh: Type.String({ description: "Refresh token; single use: every refresh rotates it." }),
 });
 
-export const RegisterBody = Type.Object({
-  email: Email,
-  username: Username,
-  first_name: Type.Optional(Name),
-  last_name: Type.Optional(Name),
-  password: Password,
-  password_confirm: Password,
-});
+export const RegisterBody = Type.Object(
+  {
+    email: Email,
+    username: Username,
+    first_name: Type.Optional(Name),
+    last_name: Type.Optional(Name),
+    password: Password,
+    password_confirm: Password,
+  },
+  {
+    examples: [
+      {
+        email: "ada@example.com",
+        username: "ada",
+        first_name: "Ada",
+        last_name: "Lovelace",
+        password: "correct-Horse-battery-9",
+        password_confirm: "correct-Horse-battery-9",
+      },
+    ],
+  },
+);
 
-export const LoginBody = Type.Object({ email: Email, password: Password });
+export const LoginBody = Type.Object(
+  { email: Email, password: Password },
+  { examples: [{ email: "ada@example.com", password: "correct-Horse-battery-9" }] },
+);
 
 export const AuthResult = Type.Object({
   message: Type.String(),

@@ -1,6 +1,6 @@
-import type { FastifyRequest } from "fastify";
 import { authenticate, requireUser } from "../accounts/authenticate.ts";
 import type { AppDeps } from "../app.ts";
+import { described } from "../platform/http/openapi.ts";
 import { PageQuery, pageRequest, paginated } from "../platform/http/pagination.ts";
 import type { App } from "../platform/http/types.ts";
 import {
@@ -25,10 +25,6 @@ import {
 } from "./subscriptions-service.ts";
 import type { BillingDeps } from "./sync-service.ts";
 
-async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
-  if (request.body === undefined || request.body === null) request.body = {};
-}
-
 /** `/api/subscriptions/…` (DESIGN §3): every route needs a signed-in user. */
 export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingDeps): void {
   const service = { ...deps, logger: appDeps.logger };
@@ -43,7 +39,11 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         operationId: "subscriptions_plans_list",
         summary: "Active plans, cheapest first, 20 a page.",
         querystring: PageQuery,
-        response: { 200: PlanPage, 400: FieldErrors, 401: Unauthorized },
+        response: {
+          200: described("A page of active plans.", PlanPage),
+          400: FieldErrors,
+          401: Unauthorized,
+        },
       },
       preValidation: auth,
     },
@@ -64,7 +64,10 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
           "Subscribe to a plan with a payment method. `client_secret` comes back when the first payment needs 3-D Secure.",
         body: CreateBody,
         response: {
-          201: Created,
+          201: described(
+            'Subscribed: `status` is "active", or "incomplete" with a `client_secret` for 3-D Secure.',
+            Created,
+          ),
           400: ErrorMessage,
           401: Unauthorized,
           402: ErrorMessage,
@@ -95,7 +98,10 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         ...base,
         operationId: "subscriptions_status",
         summary: 'The current subscription; `status: "inactive"` when there is none.',
-        response: { 200: SubscriptionStatus, 401: Unauthorized },
+        response: {
+          200: described("The current subscription, or only its status.", SubscriptionStatus),
+          401: Unauthorized,
+        },
       },
       preValidation: auth,
     },
@@ -111,14 +117,18 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         summary: "Cancel at period end (default) or immediately. A cancellation email is queued.",
         body: CancelBody,
         response: {
-          200: SubscriptionResult,
+          200: described(
+            "Canceled, or set to cancel at the end of the period.",
+            SubscriptionResult,
+          ),
           400: ErrorMessage,
           401: Unauthorized,
           404: ErrorMessage,
         },
       },
       // The original accepted a bare POST: no body means the defaults.
-      preValidation: [auth, emptyBodyAsObject],
+      config: { optionalBody: true },
+      preValidation: auth,
     },
     async (request) => {
       const immediately = request.body?.cancel_immediately ?? false;
@@ -135,7 +145,7 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         operationId: "subscriptions_reactivate",
         summary: "Undo a cancellation scheduled for the end of the period.",
         response: {
-          200: SubscriptionResult,
+          200: described("Renewing again at the end of the period.", SubscriptionResult),
           400: ErrorMessage,
           401: Unauthorized,
           404: ErrorMessage,
@@ -157,7 +167,11 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         operationId: "subscriptions_payments_list",
         summary: "The signed-in user's payments, newest first, 20 a page.",
         querystring: PageQuery,
-        response: { 200: PaymentPage, 400: FieldErrors, 401: Unauthorized },
+        response: {
+          200: described("A page of the user's payments.", PaymentPage),
+          400: FieldErrors,
+          401: Unauthorized,
+        },
       },
       preValidation: auth,
     },

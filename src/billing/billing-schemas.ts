@@ -16,15 +16,20 @@ const Money = Type.String({
 const Time = Type.String({ format: "date-time" });
 const NullableTime = Nullable(Time);
 
+/** An example plan id, used wherever a plan id appears (the real ones come from `plans/`). */
+const PLAN_ID = "5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39";
+
 export const Plan = Type.Object({
-  id: Type.String({ format: "uuid" }),
-  name: Type.String(),
-  description: Type.String(),
-  stripe_price_id: Type.String(),
+  id: Type.String({ format: "uuid", examples: [PLAN_ID] }),
+  name: Type.String({ examples: ["Starter"] }),
+  description: Type.String({ examples: ["For individuals getting started."] }),
+  stripe_price_id: Type.String({ examples: ["price_1QfXb2LkdIwHu7ixz1Starter"] }),
   amount: Money,
-  currency: Type.String({ description: "Lowercase ISO 4217 code." }),
+  currency: Type.String({ description: "Lowercase ISO 4217 code.", examples: ["usd"] }),
   interval: Type.String({ enum: ["month", "year"] }),
-  features: Type.Array(Type.String()),
+  features: Type.Array(Type.String(), {
+    examples: [["5 projects", "10 GB storage", "Email support"]],
+  }),
 });
 
 export const PlanPage = Paginated(Plan);
@@ -32,10 +37,11 @@ export const PlanPage = Paginated(Plan);
 const subscriptionFields = {
   id: Type.String({ format: "uuid" }),
   plan: Nullable(Plan),
-  stripe_subscription_id: Type.String(),
+  stripe_subscription_id: Type.String({ examples: ["sub_1QfXc4LkdIwHu7ixq8Rk2mZt"] }),
   status: Type.String({
     description:
       "Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.",
+    examples: ["active"],
   }),
   is_active: Type.Boolean({ description: "True for active and trialing." }),
   current_period_start: NullableTime,
@@ -57,8 +63,18 @@ export const SubscriptionStatus = Type.Object({
 });
 
 export const CreateBody = Type.Object({
-  plan_id: Type.String({ format: "uuid" }),
-  payment_method_id: Type.String({ minLength: 1, maxLength: 255 }),
+  plan_id: Type.String({
+    format: "uuid",
+    description: "A plan's `id` from `plans/`.",
+    examples: [PLAN_ID],
+  }),
+  payment_method_id: Type.String({
+    minLength: 1,
+    maxLength: 255,
+    description:
+      "A Stripe PaymentMethod id. Test cards: pm_card_visa (succeeds), pm_card_authenticationRequired (3-D Secure), pm_card_visa_chargeDeclined (402).",
+    examples: ["pm_card_visa"],
+  }),
 });
 
 export const Created = Type.Object({
@@ -72,8 +88,13 @@ export const Created = Type.Object({
   ),
 });
 
+/** The body may be left out (the route's `optionalBody`): a bare POST cancels at period end. */
 export const CancelBody = Type.Object({
-  cancel_immediately: Type.Boolean({ default: false }),
+  cancel_immediately: Type.Boolean({
+    default: false,
+    description: "End the subscription now instead of at the end of the paid period.",
+    examples: [false],
+  }),
 });
 
 export const SubscriptionResult = Type.Object({
@@ -83,12 +104,12 @@ export const SubscriptionResult = Type.Object({
 
 export const Payment = Type.Object({
   id: Type.String({ format: "uuid" }),
-  stripe_payment_intent_id: Nullable(Type.String()),
-  stripe_invoice_id: Nullable(Type.String()),
+  stripe_payment_intent_id: Nullable(Type.String({ examples: ["pi_3QfXc5LkdIwHu7ix0Vb1Lq2W"] })),
+  stripe_invoice_id: Nullable(Type.String({ examples: ["in_1QfXc4LkdIwHu7ixS2cGk9Tn"] })),
   amount: Money,
-  currency: Type.String(),
+  currency: Type.String({ examples: ["usd"] }),
   status: Type.String({ enum: ["succeeded", "failed", "pending", "refunded"] }),
-  description: Type.String(),
+  description: Type.String({ examples: ["Starter (subscription_create)"] }),
   created_at: Time,
 });
 

@@ -1,6 +1,7 @@
 import { Type } from "typebox";
 import type { AppDeps } from "../app.ts";
 import { ErrorMessage } from "../billing/billing-schemas.ts";
+import { described } from "../platform/http/openapi.ts";
 import type { App } from "../platform/http/types.ts";
 import { EventStore, receiveEvent } from "./webhook-service.ts";
 
@@ -34,7 +35,13 @@ export async function registerWebhookRoutes(app: App, deps: AppDeps): Promise<vo
           summary:
             "Stripe event intake: verified over the raw body, stored once, processed in the background. 200 for every genuine event, including types we ignore and redeliveries.",
           headers: Type.Object({ "stripe-signature": Type.Optional(Type.String()) }),
-          response: { 200: Received, 400: ErrorMessage },
+          response: {
+            200: described(
+              "Genuine: stored once (`duplicate: true` for a redelivery); Stripe stops retrying.",
+              Received,
+            ),
+            400: ErrorMessage,
+          },
         },
       },
       async (request) => {

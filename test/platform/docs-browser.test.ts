@@ -101,14 +101,20 @@ async function render(
 describe("API docs in a browser", { skip }, () => {
   test("Swagger UI at /api/docs/ renders every operation offline, within its CSP", async () => {
     let explore = "";
+    let example: string | null = null;
     const { outside, blocked, policy } = await render("/api/docs/", ".opblock", async (page) => {
       explore = await page.locator(".topbar input.download-url-input").inputValue();
+      // Opening "create" shows an example body a reader can send as it is.
+      const create = page.locator("#operations-subscriptions-subscriptions_create");
+      await create.locator(".opblock-summary-control").click();
+      example = await create.locator(".body-param__example").textContent({ timeout: 10_000 });
     });
     assert.deepEqual(outside, []);
     assert.match(policy, /script-src 'self'(;|$)/);
     assert.deepEqual(blocked, []);
     // The top bar shows, and Swagger UI loaded, the one OpenAPI document.
     assert.equal(explore, "/api/schema/");
+    assert.match(String(example), /"payment_method_id": "pm_card_visa"/);
   });
 
   test("ReDoc at /api/redoc/ renders every operation offline", async () => {

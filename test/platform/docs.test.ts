@@ -53,3 +53,65 @@ describe("Swagger UI's files", () => {
     }
   });
 });
+
+interface Operation {
+  operationId: string;
+  requestBody?: { required: boolean; content: Record<string, { example?: unknown }> };
+  responses: Record<string, { description: string }>;
+}
+
+async function operations(): Promise<Map<string, Operation>> {
+  const doc = (await t.app.inject({ method: "GET", url: "/api/schema/" })).json();
+  const all = new Map<string, Operation>();
+  for (const item of Object.values<Record<string, Operation>>(doc.paths)) {
+    for (const operation of Object.values(item)) all.set(operation.operationId, operation);
+  }
+  return all;
+}
+
+describe("the OpenAPI document", () => {
+  test("every response has a description of its own", async () => {
+    const generic: string[] = [];
+    for (const [id, operation] of await operations()) {
+      for (const [status, response] of Object.entries(operation.responses)) {
+        if (!response.description || response.description === "Default Response") {
+          generic.push(`${id} ${status}`);
+        }
+      }
+    }
+    assert.deepEqual(generic, []);
+  });
+
+  test("cancel's body is optional, as the route accepts a bare POST; others stay required", async () => {
+    const all = await operations();
+    assert.equal(all.get("subscriptions_cancel")?.requestBody?.required, false);
+    assert.equal(all.get("subscriptions_create")?.requestBody?.required, true);
+    assert.equal(all.get("auth_register")?.requestBody?.required, true);
+    const doc = (await t.app.inject({ method: "GET", url: "/api/schema/" })).body;
+    assert.doesNotMatch(doc, /x-optional-body/);
+  });
+
+  test("the examples are ones the API accepts: a test card, a plan id, amounts as it writes them", async () => {
+    const doc = (await t.app.inject({ method: "GET", url: "/api/schema/" })).json();
+    const create =
+      doc.paths["/api/subscriptions/create/"].post.requestBody.content["application/json"].schema
+        .properties;
+    assert.deepEqual(create.payment_method_id.examples, ["pm_card_visa"]);
+    assert.match(create.plan_id.examples[0], /^[0-9a-f-]{36}$/);
+    const plan =
+      doc.paths["/api/subscriptions/plans/"].get.responses["200"].content["application/json"].schema
+        .properties.results.items.properties;
+    assert.match(plan.amount.examples[0], /^\d+\.\d{2}$/);
+    // The documented register and login bodies work as they are.
+    const all = await operations();
+    for (const [id, url, status] of [
+      ["auth_register", "/api/auth/register/", 201],
+      ["auth_login", "/api/auth/login/", 200],
+    ] as const) {
+      const example = all.get(id)?.requestBody?.content["application/json"]?.example;
+      assert.ok(example, id);
+      const res = await t.app.inject({ method: "POST", url, payload: example as object });
+      assert.equal(res.statusCode, status, res.body);
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import swagger from "@fastify/swagger";
 import { detailError } from "./errors.ts";
+import { markOptionalBody, optionalBodiesNotRequired } from "./openapi.ts";
 import type { App } from "./types.ts";
 
 export interface DocsOptions {
@@ -114,6 +115,8 @@ export async function registerDocs(app: App, options: DocsOptions): Promise<void
       },
       tags: options.tags,
     },
+    transform: markOptionalBody,
+    transformObject: optionalBodiesNotRequired,
   });
   app.get("/api/schema/", { schema: { hide: true } }, async () => app.swagger());
   app.get("/api/redoc/", { schema: { hide: true } }, async (_request, reply) =>

@@ -1,6 +1,7 @@
 import { Type } from "typebox";
 import { type Database, databaseUnavailable } from "../db/client.ts";
 import { migrationStatus } from "../db/migrate.ts";
+import { described } from "./openapi.ts";
 import type { App } from "./types.ts";
 
 /**
@@ -18,37 +19,39 @@ const Health = Type.Object({ status: Type.String(), detail: Type.Optional(Type.S
 
 /** `/healthz`: the process is alive. `/readyz`: the database answers and is fully migrated. */
 export function registerHealth(app: App, database: Database): void {
-  const schema = (summary: string, operationId: string) => ({
+  const healthz = {
     tags: ["operations"],
-    summary,
-    operationId,
-    response: { 200: Health, 503: Health },
-  });
+    summary: "Liveness",
+    operationId: "healthz",
+    response: { 200: described('Alive: `{"status": "ok"}`.', Health) },
+  };
+  app.get("/healthz", { schema: healthz }, async () => ({ status: "ok" }));
 
-  app.get("/healthz", { schema: schema("Liveness", "healthz") }, async () => ({
-    status: "ok",
-  }));
-
-  app.get(
-    "/readyz",
-    { schema: schema("Readiness: database reachable and migrated", "readyz") },
-    async (request, reply) => {
-      try {
-        await database.ping();
-        const migrations = await migrationStatus(database);
-        if (!migrations.current) {
-          return reply.code(503).send({
-            status: "unavailable",
-            detail: `migrations pending (${migrations.applied} of ${migrations.expected} applied)`,
-          });
-        }
-        return { status: "ok" };
-      } catch (err) {
-        const outage = databaseUnavailable(err);
-        if (outage) request.log.warn({ database: outage }, "readiness check failed");
-        else request.log.warn({ err }, "readiness check failed");
-        return reply.code(503).send({ status: "unavailable", detail: "database unreachable" });
-      }
+  const readyz = {
+    tags: ["operations"],
+    summary: "Readiness: database reachable and migrated",
+    operationId: "readyz",
+    response: {
+      200: described("Ready: the database answers and every migration is applied.", Health),
+      503: described("Not ready: `detail` says whether the database or migrations.", Health),
     },
-  );
+  };
+  app.get("/readyz", { schema: readyz }, async (request, reply) => {
+    try {
+      await database.ping();
+      const migrations = await migrationStatus(database);
+      if (!migrations.current) {
+        return reply.code(503).send({
+          status: "unavailable",
+          detail: `migrations pending (${migrations.applied} of ${migrations.expected} applied)`,
+        });
+      }
+      return { status: "ok" };
+    } catch (err) {
+      const outage = databaseUnavailable(err);
+      if (outage) request.log.warn({ database: outage }, "readiness check failed");
+      else request.log.warn({ err }, "readiness check failed");
+      return reply.code(503).send({ status: "unavailable", detail: "database unreachable" });
+    }
+  });
 }
