@@ -167,8 +167,7 @@ export const settings = {
   },
   STRIPE_EMULATOR_PORT: {
     parse: int(0, 65535),
-    default: 0,
-    doc: "Port of the embedded Stripe emulator (0: a free port). Set it to reach its /_emulator/ controls, e.g. to move its clock.",
+    doc: "Port of the embedded Stripe emulator and its /_emulator/ controls (moving its clock). Unset: 12111, or a free port when that is taken (logged); 0: a free port.",
   },
   STRIPE_API_BASE: {
     parse: url("http:", "https:"),

@@ -6,6 +6,7 @@ import {
   exitOnStartupFailure,
   loadConfigOrExit,
   lowerThreadPoolPriority,
+  refuseUnsharedEmulator,
   saveCompileCache,
   stopOnSignals,
 } from "./platform/process.ts";
@@ -28,15 +29,18 @@ async function main(): Promise<void> {
   const services = await openServices(config, logger, { worksJobs: config.WORKER === "on" });
   const app = await buildApp(services);
   await app.listen({ port: config.PORT, host: config.HOST });
-  registerEmbeddedWebhook(services.stripe, config.HOST, (app.server.address() as AddressInfo).port);
+  const { port } = app.server.address() as AddressInfo;
+  registerEmbeddedWebhook(services.stripe, config.HOST, port);
   // Not awaited: Stripe's answer only adds a warning, it never holds the start. Never rejects.
   void checkWebhookEndpoints(services.stripe, logger);
   if (config.WORKER === "on") await services.jobs.work(services);
+  const emulator = services.stripe.emulator;
   logger.info(
     {
       database: services.database.driver,
       worker: config.WORKER,
-      docs: `http://localhost:${config.PORT}/api/docs/`,
+      docs: `http://localhost:${port}/api/docs/`,
+      ...(emulator ? { stripe_emulator: emulator.url } : {}),
     },
     "API ready",
   );
@@ -65,14 +69,10 @@ if (isClusterPrimary(config.WEB_CONCURRENCY)) {
     );
     process.exit(1);
   }
-  // The in-process Stripe emulator keeps its state in this process's memory: one per process
-  // would mean N different Stripes.
-  if (config.useStripeEmulator) {
-    process.stderr.write(
-      `WEB_CONCURRENCY=${config.WEB_CONCURRENCY} needs one Stripe for all processes: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a standalone emulator, npm run stripe-emulator).\n`,
-    );
-    process.exit(1);
-  }
+  refuseUnsharedEmulator(
+    config,
+    `WEB_CONCURRENCY=${config.WEB_CONCURRENCY} needs one Stripe for all its processes`,
+  );
   const url = config.DATABASE_URL;
   superviseCluster(logger, {
     processes: config.WEB_CONCURRENCY,
@@ -82,7 +82,13 @@ if (isClusterPrimary(config.WEB_CONCURRENCY)) {
       const { migrateAndClose } = await import("./platform/db/migrate.ts");
       await migrateAndClose({ url, poolMax: 1 });
     },
-  }).catch(exitOnStartupFailure(logger, "API cluster"));
+  }).catch(exitOnStartupFailure(logger, "API cluster", config));
 } else {
-  main().catch(exitOnStartupFailure(logger, "API"));
+  if (config.WORKER === "off") {
+    refuseUnsharedEmulator(
+      config,
+      "WORKER=off leaves the jobs to `npm run worker`, which needs the same Stripe",
+    );
+  }
+  main().catch(exitOnStartupFailure(logger, "API", config));
 }

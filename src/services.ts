@@ -109,7 +109,7 @@ export async function openServices(
     jobs.register(...(options.jobs ?? jobDefinitions));
     await jobs.start();
     const mailer = options.mailer ?? createMailer(config, logger);
-    const stripe = options.stripe ?? (await openStripe(config, logger));
+    const stripe = options.stripe ?? (await openStripe(config, logger, database));
     // The embedded default sells demo plans from the first start (emulator and database).
     if (stripe.emulator && !options.stripe) await seedDemoPlans(database.db, stripe.stripe, logger);
     return {

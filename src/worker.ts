@@ -2,6 +2,7 @@ import { createLogger } from "./platform/logging.ts";
 import {
   exitOnStartupFailure,
   loadConfigOrExit,
+  refuseUnsharedEmulator,
   saveCompileCache,
   stopOnSignals,
 } from "./platform/process.ts";
@@ -18,6 +19,7 @@ if (!config.DATABASE_URL) {
   );
   process.exit(1);
 }
+refuseUnsharedEmulator(config, "A separate worker needs the Stripe the API uses");
 
 async function main(): Promise<void> {
   const { openServices } = await import("./services.ts");
@@ -28,4 +30,4 @@ async function main(): Promise<void> {
   stopOnSignals(logger, config.SHUTDOWN_TIMEOUT, () => services.close());
 }
 
-main().catch(exitOnStartupFailure(logger, "worker"));
+main().catch(exitOnStartupFailure(logger, "worker", config));

@@ -20,7 +20,8 @@ import {
   type Reply,
   type Stage,
 } from "./server.ts";
-import { emptyState, loadSnapshot, type State, saveSnapshot } from "./store.ts";
+import type { SnapshotWriter } from "./snapshots.ts";
+import { emptyState, type State } from "./store.ts";
 import { type Logger, WebhookDispatcher } from "./webhooks.ts";
 
 /** An endpoint that survives resets; `description` identifies it across restarts. */
@@ -34,7 +35,10 @@ export interface EmulatorConfig {
   host: string;
   port: number;
   webhooks: StartEndpoint[];
-  snapshotFile?: string;
+  /** The state to start from (a saved snapshot); empty without. */
+  initialState?: State;
+  /** Saves the state after every change. */
+  snapshots?: SnapshotWriter;
   now: () => number;
   deliveryRetryDelaysMs: number[];
   logger?: Logger;
@@ -56,7 +60,7 @@ export class Emulator {
 
   constructor(config: EmulatorConfig, controls: Stage) {
     this.config = config;
-    this.state = (config.snapshotFile && loadSnapshot(config.snapshotFile)) || emptyState();
+    this.state = config.initialState ?? emptyState();
     this.dispatcher = new WebhookDispatcher({
       state: () => this.state,
       retryDelaysMs: config.deliveryRetryDelaysMs,
@@ -172,7 +176,7 @@ export class Emulator {
   }
 
   persist(): void {
-    if (this.config.snapshotFile) saveSnapshot(this.config.snapshotFile, this.state);
+    this.config.snapshots?.save(JSON.stringify(this.state));
   }
 
   #api = async (ex: Exchange): Promise<Reply> => {
@@ -210,11 +214,11 @@ export class Emulator {
     return compose(stages, this.#api);
   }
 
-  async listen(): Promise<void> {
+  async listen(port = this.config.port): Promise<void> {
     const server = createServer(httpHandler(this.pipeline()));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.config.port, this.config.host, () => resolve());
+      server.listen(port, this.config.host, () => resolve());
     });
     if (this.config.unref) server.unref();
     const addr = server.address() as AddressInfo;
@@ -232,6 +236,7 @@ export class Emulator {
     if (!server) return;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.config.snapshots?.flushed();
   }
 }
 

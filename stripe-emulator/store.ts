@@ -1,5 +1,3 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import type Stripe from "stripe";
 import type { LineSeed } from "./builders/invoice.ts";
 import type { CardBehavior } from "./cards.ts";
@@ -139,25 +137,4 @@ export function lookupAny(state: State, id: string): object | undefined {
     return undefined;
   }
   return undefined;
-}
-
-export function loadSnapshot(file: string): State | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    if (err instanceof Error && "code" in err && err.code === "ENOENT") return undefined;
-    throw err;
-  }
-  // Fields added after a snapshot was written start empty rather than undefined.
-  return { ...emptyState(), ...(JSON.parse(text) as Partial<State>) };
-}
-
-/** Write to a temporary file and rename, so a crash never leaves half a snapshot. */
-export function saveSnapshot(file: string, state: State): void {
-  // DATA_DIR need not exist yet: with PostgreSQL nothing else creates it.
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state));
-  renameSync(tmp, file);
 }

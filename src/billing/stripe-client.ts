@@ -1,7 +1,10 @@
 import { join } from "node:path";
 import Stripe from "stripe";
 import type { Config } from "../config.ts";
+import type { Database } from "../platform/db/client.ts";
 import type { Logger } from "../platform/logging.ts";
+import { StartupError } from "../platform/startup-error.ts";
+import { databaseSnapshotStore } from "./emulator-snapshot.ts";
 
 /** The API version every request and every webhook payload is read with (DESIGN §1). */
 export const STRIPE_API_VERSION = "2026-10-28.endive";
@@ -14,6 +17,13 @@ export const DEV_WEBHOOK_SECRET = "whsec_development_emulator_only_0123456789abc
 
 /** Names our endpoint in the emulator's snapshot, so a restart on a new port reuses it. */
 const EMBEDDED_ENDPOINT = "billing-api (embedded)";
+
+/**
+ * Where the embedded emulator listens unless STRIPE_EMULATOR_PORT says otherwise: a known port, so
+ * that README's walkthrough reaches its `/_emulator/` controls (the standalone emulator's default
+ * too). When it is taken, a free port, logged.
+ */
+export const EMULATOR_DEFAULT_PORT = 12111;
 
 /** The emulator's programmatic controls, as far as the app uses them (tests use more). */
 export interface EmbeddedEmulator {
@@ -61,8 +71,8 @@ export function createStripeClient(secretKey: string, base: string | undefined):
 
 /**
  * Stripe from configuration: the real API (or STRIPE_API_BASE) with STRIPE_SECRET_KEY, otherwise
- * an in-process emulator whose state lives under DATA_DIR. The emulator module is imported
- * dynamically, so production (where config refuses the emulator) never loads it.
+ * an in-process emulator whose state lives in `database` (emulator-snapshot.ts). The emulator
+ * module is imported dynamically, so production (where config refuses the emulator) never loads it.
  */
 export async function openStripe(
   config: Pick<
@@ -74,6 +84,7 @@ export async function openStripe(
     | "useStripeEmulator"
   > & { dataDir: string },
   logger: Logger,
+  database: Database,
 ): Promise<StripeDeps> {
   if (!config.useStripeEmulator && config.STRIPE_SECRET_KEY) {
     return {
@@ -83,13 +94,27 @@ export async function openStripe(
     };
   }
   const { startStripeEmulator } = await import("../../stripe-emulator/index.ts");
+  const port = config.STRIPE_EMULATOR_PORT;
   const emulator = await startStripeEmulator({
-    port: config.STRIPE_EMULATOR_PORT,
-    snapshotFile: join(config.dataDir, "stripe-emulator.json"),
+    port: port ?? EMULATOR_DEFAULT_PORT,
+    orFreePort: port === undefined,
+    snapshot: databaseSnapshotStore(database, join(config.dataDir, "stripe-emulator.json")),
     logger: logger.child({ component: "stripe-emulator" }),
     unref: true,
+  }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    throw new StartupError(
+      `port ${port} is already in use (STRIPE_EMULATOR_PORT=${port}): stop the process listening there, or unset STRIPE_EMULATOR_PORT for ${EMULATOR_DEFAULT_PORT} or a free port`,
+    );
   });
-  logger.info({ url: emulator.url }, "Stripe emulator (in-process) ready");
+  if (port === undefined && emulator.port !== EMULATOR_DEFAULT_PORT) {
+    logger.warn(
+      { url: emulator.url },
+      `port ${EMULATOR_DEFAULT_PORT} is taken: the Stripe emulator (in-process) listens on a free port instead (STRIPE_EMULATOR_PORT chooses one)`,
+    );
+  } else {
+    logger.info({ url: emulator.url }, "Stripe emulator (in-process) ready");
+  }
   return {
     stripe: createStripeClient("sk_test_embedded_emulator", emulator.url),
     webhookSecret: config.STRIPE_WEBHOOK_SECRET ?? DEV_WEBHOOK_SECRET,

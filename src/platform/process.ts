@@ -22,6 +22,23 @@ export function loadConfigOrExit(): Config {
   }
 }
 
+/**
+ * Exits 1 with one line when this process would start its own in-process Stripe emulator while
+ * another process needs the same Stripe (`why` says which): the emulator keeps its state in one
+ * process's memory, so each process would talk to a different Stripe and the webhooks of one would
+ * name objects the other never made.
+ */
+export function refuseUnsharedEmulator(
+  config: Pick<Config, "useStripeEmulator">,
+  why: string,
+): void {
+  if (!config.useStripeEmulator) return;
+  process.stderr.write(
+    `${why}, and the in-process Stripe emulator cannot be shared: run one with \`npm run stripe-emulator\` and point every process at it with STRIPE_API_BASE=http://127.0.0.1:12111 and STRIPE_SECRET_KEY=sk_test_… (README, "Running against PostgreSQL").\n`,
+  );
+  process.exit(1);
+}
+
 function loadEnvFileIfExists(path: string): void {
   try {
     process.loadEnvFile(path);

@@ -16,6 +16,8 @@ export async function testConfig(overrides: Record<string, string> = {}): Promis
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     DATA_DIR: dataDir,
     MIGRATE_ON_START: "false",
+    // Tests run side by side: never the embedded emulator's well-known port.
+    STRIPE_EMULATOR_PORT: "0",
     ...overrides,
   });
 }
