@@ -9,7 +9,11 @@ import type { StripeDeps } from "./billing/stripe-client.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./platform/db/client.ts";
 import { registerDocs } from "./platform/http/docs.ts";
-import { installErrorHandling, methodNotAllowed } from "./platform/http/error-handler.ts";
+import {
+  frameworkErrors,
+  installErrorHandling,
+  methodNotAllowed,
+} from "./platform/http/error-handler.ts";
 import { PROBES, registerHealth } from "./platform/http/health.ts";
 import { waitForHandlersOnClose } from "./platform/http/in-flight.ts";
 import { acceptOptionalBodies } from "./platform/http/openapi.ts";
@@ -61,6 +65,7 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     // Every route, hook and log line sees "/api/…", never "http://evil.com/api/…" or "//api/…".
     rewriteUrl: (req) => originForm(req.url ?? "/"),
+    frameworkErrors,
     // Keep a caller's X-Request-Id when it is sane, so logs line up across services.
     requestIdHeader: false,
     genReqId: (req) => {

@@ -28,6 +28,10 @@ describe("Swagger UI's files", () => {
       "/api/docs/static/swagger-ui.css%00",
       "/api/docs/static/%00",
       "/api/docs/static/./swagger-ui.css",
+      // Paths the router cannot decode, and a name past its parameter length limit.
+      "/api/docs/static/%zz",
+      "/api/docs/static/%E0%A4%A",
+      `/api/docs/static/${"a".repeat(300)}.js`,
     ];
     const before = logged.length;
     for (const target of targets) {
@@ -35,8 +39,16 @@ describe("Swagger UI's files", () => {
       assert.equal(res.status, 404, target);
       assert.deepEqual(JSON.parse(res.body), { detail: "Not found." }, target);
     }
-    const loud = logged.slice(before).filter((line) => line.level >= 40);
-    assert.deepEqual(loud, []);
+    const lines = logged.slice(before);
+    assert.deepEqual(
+      lines.filter((line) => line.level >= 40),
+      [],
+    );
+    const unmatched = lines.filter((line) => line.msg === "request path matches no route");
+    assert.deepEqual(
+      unmatched.map((line) => line.level),
+      [20, 20, 20],
+    );
   });
 
   test("the page, its assets and its initializer are served with their types", async () => {

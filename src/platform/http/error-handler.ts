@@ -50,13 +50,34 @@ export function installErrorHandling(app: App): void {
       request.log.warn({ database: outage }, "database unavailable");
       return send(reply, unavailableError());
     }
-    request.log.error({ err: error }, "unhandled error");
-    return reply
-      .code(500)
-      .send({ detail: "Internal server error.", request_id: String(request.id) });
+    return internalError(error, request, reply);
   });
 
   app.setNotFoundHandler((_request, reply) => send(reply, detailError("not_found", "Not found.")));
+}
+
+/**
+ * Fastify's `frameworkErrors`: a path the router cannot decode ("%zz", a cut "%E0%A4%A") or a
+ * parameter over its length limit matches no route, so it is the JSON 404 of any unknown path
+ * (Fastify would send its own shape, bypassing the error handler). Probes and scanners send
+ * these by the thousand: a debug line, not an error.
+ */
+export function frameworkErrors(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (error.code === "FST_ERR_BAD_URL" || error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    request.log.debug({ code: error.code }, "request path matches no route");
+    return send(reply, detailError("not_found", "Not found."));
+  }
+  return internalError(error, request, reply);
+}
+
+/** A bug: logged with its stack, answered without internals. */
+function internalError(error: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  request.log.error({ err: error }, "unhandled error");
+  return reply.code(500).send({ detail: "Internal server error.", request_id: String(request.id) });
 }
 
 const METHODS: HTTPMethods[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
