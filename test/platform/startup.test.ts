@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { get } from "node:http";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -9,7 +11,7 @@ import pg from "pg";
 import { THREAD_POOL_NICE } from "../../src/platform/process.ts";
 import { startStripeEmulator } from "../../stripe-emulator/index.ts";
 import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
-import { freePort, type Running, stackLines, startProcess } from "../helpers/process.ts";
+import { freePort, ROOT, type Running, stackLines, startProcess } from "../helpers/process.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 // The entry point as a newcomer runs it: nothing configured, Ctrl-C to stop.
@@ -65,7 +67,12 @@ describe("starting and stopping the API", () => {
   test("with nothing configured it serves on the embedded database, stops cleanly on Ctrl-C and keeps its data", async () => {
     const cwd = await workdir();
     const cache = join(cwd, "compile-cache");
-    const env = { PORT: "0", HOST: "127.0.0.1", NODE_COMPILE_CACHE: cache };
+    const env = {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      NODE_COMPILE_CACHE: cache,
+      STRIPE_EMULATOR_PORT: "0",
+    };
     const first = startProcess("src/main.ts", env, cwd);
     const credentials = { email: "keeper@example.com", password: "c0rrect-Horse-battery" };
     const register = await fetch(`${await serves(first)}/api/auth/register/`, {
@@ -108,6 +115,8 @@ describe("starting and stopping the API", () => {
     assert.equal(login.status, 200, "the account from the first run is still there");
     assert.equal(await stop(second), 0);
     assert.match(second.output(), /"database":"pglite"/);
+    // Where the walkthrough's clock controls are.
+    assert.match(second.output(), /"stripe_emulator":"http:\/\/127\.0\.0\.1:\d+"/);
   });
 
   test("with DATABASE_URL it serves on PostgreSQL", {
@@ -148,10 +157,16 @@ describe("starting and stopping the API", () => {
     await admin.connect();
     await admin.query(`create database ${name}`);
     await admin.end();
+    // The Stripe the API uses too: a standalone emulator (an in-process one is refused).
+    const stripe = await startStripeEmulator();
     try {
       const running = startProcess(
         "src/worker.ts",
-        { DATABASE_URL: databaseUrlFor(name) },
+        {
+          DATABASE_URL: databaseUrlFor(name),
+          STRIPE_SECRET_KEY: "sk_test_worker",
+          STRIPE_API_BASE: stripe.url,
+        },
         await workdir(),
       );
       await waitFor(() => running.output().includes("worker ready"), { what: "worker ready" });
@@ -159,6 +174,7 @@ describe("starting and stopping the API", () => {
       assert.equal(await running.exited, 0);
       assert.deepEqual(stackLines(running.output()), []);
     } finally {
+      await stripe.close();
       await dropPostgresDatabase(name);
     }
   });
@@ -249,6 +265,89 @@ describe("starting and stopping the API", () => {
       assert.match(out, new RegExp(`- ${name}:`), name);
     }
     assert.deepEqual(stackLines(out), []);
+  });
+
+  test("processes that would each start their own Stripe emulator are refused, naming the standalone one", async () => {
+    const standalone = /`npm run stripe-emulator`.*STRIPE_API_BASE=/;
+    const api = startProcess("src/main.ts", { WORKER: "off" }, await workdir());
+    assert.equal(await api.exited, 1);
+    assert.match(api.output(), /^WORKER=off leaves the jobs to `npm run worker`/);
+    assert.match(api.output(), standalone);
+    // Refused before connecting: this database need not exist.
+    const worker = startProcess(
+      "src/worker.ts",
+      { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" },
+      await workdir(),
+    );
+    assert.equal(await worker.exited, 1);
+    assert.match(worker.output(), standalone);
+    for (const running of [api, worker]) {
+      assert.equal(running.output().trim().split("\n").length, 1, running.output());
+    }
+  });
+
+  test("a taken port stops start-up with one line naming PORT", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const cwd = await workdir();
+      const env = {
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        DATA_DIR: cwd,
+        STRIPE_EMULATOR_PORT: "0",
+      };
+      const running = startProcess("src/main.ts", env, cwd);
+      assert.equal(await running.exited, 1);
+      const fatal = running
+        .output()
+        .split("\n")
+        .filter((l) => l.includes("failed to start"));
+      assert.equal(fatal.length, 1, running.output());
+      assert.match(fatal[0] ?? "", new RegExp(`port ${port} is already in use \\(PORT=${port}\\)`));
+      assert.ok((fatal[0] ?? "").length < 300, fatal[0]);
+      assert.deepEqual(stackLines(running.output()), []);
+    } finally {
+      taken.close();
+    }
+  });
+
+  test("a PostgreSQL database that does not exist stops start-up with one line suggesting createdb", {
+    skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set",
+  }, async () => {
+    const name = `billing_missing_${randomBytes(4).toString("hex")}`;
+    const running = startProcess(
+      "src/main.ts",
+      { PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrlFor(name) },
+      await workdir(),
+    );
+    assert.equal(await running.exited, 1);
+    const lines = running.output().trim().split("\n");
+    assert.equal(lines.length, 1, running.output());
+    const { msg } = JSON.parse(lines[0] ?? "{}") as { msg?: string };
+    assert.equal(
+      msg,
+      `API failed to start: PostgreSQL has no database "${name}" (DATABASE_URL): create it with \`createdb ${name}\``,
+    );
+    assert.ok((lines[0] ?? "").length < 300, lines[0]);
+  });
+
+  test(".env is read when present, and its absence goes unmentioned", async () => {
+    const cwd = await workdir();
+    await writeFile(join(cwd, ".env"), "WEB_CONCURRENCY=2\n");
+    const running = startProcess("src/main.ts", {}, cwd);
+    assert.equal(await running.exited, 1);
+    assert.match(running.output(), /WEB_CONCURRENCY=2 needs PostgreSQL/);
+    // As a user runs a command, through npm (the repository has no .env in tests).
+    const npm = spawnSync("npm", ["run", "--silent", "cli", "--", "help"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, LOG_LEVEL: "warn" },
+    });
+    assert.equal(npm.status, 0, npm.stderr);
+    assert.match(npm.stdout, /Usage: npm run cli/);
+    assert.doesNotMatch(`${npm.stdout}${npm.stderr}`, /not found/);
   });
 
   test("a database that cannot be reached stops start-up with a non-zero exit", async () => {
