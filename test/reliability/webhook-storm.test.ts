@@ -134,7 +134,8 @@ async function projection(db: Db): Promise<Map<string, Record<string, string[]>>
   };
   const subs = await db.select().from(subscriptions);
   const stripeIdOf = new Map(subs.map((s) => [s.id, s.stripeSubscriptionId]));
-  for (const { id, createdAt, updatedAt, stripeSyncedAt, ...row } of subs) {
+  // `seq` is the order of arrival in our table, which a shuffled storm is free to change.
+  for (const { id, createdAt, updatedAt, stripeSyncedAt, seq, ...row } of subs) {
     add(row.userId, "subscriptions", row);
   }
   for (const { id, createdAt, subscriptionId, ...row } of await db.select().from(payments)) {
