@@ -65,7 +65,13 @@ describe("the embedded database's owner", () => {
       const second = startProcess("src/main.ts", env, dir);
       const outcome = await Promise.race([
         second.exited,
-        second.url.then(() => second.child.kill("SIGKILL") && "served beside the owner"),
+        second.url.then(
+          () => {
+            second.child.kill("SIGKILL");
+            return "served beside the owner";
+          },
+          () => second.exited,
+        ),
       ]);
       assert.equal(outcome, 1);
       const lines = second.output().trim().split("\n");

@@ -49,6 +49,18 @@ async function niceness(pid: number): Promise<Map<string, number[]>> {
   return threads;
 }
 
+/** The exit code of a process expected to refuse to start; one that serves instead is killed. */
+function exitedWithoutServing(running: Running): Promise<number | string> {
+  const served = running.url.then(
+    () => {
+      running.child.kill("SIGKILL");
+      return "served instead of refusing";
+    },
+    () => running.exited,
+  );
+  return Promise.race([running.exited, served]);
+}
+
 async function stop(running: Running): Promise<number | string> {
   running.child.kill("SIGINT");
   return running.exited;
@@ -269,8 +281,8 @@ describe("starting and stopping the API", () => {
 
   test("processes that would each start their own Stripe emulator are refused, naming the standalone one", async () => {
     const standalone = /`npm run stripe-emulator`.*STRIPE_API_BASE=/;
-    const api = startProcess("src/main.ts", { WORKER: "off" }, await workdir());
-    assert.equal(await api.exited, 1);
+    const api = startProcess("src/main.ts", { WORKER: "off", PORT: "0" }, await workdir());
+    assert.equal(await exitedWithoutServing(api), 1);
     assert.match(api.output(), /^WORKER=off leaves the jobs to `npm run worker`/);
     assert.match(api.output(), standalone);
     // Refused before connecting: this database need not exist.
@@ -336,8 +348,8 @@ describe("starting and stopping the API", () => {
   test(".env is read when present, and its absence goes unmentioned", async () => {
     const cwd = await workdir();
     await writeFile(join(cwd, ".env"), "WEB_CONCURRENCY=2\n");
-    const running = startProcess("src/main.ts", {}, cwd);
-    assert.equal(await running.exited, 1);
+    const running = startProcess("src/main.ts", { PORT: "0" }, cwd);
+    assert.equal(await exitedWithoutServing(running), 1);
     assert.match(running.output(), /WEB_CONCURRENCY=2 needs PostgreSQL/);
     // As a user runs a command, through npm (the repository has no .env in tests).
     const npm = spawnSync("npm", ["run", "--silent", "cli", "--", "help"], {
