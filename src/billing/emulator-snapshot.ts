@@ -7,7 +7,7 @@ import { type Database, queryRows } from "../platform/db/client.ts";
  * The embedded emulator's state (its customers, subscriptions, clock…) lives in the database it
  * serves, one row in a schema of its own, so the two always belong together: another database is
  * a fresh Stripe, a database restored from a backup brings its Stripe with it, and `./data` no
- * longer holds a Stripe that renews subscriptions some other database never saw (issue 18).
+ * longer holds a Stripe that renews subscriptions some other database never saw.
  * The table is the emulator's, created here when first needed rather than by the app's
  * migrations: production never has it.
  *

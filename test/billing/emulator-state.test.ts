@@ -6,7 +6,7 @@ import { createLogger } from "../../src/platform/logging.ts";
 import { testConfig } from "../helpers/app.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 
-// The embedded emulator's state and clock belong to the database it serves (issue 18, item 3):
+// The embedded emulator's state and clock belong to the database it serves:
 // they used to live in DATA_DIR whatever the database, so after a switch to another database the
 // emulator renewed subscriptions that database had never seen.
 

@@ -1,17 +1,15 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import pg from "pg";
 import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
-import { freePort, ROOT, type Running, startProcess } from "../helpers/process.ts";
+import { freePort, type Running, runCli, startProcess } from "../helpers/process.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-// README's "Running against PostgreSQL" with a separate worker (issue 18, item 2): one standalone
+// README's "Running against PostgreSQL" with a separate worker: one standalone
 // Stripe emulator shared by the API (WORKER=off) and the worker, as the README says to start them.
 // With an in-process emulator each, payments never arrived.
 
@@ -76,7 +74,7 @@ test("the API with WORKER=off and a worker, on PostgreSQL, share the standalone 
   await waitFor(() => worker.output().includes("worker ready"), { what: "worker ready" });
 
   // The standalone emulator starts empty: the demo catalog, as README says.
-  const demo = await cli(["plans:demo"], shared, cwd);
+  const demo = await runCli(["plans:demo"], shared, cwd);
   assert.equal(demo.code, 0, demo.output);
 
   const json = { "content-type": "application/json" };
@@ -124,20 +122,3 @@ test("the API with WORKER=off and a worker, on PostgreSQL, share the standalone 
   );
   assert.doesNotMatch(worker.output(), /No such|no user known/);
 });
-
-/** `npm run cli -- <args>` in its own process. */
-async function cli(args: string[], env: Record<string, string>, cwd: string) {
-  const child = spawn(
-    process.execPath,
-    [`--import=${join(ROOT, "src/platform/module-hooks.ts")}`, join(ROOT, "src/cli.ts"), ...args],
-    { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  const collect = (c: Buffer) => {
-    output += c.toString();
-  };
-  child.stdout.on("data", collect);
-  child.stderr.on("data", collect);
-  const [code] = await once(child, "exit");
-  return { code: code as number, output };
-}

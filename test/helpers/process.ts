@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { after } from "node:test";
@@ -78,4 +79,25 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** `npm run cli -- <args>` in its own process, as an operator runs it next to the API. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): Promise<{ code: number; output: string }> {
+  const child = spawn(
+    process.execPath,
+    [`--import=${join(ROOT, "src/platform/module-hooks.ts")}`, join(ROOT, "src/cli.ts"), ...args],
+    { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  const collect = (c: Buffer) => {
+    output += c.toString();
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
+  const [code] = await once(child, "exit");
+  return { code: code as number, output };
 }

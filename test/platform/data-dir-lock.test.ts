@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { openDatabase, pgliteDataDir, pgliteLockFile } from "../../src/platform/db/client.ts";
 import { DataDirInUse } from "../../src/platform/db/data-dir-lock.ts";
-import { ROOT, stackLines, startProcess } from "../helpers/process.ts";
+import { runCli, stackLines, startProcess } from "../helpers/process.ts";
 
-// The embedded database belongs to one process (issue 18, item 1): a second API, worker or CLI on
+// The embedded database belongs to one process: a second API, worker or CLI on
 // the same DATA_DIR used to start, and one side's writes were lost.
 
 const dirs: string[] = [];
@@ -22,24 +22,6 @@ async function dataDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "billing-lock-"));
   dirs.push(dir);
   return dir;
-}
-
-/** `npm run cli -- <args>` in its own process, as an operator runs it next to the API. */
-async function cli(args: string[], env: Record<string, string>, cwd: string) {
-  const child = spawn(
-    process.execPath,
-    [`--import=${join(ROOT, "src/platform/module-hooks.ts")}`, join(ROOT, "src/cli.ts"), ...args],
-    { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  child.stdout.on("data", (c: Buffer) => {
-    output += c.toString();
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    output += c.toString();
-  });
-  const [code] = await once(child, "exit");
-  return { code: code as number, output };
 }
 
 /** The PID of a process that has exited, as a crashed owner leaves in its lock. */
@@ -80,7 +62,7 @@ describe("the embedded database's owner", () => {
       assert.deepEqual(stackLines(second.output()), []);
 
       // A write from the CLI would have vanished at the API's next start.
-      const deactivate = await cli(["users:deactivate", "--email", "x@example.com"], env, dir);
+      const deactivate = await runCli(["users:deactivate", "--email", "x@example.com"], env, dir);
       assert.equal(deactivate.code, 1);
       assert.match(deactivate.output, refusal);
       assert.equal(deactivate.output.trim().split("\n").length, 1, deactivate.output);
@@ -112,7 +94,7 @@ describe("the embedded database's owner", () => {
     }
     assert.ok(!existsSync(lock));
     // And the next opener finds it free.
-    const next = await cli(["db:migrate"], { DATA_DIR: dir }, dir);
+    const next = await runCli(["db:migrate"], { DATA_DIR: dir }, dir);
     assert.equal(next.code, 0, next.output);
   });
 });

@@ -6,7 +6,7 @@ import { StartupError } from "../startup-error.ts";
 /**
  * The embedded database belongs to one process: PGlite keeps the database in its own memory and
  * writes its files back on its own schedule, so a second process on the same files sees none of
- * the first one's writes and overwrites them (issue 18). The owner holds `lockFile`, which names
+ * the first one's writes and overwrites them. The owner holds `lockFile`, which names
  * its PID.
  */
 export class DataDirInUse extends StartupError {
