@@ -1,5 +1,5 @@
 import type Stripe from "stripe";
-import type { State } from "./store.ts";
+import { type State, wire } from "./store.ts";
 
 export interface EngineConfig {
   /** Days after the first failure at which Stripe retries a renewal payment (Smart Retries-like). */
@@ -54,4 +54,33 @@ export function clockNow(
   const clock = clockId ? state.testClocks[clockId] : undefined;
   if (clock) return clock.frozen_time;
   return Math.floor(wallMs() / 1000) + state.clockOffsetSeconds;
+}
+
+/**
+ * Runs `body` holding back the events it emits, then lets `lead` emit first. Stripe sends
+ * `customer.subscription.created` (showing the state the creation ended in) before the invoice
+ * and payment events the creation caused, though it does not guarantee that order.
+ */
+export function emitFirst<T>(ctx: Ctx, body: () => T, lead: (result: T) => void): T {
+  const held: [Stripe.Event.Type, object, EmitOptions][] = [];
+  const emit = ctx.emit;
+  ctx.emit = (type, object, opts = {}) => {
+    const previous = opts.previous ? wire(opts.previous) : undefined;
+    held.push([type, wire(object), { ...opts, ...(previous ? { previous } : {}) }]);
+  };
+  const release = () => {
+    ctx.emit = emit;
+    for (const [type, object, opts] of held.splice(0)) emit(type, object, opts);
+  };
+  let result: T;
+  try {
+    result = body();
+  } catch (err) {
+    release();
+    throw err;
+  }
+  ctx.emit = emit;
+  lead(result);
+  release();
+  return result;
 }

@@ -3,20 +3,35 @@ import { API_VERSION, type EmitOptions } from "./context.ts";
 import { newId } from "./ids.ts";
 import { type State, wire } from "./store.ts";
 
+function isHash(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The old values of the keys that differ; a hash on both sides is compared key by key. */
+function changedKeys(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): Record<string, unknown> {
+  const prev: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const b = before[key];
+    const a = after[key];
+    if (JSON.stringify(b) === JSON.stringify(a)) continue;
+    prev[key] = isHash(b) && isHash(a) ? changedKeys(b, a) : (b ?? null);
+  }
+  return prev;
+}
+
 /**
- * `data.previous_attributes`: the old value of every top-level field that changed.
- * Stripe sends whole arrays (and list objects) when anything inside them changed.
+ * `data.previous_attributes`: the old value of every changed field. Inside a nested hash only
+ * the changed keys appear (`{invoice_settings: {default_payment_method: null}}`, a list object
+ * as `{items: {data: […]}}`); an array that changed at all is given whole, as Stripe documents.
  */
 export function previousAttributes(
   before: object,
   after: object,
 ): Record<string, unknown> | undefined {
-  const prev: Record<string, unknown> = {};
-  const b: Record<string, unknown> = { ...before };
-  const a: Record<string, unknown> = { ...after };
-  for (const key of new Set([...Object.keys(b), ...Object.keys(a)])) {
-    if (JSON.stringify(b[key]) !== JSON.stringify(a[key])) prev[key] = b[key] ?? null;
-  }
+  const prev = changedKeys({ ...before }, { ...after });
   return Object.keys(prev).length > 0 ? prev : undefined;
 }
 

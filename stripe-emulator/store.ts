@@ -29,11 +29,6 @@ export interface IdempotencyRecord {
   at: number;
 }
 
-export interface DeliveryRecord {
-  attempts: number;
-  lastStatus: number | null;
-}
-
 export interface State {
   customers: Record<string, Stripe.Customer>;
   deletedCustomers: Record<string, Stripe.DeletedCustomer>;
@@ -55,6 +50,10 @@ export interface State {
   subInternal: Record<string, SubscriptionInternal>;
   /** Proration lines per subscription, billed on its next invoice. */
   pendingLines: Record<string, LineSeed[]>;
+  /** Invoice items: the prorations, pending (`invoice: null`) until an invoice takes them. */
+  invoiceItems: Record<string, Stripe.InvoiceItem>;
+  /** The customer balance ledger; `customer.balance` is the running sum. */
+  balanceTransactions: Record<string, Stripe.CustomerBalanceTransaction>;
   /** What each open Checkout Session subscribes to once completed. */
   checkoutPlans: Record<
     string,
@@ -90,6 +89,8 @@ export function emptyState(): State {
     testClocks: {},
     subInternal: {},
     pendingLines: {},
+    invoiceItems: {},
+    balanceTransactions: {},
     checkoutPlans: {},
     pmInternal: {},
     invoiceInternal: {},
@@ -116,6 +117,8 @@ const COLLECTIONS: [string, keyof State][] = [
   ["sub_", "subscriptions"],
   ["inpay_", "invoicePayments"],
   ["in_", "invoices"],
+  ["ii_", "invoiceItems"],
+  ["cbtxn_", "balanceTransactions"],
   ["pi_", "paymentIntents"],
   ["ch_", "charges"],
   ["re_", "refunds"],

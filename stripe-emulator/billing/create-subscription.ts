@@ -3,7 +3,7 @@ import type { LineSeed } from "../builders/invoice.ts";
 import { buildSetupIntent } from "../builders/payment.ts";
 import { buildItem, buildSubscription } from "../builders/subscription.ts";
 import { chargeOutcome } from "../cards.ts";
-import type { Ctx } from "../context.ts";
+import { type Ctx, emitFirst } from "../context.ts";
 import { cardError, invalidParam, invalidRequest, StripeApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import {
@@ -207,8 +207,11 @@ export function createSubscription(ctx: Ctx, p: Params): Stripe.Subscription {
     trialWillEndSent: false,
     upcomingSentFor: null,
   };
-  startBilling(ctx, sub, behavior, trialEnd !== null);
-  ctx.emit("customer.subscription.created", sub, { customerId: customer.id });
+  emitFirst(
+    ctx,
+    () => startBilling(ctx, sub, behavior, trialEnd !== null),
+    () => ctx.emit("customer.subscription.created", sub, { customerId: customer.id }),
+  );
   return sub;
 }
 

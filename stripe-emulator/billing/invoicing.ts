@@ -3,6 +3,8 @@ import { buildInvoice, buildInvoicePayment, type LineSeed } from "../builders/in
 import { buildPaymentIntent } from "../builders/payment.ts";
 import type { Ctx } from "../context.ts";
 import { noSuchObject } from "../errors.ts";
+import { applyCustomerBalance, previewBalance, unapplyCustomerBalance } from "./balance.ts";
+import { claimInvoiceItems } from "./invoice-items.ts";
 
 export function getInvoice(ctx: Ctx, id: string, param = "invoice"): Stripe.Invoice {
   const inv = ctx.state.invoices[id];
@@ -23,32 +25,37 @@ export function subscriptionIdOf(inv: Stripe.Invoice): string | null {
   return s?.id ?? null;
 }
 
-/** Creates a draft invoice for a subscription and sends `invoice.created`. */
+/**
+ * Creates a draft invoice for a subscription and sends `invoice.created`. `period` is the span
+ * its items may belong to: for a cycle invoice the period that just ended (Stripe's "looks back
+ * one period"), while each line carries its own service period; otherwise the creation instant.
+ */
 export function createSubscriptionInvoice(
   ctx: Ctx,
   sub: Stripe.Subscription,
   reason: Stripe.Invoice.BillingReason,
   lines: LineSeed[],
   finalizeAt: number | null,
+  period?: { start: number; end: number },
 ): Stripe.Invoice {
   const customerId = customerIdOf(sub);
   const customer = ctx.state.customers[customerId];
   if (!customer) throw noSuchObject(customerId, "customer");
   const created = ctx.now(customerId);
-  const starts = lines.map((l) => l.period.start);
-  const ends = lines.map((l) => l.period.end);
-  // An invoice's period is the span its items may belong to: for a cycle invoice it is the
-  // period just ended (Stripe's convention), for the first invoice it is the creation instant.
-  const period =
-    reason === "subscription_cycle"
-      ? { start: Math.min(...starts) - (Math.min(...ends) - Math.min(...starts)), end: created }
-      : { start: created, end: created };
   const inv = buildInvoice(
-    { customer, subscription: sub, billingReason: reason, created, period },
+    {
+      customer,
+      subscription: sub,
+      billingReason: reason,
+      created,
+      period: period ?? { start: created, end: created },
+    },
     lines,
   );
+  previewBalance(inv, customer.balance);
   ctx.state.invoices[inv.id] = inv;
   ctx.state.invoiceInternal[inv.id] = { finalizeAt, retriesDone: 0, firstFailedAt: null };
+  claimInvoiceItems(ctx, lines, inv.id);
   sub.latest_invoice = inv.id;
   ctx.emit("invoice.created", inv, { customerId });
   return inv;
@@ -82,7 +89,7 @@ export function finalizeInvoice(ctx: Ctx, inv: Stripe.Invoice): void {
   inv.hosted_invoice_url = `${ctx.baseUrl()}/invoices/${inv.id}`;
   inv.invoice_pdf = `${ctx.baseUrl()}/invoices/${inv.id}/pdf`;
   inv.webhooks_delivered_at = now;
-  inv.ending_balance = 0;
+  applyCustomerBalance(ctx, inv, customerId);
   const internal = ctx.state.invoiceInternal[inv.id];
   if (internal) internal.finalizeAt = null;
   inv.automatically_finalizes_at = null;
@@ -131,6 +138,7 @@ export function voidInvoice(ctx: Ctx, inv: Stripe.Invoice): void {
   inv.status_transitions.voided_at = ctx.now(customerId);
   inv.next_payment_attempt = null;
   inv.amount_remaining = 0;
+  unapplyCustomerBalance(ctx, inv, customerId);
   const pi = paymentIntentOf(ctx, inv.id);
   if (pi && pi.status !== "succeeded" && pi.status !== "canceled") {
     pi.status = "canceled";

@@ -2,6 +2,8 @@ import type Stripe from "stripe";
 import { buildCharge } from "../builders/payment.ts";
 import { chargeOutcome, type Decline } from "../cards.ts";
 import type { Ctx } from "../context.ts";
+import { previousAttributes } from "../events.ts";
+import { wire } from "../store.ts";
 import { customerIdOf, defaultPaymentOf, paymentIntentOf, paymentMethodFor } from "./invoicing.ts";
 
 export type PaymentResult =
@@ -28,8 +30,9 @@ export function attemptInvoicePayment(
   inv: Stripe.Invoice,
   opts: AttemptOptions,
 ): PaymentResult {
+  const before = wire(inv);
   if (inv.amount_remaining === 0) {
-    markInvoicePaid(ctx, inv, null);
+    markInvoicePaid(ctx, inv, null, false, before);
     return { kind: "paid", paymentMethod: null };
   }
   const customerId = customerIdOf(inv);
@@ -66,6 +69,7 @@ export function attemptInvoicePayment(
     ctx.emit("charge.failed", charge, { customerId });
     ctx.emit("payment_intent.payment_failed", pi, { customerId });
     ctx.emit("invoice.payment_failed", inv, { customerId });
+    emitInvoiceUpdated(ctx, before, inv);
     return { kind: "declined", decline: failure, paymentIntent: pi };
   }
   if (opts.authenticated) internal.setUp = true;
@@ -74,7 +78,7 @@ export function attemptInvoicePayment(
   pi.last_payment_error = null;
   ctx.emit("charge.succeeded", charge, { customerId });
   ctx.emit("payment_intent.succeeded", pi, { customerId });
-  markInvoicePaid(ctx, inv, charge.id);
+  markInvoicePaid(ctx, inv, charge.id, false, before);
   return { kind: "paid", paymentMethod: pm.id };
 }
 
@@ -116,6 +120,7 @@ export function markInvoicePaid(
   inv: Stripe.Invoice,
   chargeId: string | null,
   outOfBand = false,
+  before: Stripe.Invoice = wire(inv),
 ): void {
   const customerId = customerIdOf(inv);
   const now = ctx.now(customerId);
@@ -131,6 +136,13 @@ export function markInvoicePaid(
     payment.status_transitions.paid_at = now;
     ctx.emit("invoice_payment.paid", payment, { customerId });
   }
+  emitInvoiceUpdated(ctx, before, inv);
   ctx.emit("invoice.paid", inv, { customerId });
   if (!outOfBand) ctx.emit("invoice.payment_succeeded", inv, { customerId });
+}
+
+/** Stripe sends `invoice.updated` when a payment succeeds or fails, with what it changed. */
+function emitInvoiceUpdated(ctx: Ctx, before: Stripe.Invoice, inv: Stripe.Invoice): void {
+  const previous = previousAttributes(before, inv);
+  if (previous) ctx.emit("invoice.updated", inv, { previous, customerId: customerIdOf(inv) });
 }

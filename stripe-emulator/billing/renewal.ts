@@ -20,6 +20,11 @@ export function pendingProrations(ctx: Ctx, subId: string): LineSeed[] {
  */
 export function renewSubscription(ctx: Ctx, sub: Stripe.Subscription): void {
   const wasTrial = sub.status === "trialing";
+  // The invoice looks back on the period that just ended; its lines bill the one beginning.
+  const ended = {
+    start: Math.min(...sub.items.data.map((i) => i.current_period_start)),
+    end: Math.min(...sub.items.data.map((i) => i.current_period_end)),
+  };
   changeSubscription(ctx, sub, (s) => {
     for (const item of s.items.data) {
       const start = item.current_period_end;
@@ -35,7 +40,7 @@ export function renewSubscription(ctx: Ctx, sub: Stripe.Subscription): void {
   const now = ctx.now(customerIdOf(sub));
   // Stripe keeps billing an unpaid subscription, but leaves its invoices as drafts.
   const finalizeAt = sub.status === "unpaid" ? null : now + FINALIZE_DELAY_SECONDS;
-  const inv = createSubscriptionInvoice(ctx, sub, "subscription_cycle", lines, finalizeAt);
+  const inv = createSubscriptionInvoice(ctx, sub, "subscription_cycle", lines, finalizeAt, ended);
   inv.auto_advance = finalizeAt !== null;
   inv.automatically_finalizes_at = finalizeAt;
   changeSubscription(ctx, sub, (s) => {

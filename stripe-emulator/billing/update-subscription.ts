@@ -16,6 +16,7 @@ import {
 } from "../params.ts";
 import { getPrice } from "../resources/catalog.ts";
 import { requireAttachedPm } from "../resources/payment-methods.ts";
+import { recordProrationItems } from "./invoice-items.ts";
 import { createSubscriptionInvoice, customerIdOf, finalizeInvoice } from "./invoicing.ts";
 import { afterPayment, changeSubscription, isEnded } from "./lifecycle.ts";
 import { attemptInvoicePayment } from "./payments.ts";
@@ -23,7 +24,30 @@ import { nextPeriodEnd } from "./periods.ts";
 
 type Proration = "create_prorations" | "none" | "always_invoice";
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** Stripe's date in line descriptions, in UTC: "07 Jan 2027". */
+function lineDate(ts: number): string {
+  const d = new Date(ts * 1000);
+  return `${String(d.getUTCDate()).padStart(2, "0")} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+}
+
+/** "Remaining time on Pro after 07 Jan 2027", "Unused time on 2 × Starter after …", as Stripe words them. */
+function prorationDescription(
+  ctx: Ctx,
+  price: Stripe.Price,
+  quantity: number,
+  now: number,
+  sign: 1 | -1,
+): string {
+  const productId = typeof price.product === "string" ? price.product : price.product.id;
+  const name = ctx.state.products[productId]?.name ?? price.nickname ?? price.id;
+  const what = quantity === 1 ? name : `${quantity} × ${name}`;
+  return `${sign < 0 ? "Unused" : "Remaining"} time on ${what} after ${lineDate(now)}`;
+}
+
 function prorationLine(
+  ctx: Ctx,
   sub: Stripe.Subscription,
   item: Stripe.SubscriptionItem,
   price: Stripe.Price,
@@ -42,10 +66,7 @@ function prorationLine(
     subscription: sub.id,
     subscriptionItem: item.id,
     proration: true,
-    description:
-      sign < 0
-        ? `Unused time on ${quantity} × ${price.nickname ?? price.id}`
-        : `Remaining time on ${quantity} × ${price.nickname ?? price.id}`,
+    description: prorationDescription(ctx, price, quantity, now, sign),
   };
 }
 
@@ -71,18 +92,18 @@ function applyItemChanges(ctx: Ctx, sub: Stripe.Subscription, p: Params, now: nu
     if (itemId && !item)
       throw invalidParam(`items[${i}][id]`, `No such subscription item: '${itemId}'`);
     if (item && optBool(entry, "deleted")) {
-      lines.push(prorationLine(sub, item, item.price, item.quantity ?? 1, now, -1));
+      lines.push(prorationLine(ctx, sub, item, item.price, item.quantity ?? 1, now, -1));
       sub.items.data = sub.items.data.filter((it) => it !== item);
       continue;
     }
     if (item) {
-      lines.push(prorationLine(sub, item, item.price, item.quantity ?? 1, now, -1));
+      lines.push(prorationLine(ctx, sub, item, item.price, item.quantity ?? 1, now, -1));
       if (price) {
         item.price = price;
         item.plan = buildItem(price, 1, sub.id, { start: 0, end: 0 }, 0).plan;
       }
       item.quantity = optInt(entry, "quantity") ?? item.quantity;
-      lines.push(prorationLine(sub, item, item.price, item.quantity ?? 1, now, 1));
+      lines.push(prorationLine(ctx, sub, item, item.price, item.quantity ?? 1, now, 1));
       continue;
     }
     if (!price) throw invalidParam(`items[${i}][price]`, "Missing required param: items[][price].");
@@ -92,7 +113,7 @@ function applyItemChanges(ctx: Ctx, sub: Stripe.Subscription, p: Params, now: nu
       : { start: now, end: now };
     const added = buildItem(price, optInt(entry, "quantity") ?? 1, sub.id, period, now);
     sub.items.data.push(added);
-    lines.push(prorationLine(sub, added, price, added.quantity ?? 1, now, 1));
+    lines.push(prorationLine(ctx, sub, added, price, added.quantity ?? 1, now, 1));
   }
   if (sub.items.data.length === 0)
     throw invalidParam("items", "A subscription must keep at least one item.");
@@ -173,10 +194,18 @@ export function updateSubscription(ctx: Ctx, sub: Stripe.Subscription, p: Params
     if (intervalChanged(before, s)) restartCycle(s, now);
   });
   if (intervalChanged(before, sub)) {
-    invoiceNow(ctx, sub, [...lines.filter((l) => l.amount < 0), ...cycleLines(sub)]);
+    const credits = lines.filter((l) => l.amount < 0);
+    recordProrationItems(ctx, sub, credits);
+    invoiceNow(ctx, sub, [
+      ...(ctx.state.pendingLines[sub.id] ?? []),
+      ...credits,
+      ...cycleLines(sub),
+    ]);
+    delete ctx.state.pendingLines[sub.id];
     return;
   }
   if (lines.length === 0 || proration === "none") return;
+  recordProrationItems(ctx, sub, lines);
   if (proration === "always_invoice") {
     invoiceNow(ctx, sub, [...(ctx.state.pendingLines[sub.id] ?? []), ...lines]);
     delete ctx.state.pendingLines[sub.id];

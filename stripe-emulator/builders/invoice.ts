@@ -10,6 +10,8 @@ export interface LineSeed {
   subscriptionItem: string;
   proration: boolean;
   description: string;
+  /** The invoice item a proration is kept as until an invoice takes it. */
+  invoiceItem?: string;
 }
 
 export function buildLine(invoice: string, seed: LineSeed): Stripe.InvoiceLineItem {
@@ -31,7 +33,7 @@ export function buildLine(invoice: string, seed: LineSeed): Stripe.InvoiceLineIt
       type: "subscription_item_details",
       invoice_item_details: null,
       subscription_item_details: {
-        invoice_item: null,
+        invoice_item: seed.invoiceItem ?? null,
         proration: seed.proration,
         proration_details: { credited_items: null },
         subscription: seed.subscription,
@@ -50,6 +52,51 @@ export function buildLine(invoice: string, seed: LineSeed): Stripe.InvoiceLineIt
     subscription: seed.subscription,
     subtotal: seed.amount,
     taxes: [],
+  };
+}
+
+export function buildInvoiceItem(
+  seed: LineSeed,
+  customer: string,
+  date: number,
+  testClock: string | null,
+): Stripe.InvoiceItem {
+  const product =
+    typeof seed.price.product === "string" ? seed.price.product : seed.price.product.id;
+  return {
+    id: newId("ii"),
+    object: "invoiceitem",
+    amount: seed.amount,
+    currency: seed.price.currency,
+    customer,
+    customer_account: null,
+    date,
+    description: seed.description,
+    discountable: false,
+    discounts: [],
+    invoice: null,
+    livemode: false,
+    metadata: {},
+    net_amount: seed.amount,
+    parent: {
+      type: "subscription_details",
+      subscription_details: {
+        subscription: seed.subscription,
+        subscription_item: seed.subscriptionItem,
+      },
+    },
+    period: seed.period,
+    pricing: {
+      type: "price_details",
+      price_details: { price: seed.price.id, product },
+      unit_amount_decimal: seed.price.unit_amount_decimal,
+    },
+    proration: seed.proration,
+    proration_details: { credited_items: null, discount_amounts: [] },
+    quantity: seed.quantity,
+    quantity_decimal: Stripe.Decimal.from(seed.quantity),
+    tax_rates: [],
+    test_clock: testClock,
   };
 }
 

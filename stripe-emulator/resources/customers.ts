@@ -1,4 +1,9 @@
 import type Stripe from "stripe";
+import {
+  balanceTransactionsOf,
+  createAdjustment,
+  getBalanceTransaction,
+} from "../billing/balance.ts";
 import { cancelSubscriptionNow } from "../billing/lifecycle.ts";
 import type { Ctx } from "../context.ts";
 import { invalidParam, noSuchObject } from "../errors.ts";
@@ -139,6 +144,33 @@ export const customerRoutes: Route[] = [
     method: "DELETE",
     path: "/v1/customers/:id",
     handler: ({ ctx, args }) => deleteCustomer(ctx, args.id ?? ""),
+  },
+  {
+    method: "GET",
+    path: "/v1/customers/:id/balance_transactions",
+    handler: ({ ctx, params, args }) => {
+      const customer = getCustomer(ctx, args.id ?? "");
+      const url = `/v1/customers/${customer.id}/balance_transactions`;
+      const all = balanceTransactionsOf(ctx, customer.id);
+      return render(ctx.state, paginate(all, params, url), expandList(params));
+    },
+  },
+  {
+    method: "POST",
+    path: "/v1/customers/:id/balance_transactions",
+    handler: ({ ctx, params, args }) => {
+      const customer = getCustomer(ctx, args.id ?? "");
+      return render(ctx.state, createAdjustment(ctx, customer, params), expandList(params));
+    },
+  },
+  {
+    method: "GET",
+    path: "/v1/customers/:id/balance_transactions/:txn",
+    handler: ({ ctx, params, args }) => {
+      const customer = getCustomer(ctx, args.id ?? "");
+      const txn = getBalanceTransaction(ctx, customer.id, args.txn ?? "");
+      return render(ctx.state, txn, expandList(params));
+    },
   },
   {
     method: "GET",

@@ -1,4 +1,5 @@
 import type Stripe from "stripe";
+import { getInvoiceItem, listInvoiceItems } from "../billing/invoice-items.ts";
 import {
   customerIdOf,
   finalizeInvoice,
@@ -170,6 +171,22 @@ export const invoiceRoutes: Route[] = [
       markUncollectible(ctx, inv, "user_forgiven");
       return render(ctx.state, inv, expandFor(params));
     },
+  },
+  {
+    method: "GET",
+    path: "/v1/invoiceitems",
+    handler: ({ ctx, params }) =>
+      render(
+        ctx.state,
+        paginate(listInvoiceItems(ctx, params), params, "/v1/invoiceitems"),
+        expandFor(params),
+      ),
+  },
+  {
+    method: "GET",
+    path: "/v1/invoiceitems/:id",
+    handler: ({ ctx, params, args }) =>
+      render(ctx.state, getInvoiceItem(ctx, args.id ?? ""), expandFor(params)),
   },
   {
     method: "GET",
