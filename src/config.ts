@@ -320,7 +320,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze(config);
 }
 
-/** DESIGN §5: production refuses to start with defaults that are only safe on a laptop. */
+/**
+ * Production refuses to start with defaults that are only safe on a laptop (docs/architecture.md,
+ * 'Modes and scale-out').
+ */
 function productionProblems(config: Config): string[] {
   const problems: string[] = [];
   if (config.SECRET_KEY === DEV_SECRET_KEY) {

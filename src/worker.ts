@@ -7,7 +7,8 @@ import {
   stopOnSignals,
 } from "./platform/process.ts";
 
-// The job worker alone, for production scale-out (DESIGN §6): run any number of these.
+// The job worker alone, for production scale-out (docs/architecture.md, 'Scale-out'): run any
+// number of these.
 const config = loadConfigOrExit();
 const logger = createLogger(config);
 

@@ -10,7 +10,7 @@ import {
 } from "./helpers/database.ts";
 
 // Runs once per `node --test` run: migrate one template, then every test file copies it
-// (DESIGN §7: initdb and migrations are the slow part of a PGlite start).
+// (docs/architecture.md, 'PGlite start-up cost': initdb and migrations are the slow part).
 let dir: string | undefined;
 let template: string | undefined;
 

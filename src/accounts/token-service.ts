@@ -53,11 +53,12 @@ const invalidRefresh = () => detailError("token_not_valid", "Token is invalid or
 type RotationOutcome = { ok: TokenPair } | { refused: "invalid" | "reused" };
 
 /**
- * Exchanges a refresh token for a new pair (DESIGN §3 `token/refresh/`). Every refresh rotates:
- * the presented token is revoked and a new one issued. A token that was already revoked (rotated
- * or logged out) being presented again means someone else holds a copy, so every outstanding
- * token of that user is revoked and both holders must sign in again (reuse detection). The row
- * lock makes two concurrent refreshes of one token count as a reuse, never as two rotations.
+ * Exchanges a refresh token for a new pair (`token/refresh/`, docs/architecture.md,
+ * 'Accounts beyond the original'). Every refresh rotates: the presented token is revoked and a new
+ * one issued. A token that was already revoked (rotated or logged out) being presented again means
+ * someone else holds a copy, so every outstanding token of that user is revoked and both holders
+ * must sign in again (reuse detection). The row lock makes two concurrent refreshes of one token
+ * count as a reuse, never as two rotations.
  */
 export async function rotateRefreshToken(
   db: Db,
@@ -99,8 +100,8 @@ export async function rotateRefreshToken(
 }
 
 /**
- * Blacklists the caller's own refresh token (DESIGN §3 `logout/`). A token of another user, an
- * access token, or one already revoked is "Invalid or expired token.".
+ * Blacklists the caller's own refresh token (`logout/`, docs/architecture.md, 'The HTTP contract').
+ * A token of another user, an access token, or one already revoked is "Invalid or expired token.".
  */
 export async function logout(
   db: Db,

@@ -14,7 +14,8 @@ import {
 
 /**
  * What users can subscribe to: one row per Stripe recurring price. Amounts are integers in the
- * currency's minor unit (DESIGN §4.4); `plans:sync` keeps the rows in step with Stripe.
+ * currency's minor unit (docs/architecture.md, 'Money'); `plans:sync` keeps the rows in step with
+ * Stripe.
  */
 export const plans = pgTable(
   "plans",
@@ -42,9 +43,9 @@ export const plans = pgTable(
 export const ENDED_STATUSES = ["canceled", "incomplete_expired"] as const;
 
 /**
- * A projection of Stripe subscriptions (DESIGN §4.1): one row per Stripe subscription, kept after
- * it ends, so a user's history stays. Users are referenced by id without a foreign key: billing
- * reads accounts through its service, never its tables.
+ * A projection of Stripe subscriptions (docs/architecture.md, 'The version marker'): one row per
+ * Stripe subscription, kept after it ends, so a user's history stays. Users are referenced by id
+ * without a foreign key: billing reads accounts through its service, never its tables.
  */
 export const subscriptions = pgTable(
   "subscriptions",
@@ -109,8 +110,8 @@ export const subscriptions = pgTable(
 
 /**
  * One subscribe request in flight per user: the row is the lock that makes concurrent creates
- * produce one Stripe subscription (DESIGN §4.5), and its id seeds the idempotency keys of the
- * request's Stripe writes.
+ * produce one Stripe subscription (docs/architecture.md, 'One live subscription per user'), and its
+ * id seeds the idempotency keys of the request's Stripe writes.
  */
 export const subscriptionCheckouts = pgTable(
   "subscription_checkouts",

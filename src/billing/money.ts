@@ -1,7 +1,7 @@
 /**
- * Money is an integer in the currency's minor unit everywhere (DESIGN §4.4); only the API edge
- * turns it into a decimal string, with as many decimals as the currency has. No floats: the
- * conversion is string arithmetic.
+ * Money is an integer in the currency's minor unit everywhere (docs/architecture.md, 'Money'); only
+ * the API edge turns it into a decimal string, with as many decimals as the currency has. No
+ * floats: the conversion is string arithmetic.
  */
 
 // Stripe's zero-decimal currencies (docs.stripe.com/currencies). ISK and UGX are left out on

@@ -97,8 +97,8 @@ export function createLogger(
     return pino(options, prettyDestination(process.stdout));
   }
   // Lines are gathered and written 4 KiB at a time, off the event loop, and at least every
-  // LOG_FLUSH_MS: one synchronous write per line was a system call in every request (about a
-  // tenth of a status request's CPU at 1,000 req/s). pino writes what is left when the process
+  // LOG_FLUSH_MS: one synchronous write per line was a system call in every request, a share of
+  // its CPU the bench could see (docs/performance.md). pino writes what is left when the process
   // exits, even on a fatal error; only a SIGKILL loses the last LOG_FLUSH_MS. A stalled reader
   // of stdout makes lines past LOG_BUFFER_MAX be dropped instead of blocking the API or growing
   // without bound.

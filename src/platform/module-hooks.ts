@@ -7,8 +7,8 @@ import { registerHooks } from "node:module";
  * Node 24 reads a `.js` file's package scope twice per file it loads (once to resolve it, once to
  * load it), and each read parses the package's `exports` map again: `getPackageScopeConfig`
  * spreads the package.json it caches, which runs the getter that parses `exports`. drizzle-orm's
- * package.json is 178 KB, an entry for each of its files, and a process loads about 200 of them:
- * about 1 s of a 2 s start and 200 MB of garbage (measured here: `node src/cli.ts --help`).
+ * package.json is large, an entry for each of its files, and a process loads a couple of hundred
+ * of them: about half of every start and most of its garbage (docs/performance.md).
  *
  * drizzle-orm's ES modules import one another only by relative path with the file's extension,
  * and the package is `"type": "module"`, so such an import is answered here as Node's resolver

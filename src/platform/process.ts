@@ -111,7 +111,7 @@ export function stopOnSignals(
  * worker and the Docker image set it) now that start-up is over, instead of at exit, which a
  * killed process never reaches. Every later start, a cluster's replacement processes included,
  * then loads the sources already stripped of their types: Node never loads its TypeScript stripper
- * (about 14 MB of each process's memory, measured by bench/) and starts faster. Node checks each
+ * (memory in every process: docs/performance.md) and starts faster. Node checks each
  * entry against the file's contents, so an edited file is compiled again. Without the variable it
  * does nothing.
  */
@@ -123,13 +123,13 @@ export function saveCompileCache(): void {
 export const THREAD_POOL_NICE = 19;
 
 /**
- * Runs libuv's thread pool, where argon2id hashes (about 40 ms of CPU each), below the event loop:
- * nice 19 for its threads, the event loop staying at 0. A core then goes to hashing only when no
- * request is waiting for it, so logins use the CPU the other endpoints leave and no longer double
- * their latency (measured by bench/: status at 1,000 req/s while logins run). Linux only, where
+ * Runs libuv's thread pool, where argon2id hashes (each far costlier than a request), below the
+ * event loop: nice 19 for its threads, the event loop staying at 0. A core then goes to hashing
+ * only when no request is waiting for it, so logins use the CPU the other endpoints leave and no
+ * longer double their latency (docs/performance.md: status while logins run). Linux only, where
  * each thread is a /proc/self/task entry and setpriority applies to one thread; elsewhere it does
- * nothing. Returns how many threads it lowered (a thread that exits and is replaced would be back at
- * 0, but libuv keeps its pool threads for the life of the process).
+ * nothing. Returns how many threads it lowered (a thread that exits and is replaced would be back
+ * at 0, but libuv keeps its pool threads for the life of the process).
  */
 export async function lowerThreadPoolPriority(): Promise<number> {
   if (process.platform !== "linux") return 0;

@@ -1,8 +1,9 @@
 import { index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 
 /**
- * The webhook ledger (DESIGN §4.2): every verified Stripe event, once, keyed by Stripe's event id,
- * with its processing state. Redeliveries hit the primary key and change nothing.
+ * The webhook ledger (docs/architecture.md, 'The webhook ledger'): every verified Stripe event,
+ * once, keyed by Stripe's event id, with its processing state. Redeliveries hit the primary key and
+ * change nothing.
  */
 export const stripeEvents = pgTable(
   "stripe_events",

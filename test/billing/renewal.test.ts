@@ -100,7 +100,8 @@ describe("renewals (the emulator's clock)", () => {
   test("a trial made in Stripe reaches the user, warns once before it ends, and can be canceled", async () => {
     const buyer = await t.signUp();
     const plan = await t.plan();
-    // Created outside our API (Stripe's dashboard): the webhook creates the row (DESIGN §4.6).
+    // Created outside our API (Stripe's dashboard): the webhook creates the row
+    // (docs/architecture.md, 'Owner resolution').
     const customer = await t.stripe.customers.create({
       email: buyer.email,
       metadata: { user_id: buyer.userId },

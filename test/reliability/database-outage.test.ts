@@ -12,9 +12,10 @@ import { waitFor } from "../helpers/wait.ts";
 
 // Database outage: the API runs on a private PostgreSQL server (never the machine's shared one,
 // which other tests use) that is stopped and started again under load. While it is down the API
-// answers 503 in a DESIGN §3 shape, fast, and never 500; the process stays up, and once the server
-// is back it serves again without a restart. Every webhook answered 2xx is stored and processed;
-// every one refused during the outage is accepted when redelivered, as Stripe would.
+// answers 503 in the shape of docs/architecture.md, 'The error model', fast, and never 500; the
+// process stays up, and once the server is back it serves again without a restart. Every webhook
+// answered 2xx is stored and processed; every one refused during the outage is accepted when
+// redelivered, as Stripe would.
 
 const FULL = process.env.RELIABILITY_SCALE === "full";
 /** Requests in flight at any time. */
@@ -276,7 +277,7 @@ test("a database outage under load: 503s meanwhile, no crash, recovery without a
     await load;
   }
 
-  // Never a 500 and never a hang, whatever the phase: an answer, or a 503 in DESIGN §3's shape.
+  // Never a 500 and never a hang, whatever the phase: an answer, or a 503 in the error model's shape.
   const broken = answers.filter((a) => !success(a) && a.status !== 503);
   assert.deepEqual(broken.slice(0, 5), [], `${broken.length} answers neither 2xx nor 503`);
   for (const a of answers.filter((a) => a.status === 503)) {

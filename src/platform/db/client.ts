@@ -14,7 +14,10 @@ export type Schema = typeof schema;
 /** The Drizzle database, whichever driver is underneath. Nothing outside this folder knows which. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 
-/** A Drizzle transaction handle. Inside a transaction, use only this (DESIGN §7: PGlite is one connection). */
+/**
+ * A Drizzle transaction handle. Inside a transaction, use only this (docs/architecture.md,
+ * 'PGlite is one connection').
+ */
 export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
 
 /** Either the database or a transaction: repository functions accept both. */
@@ -75,7 +78,7 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
 }
 
 async function openPgliteLocked(options: DatabaseOptions, unlock: () => void): Promise<Database> {
-  // Loaded only here: a process on PostgreSQL never needs PGlite (about 3 MB of heap per process).
+  // Loaded only here: a process on PostgreSQL never needs PGlite, nor carries its heap.
   const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
     import("@electric-sql/pglite"),
     import("drizzle-orm/pglite"),
@@ -110,8 +113,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   // A connection, once opened, stays open (min = max): pg-pool otherwise closes the ones idle for
   // 10 s, and under a steady load the spare ones always are, so the next burst waited for new
   // connections (a server process forked, authenticated, its caches cold): the requests stalled
-  // 30–70 ms, every 10–15 s, in every API process at once (found by bench/, which sampled
-  // pg_stat_activity's backend starts against the slow requests).
+  // in every API process at once (docs/performance.md, 'Where the stalls came from').
   const pool = new pg.Pool({ connectionString: url, max, min: max, connectionTimeoutMillis: 5000 });
   // An idle client losing its connection (server restart) must not crash the process; the pool
   // replaces it on next use.

@@ -22,8 +22,9 @@ export interface QueueEmailInput<T> {
 
 /**
  * Records an email and enqueues its delivery inside `tx`, the transaction that records its cause
- * (DESIGN §4.3): the email exists exactly when the cause committed. Queueing the same
- * (template, causeKey) again does nothing. Returns whether this call queued it.
+ * (docs/architecture.md, 'Side effects exactly once'): the email exists exactly when the cause
+ * committed. Queueing the same (template, causeKey) again does nothing. Returns whether this call
+ * queued it.
  */
 export async function queueEmail<T, D extends EmailJobDeps>(
   tx: Tx,

@@ -31,7 +31,7 @@ export type MailerConfig = Pick<
 type TransportOptions = Parameters<typeof import("nodemailer").createTransport>[0];
 
 /**
- * A nodemailer transport made on first use: nodemailer (about 5 MB of heap) loads only in a
+ * A nodemailer transport made on first use: nodemailer, and its heap, load only in a
  * process that sends email, not in API processes that leave jobs to the workers.
  */
 function lazyTransport(options: TransportOptions) {

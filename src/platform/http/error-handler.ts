@@ -33,7 +33,10 @@ function send(reply: FastifyReply, error: AppError): FastifyReply {
   return reply.code(error.status).send(error.toJSON());
 }
 
-/** One place that turns every failure into the public error shapes (DESIGN §3). */
+/**
+ * One place that turns every failure into the public error shapes (docs/architecture.md,
+ * 'The error model').
+ */
 export function installErrorHandling(app: App): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof AppError) return send(reply, error);

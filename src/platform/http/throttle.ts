@@ -5,7 +5,7 @@ import type { Rate } from "../../config-parsers.ts";
 import { type AppError, detailError } from "./errors.ts";
 import type { App } from "./types.ts";
 
-/** Counts one attempt of `key` and throws the DESIGN §3 429 when it is over its rate. */
+/** Counts one attempt of `key` and throws the 429 of 'The error model' when it is over its rate. */
 export type Limiter = (request: FastifyRequest, key: string) => Promise<void>;
 
 /** Where a key stands in its rate's current window. */
@@ -42,7 +42,7 @@ export interface ThrottleOptions {
   namespace?: string;
 }
 
-/** The DESIGN §3 429 with `Retry-After`. */
+/** The 429 with `Retry-After` (docs/architecture.md, 'The error model'). */
 export function throttled(seconds: number): AppError {
   const wait = Math.max(1, Math.ceil(seconds));
   return detailError(
@@ -89,7 +89,7 @@ export function clientKey(ip: string): string {
  * error shape.
  */
 export async function registerThrottle(app: App, options: ThrottleOptions): Promise<Throttle> {
-  // ioredis (about 2 MB of heap) loads only where a Redis store is configured.
+  // ioredis, and its heap, load only where a Redis store is configured.
   const redis = options.redisUrl
     ? new (await import("ioredis")).Redis(options.redisUrl, {
         maxRetriesPerRequest: 1,

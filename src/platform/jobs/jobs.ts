@@ -71,7 +71,8 @@ type AnyJob<D> = JobDefinition<any, D>;
 
 /**
  * pg-boss on the application's database. Jobs are inserted inside the caller's Drizzle
- * transaction, so a job exists exactly when the fact that caused it committed (DESIGN §4.3).
+ * transaction, so a job exists exactly when the fact that caused it committed
+ * (docs/architecture.md, 'Side effects exactly once').
  */
 export class Jobs<D = unknown> {
   readonly boss: PgBoss;
@@ -212,7 +213,7 @@ export class Jobs<D = unknown> {
         } finally {
           // pg-boss waits out the polling interval after every fetch, even a full one, so a
           // backlog (jobs stored while no worker ran: a deploy, an outage) drained at one job per
-          // slot per interval, 2 a second (measured by bench/). Having just found a job, look for
+          // slot per polling interval (docs/performance.md). Having just found a job, look for
           // the next one at once; an empty fetch falls back to polling.
           this.boss.notifyWorker(workerId);
         }
@@ -360,8 +361,8 @@ function supervisorInterval(lostAfterSeconds: number): number {
 /**
  * pg-boss runs its inserts through the caller's transaction, as named prepared statements: their
  * text is the same on every call for a queue, so PostgreSQL plans each once per connection instead
- * of every time (pg-boss's 3 KB batch insert of 8 jobs: 1.24 → 0.50 ms here, most of it planning
- * saved; intake inserts one per batch). Both drivers answer `{ rows }`.
+ * of every time: planning was most of the cost of pg-boss's large batch insert, which intake runs
+ * once per batch (docs/performance.md). Both drivers answer `{ rows }`.
  */
 function bossTransaction(tx: Tx): BossDb {
   return {
