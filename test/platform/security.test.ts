@@ -42,7 +42,7 @@ describe("security headers", () => {
 });
 
 describe("allowed hosts", () => {
-  test("production answers 400 to a Host it does not serve, in the DESIGN shape", async () => {
+  test("production answers 400 to a Host it does not serve, in the error model's shape", async () => {
     const res = await prod.app.inject({
       method: "GET",
       url: "/api/schema/",

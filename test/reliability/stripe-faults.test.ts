@@ -5,8 +5,9 @@ import { type BillingTestApp, type Customer, startBillingApp } from "../helpers/
 
 /**
  * Stripe misbehaving under a subscribe request: 500s, 429s and slow answers on chosen calls. The
- * API answers in DESIGN §3's shapes, the SDK's retries reuse the idempotency key, and however the
- * request ends, the user has at most one Stripe customer and one live subscription.
+ * API answers in the shapes of docs/architecture.md, 'The error model', the SDK's retries reuse the
+ * idempotency key, and however the request ends, the user has at most one Stripe customer and one
+ * live subscription.
  */
 const faults = createFaults();
 let t: BillingTestApp;
@@ -34,7 +35,7 @@ function assertErrorShape(body: unknown): void {
   assert.ok(
     ("error" in body && typeof body.error === "string") ||
       ("detail" in body && typeof body.detail === "string"),
-    `DESIGN error shape, got ${JSON.stringify(body)}`,
+    `an error shape of docs/architecture.md, got ${JSON.stringify(body)}`,
   );
   assert.ok(fields.every(([k]) => ["error", "detail", "code", "request_id"].includes(k)));
 }
@@ -57,7 +58,7 @@ describe("Stripe faults during subscribe", () => {
     assert.equal(live.length, 1);
   });
 
-  test("500s past the SDK's retries: a DESIGN error, then a retry by the user succeeds with no duplicate customer", async () => {
+  test("500s past the SDK's retries: a documented error, then a retry by the user succeeds with no duplicate customer", async () => {
     const customer = await t.signUp();
     faults.clear();
     faults.inject({ method: "POST", path: /^\/v1\/customers$/, fault: "500", times: 3 });
@@ -71,7 +72,7 @@ describe("Stripe faults during subscribe", () => {
     assert.equal(live.length, 1, "one subscription");
   });
 
-  test("a 429 on attaching the card: a DESIGN error, nothing orphaned, the retry subscribes once", async () => {
+  test("a 429 on attaching the card: a documented error, nothing orphaned, the retry subscribes once", async () => {
     const customer = await t.signUp();
     faults.clear();
     faults.inject({ method: "POST", path: /^\/v1\/payment_methods\/.+\/attach$/, fault: "429" });
