@@ -69,6 +69,8 @@ export function previewBalance(inv: Stripe.Invoice, balance: number): void {
  */
 export function applyCustomerBalance(ctx: Ctx, inv: Stripe.Invoice, customerId: string): void {
   const customer = ctx.state.customers[customerId];
+  // A customer's first invoice fixes its currency; its balance is kept in that currency.
+  if (customer && customer.currency === null) customer.currency = inv.currency;
   const starting = customer?.balance ?? 0;
   previewBalance(inv, starting);
   inv.ending_balance = Math.min(0, inv.total + starting);

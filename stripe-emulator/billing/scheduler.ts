@@ -1,12 +1,13 @@
 import type Stripe from "stripe";
 import { buildInvoice } from "../builders/invoice.ts";
 import { type Ctx, testClockOf } from "../context.ts";
+import { previewBalance } from "./balance.ts";
 import { lineSeeds } from "./create-subscription.ts";
 import { customerIdOf, finalizeInvoice } from "./invoicing.ts";
 import { afterPayment, cancelSubscriptionNow, expireIncomplete, isEnded } from "./lifecycle.ts";
 import { attemptInvoicePayment } from "./payments.ts";
-import { SECONDS_PER_DAY } from "./periods.ts";
-import { renewSubscription } from "./renewal.ts";
+import { nextPeriodEnd, SECONDS_PER_DAY } from "./periods.ts";
+import { pendingProrations, renewSubscription } from "./renewal.ts";
 
 interface Timer {
   at: number;
@@ -72,7 +73,15 @@ function sendUpcoming(ctx: Ctx, sub: Stripe.Subscription, end: number): void {
   if (internal) internal.upcomingSentFor = end;
   const customer = ctx.state.customers[customerIdOf(sub)];
   if (!customer) return;
-  const preview: Partial<Stripe.Invoice> = buildInvoice(
+  // The lines the renewal will bill: pending prorations, then each item's next period.
+  const next = lineSeeds(sub, false).map((line) => {
+    const recurring = line.price.recurring;
+    const until = recurring
+      ? nextPeriodEnd(sub.billing_cycle_anchor, line.period.end, recurring)
+      : end;
+    return { ...line, period: { start: line.period.end, end: until } };
+  });
+  const invoice = buildInvoice(
     {
       customer,
       subscription: sub,
@@ -80,8 +89,10 @@ function sendUpcoming(ctx: Ctx, sub: Stripe.Subscription, end: number): void {
       created: ctx.now(customer.id),
       period: { start: periodStart(sub), end },
     },
-    lineSeeds(sub, false),
+    [...pendingProrations(ctx, sub.id), ...next],
   );
+  previewBalance(invoice, customer.balance);
+  const preview: Partial<Stripe.Invoice> = invoice;
   delete preview.id;
   ctx.emit("invoice.upcoming", preview, { customerId: customer.id });
 }

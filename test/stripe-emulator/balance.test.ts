@@ -50,6 +50,16 @@ test("a downgrade invoiced at once leaves its credit on the balance, and the ren
   assert.equal(applied?.currency, "usd");
 
   await advanceClock(h.stripe, clock.id, at("2027-02-01T02:00:00Z"));
+  const upcoming = (await h.stripe.events.list({ type: "invoice.upcoming" })).data
+    .map((e) => e.data.object as Stripe.Invoice)
+    .find((inv) => inv.customer === customer.id);
+  assert.ok(upcoming, "invoice.upcoming announced the renewal");
+  assert.equal(upcoming.starting_balance, credit.total);
+  assert.equal(upcoming.amount_due, Math.max(0, 1000 + credit.total));
+  assert.deepEqual(upcoming.lines.data[0]?.period, {
+    start: at("2027-02-01T00:00:00Z"),
+    end: at("2027-03-01T00:00:00Z"),
+  });
   const renewal = await latestInvoice(h.stripe, sub.id);
   assert.equal(renewal.billing_reason, "subscription_cycle");
   assert.equal(renewal.total, 1000);

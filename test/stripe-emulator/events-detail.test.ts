@@ -32,7 +32,8 @@ test("customer.subscription.created is delivered before the invoice events its c
     assert.ok(created < types.indexOf(later), `${later} after subscription.created: ${types}`);
   }
   const [event] = await eventsAbout(sub.id, "customer.subscription.created");
-  assert.equal((event?.data.object as Stripe.Subscription).status, "active");
+  assert.ok(event);
+  assert.equal((event.data.object as Stripe.Subscription).status, "active");
   await h.stripe.testHelpers.testClocks.del(clock.id);
 });
 
