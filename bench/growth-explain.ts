@@ -2,9 +2,8 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import type pg from "pg";
 import { getUserById } from "../src/accounts/accounts-service.ts";
 import { listPayments } from "../src/billing/payments-service.ts";
-import { currentSubscription } from "../src/billing/sync-service.ts";
+import { currentSubscription } from "../src/billing/subscription-queries.ts";
 import type { Db } from "../src/platform/db/client.ts";
-import * as schema from "../src/platform/db/schema.ts";
 import { PAGE_SIZE } from "../src/platform/http/pagination.ts";
 import { stripeEvents } from "../src/webhooks/webhook-tables.ts";
 
@@ -30,7 +29,6 @@ async function capture(client: pg.PoolClient, work: (db: Db) => Promise<unknown>
   const queries: Captured[] = [];
   const db = drizzle({
     client,
-    schema,
     casing: "snake_case",
     logger: { logQuery: (sql, params) => queries.push({ sql, params }) },
   });

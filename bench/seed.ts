@@ -7,11 +7,12 @@ import { hashPassword } from "../src/accounts/passwords.ts";
 import { signToken } from "../src/accounts/tokens.ts";
 import { payments } from "../src/billing/billing-tables.ts";
 import { createPlan } from "../src/billing/plans-service.ts";
-import { syncSubscription } from "../src/billing/sync-service.ts";
+import { syncSubscription } from "../src/billing/stripe-events.ts";
 import { loadConfig } from "../src/config.ts";
 import type { Database } from "../src/platform/db/client.ts";
+import type { JobDeps } from "../src/platform/feature.ts";
 import { Jobs } from "../src/platform/jobs/jobs.ts";
-import { type JobDeps, jobDefinitions } from "../src/services.ts";
+import { jobDefinitions } from "../src/services.ts";
 
 /** What the load generators need to know about the seeded data. */
 export interface Seeded {

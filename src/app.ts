@@ -2,12 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import pkg from "../package.json" with { type: "json" };
-import { accountsModule } from "./accounts/accounts-module.ts";
-import type { SubscriptionStatusOf } from "./accounts/accounts-service.ts";
-import { billingModule } from "./billing/billing-module.ts";
-import type { StripeDeps } from "./billing/stripe-client.ts";
 import type { Config } from "./config.ts";
-import type { Database } from "./platform/db/client.ts";
+import { features } from "./features.ts";
+import type { AppDeps, AppModule } from "./platform/feature.ts";
 import { registerDocs } from "./platform/http/docs.ts";
 import {
   frameworkErrors,
@@ -21,32 +18,15 @@ import { originForm } from "./platform/http/request-target.ts";
 import { registerSecurity } from "./platform/http/security.ts";
 import type { App } from "./platform/http/types.ts";
 import { validatorCompiler } from "./platform/http/validation.ts";
-import type { Jobs } from "./platform/jobs/jobs.ts";
-import { type Logger, RequestLog } from "./platform/logging.ts";
-import { type Metrics, registerMetrics } from "./platform/metrics.ts";
-import type { JobDeps } from "./services.ts";
-import { webhookModule } from "./webhooks/webhook-module.ts";
-
-export interface AppDeps {
-  config: Config;
-  database: Database;
-  logger: Logger;
-  metrics: Metrics;
-  /** Routes enqueue background work (emails, …) inside their transactions. */
-  jobs: Jobs<JobDeps>;
-  /** The `subscription_status` of the user shape; billing supplies it (default: "inactive"). */
-  subscriptionStatusOf?: SubscriptionStatusOf;
-  /** Billing and webhook routes reach Stripe through this. */
-  stripe: StripeDeps;
-}
+import { RequestLog } from "./platform/logging.ts";
+import { registerMetrics } from "./platform/metrics.ts";
 
 export type { App };
 
-/** A feature's HTTP surface: registers its routes on the app. */
-export type AppModule = (app: App, deps: AppDeps) => void | Promise<void>;
-
-/** Every feature's routes, in registration order. */
-export const modules: AppModule[] = [accountsModule, billingModule, webhookModule];
+/** Every feature's routes, in registration order (src/features.ts). */
+export const modules: AppModule[] = features.flatMap((feature) =>
+  feature.routes ? [feature.routes] : [],
+);
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -57,7 +37,7 @@ function trustProxy(setting: Config["TRUST_PROXY"]) {
 }
 
 /** The HTTP API: platform plugins, then each feature's routes. No listening, no workers. */
-export async function buildApp(deps: AppDeps, features: AppModule[] = modules): Promise<App> {
+export async function buildApp(deps: AppDeps, routes: AppModule[] = modules): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.BODY_LIMIT,
@@ -106,7 +86,7 @@ export async function buildApp(deps: AppDeps, features: AppModule[] = modules): 
     ],
   });
   registerHealth(app, deps.database);
-  for (const feature of features) await feature(app, deps);
+  for (const register of routes) await register(app, deps);
 
   finishRoutes();
   return app;

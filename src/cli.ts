@@ -1,62 +1,34 @@
 import { parseArgs } from "node:util";
-import { accountCommands } from "./accounts/accounts-cli.ts";
-import { billingCommands } from "./billing/billing-cli.ts";
-import type { Config } from "./config.ts";
+import { features } from "./features.ts";
 import { pgliteDataDir } from "./platform/db/client.ts";
 import { migrateAndClose } from "./platform/db/migrate.ts";
-import { emailCommands } from "./platform/email/email-cli.ts";
-import { createLogger, type Logger } from "./platform/logging.ts";
+import { UsageError } from "./platform/errors.ts";
+import type { Command, CommandContext } from "./platform/feature.ts";
+import { createLogger } from "./platform/logging.ts";
 import { loadConfigOrExit } from "./platform/process.ts";
-import { openServices, type Services } from "./services.ts";
-import { webhookCommands } from "./webhooks/webhook-cli.ts";
+import { openServices } from "./services.ts";
 
 /**
  * Operator commands: `npm run cli -- <command> [options]`. Each feature contributes its commands
- * to `commands`; `help` lists them.
+ * (src/features.ts); `help` lists them.
  */
-export interface Command {
-  summary: string;
-  usage?: string;
-  /** Options in node:util parseArgs form. */
-  options?: Record<string, { type: "string" | "boolean"; short?: string }>;
-  /** Needs the database and job queue (most commands do). */
-  services?: boolean;
-  run(context: CommandContext): Promise<number | undefined>;
-}
-
-export interface CommandContext {
-  config: Config;
-  logger: Logger;
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
-  /** Present when the command asked for `services`. */
-  services: Services | undefined;
-  out: (line: string) => void;
-  /** Where a command reads piped input (a password); process.stdin when run from a shell. */
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-}
-
-/** Thrown by a command for a user mistake: printed without a stack trace, exit code 2. */
-export class UsageError extends Error {}
-
-export const commands: Record<string, Command> = {
-  ...accountCommands,
-  ...emailCommands,
-  ...billingCommands,
-  ...webhookCommands,
-  "db:migrate": {
-    summary: "Apply pending database migrations and exit",
-    async run({ config, out }) {
-      const driver = await migrateAndClose({
-        ...(config.DATABASE_URL ? { url: config.DATABASE_URL } : {}),
-        pgliteDir: pgliteDataDir(config.dataDir),
-        poolMax: 2,
-      });
-      out(`migrations applied (${driver})`);
-      return 0;
-    },
+export const commands: Record<string, Command> = Object.assign(
+  {
+    "db:migrate": {
+      summary: "Apply pending database migrations and exit",
+      async run({ config, out }) {
+        const driver = await migrateAndClose({
+          ...(config.DATABASE_URL ? { url: config.DATABASE_URL } : {}),
+          pgliteDir: pgliteDataDir(config.dataDir),
+          poolMax: 2,
+        });
+        out(`migrations applied (${driver})`);
+        return 0;
+      },
+    } satisfies Command,
   },
-};
+  ...features.map((feature) => feature.commands ?? {}),
+);
 
 function help(out: (line: string) => void): void {
   out("Usage: npm run cli -- <command> [options]\n");
@@ -90,7 +62,7 @@ export async function runCli(
     LOG_LEVEL: config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL,
     NODE_ENV: config.NODE_ENV,
   });
-  let services: Services | undefined;
+  let services: CommandContext["services"];
   try {
     const { values, positionals } = parseArgs({
       args: rest,

@@ -18,21 +18,17 @@ const config = loadConfigOrExit();
 const logger = createLogger(config);
 
 async function main(): Promise<void> {
-  const [{ buildApp }, { registerEmbeddedWebhook }, { openServices }, { checkWebhookEndpoints }] =
-    await Promise.all([
-      import("./app.ts"),
-      import("./billing/stripe-client.ts"),
-      import("./services.ts"),
-      import("./webhooks/webhook-endpoint-check.ts"),
-    ]);
+  const [{ buildApp }, { features }, { openServices }] = await Promise.all([
+    import("./app.ts"),
+    import("./features.ts"),
+    import("./services.ts"),
+  ]);
   await lowerThreadPoolPriority();
   const services = await openServices(config, logger, { worksJobs: config.WORKER === "on" });
   const app = await buildApp(services);
   await app.listen({ port: config.PORT, host: config.HOST });
   const { port } = app.server.address() as AddressInfo;
-  registerEmbeddedWebhook(services.stripe, config.HOST, port);
-  // Not awaited: Stripe's answer only adds a warning, it never holds the start. Never rejects.
-  void checkWebhookEndpoints(services.stripe, logger);
+  for (const feature of features) feature.onListen?.(services, { host: config.HOST, port });
   if (config.WORKER === "on") await services.jobs.work(services);
   const emulator = services.stripe.emulator;
   logger.info(

@@ -1,57 +1,31 @@
-import { purgeExpiredTokensJob } from "./accounts/accounts-jobs.ts";
-import type { SubscriptionStatusOf } from "./accounts/accounts-service.ts";
-import { seedDemoPlans } from "./billing/demo-plans.ts";
-import { openStripe, type StripeDeps } from "./billing/stripe-client.ts";
-import { subscriptionStatusOf } from "./billing/sync-service.ts";
+import { openStripe } from "./billing/index.ts";
 import type { Config } from "./config.ts";
+import { features } from "./features.ts";
 import { type Database, openDatabase, pgliteDataDir } from "./platform/db/client.ts";
 import { runMigrations } from "./platform/db/migrate.ts";
-import { emailRetryPolicy, SEND_EMAIL_QUEUE, sendEmailJob } from "./platform/email/email-jobs.ts";
 import { createMailer, type Mailer } from "./platform/email/mailer.ts";
-import type { JobDefinition } from "./platform/jobs/definitions.ts";
+import type {
+  AnyJobDefinition,
+  JobDeps,
+  Services,
+  SubscriptionStatusOf,
+} from "./platform/feature.ts";
 import { Jobs } from "./platform/jobs/jobs.ts";
 import type { Logger } from "./platform/logging.ts";
 import { Metrics } from "./platform/metrics.ts";
-import {
-  PROCESS_EVENT_QUEUE,
-  processEventJob,
-  webhookRetryPolicy,
-} from "./webhooks/webhook-jobs.ts";
-
-/** What job handlers receive: every dependency a feature's jobs may use. */
-export interface JobDeps {
-  config: Config;
-  database: Database;
-  logger: Logger;
-  mailer: Mailer;
-  metrics: Metrics;
-  /** The Stripe SDK client (and the in-process emulator in the embedded default). */
-  stripe: StripeDeps;
-  /** Handlers enqueue follow-up work (emails) in their own transactions. */
-  jobs: Jobs<JobDeps>;
-}
-
-export interface Services extends JobDeps {
-  jobs: Jobs<JobDeps>;
-  /** The `subscription_status` of the user shape, answered by billing. */
-  subscriptionStatusOf: SubscriptionStatusOf;
-  close(): Promise<void>;
-}
+import type { StripeDeps } from "./platform/stripe.ts";
 
 /** Every feature's background jobs. */
-// biome-ignore lint/suspicious/noExplicitAny: definitions of every payload type
-export const jobDefinitions: JobDefinition<any, JobDeps>[] = [
-  sendEmailJob,
-  purgeExpiredTokensJob,
-  processEventJob,
-];
+export const jobDefinitions: AnyJobDefinition[] = features.flatMap((f) => f.jobs ?? []);
+
+/** Until a feature answers it, every user's `subscription_status` is "inactive". */
+const noSubscription: SubscriptionStatusOf = async () => "inactive";
 
 export interface ServicesOptions {
   /** Overrides for tests: an already open database, job spies, other job definitions. */
   database?: Database;
   spies?: boolean;
-  // biome-ignore lint/suspicious/noExplicitAny: definitions of every payload type
-  jobs?: JobDefinition<any, JobDeps>[];
+  jobs?: AnyJobDefinition[];
   pollingIntervalSeconds?: number;
   /**
    * Whether this process works jobs (the worker, an API process with WORKER=on): only then does it
@@ -93,10 +67,7 @@ export async function openServices(
         backoff: true,
       },
       // Settings-driven policies per queue (EMAIL_RETRY_*), over the definitions' defaults.
-      retry: {
-        [SEND_EMAIL_QUEUE]: emailRetryPolicy(config),
-        [PROCESS_EVENT_QUEUE]: webhookRetryPolicy(config),
-      },
+      retry: Object.assign({}, ...features.map((f) => f.retryPolicies?.(config) ?? {})),
       log: logger,
       timeoutSeconds: config.JOB_TIMEOUT,
       heartbeatSeconds: config.JOB_HEARTBEAT,
@@ -110,9 +81,7 @@ export async function openServices(
     await jobs.start();
     const mailer = options.mailer ?? createMailer(config, logger);
     const stripe = options.stripe ?? (await openStripe(config, logger, database));
-    // The embedded default sells demo plans from the first start (emulator and database).
-    if (stripe.emulator && !options.stripe) await seedDemoPlans(database.db, stripe.stripe, logger);
-    return {
+    const services: Services = {
       config,
       database,
       logger,
@@ -120,7 +89,9 @@ export async function openServices(
       mailer,
       metrics,
       stripe,
-      subscriptionStatusOf,
+      subscriptionStatusOf:
+        features.find((f) => f.provides?.subscriptionStatusOf)?.provides?.subscriptionStatusOf ??
+        noSubscription,
       async close() {
         try {
           await jobs.stop(config.SHUTDOWN_TIMEOUT * 1000);
@@ -131,6 +102,9 @@ export async function openServices(
         }
       },
     };
+    const context = { embeddedStripe: stripe.emulator !== undefined && !options.stripe };
+    for (const feature of features) await feature.onStart?.(services, context);
+    return services;
   } catch (err) {
     if (owned) await database.close().catch(() => {});
     throw err;

@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
-import { type Command, type CommandContext, UsageError } from "../cli.ts";
-import { AppError } from "../platform/http/errors.ts";
+import { AppError, UsageError } from "../platform/errors.ts";
+import type { Command, CommandContext } from "../platform/feature.ts";
 import { createSuperuser, findUserByEmail, setUserActive } from "./accounts-service.ts";
 
 /** Asks on the terminal without echoing what is typed. */

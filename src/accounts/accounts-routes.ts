@@ -1,5 +1,5 @@
 import type { FastifyRequest } from "fastify";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../platform/feature.ts";
 import { described } from "../platform/http/openapi.ts";
 import { clientKey, type Limiter, type Throttle } from "../platform/http/throttle.ts";
 import type { App } from "../platform/http/types.ts";
@@ -35,7 +35,7 @@ import { authenticate, requireUser } from "./authenticate.ts";
 import { loginThrottle } from "./login-throttle.ts";
 import { logout, refreshTokenUser, rotateRefreshToken } from "./token-service.ts";
 
-/** Per-IP and per-account limits of DESIGN §3's sensitive endpoints (THROTTLE_* settings). */
+/** Per-IP and per-account limits of the sensitive endpoints (THROTTLE_* settings). */
 function limiters(throttle: Throttle, config: AppDeps["config"]) {
   return {
     loginIp: throttle.limiter("login-ip", config.THROTTLE_LOGIN_IP),

@@ -3,6 +3,7 @@ import type { Config } from "../config.ts";
 import { type Db, driverError, type Executor } from "../platform/db/client.ts";
 import { prepared } from "../platform/db/prepared.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
+import type { JobDeps, SubscriptionStatusOf } from "../platform/feature.ts";
 import {
   AppError,
   type FieldErrors,
@@ -10,7 +11,6 @@ import {
   validationError,
 } from "../platform/http/errors.ts";
 import type { Jobs } from "../platform/jobs/jobs.ts";
-import type { JobDeps } from "../services.ts";
 import { welcomeEmail } from "./accounts-emails.ts";
 import { users } from "./accounts-tables.ts";
 import {
@@ -27,8 +27,7 @@ import { nameProblem, normalizeUsername, usernameFormatProblem } from "./user-fi
 /** A user as other modules see it: never the password hash. */
 export type User = Omit<typeof users.$inferSelect, "passwordHash">;
 
-/** Billing's projection answers this; until it exists every user is "inactive". */
-export type SubscriptionStatusOf = (executor: Executor, userId: string) => Promise<string>;
+/** Until billing answers `subscription_status`, every user is "inactive". */
 export const noSubscription: SubscriptionStatusOf = async () => "inactive";
 
 export type AccountsConfig = TokenConfig & HashConfig & Pick<Config, "FRONTEND_URL">;
@@ -40,7 +39,7 @@ export interface AccountsDeps {
   subscriptionStatusOf: SubscriptionStatusOf;
 }
 
-/** The public `user` shape of DESIGN §3. */
+/** The public `user` shape (docs/architecture.md, 'The HTTP contract'). */
 export interface UserBody {
   id: string;
   email: string;

@@ -9,7 +9,6 @@ export type HashConfig = Pick<
   "PASSWORD_HASH_MEMORY_KIB" | "PASSWORD_HASH_ITERATIONS" | "PASSWORD_HASH_CONCURRENCY"
 >;
 
-export const PASSWORD_MAX_LENGTH = 128;
 const MIN_LENGTH = 8;
 
 const limits = new Map<number, LimitFunction>();

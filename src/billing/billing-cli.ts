@@ -1,5 +1,5 @@
-import type { Command } from "../cli.ts";
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../platform/errors.ts";
+import type { Command } from "../platform/feature.ts";
 import { seedDemoPlans } from "./demo-plans.ts";
 import { formatMinor } from "./money.ts";
 import { createPlan, deactivatePlan, listAllPlans, type Plan, syncPlans } from "./plans-service.ts";

@@ -1,8 +1,9 @@
-import { authenticate, requireUser } from "../accounts/authenticate.ts";
-import type { AppDeps } from "../app.ts";
+import { authenticate, requireUser } from "../accounts/index.ts";
+import type { AppDeps } from "../platform/feature.ts";
 import { described } from "../platform/http/openapi.ts";
 import { PageQuery, pageRequest, paginated } from "../platform/http/pagination.ts";
 import type { App } from "../platform/http/types.ts";
+import type { BillingDeps } from "./billing-deps.ts";
 import {
   CancelBody,
   CreateBody,
@@ -23,9 +24,11 @@ import {
   reactivateSubscription,
   subscriptionStatus,
 } from "./subscriptions-service.ts";
-import type { BillingDeps } from "./sync-service.ts";
 
-/** `/api/subscriptions/…` (DESIGN §3): every route needs a signed-in user. */
+/**
+ * `/api/subscriptions/…` (docs/architecture.md, 'The HTTP contract'): every route needs a
+ * signed-in user.
+ */
 export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingDeps): void {
   const service = { ...deps, logger: appDeps.logger };
   const auth = authenticate(appDeps);

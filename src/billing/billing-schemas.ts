@@ -6,7 +6,7 @@ export {
   ErrorMessage,
   FieldErrors,
   Unauthorized,
-} from "../accounts/accounts-schemas.ts";
+} from "../accounts/index.ts";
 
 const Money = Type.String({
   description:

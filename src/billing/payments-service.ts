@@ -1,9 +1,10 @@
 import { and, count, desc, eq, inArray } from "drizzle-orm";
 import Stripe from "stripe";
-import type { User } from "../accounts/accounts-service.ts";
+import type { User } from "../accounts/index.ts";
 import type { Executor, Tx } from "../platform/db/client.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
 import type { PageRequest } from "../platform/http/pagination.ts";
+import type { BillingDeps } from "./billing-deps.ts";
 import {
   paymentActionRequiredEmail,
   paymentFailedEmail,
@@ -11,15 +12,15 @@ import {
 } from "./billing-emails.ts";
 import { payments, plans } from "./billing-tables.ts";
 import { displayAmount, formatMinor } from "./money.ts";
+import { customerIdOf, resolveUser } from "./owners.ts";
+import { queueCancellationEmails } from "./subscription-emails.ts";
 import {
   applySubscription,
-  type BillingDeps,
-  customerIdOf,
   fetchSubscription,
   RetryLater,
-  resolveUser,
-  type SubscriptionRow,
-} from "./sync-service.ts";
+  type Snapshot,
+} from "./subscription-projection.ts";
+import type { SubscriptionRow } from "./subscription-queries.ts";
 
 export type PaymentRow = typeof payments.$inferSelect;
 
@@ -87,13 +88,13 @@ function subscriptionIdOfInvoice(inv: Stripe.Invoice): string | null {
 interface InvoiceFacts {
   invoice: Stripe.Invoice;
   paymentIntent: Stripe.PaymentIntent | null;
-  snapshot: Awaited<ReturnType<typeof fetchSubscription>> | null;
+  snapshot: Snapshot | null;
 }
 
 /**
  * Reads what an invoice event does not carry: the PaymentIntent (through `invoice.payments`,
  * since `invoice.payment_intent` is gone) and the subscription, so rows for objects we have not
- * stored yet can be created (DESIGN §4.6).
+ * stored yet can be created (docs/architecture.md, 'Owner resolution').
  */
 export async function invoiceFacts(deps: BillingDeps, invoiceId: string): Promise<InvoiceFacts> {
   const invoice = await deps.stripe.invoices.retrieve(invoiceId, {
@@ -116,9 +117,9 @@ interface Context {
 }
 
 async function contextOf(tx: Tx, deps: BillingDeps, facts: InvoiceFacts): Promise<Context> {
-  const subscription = facts.snapshot
-    ? (await applySubscription(tx, deps, facts.snapshot)).row
-    : null;
+  const applied = facts.snapshot ? await applySubscription(tx, facts.snapshot) : null;
+  if (applied) await queueCancellationEmails(tx, deps, [applied]);
+  const subscription = applied?.row ?? null;
   const customerId = customerIdOf(facts.invoice.customer);
   const user = await resolveUser(
     tx,

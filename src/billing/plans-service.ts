@@ -9,7 +9,7 @@ import { formatMinor, parseMajor } from "./money.ts";
 
 export type Plan = typeof plans.$inferSelect;
 
-/** The public `plan` shape of DESIGN §3. */
+/** The public `plan` shape (docs/architecture.md, 'The HTTP contract'). */
 export interface PlanBody {
   id: string;
   name: string;
@@ -94,11 +94,6 @@ export async function findPlan(db: Executor, id: string): Promise<Plan | undefin
       .prepare("plan_by_id"),
   );
   const [plan] = await query.execute({ id });
-  return plan;
-}
-
-export async function findPlanByPrice(db: Executor, priceId: string): Promise<Plan | undefined> {
-  const [plan] = await db.select().from(plans).where(eq(plans.stripePriceId, priceId));
   return plan;
 }
 

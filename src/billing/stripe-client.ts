@@ -4,9 +4,13 @@ import type { Config } from "../config.ts";
 import type { Database } from "../platform/db/client.ts";
 import type { Logger } from "../platform/logging.ts";
 import { StartupError } from "../platform/startup-error.ts";
+import type { StripeDeps } from "../platform/stripe.ts";
 import { databaseSnapshotStore } from "./emulator-snapshot.ts";
 
-/** The API version every request and every webhook payload is read with (DESIGN §1). */
+/**
+ * The API version every request and every webhook payload is read with (docs/architecture.md,
+ * 'The Stripe API version').
+ */
 export const STRIPE_API_VERSION = "2026-10-28.endive";
 
 /**
@@ -25,22 +29,7 @@ const EMBEDDED_ENDPOINT = "billing-api (embedded)";
  */
 export const EMULATOR_DEFAULT_PORT = 12111;
 
-/** The emulator's programmatic controls, as far as the app uses them (tests use more). */
-export interface EmbeddedEmulator {
-  readonly url: string;
-  addWebhookEndpoint(hook: { url: string; secret?: string; description?: string }): string;
-  advanceTime(seconds: number): Promise<void>;
-  idle(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** How the app reaches Stripe: the SDK client, and the in-process emulator when there is one. */
-export interface StripeDeps {
-  stripe: Stripe;
-  /** The secret webhooks are verified with. */
-  webhookSecret: string | undefined;
-  emulator: EmbeddedEmulator | undefined;
-}
+export type { EmbeddedEmulator, StripeDeps } from "../platform/stripe.ts";
 
 /** Splits STRIPE_API_BASE into the SDK's host/port/protocol; unset keeps api.stripe.com. */
 export function sdkAddress(base: string | undefined): {

@@ -1,22 +1,28 @@
 import { and, eq, lt, sql } from "drizzle-orm";
 import Stripe from "stripe";
-import { getUserById, setStripeCustomerId } from "../accounts/accounts-service.ts";
-import type { Executor } from "../platform/db/client.ts";
-import { AppError, businessError } from "../platform/http/errors.ts";
+import { getUserById, setStripeCustomerId, type User } from "../accounts/index.ts";
+import type { Executor, Tx } from "../platform/db/client.ts";
+import { AppError } from "../platform/errors.ts";
+import { businessError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
+import type { BillingDeps } from "./billing-deps.ts";
 import { subscriptionCheckouts } from "./billing-tables.ts";
 import { findPlan, getActivePlan, type Plan, type PlanBody, planBody } from "./plans-service.ts";
+import { queueCancellationEmails } from "./subscription-emails.ts";
 import {
+  type Applied,
   applySubscription,
   applySubscriptions,
-  type BillingDeps,
-  currentSubscription,
-  currentSubscriptionWithPlan,
   dbClock,
   FIRST_PAYMENT_FAILED,
+  type Known,
   type Snapshot,
+} from "./subscription-projection.ts";
+import {
+  currentSubscription,
+  currentSubscriptionWithPlan,
   type SubscriptionRow,
-} from "./sync-service.ts";
+} from "./subscription-queries.ts";
 
 export interface SubscriptionBody {
   id: string;
@@ -78,8 +84,9 @@ type Checkout = typeof subscriptionCheckouts.$inferSelect;
 
 /**
  * Claims the user's one checkout slot. The advisory lock serializes concurrent creates for one
- * user (DESIGN §4.5); the partial unique index on pending checkouts backs it up. The slot is held
- * without a transaction while Stripe is called, so nothing else waits on the database meanwhile.
+ * user (docs/architecture.md, 'One live subscription per user'); the partial unique index on
+ * pending checkouts backs it up. The slot is held without a transaction while Stripe is called, so
+ * nothing else waits on the database meanwhile.
  */
 async function beginCheckout(deps: BillingDeps, userId: string, planId: string): Promise<Checkout> {
   return deps.db.transaction(async (tx) => {
@@ -130,10 +137,13 @@ async function finishCheckout(
  * attempt made (by `metadata.user_id`), else create it. The idempotency key covers a retry within
  * Stripe's key window; the lookup covers one after it.
  */
-async function ensureCustomer(deps: BillingDeps, userId: string): Promise<string> {
+async function ensureCustomer(
+  deps: BillingDeps,
+  userId: string,
+): Promise<{ user: User; customer: string }> {
   const user = await getUserById(deps.db, userId);
   if (!user) throw new Error(`user ${userId} not found`);
-  if (user.stripeCustomerId) return user.stripeCustomerId;
+  if (user.stripeCustomerId) return { user, customer: user.stripeCustomerId };
   const existing = await deps.stripe.customers.list({ email: user.email, limit: 100 });
   const mine = existing.data.find((c) => c.metadata.user_id === user.id);
   const customer =
@@ -143,7 +153,7 @@ async function ensureCustomer(deps: BillingDeps, userId: string): Promise<string
       { idempotencyKey: `customer:${user.id}` },
     ));
   await setStripeCustomerId(deps.db, user.id, customer.id);
-  return customer.id;
+  return { user, customer: customer.id };
 }
 
 export interface CreateResult {
@@ -155,7 +165,8 @@ export interface CreateResult {
  * POST create/: attaches the card, makes it the customer's default and creates the subscription
  * with `allow_incomplete`, so a good card is `active` at once, a card that needs 3-D Secure comes
  * back `incomplete` with the client secret, and a failed first charge is canceled and answered
- * with 402. Every Stripe write carries a key derived from the checkout id (DESIGN §4.5).
+ * with 402. Every Stripe write carries a key derived from the checkout id (docs/architecture.md,
+ * 'Idempotency keys').
  */
 export async function createSubscription(
   deps: BillingDeps & { logger: Logger },
@@ -185,8 +196,10 @@ async function runCheckout(
   paymentMethodId: string,
 ): Promise<CreateResult> {
   const key = (step: string) => `checkout:${checkout.id}:${step}`;
-  const customer = await ensureCustomer(deps, userId);
-  await settleOpenSubscriptions(deps, customer, key("replace"));
+  const { user, customer } = await ensureCustomer(deps, userId);
+  // Rows this request has read already, so that writing Stripe's answers reads neither again.
+  const known: Known = { user, plans: [plan] };
+  await settleOpenSubscriptions(deps, customer, key("replace"), known);
   const pm = await deps.stripe.paymentMethods.attach(
     paymentMethodId,
     { customer },
@@ -210,13 +223,31 @@ async function runCheckout(
     },
     { idempotencyKey: key("subscription") },
   );
-  const clientSecret = await firstPaymentOutcome(deps, sub, checkout, key("cancel"));
-  const row = await deps.db.transaction(async (tx) => {
-    const { row } = await applySubscription(tx, deps, { sub, readAt });
+  const clientSecret = await firstPaymentOutcome(deps, sub, checkout, key("cancel"), known);
+  const applied = await deps.db.transaction(async (tx) => {
+    const applied = await write(tx, deps, { sub, readAt }, known);
     await finishCheckout(tx, checkout.id, "succeeded", { stripeSubscriptionId: sub.id });
-    return row;
+    return applied;
   });
-  return { subscription: await subscriptionBody(deps.db, row), clientSecret };
+  return { subscription: await appliedBody(deps.db, applied), clientSecret };
+}
+
+/** Writes Stripe's answer into the projection, with the cancellation email it may reveal. */
+async function write(
+  tx: Tx,
+  deps: BillingDeps,
+  snapshot: Snapshot,
+  known: Known = {},
+): Promise<Applied> {
+  const applied = await applySubscription(tx, snapshot, known);
+  await queueCancellationEmails(tx, deps, [applied]);
+  return applied;
+}
+
+/** The body of a row just applied: its plan is the one it was written with, read already. */
+async function appliedBody(db: Executor, applied: Applied): Promise<SubscriptionBody> {
+  if (applied.written) return bodyOf(applied.row, applied.plan);
+  return subscriptionBody(db, applied.row);
 }
 
 /**
@@ -229,6 +260,7 @@ async function firstPaymentOutcome(
   sub: Stripe.Subscription,
   checkout: Checkout,
   cancelKey: string,
+  known: Known,
 ): Promise<string | null> {
   if (sub.status !== "incomplete") return null;
   const invoice = typeof sub.latest_invoice === "object" ? sub.latest_invoice : null;
@@ -253,7 +285,7 @@ async function firstPaymentOutcome(
     { cancellation_details: { comment: FIRST_PAYMENT_FAILED } },
     { idempotencyKey: cancelKey },
   );
-  await deps.db.transaction((tx) => applySubscription(tx, deps, { sub: canceled, readAt }));
+  await deps.db.transaction((tx) => write(tx, deps, { sub: canceled, readAt }, known));
   throw businessError("payment_required", message);
 }
 
@@ -268,6 +300,7 @@ async function settleOpenSubscriptions(
   deps: BillingDeps,
   customer: string,
   key: string,
+  known: Known,
 ): Promise<void> {
   const readAt = await dbClock(deps.db);
   // Without `status`, Stripe lists every subscription that has not ended.
@@ -287,7 +320,10 @@ async function settleOpenSubscriptions(
     snapshots.push({ sub: canceled, readAt: canceledAt });
   }
   if (snapshots.length > 0) {
-    await deps.db.transaction((tx) => applySubscriptions(tx, deps, snapshots));
+    await deps.db.transaction(async (tx) => {
+      const applied = await applySubscriptions(tx, snapshots, known);
+      await queueCancellationEmails(tx, deps, applied);
+    });
   }
   if (snapshots.some(({ sub }) => HOLDS.has(sub.status))) {
     throw businessError("invalid", ALREADY);
@@ -297,10 +333,8 @@ async function settleOpenSubscriptions(
 const CANCELLABLE = new Set(["active", "trialing", "past_due"]);
 
 async function writeBack(deps: BillingDeps, snapshot: Snapshot): Promise<SubscriptionBody> {
-  const row = await deps.db.transaction(
-    async (tx) => (await applySubscription(tx, deps, snapshot)).row,
-  );
-  return subscriptionBody(deps.db, row);
+  const applied = await deps.db.transaction((tx) => write(tx, deps, snapshot));
+  return appliedBody(deps.db, applied);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../platform/feature.ts";
 import type { App } from "../platform/http/types.ts";
 import { registerWebhookRoutes } from "./webhook-routes.ts";
 

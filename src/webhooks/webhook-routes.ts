@@ -1,6 +1,6 @@
 import { Type } from "typebox";
-import type { AppDeps } from "../app.ts";
-import { ErrorMessage } from "../billing/billing-schemas.ts";
+import { ErrorMessage } from "../accounts/index.ts";
+import type { AppDeps } from "../platform/feature.ts";
 import { described } from "../platform/http/openapi.ts";
 import type { App } from "../platform/http/types.ts";
 import { EventStore, receiveEvent } from "./webhook-service.ts";

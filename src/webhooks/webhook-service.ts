@@ -1,20 +1,10 @@
-import { desc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
-import pLimit from "p-limit";
 import Stripe from "stripe";
-import {
-  applySubscriptions,
-  type BillingDeps,
-  RetryLater,
-  type Snapshot,
-} from "../billing/sync-service.ts";
-import { type Db, databaseUnavailable, driverError, type Executor } from "../platform/db/client.ts";
+import { type Db, databaseUnavailable, driverError } from "../platform/db/client.ts";
+import type { JobDeps } from "../platform/feature.ts";
 import { businessError } from "../platform/http/errors.ts";
-import type { Metrics } from "../platform/metrics.ts";
-import { handleEvent, type Outcome, subscriptionToSync } from "./webhook-handlers.ts";
-import { processEventJob } from "./webhook-jobs.ts";
+import type { Jobs } from "../platform/jobs/jobs.ts";
+import { processEventQueue } from "./webhook-jobs.ts";
 import { stripeEvents } from "./webhook-tables.ts";
-
-export type StoredEvent = typeof stripeEvents.$inferSelect;
 
 export interface IntakeDeps {
   /** One per process, so that concurrent requests share transactions. */
@@ -41,8 +31,8 @@ interface Arrival {
  * while no intake transaction is running is stored at once, in its own; the events that arrive
  * while one is running wait for it and are then stored together, in one multi-row insert, one job
  * insert and one commit. An idle endpoint adds no delay; a busy one pays one commit per batch
- * instead of one per event (measured by bench/: webhook intake). Each request is answered after
- * its own event committed, never before.
+ * instead of one per event (docs/performance.md). Each request is answered after its own event
+ * committed, never before.
  *
  * A batch the database refuses is retried event by event, so an event it cannot store fails only
  * its own request (Stripe redelivers it). Ids are inserted in sorted order: two processes' batches
@@ -50,11 +40,11 @@ interface Arrival {
  */
 export class EventStore {
   readonly #db: Db;
-  readonly #jobs: BillingDeps["jobs"];
+  readonly #jobs: Jobs<JobDeps>;
   #arrivals: Arrival[] = [];
   #running = false;
 
-  constructor(deps: { db: Db; jobs: BillingDeps["jobs"] }) {
+  constructor(deps: { db: Db; jobs: Jobs<JobDeps> }) {
     this.#db = deps.db;
     this.#jobs = deps.jobs;
   }
@@ -121,14 +111,14 @@ export class EventStore {
         .returning({ id: stripeEvents.id });
       // Named by its number of rows, the only thing its text depends on (every value above is
       // present: isEvent checked the others at intake), so PostgreSQL plans each size once per
-      // connection (8 rows: 0.65 → 0.39 ms here). Sizes past NAMED_SIZES, which only a backlog
+      // connection (docs/performance.md). Sizes past NAMED_SIZES, which only a backlog
       // reaches, are planned each time, so a connection keeps at most that many.
       const rows = await (sorted.length <= NAMED_SIZES
         ? insert.prepare(`stripe_events_insert_${sorted.length}`).execute()
         : insert);
       await this.#jobs.enqueueMany(
         tx,
-        processEventJob,
+        processEventQueue,
         rows.map((row) => ({ payload: { eventId: row.id }, key: row.id })),
       );
       return new Set(rows.map((row) => row.id));
@@ -162,10 +152,10 @@ function isEvent(value: unknown): value is Stripe.Event {
 }
 
 /**
- * Webhook intake (DESIGN §4.2): verify the signature over the exact bytes, store the event once
- * (a redelivery hits the primary key) and enqueue its processing in the same transaction
- * (`EventStore`), so an event is processed if and only if it was stored. Nothing is stored for a
- * request that fails verification or is not an event.
+ * Webhook intake (docs/architecture.md, 'The webhook ledger'): verify the signature over the exact
+ * bytes, store the event once (a redelivery hits the primary key) and enqueue its processing in the
+ * same transaction (`EventStore`), so an event is processed if and only if it was stored. Nothing
+ * is stored for a request that fails verification or is not an event.
  */
 export async function receiveEvent(
   deps: IntakeDeps,
@@ -194,202 +184,4 @@ export async function receiveEvent(
   }
   if (!isEvent(event)) throw invalidPayload();
   return { duplicate: await deps.store.store(event), type: event.type };
-}
-
-type ProcessDeps = BillingDeps & { metrics?: Metrics };
-
-/**
- * Processes one stored event. Safe to run twice: a finished event is skipped, and every handler
- * writes through guarded upserts and unique keys. `final` says whether a failure now is the last
- * attempt (the row becomes `failed`, listed by `webhooks:list --failed`).
- */
-export async function processStoredEvent(
-  deps: ProcessDeps,
-  eventId: string,
-  final: boolean,
-): Promise<StoredEvent["status"] | undefined> {
-  const { rows } = await countAttempts(deps.db, [eventId]);
-  const [row] = rows;
-  if (!row) return undefined;
-  if (finished(row)) return row.status;
-  const outcome = await processRow(deps, row, final);
-  if (outcome instanceof Error) throw outcome;
-  return outcome;
-}
-
-/** Subscription reads in flight per batch: a backlog must not turn into a burst against Stripe. */
-const READS_PER_BATCH = 5;
-
-/**
- * Processes a batch of stored events (the worker's path) and answers, per event in order, the
- * error it failed with or `undefined`. Equivalent to `processStoredEvent` on each, in fewer
- * statements: one counts every attempt; the subscription events, the bulk of Stripe's traffic,
- * read each subscription once however many of them name it, and are written in one transaction
- * with their new status. Should that transaction fail (a user not linked yet, a refused write),
- * and for every other type, each event is processed on its own, so one event's failure is its
- * own.
- */
-export async function processStoredEvents(
-  deps: ProcessDeps,
-  events: { eventId: string; final: boolean }[],
-): Promise<(Error | undefined)[]> {
-  const { rows, clock } = await countAttempts(
-    deps.db,
-    events.map((e) => e.eventId),
-  );
-  // Subscription events by the subscription they sync; every other type on its own.
-  const bySubscription: Synced = new Map();
-  const others: StoredEvent[] = [];
-  for (const row of rows) {
-    if (finished(row)) continue;
-    const id = subscriptionToSync(payloadOf(row));
-    if (id === undefined) others.push(row);
-    else bySubscription.set(id, [...(bySubscription.get(id) ?? []), row]);
-  }
-  const alone = [...others, ...(await syncTogether(deps, bySubscription, clock))];
-  const errors = new Map<string, Error>();
-  const final = new Map(events.map((e) => [e.eventId, e.final]));
-  for (const row of alone) {
-    const outcome = await processRow(deps, row, final.get(row.id) ?? true);
-    if (outcome instanceof Error) errors.set(row.id, outcome);
-  }
-  return events.map((e) => errors.get(e.eventId));
-}
-
-/** Subscription events by the subscription they sync. */
-type Synced = Map<string, StoredEvent[]>;
-
-/**
- * Reads each subscription of `bySubscription` once and writes them with their events' `processed`
- * status in one transaction. `readAt` is the database clock of before any read left: the version
- * marker every snapshot carries (DESIGN §4.1), and earlier than every read. Answers the events
- * left to process one by one: those whose read failed or whose user is not known yet, or all of
- * them if the transaction failed.
- */
-async function syncTogether(
-  deps: ProcessDeps,
-  bySubscription: Synced,
-  readAt: Date,
-): Promise<StoredEvent[]> {
-  const all = [...bySubscription.values()].flat();
-  // Sorted, so two batches that share subscriptions lock their rows in the same order.
-  const ids = [...bySubscription.keys()].sort();
-  const limit = pLimit(READS_PER_BATCH);
-  const reads = await Promise.allSettled(
-    ids.map((id) => limit(() => deps.stripe.subscriptions.retrieve(id))),
-  );
-  const snapshots: Snapshot[] = reads.flatMap((read) =>
-    read.status === "fulfilled" ? [{ sub: read.value, readAt }] : [],
-  );
-  if (snapshots.length === 0) return all;
-  let synced: StoredEvent[];
-  try {
-    synced = await deps.db.transaction(async (tx) => {
-      const applied = await applySubscriptions(tx, deps, snapshots);
-      // A subscription whose user is not known yet leaves its events to the one-by-one path,
-      // which records the failure and retries them.
-      const done = snapshots.flatMap(({ sub }, i) =>
-        applied[i] instanceof RetryLater ? [] : (bySubscription.get(sub.id) ?? []),
-      );
-      if (done.length > 0) {
-        await tx
-          .update(stripeEvents)
-          .set({ status: "processed", processedAt: new Date(), lastError: null })
-          .where(
-            inArray(
-              stripeEvents.id,
-              done.map((row) => row.id),
-            ),
-          );
-      }
-      return done;
-    });
-  } catch {
-    return all;
-  }
-  for (const row of synced) recordOutcome(deps, row, "processed");
-  const processed = new Set(synced);
-  return all.filter((row) => !processed.has(row));
-}
-
-/** Runs an event's handler and records the outcome; answers it, or the error it failed with. */
-async function processRow(
-  deps: ProcessDeps,
-  row: StoredEvent,
-  final: boolean,
-): Promise<Outcome | Error> {
-  try {
-    const outcome = await handleEvent(deps, payloadOf(row));
-    await deps.db
-      .update(stripeEvents)
-      .set({ status: outcome, processedAt: new Date(), lastError: null })
-      .where(eq(stripeEvents.id, row.id));
-    recordOutcome(deps, row, outcome);
-    return outcome;
-  } catch (err) {
-    await deps.db
-      .update(stripeEvents)
-      .set({
-        status: final ? "failed" : "retrying",
-        lastError: err instanceof Error ? err.message : String(err),
-      })
-      .where(eq(stripeEvents.id, row.id));
-    deps.metrics?.webhookEvents.inc({ type: row.type, outcome: final ? "failed" : "retried" });
-    return err instanceof Error ? err : new Error(String(err));
-  }
-}
-
-function recordOutcome(deps: ProcessDeps, row: StoredEvent, outcome: Outcome): void {
-  deps.metrics?.webhookEvents.inc({ type: row.type, outcome });
-  deps.metrics?.webhookLag.observe(
-    { type: row.type },
-    (Date.now() - row.receivedAt.getTime()) / 1000,
-  );
-}
-
-/**
- * Counts an attempt at each stored event of `ids` and answers their rows, with the database clock
- * as of this statement (so before anything it leads to is fetched).
- */
-async function countAttempts(db: Db, ids: string[]): Promise<{ rows: StoredEvent[]; clock: Date }> {
-  const rows = await db
-    .update(stripeEvents)
-    .set({ attempts: sql`${stripeEvents.attempts} + 1` })
-    .where(inArray(stripeEvents.id, ids))
-    .returning({
-      ...getTableColumns(stripeEvents),
-      clock: sql<string | Date>`clock_timestamp()`,
-    });
-  const clock = rows[0] ? new Date(rows[0].clock) : new Date();
-  return { rows: rows.map(({ clock: _clock, ...row }) => row), clock };
-}
-
-const finished = (row: StoredEvent) => row.status === "processed" || row.status === "ignored";
-
-/** Verified and shape-checked at intake; stored as received. */
-const payloadOf = (row: StoredEvent) => row.payload as Stripe.Event;
-
-export async function listEvents(
-  db: Executor,
-  options: { failed?: boolean; limit?: number } = {},
-): Promise<StoredEvent[]> {
-  const query = db.select().from(stripeEvents);
-  const filtered = options.failed
-    ? query.where(inArray(stripeEvents.status, ["failed", "retrying"]))
-    : query;
-  return filtered.orderBy(desc(stripeEvents.receivedAt)).limit(options.limit ?? 50);
-}
-
-/** `webhooks:replay`: processes a stored event again now, whatever its state, and reports. */
-export async function replayEvent(
-  deps: BillingDeps,
-  eventId: string,
-): Promise<StoredEvent["status"]> {
-  const [row] = await deps.db
-    .update(stripeEvents)
-    .set({ status: "pending", processedAt: null, lastError: null })
-    .where(eq(stripeEvents.id, eventId))
-    .returning({ id: stripeEvents.id });
-  if (!row) throw new Error(`no stored event ${eventId}`);
-  return (await processStoredEvent(deps, eventId, true)) ?? "pending";
 }

@@ -2,10 +2,11 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DestinationStream } from "pino";
-import { type App, type AppModule, buildApp, modules } from "../../src/app.ts";
+import { type App, buildApp, modules } from "../../src/app.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
+import type { AppModule, Services } from "../../src/platform/feature.ts";
 import { createLogger } from "../../src/platform/logging.ts";
-import { openServices, type Services, type ServicesOptions } from "../../src/services.ts";
+import { openServices, type ServicesOptions } from "../../src/services.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 
 /** A test configuration: the defaults, quiet logs, a private DATA_DIR, plus `overrides`. */

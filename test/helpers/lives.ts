@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type Stripe from "stripe";
 import { register, setStripeCustomerId } from "../../src/accounts/accounts-service.ts";
 import { createPlan } from "../../src/billing/plans-service.ts";
-import type { Services } from "../../src/services.ts";
+import type { Services } from "../../src/platform/feature.ts";
 import type { StripeEmulator } from "../../stripe-emulator/index.ts";
 import { DAY, latestPaymentIntent } from "./billing.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Type } from "typebox";
-import type { AppModule } from "../../src/app.ts";
+import type { AppModule } from "../../src/platform/feature.ts";
 import {
   PageQuery,
   Paginated,

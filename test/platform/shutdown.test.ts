@@ -3,7 +3,7 @@ import { request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { sql } from "drizzle-orm";
-import type { AppModule } from "../../src/app.ts";
+import type { AppModule } from "../../src/platform/feature.ts";
 import { startTestApp } from "../helpers/app.ts";
 
 test("shutdown closes the database only after a handler whose client hung up has finished", async () => {

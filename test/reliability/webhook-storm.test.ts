@@ -6,20 +6,19 @@ import { after, test } from "node:test";
 import { inArray, sql } from "drizzle-orm";
 import pg from "pg";
 import { payments, subscriptions } from "../../src/billing/billing-tables.ts";
+import { handleStripeEvents } from "../../src/billing/index.ts";
 import { createStripeClient } from "../../src/billing/stripe-client.ts";
 import { loadConfig } from "../../src/config.ts";
 import { type Db, openDatabase, queryRows } from "../../src/platform/db/client.ts";
 import { SEND_EMAIL_QUEUE } from "../../src/platform/email/email-jobs.ts";
 import { emails } from "../../src/platform/email/email-tables.ts";
+import type { Services } from "../../src/platform/feature.ts";
 import { deadLetterQueue } from "../../src/platform/jobs/definitions.ts";
 import { createLogger } from "../../src/platform/logging.ts";
-import { openServices, type Services } from "../../src/services.ts";
-import { billingDepsOf, PROCESS_EVENT_QUEUE } from "../../src/webhooks/webhook-jobs.ts";
-import {
-  EventStore,
-  processStoredEvent,
-  receiveEvent,
-} from "../../src/webhooks/webhook-service.ts";
+import { openServices } from "../../src/services.ts";
+import { PROCESS_EVENT_QUEUE } from "../../src/webhooks/webhook-jobs.ts";
+import { processStoredEvent } from "../../src/webhooks/webhook-ledger.ts";
+import { EventStore, receiveEvent } from "../../src/webhooks/webhook-service.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import { signPayload, startStripeEmulator } from "../../stripe-emulator/index.ts";
 import type { Stage } from "../../stripe-emulator/server.ts";
@@ -197,11 +196,16 @@ async function prepare() {
 /** The reference: each event once, in creation order, processed before the next arrives. */
 async function deliverInOrder(reference: Services, events: Captured[]) {
   const started = Date.now();
-  const deps = billingDepsOf(reference);
-  const intake = { store: new EventStore(deps), stripe: deps.stripe, webhookSecret: SECRET };
+  const intake = {
+    store: new EventStore({ db: reference.database.db, jobs: reference.jobs }),
+    stripe: reference.stripe.stripe,
+    webhookSecret: SECRET,
+  };
+  const handle: Parameters<typeof processStoredEvent>[1] = (events, batch) =>
+    handleStripeEvents(reference, events, batch);
   for (const { id, payload } of events) {
     await receiveEvent(intake, Buffer.from(payload), signed(payload));
-    const outcome = await processStoredEvent(billingDepsOf(reference), id, true);
+    const outcome = await processStoredEvent({ db: reference.database.db }, handle, id, true);
     assert.ok(outcome === "processed" || outcome === "ignored", `${id}: ${outcome}`);
   }
   return (Date.now() - started) / 1000;

@@ -3,11 +3,20 @@ import { after, before, describe, test } from "node:test";
 import { eq, inArray } from "drizzle-orm";
 import type Stripe from "stripe";
 import { setStripeCustomerId } from "../../src/accounts/accounts-service.ts";
-import { billingDepsOf } from "../../src/webhooks/webhook-jobs.ts";
-import { processStoredEvents } from "../../src/webhooks/webhook-service.ts";
+import { handleStripeEvents } from "../../src/billing/index.ts";
+import type { Services } from "../../src/platform/feature.ts";
+import { processStoredEvents as processWith } from "../../src/webhooks/webhook-ledger.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import type { Stage } from "../../stripe-emulator/server.ts";
 import { type BillingTestApp, startBillingApp } from "../helpers/billing.ts";
+
+/** The worker's path: the webhook ledger running billing's event handler. */
+const processStoredEvents = (services: Services, events: { eventId: string; final: boolean }[]) =>
+  processWith(
+    { db: services.database.db },
+    (batch, at) => handleStripeEvents(services, batch, at),
+    events,
+  );
 
 // Stripe reads of each subscription, by id.
 const reads = new Map<string, number>();
@@ -69,7 +78,7 @@ describe("a batch of stored events", () => {
 
     // The subscription events first: each subscription is read once in the batch, and the
     // unlinked one once more when its event is retried on its own.
-    const deps = billingDepsOf(t.services);
+    const deps = t.services;
     const subscriptionEvents = stored.filter((s) => s.type.startsWith("customer.subscription."));
     const rest = stored.filter((s) => !s.type.startsWith("customer.subscription."));
     reads.clear();

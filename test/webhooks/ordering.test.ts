@@ -3,10 +3,10 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { setStripeCustomerId } from "../../src/accounts/accounts-service.ts";
-import { RetryLater } from "../../src/billing/sync-service.ts";
+import { billingDepsOf } from "../../src/billing/billing-deps.ts";
+import { handleEvent } from "../../src/billing/stripe-events.ts";
+import { RetryLater } from "../../src/billing/subscription-projection.ts";
 import { commands as webhookCommands } from "../../src/cli.ts";
-import { handleEvent } from "../../src/webhooks/webhook-handlers.ts";
-import { billingDepsOf } from "../../src/webhooks/webhook-jobs.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import type { Stage } from "../../stripe-emulator/server.ts";
 import {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, afterEach, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
-import { handleEvent } from "../../src/webhooks/webhook-handlers.ts";
-import { billingDepsOf } from "../../src/webhooks/webhook-jobs.ts";
+import { billingDepsOf } from "../../src/billing/billing-deps.ts";
+import { handleEvent } from "../../src/billing/stripe-events.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import { signPayload } from "../../stripe-emulator/index.ts";
 import {

@@ -7,9 +7,12 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg
 import pg from "pg";
 import { type Db as BossDb, fromPglite } from "pg-boss";
 import { lockDataDir } from "./data-dir-lock.ts";
-import * as schema from "./schema.ts";
 
-export type Schema = typeof schema;
+/**
+ * No relational schema: queries name their tables, which each feature owns (`*-tables.ts`), so
+ * the platform knows no feature's tables. drizzle-kit finds them through drizzle.config.ts.
+ */
+export type Schema = Record<string, never>;
 
 /** The Drizzle database, whichever driver is underneath. Nothing outside this folder knows which. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -89,7 +92,7 @@ async function openPgliteLocked(options: DatabaseOptions, unlock: () => void): P
     ...(options.pgliteDir ? { dataDir: options.pgliteDir } : {}),
     ...(options.pgliteLoad ? { loadDataDir: options.pgliteLoad } : {}),
   });
-  const db = drizzlePglite({ client, schema, casing: "snake_case" });
+  const db = drizzlePglite({ client, casing: "snake_case" });
   return {
     db,
     driver: "pglite",
@@ -123,7 +126,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   // listening: an uncaught exception that ends the process. The holder's next statement fails
   // with the same cause, and the pool discards the client on release, so there is nothing to do.
   pool.on("connect", (client) => client.on("error", () => {}));
-  const db = drizzlePg({ client: pool, schema, casing: "snake_case" });
+  const db = drizzlePg({ client: pool, casing: "snake_case" });
   return {
     db,
     driver: "postgres",

@@ -1,5 +1,5 @@
-import type { Command } from "../../cli.ts";
-import { UsageError } from "../../cli.ts";
+import { UsageError } from "../errors.ts";
+import type { Command } from "../feature.ts";
 import { listEmails } from "./email-service.ts";
 
 const STATUSES = ["queued", "retrying", "sent", "failed"];

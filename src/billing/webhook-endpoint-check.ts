@@ -1,7 +1,7 @@
 import Stripe from "stripe";
-import type { StripeDeps } from "../billing/stripe-client.ts";
 import type { Logger } from "../platform/logging.ts";
-import { HANDLED_EVENT_TYPES } from "./webhook-handlers.ts";
+import type { StripeDeps } from "../platform/stripe.ts";
+import { HANDLED_EVENT_TYPES } from "./stripe-events.ts";
 
 /** Our intake route's path, as a Stripe endpoint's URL names it (with or without the slash). */
 const INTAKE_PATH = /\/api\/webhooks\/stripe\/?$/;

@@ -1,0 +1,23 @@
+import type { Feature } from "../platform/feature.ts";
+import { accountCommands } from "./accounts-cli.ts";
+import { purgeExpiredTokensJob } from "./accounts-jobs.ts";
+import { accountsModule } from "./accounts-module.ts";
+
+// The shared HTTP error shapes, until they move to platform/http.
+export { ErrorMessage, FieldErrors, Unauthorized } from "./accounts-schemas.ts";
+// What other features may use of accounts (they import this file, never the folder's others).
+export {
+  findUsersByIdOrCustomer,
+  getUserById,
+  setStripeCustomerId,
+  type User,
+} from "./accounts-service.ts";
+export { authenticate, requireUser } from "./authenticate.ts";
+
+/** Users, JWT tokens and the `/api/auth/…` routes; the hourly purge of expired refresh tokens. */
+export const accounts: Feature = {
+  name: "accounts",
+  routes: accountsModule,
+  jobs: [purgeExpiredTokensJob],
+  commands: accountCommands,
+};

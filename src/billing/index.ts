@@ -1,0 +1,40 @@
+import type { Feature, JobDeps } from "../platform/feature.ts";
+import type { EventsHandler } from "../webhooks/index.ts";
+import { billingCommands } from "./billing-cli.ts";
+import { billingDepsOf } from "./billing-deps.ts";
+import { billingModule } from "./billing-module.ts";
+import { seedDemoPlans } from "./demo-plans.ts";
+import { registerEmbeddedWebhook } from "./stripe-client.ts";
+import { handleEvents } from "./stripe-events.ts";
+import { subscriptionStatusOf } from "./subscription-queries.ts";
+import { checkWebhookEndpoints } from "./webhook-endpoint-check.ts";
+
+export { openStripe } from "./stripe-client.ts";
+
+/**
+ * What Stripe events mean to billing, as the webhook ledger runs them (src/features.ts injects it):
+ * `handleEvents` with billing's dependencies out of the job's.
+ */
+export const handleStripeEvents: EventsHandler<
+  Pick<JobDeps, "database" | "stripe" | "jobs" | "config" | "logger">
+> = (deps, events, batch) =>
+  handleEvents({ ...billingDepsOf(deps), logger: deps.logger }, events, batch);
+
+/** Plans, subscriptions and payments: `/api/subscriptions/…`, the `plans:*` commands. */
+export const billing: Feature = {
+  name: "billing",
+  routes: billingModule,
+  commands: billingCommands,
+  provides: { subscriptionStatusOf },
+  async onStart(services, { embeddedStripe }) {
+    // The embedded default sells demo plans from the first start (emulator and database).
+    if (embeddedStripe && services.stripe.emulator) {
+      await seedDemoPlans(services.database.db, services.stripe.stripe, services.logger);
+    }
+  },
+  onListen(services, { host, port }) {
+    registerEmbeddedWebhook(services.stripe, host, port);
+    // Not awaited: Stripe's answer only adds a warning, it never holds the start. Never rejects.
+    void checkWebhookEndpoints(services.stripe, services.logger);
+  },
+};

@@ -1,0 +1,271 @@
+import { eq } from "drizzle-orm";
+import pLimit from "p-limit";
+import type Stripe from "stripe";
+import { getUserById } from "../accounts/index.ts";
+import type { Tx } from "../platform/db/client.ts";
+import { queueEmail } from "../platform/email/email-service.ts";
+import type { Logger } from "../platform/logging.ts";
+import type { Batch, HandlerResult, LedgerEvent, Outcome } from "../webhooks/index.ts";
+import type { BillingDeps } from "./billing-deps.ts";
+import { trialEndingEmail } from "./billing-emails.ts";
+import { plans } from "./billing-tables.ts";
+import {
+  invoiceFacts,
+  recordActionRequired,
+  recordInvoiceFailed,
+  recordInvoicePaid,
+  recordRefunds,
+} from "./payments-service.ts";
+import { queueCancellationEmails } from "./subscription-emails.ts";
+import {
+  type Applied,
+  applySubscriptions,
+  fetchSubscription,
+  RetryLater,
+  type Snapshot,
+} from "./subscription-projection.ts";
+import type { SubscriptionRow } from "./subscription-queries.ts";
+
+// What each Stripe event means to billing. The webhook ledger (src/webhooks/) stores, retries and
+// replays events; it hands them here, to `handleEvents`, in batches (the worker) or one at a time
+// (a replay).
+
+/** The events of one type, as the SDK describes them. */
+type EventOf<T extends Stripe.Event.Type> = Extract<Stripe.Event, { type: T }>;
+type Handler<T extends Stripe.Event.Type> = (
+  deps: BillingDeps,
+  event: EventOf<T>,
+) => Promise<Outcome>;
+type HandlerTable = { [T in Stripe.Event.Type]?: Handler<T> };
+
+/**
+ * Writes snapshots into the projection and queues the cancellation emails they reveal, in `tx`.
+ * Answers what `applySubscriptions` does.
+ */
+async function writeSnapshots(
+  tx: Tx,
+  deps: BillingDeps,
+  snapshots: Snapshot[],
+): Promise<(Applied | RetryLater)[]> {
+  const applied = await applySubscriptions(tx, snapshots);
+  await queueCancellationEmails(tx, deps, applied);
+  return applied;
+}
+
+/** Fetches a subscription and writes it, in one short transaction after the read. */
+export async function syncSubscription(deps: BillingDeps, id: string): Promise<SubscriptionRow> {
+  const snapshot = await fetchSubscription(deps, id);
+  return deps.db.transaction(async (tx) => {
+    const [applied] = await writeSnapshots(tx, deps, [snapshot]);
+    if (applied instanceof RetryLater) throw applied;
+    if (!applied) throw new Error(`subscription ${id} was not applied`);
+    return applied.row;
+  });
+}
+
+/** Re-reads the subscription and writes it (`subscriptionToSync` names it). */
+async function sync(
+  deps: BillingDeps,
+  event: EventOf<
+    | "customer.subscription.created"
+    | "customer.subscription.updated"
+    | "customer.subscription.deleted"
+  >,
+): Promise<Outcome> {
+  await syncSubscription(deps, event.data.object.id);
+  return "processed";
+}
+
+/**
+ * `customer.subscription.trial_will_end`: the reminder, once per subscription and trial end (the
+ * event's own `trial_end`), unless the subscription has ended meanwhile.
+ */
+async function trialWillEnd(
+  deps: BillingDeps,
+  event: EventOf<"customer.subscription.trial_will_end">,
+): Promise<Outcome> {
+  const trialing = event.data.object;
+  const snapshot = await fetchSubscription(deps, trialing.id);
+  await deps.db.transaction(async (tx) => {
+    const [applied] = await writeSnapshots(tx, deps, [snapshot]);
+    if (applied instanceof RetryLater) throw applied;
+    if (!applied) throw new Error(`subscription ${trialing.id} was not applied`);
+    const { row } = applied;
+    if (!trialing.trial_end || row.endedAt) return;
+    const user = await getUserById(tx, row.userId);
+    if (!user) return;
+    const [plan] = row.planId ? await tx.select().from(plans).where(eq(plans.id, row.planId)) : [];
+    await queueEmail(tx, deps, {
+      to: user.email,
+      template: trialEndingEmail,
+      data: {
+        name: user.firstName || user.username,
+        planName: plan?.name ?? "subscription",
+        trialEnd: new Date(trialing.trial_end * 1000).toISOString(),
+      },
+      causeKey: `${trialing.id}:${trialing.trial_end}`,
+      userId: user.id,
+    });
+  });
+  return "processed";
+}
+
+/**
+ * The invoice was paid: one `succeeded` row and one receipt per invoice, keyed by the invoice, so
+ * `invoice.paid` and `invoice.payment_succeeded` (Stripe sends both for a charged invoice, in no
+ * promised order; an endpoint may be subscribed to either) record it once between them.
+ */
+async function invoicePaid(
+  deps: BillingDeps,
+  event: EventOf<"invoice.paid" | "invoice.payment_succeeded">,
+): Promise<Outcome> {
+  if (!event.data.object.id) return "ignored";
+  await recordInvoicePaid(deps, await invoiceFacts(deps, event.data.object.id));
+  return "processed";
+}
+
+/**
+ * What each event type does; a type not listed is answered `ignored`. Subscription events re-read
+ * the subscription from Stripe instead of trusting the payload: whatever order events arrive in,
+ * the projection ends at Stripe's current state, and the version marker refuses an older read
+ * (docs/architecture.md, 'The version marker'). Every other handler also takes only the object's id
+ * from the event and reads the rest from Stripe, so a signed but forged body decides nothing;
+ * invoice and charge events record facts that stay true (this invoice was paid; attempt N failed;
+ * this refund happened) under unique keys. The webhook endpoint's `enabled_events` must cover these
+ * keys (HANDLED_EVENT_TYPES).
+ */
+const handlers: HandlerTable = {
+  "customer.subscription.created": sync,
+  "customer.subscription.updated": sync,
+  "customer.subscription.deleted": sync,
+  "customer.subscription.trial_will_end": trialWillEnd,
+  "invoice.paid": invoicePaid,
+  "invoice.payment_succeeded": invoicePaid,
+  "invoice.payment_failed": async (deps, event) => {
+    const inv = event.data.object;
+    if (!inv.id) return "ignored";
+    const at = { attempt: inv.attempt_count, created: event.created };
+    await recordInvoiceFailed(deps, await invoiceFacts(deps, inv.id), at);
+    return "processed";
+  },
+  "invoice.payment_action_required": async (deps, event) => {
+    const inv = event.data.object;
+    if (!inv.id) return "ignored";
+    const at = { attempt: inv.attempt_count, created: event.created };
+    await recordActionRequired(deps, await invoiceFacts(deps, inv.id), at);
+    return "processed";
+  },
+  "charge.refunded": async (deps, event) => {
+    const id: unknown = event.data.object.id;
+    if (typeof id !== "string" || id === "") return "ignored";
+    return (await recordRefunds(deps, id)) ? "processed" : "ignored";
+  },
+};
+
+/** The event types this service acts on: what its Stripe webhook endpoint must send. */
+export const HANDLED_EVENT_TYPES: readonly Stripe.Event.Type[] = Object.keys(
+  handlers,
+) as Stripe.Event.Type[];
+
+/**
+ * The subscription an event is handled by re-reading and writing (`syncSubscription`), and nothing
+ * else; undefined for every other event. Such events are read in batches (`handleEvents`).
+ */
+function subscriptionToSync(event: Stripe.Event): string | undefined {
+  return handlers[event.type] === sync ? (event.data.object as { id: string }).id : undefined;
+}
+
+/** Runs one event's handler from the table. */
+export async function handleEvent(deps: BillingDeps, event: Stripe.Event): Promise<Outcome> {
+  // The table is keyed by type, so the handler found is the one for this event's own type.
+  const handler = handlers[event.type] as Handler<Stripe.Event.Type> | undefined;
+  return handler ? handler(deps, event) : "ignored";
+}
+
+export type EventDeps = BillingDeps & { logger: Logger };
+
+/** Verified and shape-checked at intake; stored as received. */
+const stripeEvent = (event: LedgerEvent) => event.payload as Stripe.Event;
+
+/** Subscription reads in flight per batch: a backlog must not turn into a burst against Stripe. */
+const READS_PER_BATCH = 5;
+
+/**
+ * The one path by which Stripe events are handled (the worker's batches and a replay alike).
+ * Answers, per event in order, its outcome or the error it failed with. The subscription events,
+ * the bulk of Stripe's traffic, read each subscription once however many of them name it, and are
+ * written with their events' `processed` status in one transaction (`syncTogether`). Should that
+ * fail (a user not linked yet, a refused write), and for every other type, each event is handled
+ * on its own, so one event's failure is its own.
+ */
+export async function handleEvents(
+  deps: EventDeps,
+  events: LedgerEvent[],
+  batch: Batch,
+): Promise<HandlerResult[]> {
+  const bySubscription = new Map<string, LedgerEvent[]>();
+  for (const event of events) {
+    const id = subscriptionToSync(stripeEvent(event));
+    if (id !== undefined) bySubscription.set(id, [...(bySubscription.get(id) ?? []), event]);
+  }
+  const settled = await syncTogether(deps, bySubscription, batch);
+  const results: HandlerResult[] = [];
+  for (const event of events) {
+    if (settled.has(event.id)) {
+      results.push("settled");
+      continue;
+    }
+    try {
+      results.push(await handleEvent(deps, stripeEvent(event)));
+    } catch (err) {
+      results.push(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  return results;
+}
+
+/**
+ * Reads each subscription of `bySubscription` once and writes them with their events' `processed`
+ * status in one transaction. `batch.readAt` is the database clock of before any read left: the
+ * version marker every snapshot carries (docs/architecture.md, 'The version marker'), and earlier
+ * than every read. Answers the ids of the events it settled; the others (a failed read, a user not
+ * known yet, or all of them if the transaction failed) are left to the one-by-one path, which
+ * records their failure.
+ */
+async function syncTogether(
+  deps: EventDeps,
+  bySubscription: Map<string, LedgerEvent[]>,
+  batch: Batch,
+): Promise<Set<string>> {
+  // Sorted, so two batches that share subscriptions lock their rows in the same order.
+  const ids = [...bySubscription.keys()].sort();
+  if (ids.length === 0) return new Set();
+  const limit = pLimit(READS_PER_BATCH);
+  const reads = await Promise.allSettled(
+    ids.map((id) => limit(() => deps.stripe.subscriptions.retrieve(id))),
+  );
+  const snapshots: Snapshot[] = reads.flatMap((read) =>
+    read.status === "fulfilled" ? [{ sub: read.value, readAt: batch.readAt }] : [],
+  );
+  if (snapshots.length === 0) return new Set();
+  try {
+    return await deps.db.transaction(async (tx) => {
+      const applied = await writeSnapshots(tx, deps, snapshots);
+      const done = snapshots.flatMap(({ sub }, i) =>
+        applied[i] instanceof RetryLater ? [] : (bySubscription.get(sub.id) ?? []),
+      );
+      await batch.settle(
+        tx,
+        done.map((event) => event.id),
+      );
+      return new Set(done.map((event) => event.id));
+    });
+  } catch (err) {
+    // Not lost: each event is handled again on its own, and fails there with its own error.
+    deps.logger.warn(
+      { err, subscriptions: snapshots.map(({ sub }) => sub.id) },
+      "batched subscription sync failed; handling its events one by one",
+    );
+    return new Set();
+  }
+}
