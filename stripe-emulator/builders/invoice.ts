@@ -24,7 +24,8 @@ export function buildLine(invoice: string, seed: LineSeed): Stripe.InvoiceLineIt
     currency: seed.price.currency,
     description: seed.description,
     discount_amounts: [],
-    discountable: true,
+    // Stripe sends proration lines as not discountable.
+    discountable: !seed.proration,
     discounts: [],
     invoice,
     livemode: false,
