@@ -1,4 +1,4 @@
-// The architecture rules of docs/architecture.md ("The feature contract"), checked by
+// The architecture rules of docs/architecture.md ("Layers"), checked by
 // `npm run lint` (depcruise). A violation fails with the rule's name. Type-only imports count:
 // the swc parser reports them (TypeScript 7 offers dependency-cruiser no parser API).
 
