@@ -116,3 +116,28 @@ export async function monthlyPrice(stripe: Stripe, amount = 1000, currency = "us
     recurring: { interval: "month" },
   });
 }
+
+export interface SubscribedOptions {
+  /** The test card the customer pays with (default pm_card_visa). */
+  card?: string;
+  /** The monthly price's amount in the currency's smallest unit (default 1000). */
+  amount?: number;
+  currency?: string;
+  /** Anything else for subscriptions.create: payment_behavior, trial_period_days, expand… */
+  params?: Omit<Stripe.SubscriptionCreateParams, "customer" | "items">;
+}
+
+/**
+ * A customer with a default card, subscribed to a new monthly price: where most contract tests
+ * start. The subscription is as `subscriptions.create` answered it (with `params.expand` applied).
+ */
+export async function subscribed(stripe: Stripe, options: SubscribedOptions = {}) {
+  const { customer, pm } = await customerWithCard(stripe, options.card);
+  const price = await monthlyPrice(stripe, options.amount, options.currency);
+  const sub = await stripe.subscriptions.create({
+    ...options.params,
+    customer: customer.id,
+    items: [{ price: price.id }],
+  });
+  return { customer, pm, price, sub };
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import type Stripe from "stripe";
-import { customerWithCard, DAY, type Harness, harness, monthlyPrice } from "./helpers.ts";
+import { DAY, type Harness, harness, monthlyPrice, subscribed } from "./helpers.ts";
 
 let h: Harness;
 before(async () => {
@@ -11,13 +11,7 @@ beforeEach(() => h.reset());
 after(() => h.close());
 
 test("a trial sends trial_will_end three days before and bills at its end", async () => {
-  const { customer } = await customerWithCard(h.stripe);
-  const price = await monthlyPrice(h.stripe);
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: price.id }],
-    trial_period_days: 14,
-  });
+  const { sub } = await subscribed(h.stripe, { params: { trial_period_days: 14 } });
   assert.equal(sub.status, "trialing");
   assert.equal(sub.trial_end, sub.created + 14 * DAY);
   await h.emulator.advanceTime(11 * DAY + 60);
@@ -32,12 +26,7 @@ test("a trial sends trial_will_end three days before and bills at its end", asyn
 });
 
 test("cancel_at_period_end ends the subscription at the period end with subscription.deleted", async () => {
-  const { customer } = await customerWithCard(h.stripe);
-  const price = await monthlyPrice(h.stripe);
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: price.id }],
-  });
+  const { sub } = await subscribed(h.stripe);
   const updated = await h.stripe.subscriptions.update(sub.id, { cancel_at_period_end: true });
   const end = updated.items.data[0]?.current_period_end;
   assert.equal(updated.cancel_at_period_end, true);
@@ -60,12 +49,7 @@ test("cancel_at_period_end ends the subscription at the period end with subscrip
 });
 
 test("cancel now and reactivating a scheduled cancellation", async () => {
-  const { customer } = await customerWithCard(h.stripe);
-  const price = await monthlyPrice(h.stripe);
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: price.id }],
-  });
+  const { customer, sub } = await subscribed(h.stripe);
   await h.stripe.subscriptions.update(sub.id, { cancel_at_period_end: true });
   const back = await h.stripe.subscriptions.update(sub.id, { cancel_at_period_end: false });
   assert.equal(back.cancel_at, null);
@@ -80,13 +64,8 @@ test("cancel now and reactivating a scheduled cancellation", async () => {
 });
 
 test("a price swap with always_invoice bills the proration at once", async () => {
-  const { customer } = await customerWithCard(h.stripe);
-  const basic = await monthlyPrice(h.stripe, 1000);
+  const { sub } = await subscribed(h.stripe, { amount: 1000 });
   const pro = await monthlyPrice(h.stripe, 3000);
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: basic.id }],
-  });
   await h.emulator.advanceTime(15 * DAY);
   const item = sub.items.data[0];
   assert.ok(item);
@@ -107,13 +86,8 @@ test("a price swap with always_invoice bills the proration at once", async () =>
 });
 
 test("create_prorations adds the proration to the next renewal invoice; none does not", async () => {
-  const { customer } = await customerWithCard(h.stripe);
-  const basic = await monthlyPrice(h.stripe, 1000);
+  const { sub } = await subscribed(h.stripe, { amount: 1000 });
   const pro = await monthlyPrice(h.stripe, 3000);
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: basic.id }],
-  });
   const item = sub.items.data[0];
   assert.ok(item);
   await h.stripe.subscriptions.update(sub.id, {
@@ -161,12 +135,10 @@ test("test clocks drive renewals for their customers only", async () => {
 });
 
 test("zero-decimal currencies bill whole amounts", async () => {
-  const { customer } = await customerWithCard(h.stripe);
-  const price = await monthlyPrice(h.stripe, 1200, "jpy");
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: price.id }],
-    expand: ["latest_invoice"],
+  const { sub } = await subscribed(h.stripe, {
+    amount: 1200,
+    currency: "jpy",
+    params: { expand: ["latest_invoice"] },
   });
   const inv = sub.latest_invoice as Stripe.Invoice;
   assert.equal(inv.currency, "jpy");
@@ -174,12 +146,7 @@ test("zero-decimal currencies bill whole amounts", async () => {
 });
 
 test("refunding a paid invoice's payment sends charge.refunded and refund.created", async () => {
-  const { customer } = await customerWithCard(h.stripe);
-  const price = await monthlyPrice(h.stripe);
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: price.id }],
-  });
+  const { sub } = await subscribed(h.stripe);
   const payments = await h.stripe.invoicePayments.list({ invoice: String(sub.latest_invoice) });
   const pi = payments.data[0]?.payment.payment_intent;
   assert.equal(typeof pi, "string");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import Stripe from "stripe";
-import { customerWithCard, type Harness, harness, monthlyPrice, Receiver } from "./helpers.ts";
+import { type Harness, harness, Receiver, subscribed } from "./helpers.ts";
 
 let h: Harness;
 before(async () => {
@@ -142,12 +142,7 @@ test("an endpoint gets only the events it enabled, and none while disabled", asy
 });
 
 test("a paid invoice sends invoice.paid then invoice.payment_succeeded; one paid out of band only invoice.paid", async () => {
-  const { customer } = await customerWithCard(h.stripe);
-  const price = await monthlyPrice(h.stripe, 500);
-  const charged = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: price.id }],
-  });
+  const { customer, price, sub: charged } = await subscribed(h.stripe, { amount: 500 });
   await h.emulator.idle();
   const invoiceEvents = (invoiceId: unknown) =>
     h.receiver
