@@ -1,3 +1,5 @@
+import type { StripeErrorCode } from "./errors.ts";
+
 /**
  * Stripe's test PaymentMethod ids and what they do (docs.stripe.com/testing).
  * - `attach`: declining cards are refused when attached to a customer, with the card error.
@@ -74,7 +76,7 @@ export const TEST_CARDS: Record<string, TestCard> = {
 };
 
 export interface Decline {
-  code: string;
+  code: StripeErrorCode;
   declineCode: string;
   message: string;
 }

@@ -4,7 +4,7 @@ import type Stripe from "stripe";
 import { advanceDomain } from "./billing/scheduler.ts";
 import { type Ctx, clockNow, DEFAULT_ENGINE_CONFIG, type EngineConfig } from "./context.ts";
 import { buildEvent } from "./events.ts";
-import { idempotencyStage } from "./idempotency.ts";
+import { idempotencyLockStage, idempotencyStage } from "./idempotency.ts";
 import { randomToken } from "./ids.ts";
 import { allRoutes } from "./resources/index.ts";
 import { testClockRoutes } from "./resources/test-clocks.ts";
@@ -75,6 +75,7 @@ export class Emulator {
   }
 
   #controls: Stage;
+  readonly #idempotencyLock = idempotencyLockStage();
 
   get url(): string {
     return this.#url;
@@ -205,6 +206,7 @@ export class Emulator {
       errorStage,
       (ex, next) => this.#controls(ex, next),
       authStage,
+      this.#idempotencyLock,
       ...this.extraStages,
       idempotencyStage(
         () => this.state,

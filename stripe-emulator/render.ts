@@ -1,3 +1,4 @@
+import { EXPANDABLE } from "./declarations/expandable.ts";
 import { invalidRequest } from "./errors.ts";
 import { isRecord } from "./params.ts";
 import { lookupAny, type State, wire } from "./store.ts";
@@ -44,55 +45,76 @@ const MAX_DEPTH = 4;
 /** A copy of a stored object in response form, with `expand` paths resolved. */
 export function render(state: State, obj: object, expand: string[]): Record<string, unknown> {
   const copy: Record<string, unknown> = wire({ ...obj });
-  const paths = expand.map((p) => p.split("."));
-  for (const p of paths) {
-    if (p.length > MAX_DEPTH) {
-      throw invalidRequest(
-        `You cannot expand more than ${MAX_DEPTH} levels of a property. Property: ${p.join(".")}`,
-        "expand",
-      );
-    }
-  }
-  expandInto(state, copy, paths);
+  for (const path of expand) expandPath(state, copy, path.split("."), path, 0);
   return copy;
 }
 
-function expandInto(state: State, obj: Record<string, unknown>, paths: string[][]): void {
-  const byHead = new Map<string, string[][]>();
-  for (const [head, ...rest] of paths) {
-    if (head === undefined) continue;
-    const list = byHead.get(head) ?? [];
-    if (rest.length > 0) list.push(rest);
-    byHead.set(head, list);
-  }
-  for (const [head, rest] of byHead) {
-    if (head === "data" && obj.object === "list" && Array.isArray(obj.data)) {
-      for (const item of obj.data) if (isRecord(item)) expandInto(state, item, rest);
-      continue;
-    }
-    obj[head] = expandValue(state, obj, head, rest);
-  }
-}
-
-function expandValue(
+/**
+ * Expands `segs` inside `obj`: `data` steps into a list's items; otherwise the longest field
+ * path declared expandable for the object's type (declarations/expandable.ts) is resolved and
+ * the rest of the path continues inside the expanded object. Stripe counts levels of
+ * expansion, not dots, against its limit of 4.
+ */
+function expandPath(
   state: State,
   obj: Record<string, unknown>,
-  key: string,
-  rest: string[][],
-): unknown {
+  segs: string[],
+  path: string,
+  depth: number,
+): void {
+  const [head] = segs;
+  if (head === undefined) return;
+  if (obj.object === "list" && head === "data" && Array.isArray(obj.data)) {
+    for (const item of obj.data)
+      if (isRecord(item)) expandPath(state, item, segs.slice(1), path, depth);
+    return;
+  }
   const type = typeof obj.object === "string" ? obj.object : "";
-  const includer = INCLUDABLE[type]?.[key];
-  let value = includer ? wire(includer(state, obj)) : obj[key];
-  if (value === undefined && !(key in obj)) {
+  const match = (EXPANDABLE[type] ?? [])
+    .map((p) => p.split("."))
+    .filter((p) => p.length <= segs.length && p.every((s, i) => s === segs[i]))
+    .sort((a, b) => b.length - a.length)[0];
+  if (!match) {
+    const hint =
+      obj.object === "list" ? ` You may want to try expanding 'data.${head}' instead.` : "";
+    throw invalidRequest(`This property cannot be expanded (${head}).${hint}`, "expand");
+  }
+  if (depth + 1 > MAX_DEPTH) {
     throw invalidRequest(
-      `This property cannot be expanded (${key}). You may want to try expanding 'data.${key}' instead.`,
+      `You cannot expand more than ${MAX_DEPTH} levels of a property. Property: ${path}`,
       "expand",
     );
   }
-  if (typeof value === "string") {
-    const found = lookupAny(state, value);
-    if (found) value = wire(found);
+  const rest = segs.slice(match.length);
+  at(obj, match, (holder, key) => {
+    const includer = match.length === 1 ? INCLUDABLE[type]?.[key] : undefined;
+    let value = holder[key];
+    if (includer && value === undefined) value = wire(includer(state, obj));
+    if (typeof value === "string") {
+      const found = lookupAny(state, value);
+      if (found) value = wire(found);
+    }
+    holder[key] = value;
+    if (isRecord(value)) expandPath(state, value, rest, path, depth + 1);
+  });
+}
+
+/** Calls `fn` with the object holding the last field of `fields`, stepping into lists' items. */
+function at(
+  node: Record<string, unknown>,
+  fields: string[],
+  fn: (holder: Record<string, unknown>, key: string) => void,
+): void {
+  const [head, ...rest] = fields;
+  if (head === undefined) return;
+  if (rest.length === 0) {
+    fn(node, head);
+    return;
   }
-  if (isRecord(value) && rest.length > 0) expandInto(state, value, rest);
-  return value;
+  if (head === "data" && Array.isArray(node.data)) {
+    for (const item of node.data) if (isRecord(item)) at(item, rest, fn);
+    return;
+  }
+  const next = node[head];
+  if (isRecord(next)) at(next, rest, fn);
 }

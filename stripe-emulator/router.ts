@@ -1,4 +1,6 @@
 import type { Ctx } from "./context.ts";
+import { DECLARATIONS } from "./declarations/index.ts";
+import { type Shape, validateParams } from "./declarations/schema.ts";
 import type { Params } from "./params.ts";
 
 export interface ApiRequest {
@@ -23,6 +25,7 @@ export interface Route {
 interface CompiledRoute extends Route {
   regex: RegExp;
   names: string[];
+  params: Shape;
 }
 
 export class Router {
@@ -30,12 +33,19 @@ export class Router {
 
   add(routes: Route[]): void {
     for (const r of routes) {
+      // Every endpoint has a declaration of its parameters (declarations/), or the emulator
+      // does not start: a route cannot silently accept whatever it is sent.
+      const params = DECLARATIONS[`${r.method} ${r.path}`];
+      if (!params)
+        throw new Error(
+          `No parameter declaration for ${r.method} ${r.path}: add one in stripe-emulator/declarations/`,
+        );
       const names: string[] = [];
       const pattern = r.path.replace(/:([a-z_]+)/g, (_m, name: string) => {
         names.push(name);
         return "([^/]+)";
       });
-      this.#routes.push({ ...r, regex: new RegExp(`^${pattern}/?$`), names });
+      this.#routes.push({ ...r, params, regex: new RegExp(`^${pattern}/?$`), names });
     }
   }
 
@@ -51,7 +61,14 @@ export class Router {
       r.names.forEach((name, i) => {
         args[name] = decodeURIComponent(m[i + 1] ?? "");
       });
-      return { handler: r.handler, args };
+      // `/v1/customers/search` and the like are Stripe's search endpoints, which the emulator
+      // does not serve; no Stripe id is "search", so they are unknown paths, not missing objects.
+      if (Object.values(args).includes("search")) continue;
+      const handler: Handler = (req) => {
+        validateParams(r.params, req.params);
+        return r.handler(req);
+      };
+      return { handler, args };
     }
     return undefined;
   }

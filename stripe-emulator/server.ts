@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import qs from "qs";
-import { StripeApiError, unknownPath } from "./errors.ts";
+import { errorBody, StripeApiError, unknownPath } from "./errors.ts";
 import { newId } from "./ids.ts";
 import type { Params } from "./params.ts";
 
@@ -47,16 +47,18 @@ export const errorStage: Stage = async (ex, next) => {
   try {
     return await next();
   } catch (err) {
-    if (err instanceof StripeApiError) return { status: err.status, body: { error: err.body } };
     const message = err instanceof Error ? err.message : String(err);
+    const failure =
+      err instanceof StripeApiError
+        ? err
+        : new StripeApiError(500, {
+            type: "api_error",
+            message: `Emulator error on ${ex.method} ${ex.path}: ${message}`,
+          });
+    const api = ex.path.startsWith("/v1/");
     return {
-      status: 500,
-      body: {
-        error: {
-          type: "api_error",
-          message: `Emulator error on ${ex.method} ${ex.path}: ${message}`,
-        },
-      },
+      status: failure.status,
+      body: { error: api ? errorBody(failure, ex.requestId) : failure.body },
     };
   }
 };
@@ -75,15 +77,24 @@ export const authStage: Stage = async (ex, next) => {
         "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
     });
   }
-  if (!key.startsWith("sk_test_") && !key.startsWith("rk_test_")) {
+  const testMode = /^(sk|rk)_test_\S+$/.test(key);
+  if (!testMode) {
+    const liveNote = /^(sk|rk)_live_/.test(key)
+      ? " The emulator accepts test-mode keys (sk_test_…) only."
+      : "";
     throw new StripeApiError(401, {
       type: "invalid_request_error",
-      code: "api_key_invalid",
-      message: `Invalid API Key provided: ${key.slice(0, 8)}${"*".repeat(Math.max(0, key.length - 12))}${key.slice(-4)}. The emulator accepts test-mode keys (sk_test_…) only.`,
+      message: `Invalid API Key provided: ${masked(key)}${liveNote}`,
     });
   }
   return next();
 };
+
+/** Stripe shows a refused key's prefix and last four characters only. */
+function masked(key: string): string {
+  if (key.length <= 12) return key;
+  return `${key.slice(0, 8)}${"*".repeat(key.length - 12)}${key.slice(-4)}`;
+}
 
 function apiKeyOf(auth: string): string {
   if (auth.startsWith("Bearer ")) return auth.slice(7).trim();

@@ -113,9 +113,9 @@ function precheckPayment(ctx: Ctx, pmId: string | null, behavior: string, amount
   if (outcome.kind === "requires_action") {
     throw new StripeApiError(402, {
       type: "card_error",
-      code: "subscription_payment_intent_requires_action",
+      code: "invoice_payment_intent_requires_action",
       message:
-        "Payment for this subscription requires additional user action before it can be completed successfully.",
+        "This payment requires additional user action before it can be completed successfully. Payment can be completed using the PaymentIntent associated with the invoice.",
     });
   }
 }

@@ -103,13 +103,6 @@ function createSession(ctx: Ctx, p: Params): Stripe.Checkout.Session {
   if (optStr(p, "mode") !== "subscription") {
     throw invalidParam("mode", "The emulator supports Checkout in mode=subscription only.");
   }
-  if (p.payment_method_types !== undefined) {
-    throw invalidRequest(
-      "payment_method_types is no longer supported on this API version.",
-      "payment_method_types",
-      "payment_method_types_no_longer_supported",
-    );
-  }
   const customer = optStr(p, "customer");
   if (customer) getCustomer(ctx, customer, "customer");
   const items = (optArr(p, "line_items") ?? []).map((entry, i) => {

@@ -44,8 +44,7 @@ export function throwIfUnpaid(result: PaymentResult, pi: Stripe.PaymentIntent | 
 }
 
 function pay(ctx: Ctx, inv: Stripe.Invoice, p: Params): Stripe.Invoice {
-  if (inv.status === "paid")
-    throw invalidRequest("Invoice is already paid.", undefined, "invoice_already_paid");
+  if (inv.status === "paid") throw invalidRequest("Invoice is already paid.");
   if (inv.status === "void") {
     throw invalidRequest("You cannot pay a voided invoice.", undefined, "invoice_not_editable");
   }
@@ -86,11 +85,13 @@ function listPayments(ctx: Ctx, p: Params): Stripe.InvoicePayment[] {
   const invoice = optStr(p, "invoice");
   const payment = optObj(p, "payment");
   const pi = payment ? optStr(payment, "payment_intent") : undefined;
+  const type = payment ? optStr(payment, "type") : undefined;
   const status = optStr(p, "status");
   return Object.values(ctx.state.invoicePayments).filter(
     (ip) =>
       (invoice === undefined || ip.invoice === invoice) &&
       (pi === undefined || ip.payment.payment_intent === pi) &&
+      (type === undefined || ip.payment.type === type) &&
       (status === undefined || ip.status === status),
   );
 }

@@ -145,7 +145,7 @@ describe("first invoice per payment_behavior", () => {
       }),
       (err) =>
         err instanceof Stripe.errors.StripeCardError &&
-        err.code === "subscription_payment_intent_requires_action",
+        err.code === "invoice_payment_intent_requires_action",
     );
   });
 

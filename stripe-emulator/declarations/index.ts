@@ -1,0 +1,15 @@
+import { balanceAndItemDeclarations } from "./balance-and-items.ts";
+import { billingDeclarations } from "./billing.ts";
+import { catalogDeclarations } from "./catalog.ts";
+import { customerDeclarations } from "./customers.ts";
+import { otherDeclarations } from "./other.ts";
+import type { Shape } from "./schema.ts";
+
+/** The parameters of every endpoint the emulator serves, keyed by `METHOD /path/:arg`. */
+export const DECLARATIONS: Readonly<Record<string, Shape>> = {
+  ...customerDeclarations,
+  ...catalogDeclarations,
+  ...billingDeclarations,
+  ...otherDeclarations,
+  ...balanceAndItemDeclarations,
+};
