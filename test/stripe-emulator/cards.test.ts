@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import Stripe from "stripe";
-import { customerWithCard, DAY, type Harness, harness, monthlyPrice } from "./helpers.ts";
+import {
+  customerWithCard,
+  DAY,
+  type Harness,
+  harness,
+  monthlyPrice,
+  subscribed,
+} from "./helpers.ts";
 
 let h: Harness;
 before(async () => {
@@ -11,13 +18,9 @@ beforeEach(() => h.reset());
 after(() => h.close());
 
 async function subscribe(card: string, behavior: Stripe.SubscriptionCreateParams.PaymentBehavior) {
-  const { customer } = await customerWithCard(h.stripe, card);
-  const price = await monthlyPrice(h.stripe);
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: price.id }],
-    payment_behavior: behavior,
-    expand: ["latest_invoice.confirmation_secret"],
+  const { customer, sub } = await subscribed(h.stripe, {
+    card,
+    params: { payment_behavior: behavior, expand: ["latest_invoice.confirmation_secret"] },
   });
   const invoice = sub.latest_invoice as Stripe.Invoice;
   return { customer, sub, invoice, pi: await paymentIntentOf(invoice.id) };
@@ -135,13 +138,10 @@ describe("first invoice per payment_behavior", () => {
   }
 
   test("authenticationRequired with error_if_incomplete answers 402", async () => {
-    const { customer } = await customerWithCard(h.stripe, "pm_card_authenticationRequired");
-    const price = await monthlyPrice(h.stripe);
     await assert.rejects(
-      h.stripe.subscriptions.create({
-        customer: customer.id,
-        items: [{ price: price.id }],
-        payment_behavior: "error_if_incomplete",
+      subscribed(h.stripe, {
+        card: "pm_card_authenticationRequired",
+        params: { payment_behavior: "error_if_incomplete" },
       }),
       (err) =>
         err instanceof Stripe.errors.StripeCardError &&
@@ -205,12 +205,7 @@ describe("renewals", () => {
   test("with afterFinalFailure=unpaid the subscription ends unpaid", async () => {
     const h2 = await harness({ billing: { afterFinalFailure: "unpaid", retryDays: [1] } });
     try {
-      const { customer } = await customerWithCard(h2.stripe, "pm_card_visa");
-      const price = await monthlyPrice(h2.stripe);
-      const sub = await h2.stripe.subscriptions.create({
-        customer: customer.id,
-        items: [{ price: price.id }],
-      });
+      const { customer, sub } = await subscribed(h2.stripe);
       const failing = await h2.stripe.paymentMethods.attach("pm_card_chargeCustomerFail", {
         customer: customer.id,
       });
