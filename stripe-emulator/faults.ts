@@ -5,7 +5,8 @@ import type { Exchange, Reply, Stage } from "./server.ts";
  * the next `times` calls matching a rule answer 500 `api_error`, 429 `rate_limit` or are delayed
  * by `delayMs` before being served (a slow Stripe; with a client timeout below the delay it is a
  * timeout). Every `/v1` call is recorded with its Idempotency-Key, so a test can check that a
- * retried write reused its key.
+ * retried write reused its key, and each rule counts the calls it faulted, so a test can check
+ * that what it injected happened rather than pass on a run that never met the fault.
  */
 export interface FaultRule {
   /** "POST", "GET", …; any method when unset. */
@@ -26,9 +27,15 @@ export interface RecordedCall {
   fault: FaultRule["fault"] | undefined;
 }
 
+/** A rule once injected. */
+export interface InjectedFault {
+  /** How many calls this rule has faulted so far (at most its `times`). */
+  readonly fired: number;
+}
+
 export interface Faults {
   stage: Stage;
-  inject(rule: FaultRule): void;
+  inject(rule: FaultRule): InjectedFault;
   calls: RecordedCall[];
   /** Forgets the pending rules and the recorded calls. */
   clear(): void;
@@ -52,7 +59,7 @@ const ERRORS = {
 } as const;
 
 export function createFaults(): Faults {
-  const rules: { rule: FaultRule; left: number }[] = [];
+  const rules: { rule: FaultRule; left: number; fired: number }[] = [];
   const calls: RecordedCall[] = [];
   const match = (ex: Exchange) =>
     rules.find(
@@ -71,6 +78,7 @@ export function createFaults(): Faults {
     });
     if (!hit) return next();
     hit.left--;
+    hit.fired++;
     if (hit.rule.fault === "delay") {
       await new Promise((resolve) => setTimeout(resolve, hit.rule.delayMs ?? 1000));
       return next();
@@ -80,7 +88,15 @@ export function createFaults(): Faults {
   };
   return {
     stage,
-    inject: (rule) => rules.push({ rule, left: rule.times ?? 1 }),
+    inject(rule) {
+      const entry = { rule, left: rule.times ?? 1, fired: 0 };
+      rules.push(entry);
+      return {
+        get fired() {
+          return entry.fired;
+        },
+      };
+    },
     calls,
     clear() {
       rules.length = 0;
