@@ -7,7 +7,12 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { runCli } from "../src/cli.ts";
-import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "./helpers/database.ts";
+import {
+  databaseUrlFor,
+  dropPostgresDatabase,
+  freshDataDir,
+  TEST_DATABASE_URL,
+} from "./helpers/database.ts";
 
 // The operator CLI's commands, run in-process (each opens and closes its own services, as a
 // separate `npm run cli` process would) on a database of its own.
@@ -26,6 +31,8 @@ before(async () => {
     await admin.query(`create database ${name}`);
     await admin.end();
     env.DATABASE_URL = databaseUrlFor(name);
+  } else {
+    await freshDataDir(dataDir);
   }
   cleanup = async () => {
     await rm(dataDir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { freshDataDir } from "../helpers/database.ts";
 import { freePort, ROOT, startProcess } from "../helpers/process.ts";
 
 function has(command: string): boolean {
@@ -45,7 +46,7 @@ test("the README walkthrough runs on the embedded default", {
   skip: has("curl") && has("jq") ? false : "needs curl and jq",
   timeout: 90_000,
 }, async () => {
-  const dataDir = await mkdtemp(join(tmpdir(), "billing-walkthrough-"));
+  const dataDir = await freshDataDir(await mkdtemp(join(tmpdir(), "billing-walkthrough-")));
   const emulatorPort = await freePort();
   const api = startProcess(
     "src/main.ts",

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
-import { type Database, openDatabase } from "../../src/platform/db/client.ts";
+import { type Database, openDatabase, pgliteDataDir } from "../../src/platform/db/client.ts";
 import { runMigrations } from "../../src/platform/db/migrate.ts";
 
 /**
@@ -10,6 +12,7 @@ import { runMigrations } from "../../src/platform/db/migrate.ts";
  *   (`TEST_PGLITE_TEMPLATE`), so no file pays for initdb and migrations;
  * - PostgreSQL when `TEST_DATABASE_URL` is set: a new database copied from a migrated template
  *   database (`TEST_PG_TEMPLATE`), dropped when the file ends.
+ * A process a test spawns on the embedded database gets a `freshDataDir()` instead.
  */
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
@@ -79,4 +82,20 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   );
   if (!dump) await runMigrations(database);
   return { database, url: undefined, drop: () => database.close() };
+}
+
+/**
+ * Makes `dataDir` (default: a new temporary directory) a DATA_DIR whose embedded database is
+ * already initialised and migrated: a copy of the data directory the global setup made
+ * (`TEST_PGLITE_DATA_DIR`), so a process started on it skips initdb and the migrations. Only the
+ * database's files are copied: the lock file lies beside them, and the template never ran an
+ * emulator (whose state would live in the database). Without the global setup (a test file run
+ * on its own) it stays empty, and the process initialises it as on a first start. The caller
+ * removes it.
+ */
+export async function freshDataDir(dataDir?: string): Promise<string> {
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), "billing-data-")));
+  const template = process.env.TEST_PGLITE_DATA_DIR;
+  if (template) await cp(template, pgliteDataDir(dir), { recursive: true });
+  return dir;
 }

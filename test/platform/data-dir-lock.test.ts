@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { openDatabase, pgliteDataDir, pgliteLockFile } from "../../src/platform/db/client.ts";
 import { DataDirInUse } from "../../src/platform/db/data-dir-lock.ts";
+import { freshDataDir } from "../helpers/database.ts";
 import { runCli, stackLines, startProcess } from "../helpers/process.ts";
 
 // The embedded database belongs to one process: a second API, worker or CLI on
@@ -21,7 +22,7 @@ after(async () => {
 async function dataDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "billing-lock-"));
   dirs.push(dir);
-  return dir;
+  return freshDataDir(dir);
 }
 
 /** The PID of a process that has exited, as a crashed owner leaves in its lock. */

@@ -10,7 +10,12 @@ import { after, describe, test } from "node:test";
 import pg from "pg";
 import { THREAD_POOL_NICE } from "../../src/platform/process.ts";
 import { startStripeEmulator } from "../../stripe-emulator/index.ts";
-import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
+import {
+  databaseUrlFor,
+  dropPostgresDatabase,
+  freshDataDir,
+  TEST_DATABASE_URL,
+} from "../helpers/database.ts";
 import { freePort, ROOT, type Running, stackLines, startProcess } from "../helpers/process.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -77,6 +82,8 @@ async function serves(running: Running): Promise<string> {
 
 describe("starting and stopping the API", () => {
   test("with nothing configured it serves on the embedded database, stops cleanly on Ctrl-C and keeps its data", async () => {
+    // Empty on purpose: a newcomer's first start (initdb, migrations), which the other tests that
+    // start a process skip by copying a migrated database (freshDataDir).
     const cwd = await workdir();
     const cache = join(cwd, "compile-cache");
     const env = {
@@ -303,7 +310,7 @@ describe("starting and stopping the API", () => {
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
     const { port } = taken.address() as AddressInfo;
     try {
-      const cwd = await workdir();
+      const cwd = await freshDataDir(await workdir());
       const env = {
         PORT: String(port),
         HOST: "127.0.0.1",

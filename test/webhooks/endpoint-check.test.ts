@@ -14,7 +14,12 @@ import { checkWebhookEndpoints } from "../../src/billing/webhook-endpoint-check.
 import { StripeApiError } from "../../stripe-emulator/errors.ts";
 import { startStripeEmulator } from "../../stripe-emulator/index.ts";
 import type { Stage } from "../../stripe-emulator/server.ts";
-import { databaseUrlFor, dropPostgresDatabase, TEST_DATABASE_URL } from "../helpers/database.ts";
+import {
+  databaseUrlFor,
+  dropPostgresDatabase,
+  freshDataDir,
+  TEST_DATABASE_URL,
+} from "../helpers/database.ts";
 import { freePort, ROOT, startProcess } from "../helpers/process.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -101,6 +106,8 @@ describe("the webhook endpoint's enabled events", () => {
       await admin.end();
       cleanups.push(() => dropPostgresDatabase(name));
       env.DATABASE_URL = databaseUrlFor(name);
+    } else {
+      env.DATA_DIR = await freshDataDir(join(cwd, "data"));
     }
     const running = startProcess("src/main.ts", env, cwd);
     cleanups.push(async () => {
