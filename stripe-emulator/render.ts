@@ -1,5 +1,9 @@
-import { EXPANDABLE } from "./declarations/expandable.ts";
-import { invalidRequest } from "./errors.ts";
+import {
+  cannotExpand,
+  expandableAt,
+  MAX_EXPAND_DEPTH,
+  tooDeep,
+} from "./declarations/expandable.ts";
 import { isRecord } from "./params.ts";
 import { lookupAny, type State, wire } from "./store.ts";
 
@@ -40,8 +44,6 @@ const INCLUDABLE: Record<string, Record<string, Includer>> = {
   },
 };
 
-const MAX_DEPTH = 4;
-
 /** A copy of a stored object in response form, with `expand` paths resolved. */
 export function render(state: State, obj: object, expand: string[]): Record<string, unknown> {
   const copy: Record<string, unknown> = wire({ ...obj });
@@ -70,21 +72,9 @@ function expandPath(
     return;
   }
   const type = typeof obj.object === "string" ? obj.object : "";
-  const match = (EXPANDABLE[type] ?? [])
-    .map((p) => p.split("."))
-    .filter((p) => p.length <= segs.length && p.every((s, i) => s === segs[i]))
-    .sort((a, b) => b.length - a.length)[0];
-  if (!match) {
-    const hint =
-      obj.object === "list" ? ` You may want to try expanding 'data.${head}' instead.` : "";
-    throw invalidRequest(`This property cannot be expanded (${head}).${hint}`, "expand");
-  }
-  if (depth + 1 > MAX_DEPTH) {
-    throw invalidRequest(
-      `You cannot expand more than ${MAX_DEPTH} levels of a property. Property: ${path}`,
-      "expand",
-    );
-  }
+  const match = expandableAt(type, segs)?.fields;
+  if (!match) throw cannotExpand(head, obj.object === "list");
+  if (depth + 1 > MAX_EXPAND_DEPTH) throw tooDeep(path);
   const rest = segs.slice(match.length);
   at(obj, match, (holder, key) => {
     const includer = match.length === 1 ? INCLUDABLE[type]?.[key] : undefined;

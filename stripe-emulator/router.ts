@@ -1,7 +1,9 @@
 import type { Ctx } from "./context.ts";
+import { checkExpand } from "./declarations/expandable.ts";
 import { DECLARATIONS } from "./declarations/index.ts";
+import { RETURNS } from "./declarations/returns.ts";
 import { type Shape, validateParams } from "./declarations/schema.ts";
-import type { Params } from "./params.ts";
+import { expandList, type Params } from "./params.ts";
 
 export interface ApiRequest {
   method: string;
@@ -26,6 +28,7 @@ interface CompiledRoute extends Route {
   regex: RegExp;
   names: string[];
   params: Shape;
+  returns: string | undefined;
 }
 
 export class Router {
@@ -45,7 +48,8 @@ export class Router {
         names.push(name);
         return "([^/]+)";
       });
-      this.#routes.push({ ...r, params, regex: new RegExp(`^${pattern}/?$`), names });
+      const returns = RETURNS[`${r.method} ${r.path}`];
+      this.#routes.push({ ...r, params, returns, regex: new RegExp(`^${pattern}/?$`), names });
     }
   }
 
@@ -66,6 +70,7 @@ export class Router {
       if (Object.values(args).includes("search")) continue;
       const handler: Handler = (req) => {
         validateParams(r.params, req.params);
+        if (r.returns) checkExpand(r.returns, expandList(req.params));
         return r.handler(req);
       };
       return { handler, args };

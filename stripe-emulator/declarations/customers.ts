@@ -1,15 +1,5 @@
 import type Stripe from "stripe";
-import {
-  email,
-  emptyable,
-  int,
-  metadata,
-  obj,
-  pagination,
-  type Shape,
-  shape,
-  str,
-} from "./schema.ts";
+import { email, emptyable, metadata, obj, pagination, type Shape, shape, str } from "./schema.ts";
 
 const invoiceSettings = obj<Stripe.CustomerCreateParams.InvoiceSettings>({
   default_payment_method: emptyable(str),
@@ -42,18 +32,6 @@ export const customerDeclarations: Record<string, Shape> = {
     email: str,
     test_clock: str,
   }),
-  "GET /v1/customers/:id/balance_transactions": shape<Stripe.CustomerListBalanceTransactionsParams>(
-    { ...pagination },
-  ),
-  "POST /v1/customers/:id/balance_transactions":
-    shape<Stripe.CustomerCreateBalanceTransactionParams>({
-      amount: int,
-      currency: str,
-      description: str,
-      metadata,
-    }),
-  "GET /v1/customers/:id/balance_transactions/:txn":
-    shape<Stripe.CustomerRetrieveBalanceTransactionParams>({}),
   "GET /v1/customers/:id/payment_methods": shape<Stripe.CustomerListPaymentMethodsParams>({
     ...pagination,
     type: str,

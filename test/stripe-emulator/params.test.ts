@@ -200,3 +200,11 @@ test("well-formed calls still succeed: the validation refuses only what Stripe r
   });
   assert.equal(subs.data.length, 0);
 });
+
+test("a write with an expand path that cannot be expanded changes nothing", async () => {
+  await refused(h.stripe.customers.create({ email: "w@example.com", expand: ["email"] }), {
+    param: "expand",
+    message: "This property cannot be expanded (email).",
+  });
+  assert.equal((await h.stripe.customers.list({ email: "w@example.com" })).data.length, 0);
+});
