@@ -1,5 +1,11 @@
 import type { FastifyRequest } from "fastify";
 import type { AppDeps } from "../platform/feature.ts";
+import {
+  businessFailure,
+  errorResponses,
+  failures,
+  Unauthorized,
+} from "../platform/http/error-schemas.ts";
 import { described } from "../platform/http/openapi.ts";
 import { clientKey, type Limiter, type Throttle } from "../platform/http/throttle.ts";
 import type { App } from "../platform/http/types.ts";
@@ -7,8 +13,6 @@ import {
   AuthResult,
   ChangePasswordBody,
   ChangePasswordResult,
-  ErrorMessage,
-  FieldErrors,
   LoginBody,
   LogoutBody,
   Message,
@@ -16,9 +20,7 @@ import {
   ProfilePutBody,
   RefreshBody,
   RegisterBody,
-  Throttled,
   Tokens,
-  Unauthorized,
   User,
 } from "./accounts-schemas.ts";
 import {
@@ -72,11 +74,20 @@ export function registerAccountRoutes(
         ...base,
         operationId: "auth_register",
         summary: "Create an account; returns the user and a token pair. A welcome email is queued.",
+        description:
+          "Validates every field (a taken email or username, a weak or mismatched password are " +
+          "per-field errors), creates the user, queues the welcome email in the same transaction " +
+          "and signs the user in. Throttled per IP (THROTTLE_REGISTER_IP).",
         body: RegisterBody,
         response: {
           201: described("Registered and signed in: the new user and a token pair.", AuthResult),
-          400: FieldErrors,
-          429: Throttled,
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.fields,
+            failures.throttled,
+            failures.database,
+          ),
         },
       },
       onRequest: byIp(limit.registerIp),
@@ -94,11 +105,20 @@ export function registerAccountRoutes(
         ...base,
         operationId: "auth_login",
         summary: "Sign in with email and password; returns the user and a token pair.",
+        description:
+          "A wrong email or password is one `non_field_errors` message, the same for both. " +
+          "Throttled per IP (THROTTLE_LOGIN_IP) and, for failed attempts, per account " +
+          "(THROTTLE_LOGIN_ACCOUNT, THROTTLE_LOGIN_ACCOUNT_TOTAL).",
         body: LoginBody,
         response: {
           200: described("Signed in: the user and a token pair.", AuthResult),
-          400: FieldErrors,
-          429: Throttled,
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.fields,
+            failures.throttled,
+            failures.database,
+          ),
         },
       },
       onRequest: byIp(limit.loginIp),
@@ -121,12 +141,26 @@ export function registerAccountRoutes(
         ...base,
         operationId: "auth_logout",
         summary: "Blacklist the caller's own refresh token.",
+        description:
+          "The refresh token must be one of the signed-in user's; it is blacklisted so it can " +
+          "never be refreshed again. The access token stays valid until it expires.",
         security: bearer,
         body: LogoutBody,
         response: {
           200: described("Logged out: the refresh token is blacklisted.", Message),
-          400: ErrorMessage,
-          401: Unauthorized,
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.fields,
+            [
+              businessFailure(
+                400,
+                "No refresh token, or one that is invalid, expired or not the caller's.",
+              ),
+            ],
+            failures.auth,
+            failures.database,
+          ),
         },
       },
       preValidation: auth,
@@ -146,12 +180,26 @@ export function registerAccountRoutes(
         summary:
           "Exchange a refresh token for a new pair. The old refresh token is blacklisted; presenting " +
           "it again revokes every session of the user.",
+        description:
+          "Refresh tokens are single use. Throttled per IP (THROTTLE_REFRESH_IP) and per account " +
+          "(THROTTLE_REFRESH_ACCOUNT).",
         body: RefreshBody,
         response: {
           200: described("A new token pair; the refresh token sent is blacklisted.", Tokens),
-          400: FieldErrors,
-          401: Unauthorized,
-          429: Throttled,
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.fields,
+            [
+              {
+                status: 401,
+                shape: Unauthorized,
+                when: "The refresh token is invalid, expired or already used (`token_not_valid`).",
+              },
+            ],
+            failures.throttled,
+            failures.database,
+          ),
         },
       },
       onRequest: byIp(limit.refreshIp),
@@ -171,7 +219,12 @@ export function registerAccountRoutes(
         ...profileSchema,
         operationId: "auth_profile_read",
         summary: "The signed-in user.",
-        response: { 200: User, 401: Unauthorized },
+        description:
+          '`subscription_status` is the current subscription\'s status, or "inactive" without one.',
+        response: {
+          200: described("The signed-in user.", User),
+          ...errorResponses(failures.any, failures.auth, failures.database),
+        },
       },
       preValidation: auth,
     },
@@ -190,8 +243,21 @@ export function registerAccountRoutes(
         ...profileSchema,
         operationId: `auth_profile_${method.toLowerCase()}`,
         summary: `Update username and names${method === "PUT" ? " (username required)" : ""}; email, id and status are read-only.`,
+        description:
+          method === "PUT"
+            ? "The editable fields at once: `username` is required, the names optional."
+            : "Changes only the fields sent. A taken username is a per-field error.",
         body,
-        response: { 200: User, 400: FieldErrors, 401: Unauthorized },
+        response: {
+          200: described("The updated user.", User),
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.fields,
+            failures.auth,
+            failures.database,
+          ),
+        },
       },
       preValidation: auth,
       handler: async (request) =>
@@ -208,6 +274,9 @@ export function registerAccountRoutes(
         summary:
           "Change the password. Every refresh token of the user is revoked; the response carries a " +
           "fresh pair so this client stays signed in.",
+        description:
+          "The old password must match; the new one is checked like a registration's. Throttled " +
+          "per IP (THROTTLE_CHANGE_PASSWORD_IP) and per account (THROTTLE_CHANGE_PASSWORD_ACCOUNT).",
         security: bearer,
         body: ChangePasswordBody,
         response: {
@@ -215,9 +284,14 @@ export function registerAccountRoutes(
             "Password changed; a fresh token pair for this client.",
             ChangePasswordResult,
           ),
-          400: FieldErrors,
-          401: Unauthorized,
-          429: Throttled,
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.fields,
+            failures.auth,
+            failures.throttled,
+            failures.database,
+          ),
         },
       },
       onRequest: byIp(limit.changePasswordIp),

@@ -95,16 +95,3 @@ export const ChangePasswordResult = Type.Object({
     }),
   ),
 });
-
-/** Error bodies are written by the one error handler; these schemas document their shapes. */
-function errorShape(description: string) {
-  return Type.Object({}, { additionalProperties: true, description });
-}
-export const FieldErrors = errorShape('Per field: `{"field": ["message", …]}`.');
-export const ErrorMessage = errorShape('`{"error": "message"}`.');
-export const Unauthorized = errorShape(
-  '`{"detail": "Authentication credentials were not provided."}` or `{"detail": "…", "code": "token_not_valid"}`.',
-);
-export const Throttled = errorShape(
-  '`{"detail": "Request was throttled. Expected available in N seconds."}` with `Retry-After`.',
-);

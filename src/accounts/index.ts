@@ -3,8 +3,6 @@ import { accountCommands } from "./accounts-cli.ts";
 import { purgeExpiredTokensJob } from "./accounts-jobs.ts";
 import { accountsModule } from "./accounts-module.ts";
 
-// The shared HTTP error shapes, until they move to platform/http.
-export { ErrorMessage, FieldErrors, Unauthorized } from "./accounts-schemas.ts";
 // What other features may use of accounts (they import this file, never the folder's others).
 export {
   findUsersByIdOrCustomer,

@@ -1,5 +1,6 @@
 import { authenticate, requireUser } from "../accounts/index.ts";
 import type { AppDeps } from "../platform/feature.ts";
+import { businessFailure, errorResponses, failures } from "../platform/http/error-schemas.ts";
 import { described } from "../platform/http/openapi.ts";
 import { PageQuery, pageRequest, paginated } from "../platform/http/pagination.ts";
 import type { App } from "../platform/http/types.ts";
@@ -8,13 +9,11 @@ import {
   CancelBody,
   CreateBody,
   Created,
-  ErrorMessage,
-  FieldErrors,
+  IgnoredBody,
   PaymentPage,
   PlanPage,
   SubscriptionResult,
   SubscriptionStatus,
-  Unauthorized,
 } from "./billing-schemas.ts";
 import { listPayments, paymentBody } from "./payments-service.ts";
 import { listActivePlans, planBody } from "./plans-service.ts";
@@ -41,11 +40,18 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         ...base,
         operationId: "subscriptions_plans_list",
         summary: "Active plans, cheapest first, 20 a page.",
+        description:
+          "DRF's page-number pagination: `next` and `previous` are absolute links, null at the ends.",
         querystring: PageQuery,
         response: {
           200: described("A page of active plans.", PlanPage),
-          400: FieldErrors,
-          401: Unauthorized,
+          ...errorResponses(
+            failures.any,
+            failures.fields,
+            failures.page,
+            failures.auth,
+            failures.database,
+          ),
         },
       },
       preValidation: auth,
@@ -65,16 +71,27 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         operationId: "subscriptions_create",
         summary:
           "Subscribe to a plan with a payment method. `client_secret` comes back when the first payment needs 3-D Secure.",
+        description:
+          "Creates the Stripe customer (once per user) and subscription, charging the first " +
+          "period. A user has at most one live subscription: a second one is refused.",
         body: CreateBody,
         response: {
           201: described(
             'Subscribed: `status` is "active", or "incomplete" with a `client_secret` for 3-D Secure.',
             Created,
           ),
-          400: ErrorMessage,
-          401: Unauthorized,
-          402: ErrorMessage,
-          404: ErrorMessage,
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.fields,
+            [
+              businessFailure(400, "Already subscribed, or Stripe refused the request."),
+              businessFailure(402, "The card was declined."),
+              businessFailure(404, "No active plan with this id."),
+            ],
+            failures.auth,
+            failures.database,
+          ),
         },
       },
       preValidation: auth,
@@ -101,9 +118,11 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         ...base,
         operationId: "subscriptions_status",
         summary: 'The current subscription; `status: "inactive"` when there is none.',
+        description:
+          "The user's current subscription as last synced from Stripe's webhooks and our own calls.",
         response: {
           200: described("The current subscription, or only its status.", SubscriptionStatus),
-          401: Unauthorized,
+          ...errorResponses(failures.any, failures.auth, failures.database),
         },
       },
       preValidation: auth,
@@ -118,15 +137,24 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         ...base,
         operationId: "subscriptions_cancel",
         summary: "Cancel at period end (default) or immediately. A cancellation email is queued.",
+        description: "The body may be left out: a bare POST cancels at the end of the paid period.",
         body: CancelBody,
         response: {
           200: described(
             "Canceled, or set to cancel at the end of the period.",
             SubscriptionResult,
           ),
-          400: ErrorMessage,
-          401: Unauthorized,
-          404: ErrorMessage,
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.fields,
+            [
+              businessFailure(400, "Stripe refused the cancellation."),
+              businessFailure(404, "No active subscription."),
+            ],
+            failures.auth,
+            failures.database,
+          ),
         },
       },
       // The original accepted a bare POST: no body means the defaults.
@@ -147,13 +175,22 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         ...base,
         operationId: "subscriptions_reactivate",
         summary: "Undo a cancellation scheduled for the end of the period.",
+        description: "Takes no parameters: a body, if any, is ignored (it must still be JSON).",
         response: {
           200: described("Renewing again at the end of the period.", SubscriptionResult),
-          400: ErrorMessage,
-          401: Unauthorized,
-          404: ErrorMessage,
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            [
+              businessFailure(400, "Stripe refused the change."),
+              businessFailure(404, "No subscription scheduled for cancellation."),
+            ],
+            failures.auth,
+            failures.database,
+          ),
         },
       },
+      config: { optionalBody: true, documentedBody: IgnoredBody },
       preValidation: auth,
     },
     async (request) => {
@@ -169,11 +206,19 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
         ...base,
         operationId: "subscriptions_payments_list",
         summary: "The signed-in user's payments, newest first, 20 a page.",
+        description:
+          "Payments are recorded from Stripe's invoice and payment events. DRF's page-number " +
+          "pagination, as for plans.",
         querystring: PageQuery,
         response: {
           200: described("A page of the user's payments.", PaymentPage),
-          400: FieldErrors,
-          401: Unauthorized,
+          ...errorResponses(
+            failures.any,
+            failures.fields,
+            failures.page,
+            failures.auth,
+            failures.database,
+          ),
         },
       },
       preValidation: auth,

@@ -2,12 +2,6 @@ import { Type } from "typebox";
 import { Nullable } from "../platform/http/nullable.ts";
 import { Paginated } from "../platform/http/pagination.ts";
 
-export {
-  ErrorMessage,
-  FieldErrors,
-  Unauthorized,
-} from "../accounts/index.ts";
-
 const Money = Type.String({
   description:
     "Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).",
@@ -96,6 +90,9 @@ export const CancelBody = Type.Object({
     examples: [false],
   }),
 });
+
+/** reactivate/ reads no body; one may be sent (JSON of any kind) and is ignored. */
+export const IgnoredBody = Type.Unknown({ description: "Ignored." });
 
 export const SubscriptionResult = Type.Object({
   message: Type.String(),

@@ -2,8 +2,9 @@ import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import swagger from "@fastify/swagger";
+import { errorSchemas } from "./error-schemas.ts";
 import { detailError } from "./errors.ts";
-import { markOptionalBody, optionalBodiesNotRequired } from "./openapi.ts";
+import { finishDocument, markOptionalBody } from "./openapi.ts";
 import type { App } from "./types.ts";
 
 export interface DocsOptions {
@@ -104,10 +105,13 @@ const SWAGGER_ASSETS = new Map(
  * ReDoc at /api/redoc/. Register before the routes so every route is collected.
  */
 export async function registerDocs(app: App, options: DocsOptions): Promise<void> {
+  for (const schema of errorSchemas) app.addSchema(schema);
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
       info: { title: options.title, version: options.version, description: options.description },
+      // Relative: the document describes whichever host serves it.
+      servers: [{ url: "/", description: "The server this document came from." }],
       components: {
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
@@ -115,8 +119,13 @@ export async function registerDocs(app: App, options: DocsOptions): Promise<void
       },
       tags: options.tags,
     },
+    // Shared schemas keep their names as components (`#/components/schemas/ErrorMessage`), not
+    // "def-0".
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),
+    },
     transform: markOptionalBody,
-    transformObject: optionalBodiesNotRequired,
+    transformObject: finishDocument,
   });
   app.get("/api/schema/", { schema: { hide: true } }, async () => app.swagger());
   app.get("/api/redoc/", { schema: { hide: true } }, async (_request, reply) =>

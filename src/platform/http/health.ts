@@ -22,6 +22,8 @@ export function registerHealth(app: App, database: Database): void {
   const healthz = {
     tags: ["operations"],
     summary: "Liveness",
+    description:
+      "Answers without touching the database: a failure means the process should be restarted.",
     operationId: "healthz",
     response: { 200: described('Alive: `{"status": "ok"}`.', Health) },
   };
@@ -30,6 +32,9 @@ export function registerHealth(app: App, database: Database): void {
   const readyz = {
     tags: ["operations"],
     summary: "Readiness: database reachable and migrated",
+    description:
+      "A 503 means this instance should get no traffic for now: the database is unreachable or " +
+      "migrations are pending.",
     operationId: "readyz",
     response: {
       200: described("Ready: the database answers and every migration is applied.", Health),
