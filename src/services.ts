@@ -66,7 +66,8 @@ export async function openServices(
         delaySeconds: config.JOB_RETRY_DELAY,
         backoff: true,
       },
-      // Settings-driven policies per queue (EMAIL_RETRY_*), over the definitions' defaults.
+      // Each feature's settings-driven policies per queue (EMAIL_RETRY_*, WEBHOOK_RETRY_*), over
+      // the definitions' own.
       retry: Object.assign({}, ...features.map((f) => f.retryPolicies?.(config) ?? {})),
       log: logger,
       timeoutSeconds: config.JOB_TIMEOUT,

@@ -42,7 +42,7 @@ type HandlerTable = { [T in Stripe.Event.Type]?: Handler<T> };
  * Writes snapshots into the projection and queues the cancellation emails they reveal, in `tx`.
  * Answers what `applySubscriptions` does.
  */
-async function writeSnapshots(
+async function applyAndQueueCancellations(
   tx: Tx,
   deps: BillingDeps,
   snapshots: Snapshot[],
@@ -56,7 +56,7 @@ async function writeSnapshots(
 export async function syncSubscription(deps: BillingDeps, id: string): Promise<SubscriptionRow> {
   const snapshot = await fetchSubscription(deps, id);
   return deps.db.transaction(async (tx) => {
-    const [applied] = await writeSnapshots(tx, deps, [snapshot]);
+    const [applied] = await applyAndQueueCancellations(tx, deps, [snapshot]);
     if (applied instanceof RetryLater) throw applied;
     if (!applied) throw new Error(`subscription ${id} was not applied`);
     return applied.row;
@@ -87,7 +87,7 @@ async function trialWillEnd(
   const trialing = event.data.object;
   const snapshot = await fetchSubscription(deps, trialing.id);
   await deps.db.transaction(async (tx) => {
-    const [applied] = await writeSnapshots(tx, deps, [snapshot]);
+    const [applied] = await applyAndQueueCancellations(tx, deps, [snapshot]);
     if (applied instanceof RetryLater) throw applied;
     if (!applied) throw new Error(`subscription ${trialing.id} was not applied`);
     const { row } = applied;
@@ -250,7 +250,7 @@ async function syncTogether(
   if (snapshots.length === 0) return new Set();
   try {
     return await deps.db.transaction(async (tx) => {
-      const applied = await writeSnapshots(tx, deps, snapshots);
+      const applied = await applyAndQueueCancellations(tx, deps, snapshots);
       const done = snapshots.flatMap(({ sub }, i) =>
         applied[i] instanceof RetryLater ? [] : (bySubscription.get(sub.id) ?? []),
       );

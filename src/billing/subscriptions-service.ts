@@ -225,7 +225,7 @@ async function runCheckout(
   );
   const clientSecret = await firstPaymentOutcome(deps, sub, checkout, key("cancel"), known);
   const applied = await deps.db.transaction(async (tx) => {
-    const applied = await write(tx, deps, { sub, readAt }, known);
+    const applied = await applyAndQueueCancellations(tx, deps, { sub, readAt }, known);
     await finishCheckout(tx, checkout.id, "succeeded", { stripeSubscriptionId: sub.id });
     return applied;
   });
@@ -233,7 +233,7 @@ async function runCheckout(
 }
 
 /** Writes Stripe's answer into the projection, with the cancellation email it may reveal. */
-async function write(
+async function applyAndQueueCancellations(
   tx: Tx,
   deps: BillingDeps,
   snapshot: Snapshot,
@@ -285,7 +285,9 @@ async function firstPaymentOutcome(
     { cancellation_details: { comment: FIRST_PAYMENT_FAILED } },
     { idempotencyKey: cancelKey },
   );
-  await deps.db.transaction((tx) => write(tx, deps, { sub: canceled, readAt }, known));
+  await deps.db.transaction((tx) =>
+    applyAndQueueCancellations(tx, deps, { sub: canceled, readAt }, known),
+  );
   throw businessError("payment_required", message);
 }
 
@@ -333,7 +335,7 @@ async function settleOpenSubscriptions(
 const CANCELLABLE = new Set(["active", "trialing", "past_due"]);
 
 async function writeBack(deps: BillingDeps, snapshot: Snapshot): Promise<SubscriptionBody> {
-  const applied = await deps.db.transaction((tx) => write(tx, deps, snapshot));
+  const applied = await deps.db.transaction((tx) => applyAndQueueCancellations(tx, deps, snapshot));
   return appliedBody(deps.db, applied);
 }
 
