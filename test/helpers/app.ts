@@ -8,6 +8,7 @@ import type { AppModule, Services } from "../../src/platform/feature.ts";
 import { createLogger } from "../../src/platform/logging.ts";
 import { openServices, type ServicesOptions } from "../../src/services.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
+import { checkResponsesAgainstDocument } from "./openapi-contract.ts";
 
 /** A test configuration: the defaults, quiet logs, a private DATA_DIR, plus `overrides`. */
 export async function testConfig(overrides: Record<string, string> = {}): Promise<Config> {
@@ -28,6 +29,8 @@ export interface TestApp {
   services: Services;
   config: Config;
   testDatabase: TestDatabase;
+  /** Responses that did not match /api/schema/ (empty unless the app drifted from its document). */
+  contractViolations: string[];
   close(): Promise<void>;
 }
 
@@ -58,6 +61,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(options.stripe ? { stripe: options.stripe } : {}),
   });
   const app = await buildApp(services, options.modules ?? modules);
+  // Every response is checked against /api/schema/: a route cannot drift from its document.
+  const contract = checkResponsesAgainstDocument(app);
   await app.ready();
   if (options.worker ?? true) await services.jobs.work(services);
   return {
@@ -65,10 +70,16 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     services,
     config,
     testDatabase,
+    contractViolations: contract.violations,
     async close() {
       await app.close();
       await services.close();
       await testDatabase.drop();
+      if (contract.violations.length > 0) {
+        throw new Error(
+          `responses that do not match /api/schema/:\n${contract.violations.join("\n")}`,
+        );
+      }
     },
   };
 }

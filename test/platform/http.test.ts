@@ -2,6 +2,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Type } from "typebox";
 import type { AppModule } from "../../src/platform/feature.ts";
+import {
+  businessFailure,
+  errorResponses,
+  failures,
+} from "../../src/platform/http/error-schemas.ts";
 import { businessError } from "../../src/platform/http/errors.ts";
 import {
   PageQuery,
@@ -34,6 +39,10 @@ const probe: AppModule = (app) => {
           count: Type.Optional(Type.Integer()),
           id: Type.Optional(Type.String({ format: "uuid" })),
         }),
+        response: {
+          200: Type.Unknown({ description: "The body, as validated." }),
+          ...errorResponses(failures.any, failures.jsonBody, failures.fields),
+        },
       },
     },
     async (request) => request.body,
@@ -42,14 +51,25 @@ const probe: AppModule = (app) => {
     throw new Error("secret internals at /srv/app.ts:12");
   });
   // What a database outage looks like from a route: the driver's error, as Drizzle wraps it.
-  app.get("/test/database/:failure/", { schema: { hide: true } }, async (request) => {
+  // Documented, so the response check holds the outage's 503 to the document too.
+  const outage = {
+    operationId: "database_failure",
+    tags: ["operations"],
+    response: errorResponses(failures.any, failures.database),
+  };
+  app.get("/test/database/:failure/", { schema: outage }, async (request) => {
     const { failure } = request.params as { failure: string };
     const driver = Object.assign(new Error(DRIVER_ERRORS[failure]?.message), {
       code: DRIVER_ERRORS[failure]?.code,
     });
     throw new Error("Failed query: select 1", { cause: driver });
   });
-  app.get("/test/business/", { schema: { hide: true } }, async () => {
+  const business = {
+    operationId: "business",
+    tags: ["operations"],
+    response: errorResponses(failures.any, [businessFailure(404, "No such plan.")]),
+  };
+  app.get("/test/business/", { schema: business }, async () => {
     throw businessError("not_found", "Plan not found.");
   });
   const items = Array.from({ length: 45 }, (_, i) => i + 1);
@@ -59,7 +79,10 @@ const probe: AppModule = (app) => {
       schema: {
         operationId: "items",
         querystring: PageQuery,
-        response: { 200: Paginated(Type.Integer()) },
+        response: {
+          200: Paginated(Type.Integer()),
+          ...errorResponses(failures.any, failures.fields, failures.page),
+        },
       },
     },
     async (request) => {

@@ -5,6 +5,7 @@ import { after, before, test } from "node:test";
 import { sql } from "drizzle-orm";
 import { modules } from "../../src/app.ts";
 import type { AppModule } from "../../src/platform/feature.ts";
+import { errorResponses, failures } from "../../src/platform/http/error-schemas.ts";
 import { format } from "../../src/platform/log-pretty.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -15,13 +16,29 @@ const HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
 
 // A route whose failure carries a secret, as a careless error from a library might.
 const failing: AppModule = (app) => {
-  app.get("/test/fail/", { schema: { tags: ["operations"], operationId: "fail" } }, async () => {
-    throw Object.assign(new Error("failed"), { password: SECRETS[0], refresh: SECRETS[2] });
-  });
+  app.get(
+    "/test/fail/",
+    {
+      schema: { tags: ["operations"], operationId: "fail", response: errorResponses(failures.any) },
+    },
+    async () => {
+      throw Object.assign(new Error("failed"), { password: SECRETS[0], refresh: SECRETS[2] });
+    },
+  );
   // A statement that fails with a hash among its parameters: Drizzle's DrizzleQueryError.
-  app.get("/test/query/", { schema: { tags: ["operations"], operationId: "query" } }, async () => {
-    await t.services.database.db.execute(sql`select ${HASH}::text as hash, 1 / 0 as boom`);
-  });
+  app.get(
+    "/test/query/",
+    {
+      schema: {
+        tags: ["operations"],
+        operationId: "query",
+        response: errorResponses(failures.any),
+      },
+    },
+    async () => {
+      await t.services.database.db.execute(sql`select ${HASH}::text as hash, 1 / 0 as boom`);
+    },
+  );
 };
 
 const written: string[] = [];

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Type } from "typebox";
 import type { AppModule } from "../../src/platform/feature.ts";
+import { errorResponses, failures } from "../../src/platform/http/error-schemas.ts";
 import {
   PageQuery,
   Paginated,
@@ -19,7 +20,15 @@ import { rawGet } from "../helpers/raw-http.ts";
 const items: AppModule = (app) => {
   app.get(
     "/test/items/",
-    { schema: { querystring: PageQuery, response: { 200: Paginated(Type.Integer()) } } },
+    {
+      schema: {
+        querystring: PageQuery,
+        response: {
+          200: Paginated(Type.Integer()),
+          ...errorResponses(failures.any, failures.fields, failures.page),
+        },
+      },
+    },
     async (request) => {
       const at = pageRequest(request.query);
       const all = Array.from({ length: 45 }, (_, i) => i + 1);
