@@ -96,7 +96,7 @@ const SWAGGER_ASSETS = new Map(
     "favicon-16x16.png": "image/png",
   }).map(([name, type]) => [
     name,
-    { type, path: fileURLToPath(import.meta.resolve(`@fastify/swagger-ui/static/${name}`)) },
+    { type, path: fileURLToPath(import.meta.resolve(`swagger-ui-dist/${name}`)) },
   ]),
 );
 
