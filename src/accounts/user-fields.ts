@@ -32,7 +32,7 @@ function textProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** first_name / last_name: any single line of text (Django's AbstractUser limits its length). */
+/** first_name / last_name: one line of text, whatever its script (Django's AbstractUser limits its length). */
 export function nameProblem(value: string): string | undefined {
   return textProblem(value) ?? (CONTROL.test(value) ? CONTROL_MESSAGE : undefined);
 }
