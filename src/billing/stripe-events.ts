@@ -1,7 +1,6 @@
 import { eq } from "drizzle-orm";
 import pLimit from "p-limit";
 import type Stripe from "stripe";
-import { getUserById } from "../accounts/index.ts";
 import type { Tx } from "../platform/db/client.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
 import type { Logger } from "../platform/logging.ts";
@@ -90,11 +89,14 @@ async function trialWillEnd(
     const [applied] = await applyAndQueueCancellations(tx, deps, [snapshot]);
     if (applied instanceof RetryLater) throw applied;
     if (!applied) throw new Error(`subscription ${trialing.id} was not applied`);
-    const { row } = applied;
+    // Applying resolved the owner and the snapshot's plan already; the stored row's plan is read
+    // only when it differs (a newer row kept over this snapshot).
+    const { row, user } = applied;
     if (!trialing.trial_end || row.endedAt) return;
-    const user = await getUserById(tx, row.userId);
-    if (!user) return;
-    const [plan] = row.planId ? await tx.select().from(plans).where(eq(plans.id, row.planId)) : [];
+    const [plan] =
+      applied.plan?.id === row.planId || !row.planId
+        ? [applied.plan]
+        : await tx.select().from(plans).where(eq(plans.id, row.planId));
     await queueEmail(tx, deps, {
       to: user.email,
       template: trialEndingEmail,
