@@ -127,9 +127,13 @@ async function contextOf(tx: Tx, deps: BillingDeps, facts: InvoiceFacts): Promis
     facts.invoice.parent?.subscription_details?.metadata?.user_id ?? subscription?.userId,
   );
   if (!user) throw new RetryLater(`no user known yet for invoice ${facts.invoice.id}`);
-  const [plan] = subscription?.planId
-    ? await tx.select().from(plans).where(eq(plans.id, subscription.planId))
-    : [];
+  // Applying the snapshot resolved its plan already; the stored row's is read only when it differs.
+  const planId = subscription?.planId;
+  const [plan] = !planId
+    ? []
+    : applied?.plan?.id === planId
+      ? [applied.plan]
+      : await tx.select().from(plans).where(eq(plans.id, planId));
   return { user, subscription, planName: plan?.name ?? "subscription" };
 }
 

@@ -93,8 +93,9 @@ async function trialWillEnd(
     // only when it differs (a newer row kept over this snapshot).
     const { row, user } = applied;
     if (!trialing.trial_end || row.endedAt) return;
-    const [plan] =
-      applied.plan?.id === row.planId || !row.planId
+    const [plan] = !row.planId
+      ? []
+      : applied.plan?.id === row.planId
         ? [applied.plan]
         : await tx.select().from(plans).where(eq(plans.id, row.planId));
     await queueEmail(tx, deps, {
