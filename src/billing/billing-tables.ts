@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
+  check,
   index,
   integer,
   jsonb,
@@ -33,10 +34,27 @@ export const plans = pgTable(
     interval: text().notNull(),
     features: jsonb().$type<string[]>().notNull().default([]),
     isActive: boolean().notNull().default(true),
+    /**
+     * Free days before the first charge; 0 = no trial. Stripe's ceiling is 730. Mirrors the
+     * price's `trial_days` metadata (docs/plans.md).
+     */
+    trialDays: integer().notNull().default(0),
+    /** Billed per seat: a subscription's quantity may range over min..max (null = unbounded). */
+    perSeat: boolean().notNull().default(false),
+    minQuantity: integer().notNull().default(1),
+    maxQuantity: integer(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index().on(t.isActive, t.amount)],
+  (t) => [
+    index().on(t.isActive, t.amount),
+    check("plans_trial_days_range", sql`${t.trialDays} between 0 and 730`),
+    check("plans_min_quantity_positive", sql`${t.minQuantity} >= 1`),
+    check(
+      "plans_max_quantity_at_least_min",
+      sql`${t.maxQuantity} is null or ${t.maxQuantity} >= ${t.minQuantity}`,
+    ),
+  ],
 );
 
 /** Stripe's final subscription statuses: nothing is billed or granted after them. */
