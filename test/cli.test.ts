@@ -60,6 +60,7 @@ describe("npm run cli", () => {
       "plans:create",
       "plans:deactivate",
       "plans:list",
+      "plans:set",
       "plans:sync",
       "users:deactivate",
       "webhooks:list",

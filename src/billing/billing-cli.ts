@@ -2,7 +2,19 @@ import { UsageError } from "../platform/errors.ts";
 import type { Command } from "../platform/feature.ts";
 import { seedDemoPlans } from "./demo-plans.ts";
 import { formatMinor } from "./money.ts";
-import { createPlan, deactivatePlan, listAllPlans, type Plan, syncPlans } from "./plans-service.ts";
+import { type PlanSettings, parseCount, parseFlag } from "./plan-settings.ts";
+import {
+  createPlan,
+  deactivatePlan,
+  listAllPlans,
+  type Plan,
+  syncPlans,
+  updatePlanSettings,
+} from "./plans-service.ts";
+
+function seats(p: Plan): string {
+  return p.perSeat ? `per seat ${p.minQuantity}..${p.maxQuantity ?? "any"}` : "-";
+}
 
 function row(p: Plan): string {
   return [
@@ -10,13 +22,46 @@ function row(p: Plan): string {
     p.isActive ? "active" : "inactive",
     p.name,
     `${formatMinor(p.amount, p.currency)} ${p.currency}/${p.interval}`,
+    p.trialDays > 0 ? `${p.trialDays}-day trial` : "-",
+    seats(p),
     p.stripePriceId,
     p.features.join(", ") || "-",
   ].join("\t");
 }
 
+const HEADER = ["id", "state", "name", "price", "trial", "seats", "stripe_price_id", "features"];
+
 const str = (v: string | boolean | undefined): string | undefined =>
   typeof v === "string" ? v : undefined;
+
+const SETTINGS_USAGE =
+  "[--trial-days 0..730] [--per-seat true|false] [--min-quantity N] [--max-quantity N|none]";
+
+const settingsOptions = {
+  "trial-days": { type: "string" },
+  "per-seat": { type: "string" },
+  "min-quantity": { type: "string" },
+  "max-quantity": { type: "string" },
+} as const;
+
+/** The trial and seat settings an operator typed; only the named ones, for a partial change. */
+function settingsOf(values: Record<string, string | boolean | undefined>): Partial<PlanSettings> {
+  const change: Partial<PlanSettings> = {};
+  try {
+    const trial = str(values["trial-days"]);
+    if (trial !== undefined) change.trialDays = parseCount(trial, "--trial-days") ?? 0;
+    const perSeat = str(values["per-seat"]);
+    if (perSeat !== undefined) change.perSeat = parseFlag(perSeat, "--per-seat");
+    const min = str(values["min-quantity"]);
+    if (min !== undefined) change.minQuantity = parseCount(min, "--min-quantity") ?? 1;
+    const max = str(values["max-quantity"]);
+    if (max !== undefined) change.maxQuantity = parseCount(max, "--max-quantity", true);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(err.message);
+    throw err;
+  }
+  return change;
+}
 
 export const billingCommands: Record<string, Command> = {
   "plans:list": {
@@ -26,16 +71,16 @@ export const billingCommands: Record<string, Command> = {
       if (!services) throw new Error("plans:list needs services");
       const plans = await listAllPlans(services.database.db);
       if (plans.length === 0) out("no plans");
-      else out(["id", "state", "name", "price", "stripe_price_id", "features"].join("\t"));
+      else out(HEADER.join("\t"));
       for (const p of plans) out(row(p));
       return 0;
     },
   },
   "plans:create": {
     summary: "Register a Stripe recurring price as a plan (checked against Stripe)",
-    usage:
-      'plans:create --name NAME --price PRICE_ID [--amount 9.99] [--currency usd] [--interval month|year] [--features "a,b,c"] [--description TEXT]',
+    usage: `plans:create --name NAME --price PRICE_ID [--amount 9.99] [--currency usd] [--interval month|year] [--features "a,b,c"] [--description TEXT] ${SETTINGS_USAGE}`,
     options: {
+      ...settingsOptions,
       name: { type: "string" },
       price: { type: "string" },
       amount: { type: "string" },
@@ -61,6 +106,7 @@ export const billingCommands: Record<string, Command> = {
         currency: str(values.currency),
         interval,
         description: str(values.description),
+        settings: settingsOf(values),
         features: (str(values.features) ?? "")
           .split(",")
           .map((f) => f.trim())
@@ -82,6 +128,22 @@ export const billingCommands: Record<string, Command> = {
       return 0;
     },
   },
+  "plans:set": {
+    summary:
+      "Change a plan's trial or seat settings (written to its Stripe price's metadata, then the plan)",
+    usage: `plans:set <plan id | stripe price id> ${SETTINGS_USAGE}`,
+    options: settingsOptions,
+    services: true,
+    async run({ services, positionals, values, out }) {
+      if (!services) throw new Error("plans:set needs services");
+      const id = positionals[0];
+      if (!id) throw new UsageError("a plan id or Stripe price id is required");
+      const change = settingsOf(values);
+      if (Object.keys(change).length === 0) throw new UsageError("nothing to change");
+      out(row(await updatePlanSettings(services.database.db, services.stripe.stripe, id, change)));
+      return 0;
+    },
+  },
   "plans:demo": {
     summary:
       "Development: give an empty Stripe (the standalone emulator) the demo catalog and sync it as plans",
@@ -100,13 +162,17 @@ export const billingCommands: Record<string, Command> = {
     services: true,
     async run({ services, out }) {
       if (!services) throw new Error("plans:sync needs services");
-      const { upserted, deactivated } = await syncPlans(
+      const { upserted, deactivated, skipped } = await syncPlans(
         services.database.db,
         services.stripe.stripe,
       );
       for (const p of upserted) out(row(p));
-      out(`${upserted.length} plan(s) synced, ${deactivated} deactivated`);
-      return 0;
+      for (const s of skipped) out(`skipped ${s.priceId}: ${s.problems.join("; ")}`);
+      out(
+        `${upserted.length} plan(s) synced, ${deactivated} deactivated, ${skipped.length} skipped`,
+      );
+      // Non-zero so a deploy script notices a price left unmirrored.
+      return skipped.length > 0 ? 1 : 0;
     },
   },
 };

@@ -24,6 +24,22 @@ export const Plan = Type.Object({
   features: Type.Array(Type.String(), {
     examples: [["5 projects", "10 GB storage", "Email support"]],
   }),
+  monthly_amount: Type.String({
+    description:
+      "`amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.",
+    examples: ["9.99"],
+  }),
+  trial_days: Type.Integer({
+    minimum: 0,
+    maximum: 730,
+    description: "Free days before the first charge; 0 = no trial.",
+    examples: [0],
+  }),
+  per_seat: Type.Boolean({
+    description: "Billed per seat: the subscription's quantity is the number of seats.",
+  }),
+  min_quantity: Type.Integer({ minimum: 1, description: "Fewest seats (1 unless per seat)." }),
+  max_quantity: Nullable(Type.Integer({ minimum: 1, description: "Most seats; null = no limit." })),
 });
 
 export const PlanPage = Paginated(Plan);

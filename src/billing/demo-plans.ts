@@ -1,6 +1,12 @@
 import type Stripe from "stripe";
 import type { Executor } from "../platform/db/client.ts";
 import type { Logger } from "../platform/logging.ts";
+import {
+  changeSettings,
+  DEFAULT_SETTINGS,
+  type PlanSettings,
+  settingsMetadata,
+} from "./plan-settings.ts";
 import { countPlans, syncPlans } from "./plans-service.ts";
 
 interface DemoProduct {
@@ -9,6 +15,8 @@ interface DemoProduct {
   description: string;
   features: string[];
   prices: { amount: number; interval: "month" | "year" }[];
+  /** Trial and seats of every price of the product (docs/plans.md). */
+  settings?: Partial<PlanSettings>;
 }
 
 /** What the embedded default sells on first start (amounts in cents). */
@@ -29,8 +37,15 @@ const DEMO: DemoProduct[] = [
       { amount: 2900, interval: "month" },
       { amount: 29000, interval: "year" },
     ],
+    settings: { trialDays: 14, perSeat: true, minQuantity: 1, maxQuantity: 50 },
   },
 ];
+
+/** The price metadata that carries `demo`'s settings; keys of unset values left out. */
+function metadataOf(demo: DemoProduct): Record<string, string> {
+  const all = settingsMetadata(changeSettings(DEFAULT_SETTINGS, demo.settings ?? {}));
+  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== ""));
+}
 
 /**
  * Embedded default only: on first start the emulator gets the demo catalog and the database
@@ -57,6 +72,7 @@ export async function seedDemoPlans(db: Executor, stripe: Stripe, logger: Logger
             currency: "usd",
             recurring: { interval: price.interval },
             lookup_key: `${demo.key}_${price.interval}ly`,
+            metadata: metadataOf(demo),
           },
           { idempotencyKey: `demo:price:${demo.key}:${price.interval}` },
         );

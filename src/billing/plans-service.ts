@@ -2,10 +2,21 @@ import { and, asc, count, eq, inArray, not, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 import type { Executor } from "../platform/db/client.ts";
 import { prepared } from "../platform/db/prepared.ts";
+import { UsageError } from "../platform/errors.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { PageRequest } from "../platform/http/pagination.ts";
 import { plans } from "./billing-tables.ts";
 import { formatMinor, parseMajor } from "./money.ts";
+import { monthlyAmount } from "./plan-rank.ts";
+import {
+  changeSettings,
+  DEFAULT_SETTINGS,
+  type PlanSettings,
+  sameSettings,
+  settingsMetadata,
+  settingsOfPrice,
+  settingsProblems,
+} from "./plan-settings.ts";
 
 export type Plan = typeof plans.$inferSelect;
 
@@ -19,6 +30,12 @@ export interface PlanBody {
   currency: string;
   interval: string;
   features: string[];
+  /** `amount` per month, rounded: the plan's rank (docs/plans.md, 'Rank'). */
+  monthly_amount: string;
+  trial_days: number;
+  per_seat: boolean;
+  min_quantity: number;
+  max_quantity: number | null;
 }
 
 export function planBody(plan: Plan): PlanBody {
@@ -31,7 +48,17 @@ export function planBody(plan: Plan): PlanBody {
     currency: plan.currency,
     interval: plan.interval,
     features: plan.features,
+    monthly_amount: formatMinor(monthlyAmount(plan), plan.currency),
+    trial_days: plan.trialDays,
+    per_seat: plan.perSeat,
+    min_quantity: plan.minQuantity,
+    max_quantity: plan.maxQuantity,
   };
+}
+
+function settingsOf(plan: Plan): PlanSettings {
+  const { trialDays, perSeat, minQuantity, maxQuantity } = plan;
+  return { trialDays, perSeat, minQuantity, maxQuantity };
 }
 
 const INTERVALS = new Set(["month", "year"]);
@@ -97,7 +124,7 @@ export async function findPlan(db: Executor, id: string): Promise<Plan | undefin
   return plan;
 }
 
-export interface PlanValues {
+export interface PlanValues extends PlanSettings {
   name: string;
   description: string;
   stripePriceId: string;
@@ -132,6 +159,31 @@ export interface NewPlanInput {
   interval?: string | undefined;
   features: string[];
   description?: string | undefined;
+  /** Trial and seat settings to change; the rest are read from the price's metadata. */
+  settings?: Partial<PlanSettings> | undefined;
+}
+
+/**
+ * The settings `change` makes of what `price` carries, written to the price's metadata first
+ * when they differ, so Stripe (which `plans:sync` mirrors) never lags our row. A price whose
+ * metadata cannot be read is refused unless the change overwrites it with valid settings.
+ */
+async function settleSettings(
+  stripe: Stripe,
+  price: Stripe.Price,
+  change: Partial<PlanSettings>,
+): Promise<PlanSettings> {
+  const read = settingsOfPrice(price);
+  const next = changeSettings(read.settings ?? DEFAULT_SETTINGS, change);
+  const problems = settingsProblems(next);
+  if (problems.length > 0) throw new UsageError(problems.join("; "));
+  if (!read.settings && Object.keys(change).length === 0) {
+    throw new UsageError(`price ${price.id} metadata: ${read.problems.join("; ")}`);
+  }
+  if (!read.settings || !sameSettings(read.settings, next)) {
+    await stripe.prices.update(price.id, { metadata: settingsMetadata(next) });
+  }
+  return next;
 }
 
 /**
@@ -158,7 +210,9 @@ export async function createPlan(db: Executor, stripe: Stripe, input: NewPlanInp
   }
   if (input.interval && input.interval !== interval) problems.push(`interval is ${interval}`);
   if (problems.length > 0) throw new Error(`price ${price.id}: ${problems.join("; ")}`);
+  const settings = await settleSettings(stripe, price, input.settings ?? {});
   return upsertPlan(db, {
+    ...settings,
     name: input.name,
     description: input.description ?? "",
     stripePriceId: price.id,
@@ -180,12 +234,7 @@ export async function deactivatePlan(
   stripe: Stripe,
   idOrPriceId: string,
 ): Promise<Plan> {
-  const isUuid = /^[0-9a-f-]{36}$/i.test(idOrPriceId);
-  const [plan] = await db
-    .select()
-    .from(plans)
-    .where(isUuid ? eq(plans.id, idOrPriceId) : eq(plans.stripePriceId, idOrPriceId));
-  if (!plan) throw new Error(`no plan ${idOrPriceId}`);
+  const plan = await planByIdOrPrice(db, idOrPriceId);
   await stripe.prices.update(
     plan.stripePriceId,
     { active: false },
@@ -200,46 +249,104 @@ export async function deactivatePlan(
   return updated;
 }
 
+/** The plan an operator named by its id or its Stripe price id. */
+async function planByIdOrPrice(db: Executor, idOrPriceId: string): Promise<Plan> {
+  const isUuid = /^[0-9a-f-]{36}$/i.test(idOrPriceId);
+  const [plan] = await db
+    .select()
+    .from(plans)
+    .where(isUuid ? eq(plans.id, idOrPriceId) : eq(plans.stripePriceId, idOrPriceId));
+  if (!plan) throw new UsageError(`no plan ${idOrPriceId}`);
+  return plan;
+}
+
+/**
+ * `plans:set`: changes a plan's trial or seat settings. Stripe's price metadata is written
+ * first, then our row, so a crash in between leaves Stripe ahead, which the next `plans:set` or
+ * `plans:sync` repairs; never our row claiming what Stripe does not say.
+ */
+export async function updatePlanSettings(
+  db: Executor,
+  stripe: Stripe,
+  idOrPriceId: string,
+  change: Partial<PlanSettings>,
+): Promise<Plan> {
+  const plan = await planByIdOrPrice(db, idOrPriceId);
+  const next = changeSettings(settingsOf(plan), change);
+  const problems = settingsProblems(next);
+  if (problems.length > 0) throw new UsageError(problems.join("; "));
+  await stripe.prices.update(plan.stripePriceId, { metadata: settingsMetadata(next) });
+  const [updated] = await db
+    .update(plans)
+    .set({ ...next, updatedAt: new Date() })
+    .where(eq(plans.id, plan.id))
+    .returning();
+  if (!updated) throw new Error("plan vanished");
+  return updated;
+}
+
 function productOf(price: Stripe.Price): Stripe.Product | undefined {
   return typeof price.product === "object" && !("deleted" in price.product && price.product.deleted)
     ? (price.product as Stripe.Product)
     : undefined;
 }
 
+/** A price `plans:sync` could not mirror, and why. */
+export interface SkippedPrice {
+  priceId: string;
+  problems: string[];
+}
+
+/**
+ * The plan values of a sellable price (monthly or yearly, one interval, a unit amount, a live
+ * product), with the settings its metadata carries; undefined for a price we do not sell.
+ */
+function planValuesOf(price: Stripe.Price): PlanValues | SkippedPrice | undefined {
+  const product = productOf(price);
+  const interval = price.recurring?.interval;
+  if (!product || !interval || !INTERVALS.has(interval) || price.unit_amount === null) return;
+  if (price.recurring?.interval_count !== 1) return;
+  const read = settingsOfPrice(price);
+  if (!read.settings) return { priceId: price.id, problems: read.problems };
+  return {
+    ...read.settings,
+    name: product.name,
+    description: product.description ?? "",
+    stripePriceId: price.id,
+    stripeProductId: product.id,
+    amount: price.unit_amount,
+    currency: price.currency,
+    interval,
+    features: product.marketing_features.flatMap((f) => (f.name ? [f.name] : [])),
+    isActive: product.active,
+  };
+}
+
 /**
  * `plans:sync`: one plan per active monthly/yearly price in Stripe (name, description and
- * marketing features from its product); plans whose price is no longer active are deactivated.
+ * marketing features from its product, trial and seats from its metadata); plans whose price is
+ * no longer active are deactivated. A price whose metadata cannot be read is skipped and
+ * reported, its plan left as it was: neither guessed settings nor a deactivation for a typo
+ * made in the dashboard.
  */
 export async function syncPlans(
   db: Executor,
   stripe: Stripe,
-): Promise<{ upserted: Plan[]; deactivated: number }> {
+): Promise<{ upserted: Plan[]; deactivated: number; skipped: SkippedPrice[] }> {
   const upserted: Plan[] = [];
+  const skipped: SkippedPrice[] = [];
   for await (const price of stripe.prices.list({
     active: true,
     type: "recurring",
     expand: ["data.product"],
     limit: 100,
   })) {
-    const product = productOf(price);
-    const interval = price.recurring?.interval;
-    if (!product || !interval || !INTERVALS.has(interval) || price.unit_amount === null) continue;
-    if (price.recurring?.interval_count !== 1) continue;
-    upserted.push(
-      await upsertPlan(db, {
-        name: product.name,
-        description: product.description ?? "",
-        stripePriceId: price.id,
-        stripeProductId: product.id,
-        amount: price.unit_amount,
-        currency: price.currency,
-        interval,
-        features: product.marketing_features.flatMap((f) => (f.name ? [f.name] : [])),
-        isActive: product.active,
-      }),
-    );
+    const values = planValuesOf(price);
+    if (!values) continue;
+    if ("problems" in values) skipped.push(values);
+    else upserted.push(await upsertPlan(db, values));
   }
-  const keep = upserted.map((p) => p.stripePriceId);
+  const keep = [...upserted.map((p) => p.stripePriceId), ...skipped.map((p) => p.priceId)];
   const stale = await db
     .update(plans)
     .set({ isActive: false, updatedAt: new Date() })
@@ -250,7 +357,7 @@ export async function syncPlans(
       ),
     )
     .returning({ id: plans.id });
-  return { upserted, deactivated: stale.length };
+  return { upserted, deactivated: stale.length, skipped };
 }
 
 export async function countPlans(db: Executor): Promise<number> {
