@@ -52,6 +52,8 @@ export interface State {
   pendingLines: Record<string, LineSeed[]>;
   /** Invoice items: the prorations, pending (`invoice: null`) until an invoice takes them. */
   invoiceItems: Record<string, Stripe.InvoiceItem>;
+  /** The invoice each subscription's `pending_update` waits on (`pending_if_incomplete`). */
+  pendingUpdates: Record<string, { invoice: string }>;
   /** The customer balance ledger; `customer.balance` is the running sum. */
   balanceTransactions: Record<string, Stripe.CustomerBalanceTransaction>;
   /** What each open Checkout Session subscribes to once completed. */
@@ -90,6 +92,7 @@ export function emptyState(): State {
     subInternal: {},
     pendingLines: {},
     invoiceItems: {},
+    pendingUpdates: {},
     balanceTransactions: {},
     checkoutPlans: {},
     pmInternal: {},

@@ -25,6 +25,7 @@ import { createSubscriptionInvoice, customerIdOf, finalizeInvoice } from "./invo
 import { afterPayment } from "./lifecycle.ts";
 import { attemptInvoicePayment } from "./payments.ts";
 import { nextPeriodEnd } from "./periods.ts";
+import { trialSettingsOf } from "./plan-change.ts";
 
 export interface ItemRequest {
   price: Stripe.Price;
@@ -201,6 +202,7 @@ export function createSubscription(ctx: Ctx, p: Params): Stripe.Subscription {
     subItems,
   );
   if (optBool(p, "cancel_at_period_end")) sub.cancel_at_period_end = true;
+  sub.trial_settings = trialSettingsOf(p) ?? sub.trial_settings;
   ctx.state.subscriptions[id] = sub;
   ctx.state.subInternal[id] = {
     paymentBehavior: behavior,

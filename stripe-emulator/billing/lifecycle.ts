@@ -4,6 +4,7 @@ import { previousAttributes } from "../events.ts";
 import { wire } from "../store.ts";
 import { customerIdOf, markUncollectible, subscriptionIdOf, voidInvoice } from "./invoicing.ts";
 import type { PaymentResult } from "./payments.ts";
+import { settlePendingUpdate } from "./pending-update.ts";
 import { SECONDS_PER_DAY } from "./periods.ts";
 
 /** Applies `mutate` and sends `customer.subscription.updated` with what changed, if anything. */
@@ -67,6 +68,7 @@ export function afterPayment(
   const subId = subscriptionIdOf(inv);
   const sub = subId ? ctx.state.subscriptions[subId] : undefined;
   if (!sub || isEnded(sub)) return;
+  if (settlePendingUpdate(ctx, sub, inv, result, changeSubscription)) return;
   const apply = opts.silent
     ? (m: (s: Stripe.Subscription) => void) => m(sub)
     : (m: (s: Stripe.Subscription) => void) => changeSubscription(ctx, sub, m);

@@ -1,13 +1,17 @@
 import type Stripe from "stripe";
-import { buildInvoice } from "../builders/invoice.ts";
 import { type Ctx, testClockOf } from "../context.ts";
-import { previewBalance } from "./balance.ts";
-import { lineSeeds } from "./create-subscription.ts";
 import { customerIdOf, finalizeInvoice } from "./invoicing.ts";
-import { afterPayment, cancelSubscriptionNow, expireIncomplete, isEnded } from "./lifecycle.ts";
+import {
+  afterPayment,
+  cancelSubscriptionNow,
+  changeSubscription,
+  expireIncomplete,
+  isEnded,
+} from "./lifecycle.ts";
 import { attemptInvoicePayment } from "./payments.ts";
-import { nextPeriodEnd, SECONDS_PER_DAY } from "./periods.ts";
-import { pendingProrations, renewSubscription } from "./renewal.ts";
+import { SECONDS_PER_DAY } from "./periods.ts";
+import { expirePendingUpdate } from "./pending-update.ts";
+import { renewSubscription, upcomingInvoice } from "./renewal.ts";
 
 interface Timer {
   at: number;
@@ -34,6 +38,15 @@ function subscriptionTimers(ctx: Ctx, sub: Stripe.Subscription): Timer[] {
     });
     return timers;
   }
+  const pending = sub.pending_update;
+  if (pending) {
+    timers.push({
+      at: pending.expires_at,
+      run: () => expirePendingUpdate(ctx, sub, changeSubscription),
+    });
+  }
+  // A paused subscription does not cycle until it is resumed.
+  if (sub.status === "paused") return timers;
   const end = periodEnd(sub);
   if (sub.status === "trialing" && internal && !internal.trialWillEndSent && sub.trial_end) {
     const at = Math.max(sub.trial_end - 3 * SECONDS_PER_DAY, sub.trial_start ?? sub.created);
@@ -71,30 +84,10 @@ function subscriptionTimers(ctx: Ctx, sub: Stripe.Subscription): Timer[] {
 function sendUpcoming(ctx: Ctx, sub: Stripe.Subscription, end: number): void {
   const internal = ctx.state.subInternal[sub.id];
   if (internal) internal.upcomingSentFor = end;
-  const customer = ctx.state.customers[customerIdOf(sub)];
-  if (!customer) return;
-  // The lines the renewal will bill: pending prorations, then each item's next period.
-  const next = lineSeeds(sub, false).map((line) => {
-    const recurring = line.price.recurring;
-    const until = recurring
-      ? nextPeriodEnd(sub.billing_cycle_anchor, line.period.end, recurring)
-      : end;
-    return { ...line, period: { start: line.period.end, end: until } };
-  });
-  const invoice = buildInvoice(
-    {
-      customer,
-      subscription: sub,
-      billingReason: "upcoming",
-      created: ctx.now(customer.id),
-      period: { start: periodStart(sub), end },
-    },
-    [...pendingProrations(ctx, sub.id), ...next],
-  );
-  previewBalance(invoice, customer.balance);
-  const preview: Partial<Stripe.Invoice> = invoice;
+  if (!ctx.state.customers[customerIdOf(sub)]) return;
+  const preview: Partial<Stripe.Invoice> = upcomingInvoice(ctx, sub);
   delete preview.id;
-  ctx.emit("invoice.upcoming", preview, { customerId: customer.id });
+  ctx.emit("invoice.upcoming", preview, { customerId: customerIdOf(sub) });
 }
 
 function invoiceTimers(ctx: Ctx, inv: Stripe.Invoice): Timer[] {

@@ -12,6 +12,37 @@ export interface LineSeed {
   description: string;
   /** The invoice item a proration is kept as until an invoice takes it. */
   invoiceItem?: string;
+  /**
+   * A one-off invoice item (`invoiceItems.create`), not a subscription item's line: its line's
+   * parent is `invoice_item_details`; `subscription`/`subscriptionItem` are "" when it has none.
+   */
+  standalone?: boolean;
+}
+
+function lineParent(seed: LineSeed): Stripe.InvoiceLineItem.Parent {
+  if (seed.standalone) {
+    return {
+      type: "invoice_item_details",
+      invoice_item_details: {
+        invoice_item: seed.invoiceItem ?? "",
+        proration: seed.proration,
+        proration_details: { credited_items: null },
+        subscription: seed.subscription || null,
+      },
+      subscription_item_details: null,
+    };
+  }
+  return {
+    type: "subscription_item_details",
+    invoice_item_details: null,
+    subscription_item_details: {
+      invoice_item: seed.invoiceItem ?? null,
+      proration: seed.proration,
+      proration_details: { credited_items: null },
+      subscription: seed.subscription,
+      subscription_item: seed.subscriptionItem,
+    },
+  };
 }
 
 export function buildLine(invoice: string, seed: LineSeed): Stripe.InvoiceLineItem {
@@ -30,17 +61,7 @@ export function buildLine(invoice: string, seed: LineSeed): Stripe.InvoiceLineIt
     invoice,
     livemode: false,
     metadata: {},
-    parent: {
-      type: "subscription_item_details",
-      invoice_item_details: null,
-      subscription_item_details: {
-        invoice_item: seed.invoiceItem ?? null,
-        proration: seed.proration,
-        proration_details: { credited_items: null },
-        subscription: seed.subscription,
-        subscription_item: seed.subscriptionItem,
-      },
-    },
+    parent: lineParent(seed),
     period: seed.period,
     pretax_credit_amounts: [],
     pricing: {
@@ -50,7 +71,7 @@ export function buildLine(invoice: string, seed: LineSeed): Stripe.InvoiceLineIt
     },
     quantity: seed.quantity,
     quantity_decimal: Stripe.Decimal.from(seed.quantity),
-    subscription: seed.subscription,
+    subscription: seed.subscription || null,
     subtotal: seed.amount,
     taxes: [],
   };

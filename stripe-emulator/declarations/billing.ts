@@ -40,6 +40,13 @@ const cancellationDetails = obj<Stripe.SubscriptionCancelParams.CancellationDeta
 
 const trialEnd = either(oneOf("now"), int);
 
+const missingPaymentMethod =
+  oneOf<Stripe.SubscriptionCreateParams.TrialSettings.EndBehavior.MissingPaymentMethod>(
+    "cancel",
+    "create_invoice",
+    "pause",
+  );
+
 /** Subscriptions, subscription items, invoices and their payments, payment intents, charges, refunds. */
 export const billingDeclarations: Record<string, Shape> = {
   "POST /v1/subscriptions": shape<Stripe.SubscriptionCreateParams>({
@@ -58,6 +65,11 @@ export const billingDeclarations: Record<string, Shape> = {
     }),
     trial_end: trialEnd,
     trial_period_days: int,
+    trial_settings: obj<Stripe.SubscriptionCreateParams.TrialSettings>({
+      end_behavior: obj<Stripe.SubscriptionCreateParams.TrialSettings.EndBehavior>({
+        missing_payment_method: missingPaymentMethod,
+      }),
+    }),
   }),
   "GET /v1/subscriptions/:id": shape<Stripe.SubscriptionRetrieveParams>({}),
   "POST /v1/subscriptions/:id": shape<Stripe.SubscriptionUpdateParams>({
@@ -83,12 +95,19 @@ export const billingDeclarations: Record<string, Shape> = {
       }),
     ),
     metadata,
+    payment_behavior: paymentBehavior,
     proration_behavior: oneOf<Stripe.SubscriptionUpdateParams.ProrationBehavior>(
       "always_invoice",
       "create_prorations",
       "none",
     ),
+    proration_date: int,
     trial_end: trialEnd,
+    trial_settings: obj<Stripe.SubscriptionUpdateParams.TrialSettings>({
+      end_behavior: obj<Stripe.SubscriptionUpdateParams.TrialSettings.EndBehavior>({
+        missing_payment_method: missingPaymentMethod,
+      }),
+    }),
   }),
   "DELETE /v1/subscriptions/:id": shape<Stripe.SubscriptionCancelParams>({
     cancellation_details: cancellationDetails,

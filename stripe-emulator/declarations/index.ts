@@ -1,6 +1,7 @@
 import { balanceAndItemDeclarations } from "./balance-and-items.ts";
 import { billingDeclarations } from "./billing.ts";
 import { catalogDeclarations } from "./catalog.ts";
+import { changeDeclarations } from "./changes.ts";
 import { customerDeclarations } from "./customers.ts";
 import { otherDeclarations } from "./other.ts";
 import type { Shape } from "./schema.ts";
@@ -12,4 +13,5 @@ export const DECLARATIONS: Readonly<Record<string, Shape>> = {
   ...billingDeclarations,
   ...otherDeclarations,
   ...balanceAndItemDeclarations,
+  ...changeDeclarations,
 };

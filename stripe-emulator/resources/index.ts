@@ -3,9 +3,11 @@ import { catalogRoutes } from "./catalog.ts";
 import { checkoutRoutes } from "./checkout.ts";
 import { customerRoutes } from "./customers.ts";
 import { eventRoutes } from "./events.ts";
+import { invoiceItemRoutes } from "./invoice-items.ts";
 import { invoiceRoutes } from "./invoices.ts";
 import { paymentIntentRoutes } from "./payment-intents.ts";
 import { paymentMethodRoutes } from "./payment-methods.ts";
+import { subscriptionItemRoutes } from "./subscription-items.ts";
 import { subscriptionRoutes } from "./subscriptions.ts";
 import { webhookEndpointRoutes } from "./webhook-endpoints.ts";
 
@@ -15,6 +17,8 @@ export const allRoutes: Route[] = [
   ...catalogRoutes,
   ...subscriptionRoutes,
   ...invoiceRoutes,
+  ...invoiceItemRoutes,
+  ...subscriptionItemRoutes,
   ...paymentIntentRoutes,
   ...eventRoutes,
   ...webhookEndpointRoutes,

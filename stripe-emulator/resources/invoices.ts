@@ -1,5 +1,4 @@
 import type Stripe from "stripe";
-import { getInvoiceItem, listInvoiceItems } from "../billing/invoice-items.ts";
 import {
   customerIdOf,
   finalizeInvoice,
@@ -10,6 +9,7 @@ import {
 } from "../billing/invoicing.ts";
 import { afterPayment } from "../billing/lifecycle.ts";
 import { attemptInvoicePayment, markInvoicePaid, type PaymentResult } from "../billing/payments.ts";
+import { previewInvoice } from "../billing/preview.ts";
 import type { Ctx } from "../context.ts";
 import { cardError, invalidRequest, noSuchObject, StripeApiError } from "../errors.ts";
 import { matchesRange, paginate } from "../lists.ts";
@@ -174,20 +174,9 @@ export const invoiceRoutes: Route[] = [
     },
   },
   {
-    method: "GET",
-    path: "/v1/invoiceitems",
-    handler: ({ ctx, params }) =>
-      render(
-        ctx.state,
-        paginate(listInvoiceItems(ctx, params), params, "/v1/invoiceitems"),
-        expandFor(params),
-      ),
-  },
-  {
-    method: "GET",
-    path: "/v1/invoiceitems/:id",
-    handler: ({ ctx, params, args }) =>
-      render(ctx.state, getInvoiceItem(ctx, args.id ?? ""), expandFor(params)),
+    method: "POST",
+    path: "/v1/invoices/create_preview",
+    handler: ({ ctx, params }) => render(ctx.state, previewInvoice(ctx, params), expandFor(params)),
   },
   {
     method: "GET",

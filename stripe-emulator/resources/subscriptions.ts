@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import { createSubscription } from "../billing/create-subscription.ts";
 import { cancelSubscriptionNow, isEnded } from "../billing/lifecycle.ts";
+import { resumeSubscription } from "../billing/trial-end.ts";
 import { updateSubscription } from "../billing/update-subscription.ts";
 import { type Ctx, testClockOf } from "../context.ts";
 import { invalidRequest, noSuchObject } from "../errors.ts";
@@ -94,14 +95,12 @@ export const subscriptionRoutes: Route[] = [
       ),
   },
   {
-    method: "GET",
-    path: "/v1/subscription_items/:id",
+    method: "POST",
+    path: "/v1/subscriptions/:id/resume",
     handler: ({ ctx, params, args }) => {
-      for (const sub of Object.values(ctx.state.subscriptions)) {
-        const item = sub.items.data.find((i) => i.id === args.id);
-        if (item) return render(ctx.state, item, expandList(params));
-      }
-      throw noSuchObject(args.id ?? "");
+      const sub = getSubscription(ctx, args.id ?? "");
+      resumeSubscription(ctx, sub);
+      return render(ctx.state, sub, expandList(params));
     },
   },
 ];
