@@ -1,0 +1,174 @@
+import assert from "node:assert/strict";
+import { after, before, beforeEach, test } from "node:test";
+import type Stripe from "stripe";
+import { advanceClock, at, clockCustomer, latestInvoice, namedMonthlyPrice } from "./clock.ts";
+import { type Harness, harness } from "./helpers.ts";
+
+let h: Harness;
+before(async () => {
+  h = await harness();
+});
+beforeEach(() => h.reset());
+after(() => h.close());
+
+const START = at("2027-01-01T00:00:00Z");
+const CHANGE = at("2027-01-16T00:00:00Z");
+
+/**
+ * A Starter subscription paid with a Visa card, whose customer then switches to `card` before
+ * upgrading to Pro mid-month.
+ */
+async function upgradeWith(card: string) {
+  const { clock, customer } = await clockCustomer(h.stripe, START);
+  const starter = await namedMonthlyPrice(h.stripe, "Starter", 1000);
+  const pro = await namedMonthlyPrice(h.stripe, "Pro", 3000);
+  const sub = await h.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: starter.id }],
+  });
+  const item = sub.items.data[0];
+  assert.ok(item);
+  const pm = await h.stripe.paymentMethods.attach(card, { customer: customer.id });
+  await h.stripe.customers.update(customer.id, {
+    invoice_settings: { default_payment_method: pm.id },
+  });
+  await advanceClock(h.stripe, clock.id, CHANGE);
+  const updated = await h.stripe.subscriptions.update(sub.id, {
+    items: [{ id: item.id, price: pro.id }],
+    proration_behavior: "always_invoice",
+    payment_behavior: "pending_if_incomplete",
+  });
+  return { clock, customer, starter, pro, sub, item, updated };
+}
+
+async function eventsOf(type: string, subId: string): Promise<Stripe.Event[]> {
+  const list = await h.stripe.events.list({ type, limit: 100 });
+  return list.data.filter((e) => (e.data.object as { id?: string }).id === subId);
+}
+
+test("a paid pending_if_incomplete change applies at once and leaves no pending update", async () => {
+  const { updated, pro } = await upgradeWith("pm_card_visa");
+  assert.equal(updated.pending_update, null);
+  assert.equal(updated.items.data[0]?.price.id, pro.id);
+  const inv = await latestInvoice(h.stripe, updated.id);
+  assert.equal(inv.status, "paid");
+});
+
+test("a declined pending_if_incomplete change keeps the old price and waits as pending_update", async () => {
+  const { updated, starter, pro, item } = await upgradeWith("pm_card_chargeCustomerFail");
+  assert.equal(updated.status, "active", "an unpaid pending update does not make it past_due");
+  assert.equal(updated.items.data[0]?.price.id, starter.id);
+  const pending = updated.pending_update;
+  assert.ok(pending, "the change waits as pending_update");
+  assert.equal(pending.expires_at, CHANGE + 23 * 3600);
+  assert.equal(pending.subscription_items?.[0]?.id, item.id);
+  assert.equal(pending.subscription_items?.[0]?.price.id, pro.id);
+
+  const inv = await latestInvoice(h.stripe, updated.id);
+  assert.equal(inv.status, "open");
+  assert.equal(inv.billing_reason, "subscription_update");
+  assert.equal(updated.latest_invoice, inv.id);
+  const [announced] = await eventsOf("customer.subscription.updated", updated.id);
+  const object = announced?.data.object as Stripe.Subscription | undefined;
+  assert.ok(object?.pending_update, "customer.subscription.updated carries the pending update");
+});
+
+test("paying the pending update's invoice applies the change and clears pending_update", async () => {
+  const { updated, customer, pro } = await upgradeWith("pm_card_chargeCustomerFail");
+  const inv = await latestInvoice(h.stripe, updated.id);
+  const visa = await h.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+  const paid = await h.stripe.invoices.pay(inv.id, { payment_method: visa.id });
+  assert.equal(paid.status, "paid");
+
+  const applied = await h.stripe.subscriptions.retrieve(updated.id);
+  assert.equal(applied.pending_update, null);
+  assert.equal(applied.items.data[0]?.price.id, pro.id);
+  assert.equal(applied.status, "active");
+  const events = await eventsOf("customer.subscription.pending_update_applied", updated.id);
+  assert.equal(events.length, 1);
+});
+
+test("completing 3-D Secure for the pending update's payment applies the change", async () => {
+  const { updated, pro } = await upgradeWith("pm_card_authenticationRequired");
+  assert.ok(updated.pending_update);
+  const inv = await latestInvoice(h.stripe, updated.id);
+  const [payment] = (await h.stripe.invoicePayments.list({ invoice: inv.id })).data;
+  const pi = payment?.payment.payment_intent;
+  assert.equal(typeof pi, "string");
+  // The customer passing 3-D Secure: an emulator control (at Stripe, the customer's browser).
+  const res = await fetch(`${h.emulator.url}/_emulator/payment_intents/${String(pi)}/confirm`, {
+    method: "POST",
+  });
+  assert.equal(res.status, 200);
+
+  const applied = await h.stripe.subscriptions.retrieve(updated.id);
+  assert.equal(applied.pending_update, null);
+  assert.equal(applied.items.data[0]?.price.id, pro.id);
+});
+
+test("an unpaid pending update expires after 23 hours: dropped, and its invoice voided", async () => {
+  const { clock, updated, starter } = await upgradeWith("pm_card_chargeCustomerFail");
+  const inv = await latestInvoice(h.stripe, updated.id);
+  await advanceClock(h.stripe, clock.id, CHANGE + 24 * 3600);
+
+  const expired = await h.stripe.subscriptions.retrieve(updated.id);
+  assert.equal(expired.pending_update, null);
+  assert.equal(expired.items.data[0]?.price.id, starter.id);
+  assert.equal(expired.status, "active");
+  assert.equal((await h.stripe.invoices.retrieve(inv.id)).status, "void");
+  const events = await eventsOf("customer.subscription.pending_update_expired", updated.id);
+  assert.equal(events.length, 1);
+});
+
+test("pending_if_incomplete refuses parameters a pending update cannot hold", async () => {
+  const { customer } = await clockCustomer(h.stripe, START);
+  const starter = await namedMonthlyPrice(h.stripe, "Starter", 1000);
+  const sub = await h.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: starter.id }],
+  });
+  await assert.rejects(
+    h.stripe.subscriptions.update(sub.id, {
+      payment_behavior: "pending_if_incomplete",
+      metadata: { plan: "pro" },
+    }),
+    { statusCode: 400, param: "metadata" },
+  );
+  const unchanged = await h.stripe.subscriptions.retrieve(sub.id);
+  assert.deepEqual(unchanged.metadata, {});
+});
+
+test("a subscription item's price changes through subscriptionItems.update, with its proration", async () => {
+  const { clock, customer } = await clockCustomer(h.stripe, START);
+  const starter = await namedMonthlyPrice(h.stripe, "Starter", 1000);
+  const pro = await namedMonthlyPrice(h.stripe, "Pro", 3000);
+  const sub = await h.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: starter.id }],
+  });
+  const item = sub.items.data[0];
+  assert.ok(item);
+  const listed = await h.stripe.subscriptionItems.list({ subscription: sub.id });
+  assert.deepEqual(
+    listed.data.map((i) => i.id),
+    [item.id],
+  );
+  await advanceClock(h.stripe, clock.id, CHANGE);
+
+  const changed = await h.stripe.subscriptionItems.update(item.id, {
+    price: pro.id,
+    quantity: 2,
+    proration_behavior: "always_invoice",
+  });
+  assert.equal(changed.price.id, pro.id);
+  assert.equal(changed.quantity, 2);
+  assert.equal((await h.stripe.subscriptionItems.retrieve(item.id)).price.id, pro.id);
+  const inv = await latestInvoice(h.stripe, sub.id);
+  assert.deepEqual(inv.lines.data.map((l) => l.description).sort(), [
+    "Remaining time on 2 × Pro after 16 Jan 2027",
+    "Unused time on Starter after 16 Jan 2027",
+  ]);
+  await assert.rejects(h.stripe.subscriptionItems.list({} as { subscription: string }), {
+    statusCode: 400,
+  });
+});
