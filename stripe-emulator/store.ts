@@ -36,6 +36,7 @@ export interface State {
   products: Record<string, Stripe.Product>;
   prices: Record<string, Stripe.Price>;
   subscriptions: Record<string, Stripe.Subscription>;
+  subscriptionSchedules: Record<string, Stripe.SubscriptionSchedule>;
   invoices: Record<string, Stripe.Invoice>;
   invoicePayments: Record<string, Stripe.InvoicePayment>;
   paymentIntents: Record<string, Stripe.PaymentIntent>;
@@ -78,6 +79,7 @@ export function emptyState(): State {
     products: {},
     prices: {},
     subscriptions: {},
+    subscriptionSchedules: {},
     invoices: {},
     invoicePayments: {},
     paymentIntents: {},
@@ -117,6 +119,7 @@ const COLLECTIONS: [string, keyof State][] = [
   ["pm_", "paymentMethods"],
   ["prod_", "products"],
   ["price_", "prices"],
+  ["sub_sched_", "subscriptionSchedules"],
   ["sub_", "subscriptions"],
   ["inpay_", "invoicePayments"],
   ["in_", "invoices"],

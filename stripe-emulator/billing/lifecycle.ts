@@ -47,6 +47,27 @@ export function cancelSubscriptionNow(
     if (subscriptionIdOf(inv) === sub.id && inv.status === "open") inv.next_payment_attempt = null;
   }
   ctx.emit("customer.subscription.deleted", sub, { customerId });
+  endScheduleWith(ctx, sub, reason);
+}
+
+/**
+ * A subscription canceled under its schedule (by a request, or after failed payments) ends the
+ * schedule: `subscription_schedule.canceled`, or `.aborted` when delinquency canceled it. A
+ * schedule that cancels its own subscription has already left `active` and is not touched.
+ */
+function endScheduleWith(
+  ctx: Ctx,
+  sub: Stripe.Subscription,
+  reason: Stripe.Subscription.CancellationDetails.Reason,
+): void {
+  const id = typeof sub.schedule === "string" ? sub.schedule : sub.schedule?.id;
+  const sched = id ? ctx.state.subscriptionSchedules[id] : undefined;
+  if (sched?.status !== "active") return;
+  sched.status = "canceled";
+  sched.canceled_at = sub.ended_at;
+  sched.current_phase = null;
+  const type = reason === "payment_failed" ? "aborted" : "canceled";
+  ctx.emit(`subscription_schedule.${type}`, sched, { customerId: customerIdOf(sub) });
 }
 
 export type InvoicePhase = "first" | "renewal";

@@ -12,6 +12,7 @@ import { attemptInvoicePayment } from "./payments.ts";
 import { SECONDS_PER_DAY } from "./periods.ts";
 import { expirePendingUpdate } from "./pending-update.ts";
 import { renewSubscription, upcomingInvoice } from "./renewal.ts";
+import { scheduleTimers } from "./schedules.ts";
 
 interface Timer {
   at: number;
@@ -119,7 +120,8 @@ function invoiceTimers(ctx: Ctx, inv: Stripe.Invoice): Timer[] {
 }
 
 function dueTimers(ctx: Ctx, clockId: string | null): Timer[] {
-  const timers: Timer[] = [];
+  // Phase changes come first: a phase ending at a period end sets the items the renewal bills.
+  const timers: Timer[] = scheduleTimers(ctx, clockId);
   for (const sub of Object.values(ctx.state.subscriptions)) {
     if (isEnded(sub) || testClockOf(ctx.state, customerIdOf(sub)) !== clockId) continue;
     timers.push(...subscriptionTimers(ctx, sub));

@@ -27,10 +27,17 @@ export const EXPANDABLE: Readonly<Record<string, Readonly<Record<string, string>
     "items.data.price.product": "product",
     latest_invoice: "invoice",
     pending_setup_intent: "*",
-    schedule: "*",
+    schedule: "subscription_schedule",
     test_clock: "test_helpers.test_clock",
   },
   subscription_item: { "price.product": "product" },
+  subscription_schedule: {
+    application: "*",
+    customer: "customer",
+    "default_settings.default_payment_method": "payment_method",
+    subscription: "subscription",
+    test_clock: "test_helpers.test_clock",
+  },
   invoice: {
     confirmation_secret: "*",
     customer: "customer",

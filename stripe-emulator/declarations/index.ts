@@ -4,6 +4,7 @@ import { catalogDeclarations } from "./catalog.ts";
 import { changeDeclarations } from "./changes.ts";
 import { customerDeclarations } from "./customers.ts";
 import { otherDeclarations } from "./other.ts";
+import { scheduleDeclarations } from "./schedules.ts";
 import type { Shape } from "./schema.ts";
 
 /** The parameters of every endpoint the emulator serves, keyed by `METHOD /path/:arg`. */
@@ -13,5 +14,6 @@ export const DECLARATIONS: Readonly<Record<string, Shape>> = {
   ...billingDeclarations,
   ...otherDeclarations,
   ...balanceAndItemDeclarations,
+  ...scheduleDeclarations,
   ...changeDeclarations,
 };

@@ -8,6 +8,7 @@ import { invoiceRoutes } from "./invoices.ts";
 import { paymentIntentRoutes } from "./payment-intents.ts";
 import { paymentMethodRoutes } from "./payment-methods.ts";
 import { subscriptionItemRoutes } from "./subscription-items.ts";
+import { subscriptionScheduleRoutes } from "./subscription-schedules.ts";
 import { subscriptionRoutes } from "./subscriptions.ts";
 import { webhookEndpointRoutes } from "./webhook-endpoints.ts";
 
@@ -16,6 +17,7 @@ export const allRoutes: Route[] = [
   ...paymentMethodRoutes,
   ...catalogRoutes,
   ...subscriptionRoutes,
+  ...subscriptionScheduleRoutes,
   ...invoiceRoutes,
   ...invoiceItemRoutes,
   ...subscriptionItemRoutes,

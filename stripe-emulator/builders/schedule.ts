@@ -1,0 +1,112 @@
+import type Stripe from "stripe";
+import { newId } from "../ids.ts";
+import { planFromPrice } from "./subscription.ts";
+
+/** One phase as the emulator resolved it from the request: concrete dates, known prices. */
+export interface PhaseSeed {
+  start: number;
+  end: number;
+  items: { price: Stripe.Price; quantity: number }[];
+  currency: string;
+  prorationBehavior: Stripe.SubscriptionSchedule.Phase.ProrationBehavior;
+  billingCycleAnchor: Stripe.SubscriptionSchedule.Phase.BillingCycleAnchor | null;
+  trialEnd: number | null;
+  metadata: Record<string, string>;
+  description: string | null;
+}
+
+/**
+ * A phase in Stripe's shape. Its items name their price and plan by id: Stripe returns them
+ * unexpanded in a schedule's phases.
+ */
+export function buildPhase(seed: PhaseSeed): Stripe.SubscriptionSchedule.Phase {
+  return {
+    add_invoice_items: [],
+    application_fee_percent: null,
+    billing_cycle_anchor: seed.billingCycleAnchor,
+    billing_thresholds: null,
+    collection_method: null,
+    currency: seed.currency,
+    default_payment_method: null,
+    default_tax_rates: [],
+    description: seed.description,
+    discounts: [],
+    end_date: seed.end,
+    invoice_settings: null,
+    items: seed.items.map(({ price, quantity }) => ({
+      billing_thresholds: null,
+      discounts: [],
+      metadata: {},
+      plan: planFromPrice(price).id,
+      price: price.id,
+      quantity,
+      tax_rates: [],
+    })),
+    metadata: seed.metadata,
+    on_behalf_of: null,
+    proration_behavior: seed.prorationBehavior,
+    start_date: seed.start,
+    transfer_data: null,
+    trial_end: seed.trialEnd,
+  };
+}
+
+export interface ScheduleSeed {
+  customer: string;
+  created: number;
+  testClock: string | null;
+  endBehavior: Stripe.SubscriptionSchedule.EndBehavior;
+  metadata: Record<string, string>;
+  defaultPaymentMethod: string | null;
+}
+
+export function buildSchedule(
+  seed: ScheduleSeed,
+  phases: Stripe.SubscriptionSchedule.Phase[],
+): Stripe.SubscriptionSchedule {
+  return {
+    id: newId("sub_sched"),
+    object: "subscription_schedule",
+    application: null,
+    billing_mode: {
+      flexible: { proration_discounts: "included" },
+      type: "flexible",
+      updated_at: seed.created,
+    },
+    canceled_at: null,
+    completed_at: null,
+    created: seed.created,
+    current_phase: null,
+    customer: seed.customer,
+    customer_account: null,
+    default_settings: {
+      application_fee_percent: null,
+      automatic_tax: { disabled_reason: null, enabled: false, liability: null },
+      billing_cycle_anchor: "automatic",
+      billing_thresholds: null,
+      collection_method: "charge_automatically",
+      default_payment_method: seed.defaultPaymentMethod,
+      description: null,
+      invoice_settings: {
+        account_tax_ids: null,
+        custom_fields: null,
+        days_until_due: null,
+        description: null,
+        footer: null,
+        issuer: { type: "self" },
+      },
+      on_behalf_of: null,
+      transfer_data: null,
+    },
+    end_behavior: seed.endBehavior,
+    livemode: false,
+    metadata: seed.metadata,
+    pause_schedules: [],
+    phases,
+    released_at: null,
+    released_subscription: null,
+    status: "not_started",
+    subscription: null,
+    test_clock: seed.testClock,
+  };
+}
