@@ -14,6 +14,7 @@ export const DECLARATIONS: Readonly<Record<string, Shape>> = {
   ...billingDeclarations,
   ...otherDeclarations,
   ...balanceAndItemDeclarations,
+  ...changeDeclarations,
   ...scheduleDeclarations,
   ...changeDeclarations,
 };

@@ -9,6 +9,7 @@ import { paymentIntentRoutes } from "./payment-intents.ts";
 import { paymentMethodRoutes } from "./payment-methods.ts";
 import { subscriptionItemRoutes } from "./subscription-items.ts";
 import { subscriptionScheduleRoutes } from "./subscription-schedules.ts";
+import { subscriptionItemRoutes } from "./subscription-items.ts";
 import { subscriptionRoutes } from "./subscriptions.ts";
 import { webhookEndpointRoutes } from "./webhook-endpoints.ts";
 
