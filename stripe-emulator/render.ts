@@ -29,6 +29,8 @@ const INCLUDABLE: Record<string, Record<string, Includer>> = {
       return { object: "list", data, has_more: false, url: `/v1/invoice_payments` };
     },
   },
+  // Stripe returns a coupon's `applies_to` only when it is expanded.
+  coupon: { applies_to: (state, coupon) => state.couponAppliesTo[String(coupon.id)] ?? null },
   customer: {
     subscriptions: (state, cus) => {
       const data = Object.values(state.subscriptions)
@@ -84,8 +86,15 @@ function expandPath(
       const found = lookupAny(state, value);
       if (found) value = wire(found);
     }
+    // A list of ids (`discounts`) expands id by id.
+    if (Array.isArray(value)) {
+      value = value.map((v) => (typeof v === "string" ? wire(lookupAny(state, v) ?? v) : v));
+    }
     holder[key] = value;
     if (isRecord(value)) expandPath(state, value, rest, path, depth + 1);
+    if (Array.isArray(value)) {
+      for (const v of value) if (isRecord(v)) expandPath(state, v, rest, path, depth + 1);
+    }
   });
 }
 

@@ -22,6 +22,13 @@ export interface InvoiceInternal {
   firstFailedAt: number | null;
 }
 
+/** A discount keeps the coupon as it was redeemed: deleting the coupon later does not end it. */
+export interface DiscountInternal {
+  coupon: Stripe.Coupon;
+  /** A `once` discount is used up by the first invoice it lowers, and ends before the next. */
+  used: boolean;
+}
+
 export interface IdempotencyRecord {
   fingerprint: string;
   status: number;
@@ -64,6 +71,13 @@ export interface State {
   >;
   pmInternal: Record<string, PaymentMethodInternal>;
   invoiceInternal: Record<string, InvoiceInternal>;
+  coupons: Record<string, Stripe.Coupon>;
+  /** A coupon's `applies_to`, which Stripe shows only when expanded. */
+  couponAppliesTo: Record<string, Stripe.Coupon.AppliesTo>;
+  promotionCodes: Record<string, Stripe.PromotionCode>;
+  /** Discounts ever redeemed; an ended one stays (deleted) for the invoices that name it. */
+  discounts: Record<string, Stripe.Discount | Stripe.DeletedDiscount>;
+  discountInternal: Record<string, DiscountInternal>;
   /** Secrets are shown once at creation; kept here for signing. */
   endpointSecrets: Record<string, string>;
   idempotency: Record<string, IdempotencyRecord>;
@@ -99,6 +113,11 @@ export function emptyState(): State {
     checkoutPlans: {},
     pmInternal: {},
     invoiceInternal: {},
+    coupons: {},
+    couponAppliesTo: {},
+    promotionCodes: {},
+    discounts: {},
+    discountInternal: {},
     endpointSecrets: {},
     idempotency: {},
     clockOffsetSeconds: 0,
@@ -133,6 +152,8 @@ const COLLECTIONS: [string, keyof State][] = [
   ["evt_", "events"],
   ["we_", "webhookEndpoints"],
   ["clock_", "testClocks"],
+  ["promo_", "promotionCodes"],
+  ["di_", "discounts"],
 ];
 
 export function lookupAny(state: State, id: string): object | undefined {
@@ -145,5 +166,6 @@ export function lookupAny(state: State, id: string): object | undefined {
     if (key === "customers") return state.deletedCustomers[id];
     return undefined;
   }
-  return undefined;
+  // Coupon ids are chosen by the account and have no prefix.
+  return state.coupons[id];
 }

@@ -21,6 +21,7 @@ import {
 import { getPrice } from "../resources/catalog.ts";
 import { getCustomer } from "../resources/customers.ts";
 import { requireAttachedPm } from "../resources/payment-methods.ts";
+import { chooseDiscounts, discountedAmount, setDiscounts } from "./discounts.ts";
 import { createSubscriptionInvoice, customerIdOf, finalizeInvoice } from "./invoicing.ts";
 import { afterPayment } from "./lifecycle.ts";
 import { attemptInvoicePayment } from "./payments.ts";
@@ -158,12 +159,19 @@ export function createSubscription(ctx: Ctx, p: Params): Stripe.Subscription {
   const amount = trialEnd
     ? 0
     : items.reduce((s, i) => s + (i.price.unit_amount ?? 0) * i.quantity, 0);
+  const discounts = chooseDiscounts(ctx, p, {
+    customer: customer.id,
+    currency,
+    amount,
+    current: [],
+  });
   const payer =
     pm ??
     (typeof customer.invoice_settings.default_payment_method === "string"
       ? customer.invoice_settings.default_payment_method
       : null);
-  precheckPayment(ctx, payer, behavior, amount);
+  const due = trialEnd ? 0 : discountedAmount(discounts, items, currency);
+  precheckPayment(ctx, payer, behavior, due);
   const save = optObj(p, "payment_settings");
   const id = newId("sub");
   const anchor = trialEnd ?? now;
@@ -211,7 +219,10 @@ export function createSubscription(ctx: Ctx, p: Params): Stripe.Subscription {
   };
   emitFirst(
     ctx,
-    () => startBilling(ctx, sub, behavior, trialEnd !== null),
+    () => {
+      if (discounts) setDiscounts(ctx, sub, discounts);
+      startBilling(ctx, sub, behavior, trialEnd !== null);
+    },
     () => ctx.emit("customer.subscription.created", sub, { customerId: customer.id }),
   );
   return sub;

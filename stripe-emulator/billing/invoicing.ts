@@ -4,6 +4,7 @@ import { buildPaymentIntent } from "../builders/payment.ts";
 import type { Ctx } from "../context.ts";
 import { noSuchObject } from "../errors.ts";
 import { applyCustomerBalance, previewBalance, unapplyCustomerBalance } from "./balance.ts";
+import { discountInvoice } from "./discounts.ts";
 import { claimInvoiceItems } from "./invoice-items.ts";
 
 export function getInvoice(ctx: Ctx, id: string, param = "invoice"): Stripe.Invoice {
@@ -52,6 +53,7 @@ export function createSubscriptionInvoice(
     },
     lines,
   );
+  discountInvoice(ctx, sub, inv);
   previewBalance(inv, customer.balance);
   ctx.state.invoices[inv.id] = inv;
   ctx.state.invoiceInternal[inv.id] = { finalizeAt, retriesDone: 0, firstFailedAt: null };

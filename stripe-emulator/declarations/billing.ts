@@ -1,4 +1,5 @@
 import type Stripe from "stripe";
+import { discountsParam } from "./discounts.ts";
 import {
   arr,
   bool,
@@ -53,6 +54,7 @@ export const billingDeclarations: Record<string, Shape> = {
     cancel_at_period_end: bool,
     customer: str,
     default_payment_method: str,
+    discounts: discountsParam,
     items: arr(obj<Stripe.SubscriptionCreateParams.Item>({ price: str, quantity: int })),
     metadata,
     payment_behavior: paymentBehavior,
@@ -85,6 +87,7 @@ export const billingDeclarations: Record<string, Shape> = {
     ),
     cancel_at_period_end: bool,
     default_payment_method: emptyable(str),
+    discounts: discountsParam,
     description: emptyable(str),
     items: arr(
       obj<Stripe.SubscriptionUpdateParams.Item>({

@@ -24,6 +24,7 @@ export const EXPANDABLE: Readonly<Record<string, Readonly<Record<string, string>
     customer: "customer",
     default_payment_method: "payment_method",
     default_source: "*",
+    discounts: "discount",
     "items.data.price.product": "product",
     latest_invoice: "invoice",
     pending_setup_intent: "*",
@@ -41,6 +42,7 @@ export const EXPANDABLE: Readonly<Record<string, Readonly<Record<string, string>
   invoice: {
     confirmation_secret: "*",
     customer: "customer",
+    discounts: "discount",
     default_payment_method: "payment_method",
     default_source: "*",
     payments: "list:invoice_payment",
@@ -67,6 +69,9 @@ export const EXPANDABLE: Readonly<Record<string, Readonly<Record<string, string>
     subscription: "subscription",
   },
   "billing_portal.session": { configuration: "*" },
+  coupon: { applies_to: "*" },
+  promotion_code: { customer: "customer", "promotion.coupon": "coupon" },
+  discount: { customer: "customer", promotion_code: "promotion_code", "source.coupon": "coupon" },
 };
 
 export const MAX_EXPAND_DEPTH = 4;

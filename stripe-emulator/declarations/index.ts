@@ -3,6 +3,7 @@ import { billingDeclarations } from "./billing.ts";
 import { catalogDeclarations } from "./catalog.ts";
 import { changeDeclarations } from "./changes.ts";
 import { customerDeclarations } from "./customers.ts";
+import { discountDeclarations } from "./discounts.ts";
 import { otherDeclarations } from "./other.ts";
 import { scheduleDeclarations } from "./schedules.ts";
 import type { Shape } from "./schema.ts";
@@ -14,7 +15,7 @@ export const DECLARATIONS: Readonly<Record<string, Shape>> = {
   ...billingDeclarations,
   ...otherDeclarations,
   ...balanceAndItemDeclarations,
-  ...changeDeclarations,
+  ...discountDeclarations,
   ...scheduleDeclarations,
   ...changeDeclarations,
 };

@@ -1,15 +1,16 @@
 import type { Route } from "../router.ts";
 import { catalogRoutes } from "./catalog.ts";
 import { checkoutRoutes } from "./checkout.ts";
+import { couponRoutes, subscriptionDiscountRoutes } from "./coupons.ts";
 import { customerRoutes } from "./customers.ts";
 import { eventRoutes } from "./events.ts";
 import { invoiceItemRoutes } from "./invoice-items.ts";
 import { invoiceRoutes } from "./invoices.ts";
 import { paymentIntentRoutes } from "./payment-intents.ts";
 import { paymentMethodRoutes } from "./payment-methods.ts";
+import { promotionCodeRoutes } from "./promotion-codes.ts";
 import { subscriptionItemRoutes } from "./subscription-items.ts";
 import { subscriptionScheduleRoutes } from "./subscription-schedules.ts";
-import { subscriptionItemRoutes } from "./subscription-items.ts";
 import { subscriptionRoutes } from "./subscriptions.ts";
 import { webhookEndpointRoutes } from "./webhook-endpoints.ts";
 
@@ -26,4 +27,7 @@ export const allRoutes: Route[] = [
   ...eventRoutes,
   ...webhookEndpointRoutes,
   ...checkoutRoutes,
+  ...couponRoutes,
+  ...promotionCodeRoutes,
+  ...subscriptionDiscountRoutes,
 ];
