@@ -92,6 +92,9 @@ export const changeDeclarations: Record<string, Shape> = {
   }),
   "DELETE /v1/invoiceitems/:id": shape<Stripe.InvoiceItemDeleteParams>({}),
   "POST /v1/subscriptions/:id/resume": shape<Stripe.SubscriptionResumeParams>({
-    billing_cycle_anchor: oneOf("now"),
+    // Only a new cycle from now is emulated; `unchanged` is refused rather than ignored.
+    billing_cycle_anchor: obj<Stripe.SubscriptionResumeParams.BillingCycleAnchor>({
+      type: oneOf<Stripe.SubscriptionResumeParams.BillingCycleAnchor.Type>("now"),
+    }),
   }),
 };

@@ -16,6 +16,7 @@ export const DECLARATIONS: Readonly<Record<string, Shape>> = {
   ...otherDeclarations,
   ...balanceAndItemDeclarations,
   ...discountDeclarations,
+  ...changeDeclarations,
   ...scheduleDeclarations,
   ...changeDeclarations,
 };

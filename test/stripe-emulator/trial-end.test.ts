@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { after, before, beforeEach, test } from "node:test";
+import type Stripe from "stripe";
+import { advanceClock, at, latestInvoice, namedMonthlyPrice } from "./clock.ts";
+import { type Harness, harness } from "./helpers.ts";
+
+let h: Harness;
+before(async () => {
+  h = await harness();
+});
+beforeEach(() => h.reset());
+after(() => h.close());
+
+const START = at("2027-01-01T00:00:00Z");
+const TRIAL_END = START + 7 * 86_400;
+
+/** A 7-day trial of a customer without any payment method, on its own test clock. */
+async function trialWithoutCard(missing?: "cancel" | "pause" | "create_invoice") {
+  const clock = await h.stripe.testHelpers.testClocks.create({ frozen_time: START });
+  const customer = await h.stripe.customers.create({
+    email: `trial${Math.random()}@example.com`,
+    test_clock: clock.id,
+  });
+  const price = await namedMonthlyPrice(h.stripe, "Pro", 3000);
+  const sub = await h.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: price.id }],
+    trial_period_days: 7,
+    ...(missing ? { trial_settings: { end_behavior: { missing_payment_method: missing } } } : {}),
+  });
+  assert.equal(sub.status, "trialing");
+  return { clock, customer, price, sub };
+}
+
+async function eventsFor(type: string, id: string): Promise<Stripe.Event[]> {
+  const list = await h.stripe.events.list({ type, limit: 100 });
+  return list.data.filter((e) => (e.data.object as { id?: string }).id === id);
+}
+
+test("missing_payment_method=cancel ends the subscription when the trial ends without a card", async () => {
+  const { clock, sub } = await trialWithoutCard("cancel");
+  assert.equal(sub.trial_settings?.end_behavior.missing_payment_method, "cancel");
+  await advanceClock(h.stripe, clock.id, TRIAL_END + 2 * 3600);
+
+  const ended = await h.stripe.subscriptions.retrieve(sub.id);
+  assert.equal(ended.status, "canceled");
+  assert.equal(ended.ended_at, TRIAL_END);
+  assert.equal((await eventsFor("customer.subscription.deleted", sub.id)).length, 1);
+  const invoices = await h.stripe.invoices.list({ subscription: sub.id });
+  assert.ok(
+    invoices.data.every((inv) => inv.billing_reason !== "subscription_cycle"),
+    "nothing is billed after the trial",
+  );
+});
+
+test("missing_payment_method=pause pauses the subscription until it is resumed and billed", async () => {
+  const { clock, customer, sub } = await trialWithoutCard("pause");
+  await advanceClock(h.stripe, clock.id, TRIAL_END + 2 * 3600);
+  const paused = await h.stripe.subscriptions.retrieve(sub.id);
+  assert.equal(paused.status, "paused");
+  assert.equal((await eventsFor("customer.subscription.paused", sub.id)).length, 1);
+
+  // A paused subscription does not renew.
+  await advanceClock(h.stripe, clock.id, TRIAL_END + 40 * 86_400);
+  assert.equal((await h.stripe.subscriptions.retrieve(sub.id)).status, "paused");
+  assert.ok(
+    (await h.stripe.invoices.list({ subscription: sub.id })).data.every(
+      (inv) => inv.billing_reason !== "subscription_cycle",
+    ),
+  );
+
+  const pm = await h.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+  await h.stripe.customers.update(customer.id, {
+    invoice_settings: { default_payment_method: pm.id },
+  });
+  const resumed = await h.stripe.subscriptions.resume(sub.id, {
+    billing_cycle_anchor: { type: "now" },
+  });
+  assert.equal(resumed.status, "active");
+  assert.equal(resumed.items.data[0]?.current_period_start, TRIAL_END + 40 * 86_400);
+  assert.equal((await eventsFor("customer.subscription.resumed", sub.id)).length, 1);
+  const inv = await latestInvoice(h.stripe, sub.id);
+  assert.equal(inv.status, "paid");
+  assert.equal(inv.amount_paid, 3000);
+
+  await assert.rejects(h.stripe.subscriptions.resume(sub.id), { statusCode: 400 });
+});
+
+test("by default a trial ending without a card is invoiced and the unpaid invoice makes it past_due", async () => {
+  const { clock, sub } = await trialWithoutCard();
+  assert.equal(sub.trial_settings?.end_behavior.missing_payment_method, "create_invoice");
+  await advanceClock(h.stripe, clock.id, TRIAL_END + 2 * 3600);
+
+  const billed = await h.stripe.subscriptions.retrieve(sub.id);
+  assert.equal(billed.status, "past_due");
+  const inv = await latestInvoice(h.stripe, sub.id);
+  assert.equal(inv.billing_reason, "subscription_cycle");
+  assert.equal(inv.status, "open");
+  assert.equal(inv.amount_due, 3000);
+});
+
+test("a trial ending with a card on the customer is billed whatever missing_payment_method says", async () => {
+  const { clock, customer, sub } = await trialWithoutCard("cancel");
+  const pm = await h.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+  await h.stripe.customers.update(customer.id, {
+    invoice_settings: { default_payment_method: pm.id },
+  });
+  await advanceClock(h.stripe, clock.id, TRIAL_END + 2 * 3600);
+  assert.equal((await h.stripe.subscriptions.retrieve(sub.id)).status, "active");
+  assert.equal((await latestInvoice(h.stripe, sub.id)).status, "paid");
+});
+
+test("trial_settings values Stripe does not know are refused", async () => {
+  const clock = await h.stripe.testHelpers.testClocks.create({ frozen_time: START });
+  const customer = await h.stripe.customers.create({ test_clock: clock.id });
+  const price = await namedMonthlyPrice(h.stripe, "Pro", 3000);
+  await assert.rejects(
+    h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      trial_period_days: 7,
+      trial_settings: { end_behavior: { missing_payment_method: "explode" } },
+    }),
+    { statusCode: 400 },
+  );
+});
