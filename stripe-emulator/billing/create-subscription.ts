@@ -22,6 +22,7 @@ import { getPrice } from "../resources/catalog.ts";
 import { getCustomer } from "../resources/customers.ts";
 import { requireAttachedPm } from "../resources/payment-methods.ts";
 import { chooseDiscounts, discountedAmount, setDiscounts } from "./discounts.ts";
+import { pendingItemSeeds } from "./invoice-items.ts";
 import { createSubscriptionInvoice, customerIdOf, finalizeInvoice } from "./invoicing.ts";
 import { afterPayment } from "./lifecycle.ts";
 import { attemptInvoicePayment } from "./payments.ts";
@@ -234,7 +235,8 @@ function startBilling(ctx: Ctx, sub: Stripe.Subscription, behavior: string, tria
     ctx,
     sub,
     "subscription_create",
-    lineSeeds(sub, trial),
+    // Pending invoice items (a setup fee, say) are billed on the first invoice, as at Stripe.
+    [...pendingItemSeeds(ctx, sub), ...lineSeeds(sub, trial)],
     null,
   );
   finalizeInvoice(ctx, inv);

@@ -8,6 +8,7 @@ import { optObj, optStr, type Params, reqStr } from "../params.ts";
 import { getCustomer } from "../resources/customers.ts";
 import { previewBalance } from "./balance.ts";
 import { lineSeeds, parseItems, validatePrices } from "./create-subscription.ts";
+import { pendingItemSeeds } from "./invoice-items.ts";
 import { customerIdOf } from "./invoicing.ts";
 import { nextPeriodEnd } from "./periods.ts";
 import { billingOf, type PlannedChange } from "./plan-change.ts";
@@ -119,7 +120,7 @@ function previewNewSubscription(ctx: Ctx, p: Params, details: Params): Stripe.In
       created: now,
       period: { start: now, end: now },
     },
-    lineSeeds(sub, false),
+    [...pendingItemSeeds(ctx, sub), ...lineSeeds(sub, false)],
   );
   // The subscription does not exist: the preview names none.
   inv.parent = null;

@@ -15,6 +15,7 @@ export const DECLARATIONS: Readonly<Record<string, Shape>> = {
   ...billingDeclarations,
   ...otherDeclarations,
   ...balanceAndItemDeclarations,
+  ...changeDeclarations,
   ...discountDeclarations,
   ...changeDeclarations,
   ...scheduleDeclarations,

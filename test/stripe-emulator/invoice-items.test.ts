@@ -59,6 +59,31 @@ test("a pending invoice item is billed on the next renewal, and is then no longe
   await assert.rejects(h.stripe.invoiceItems.update(fee.id, { amount: 1 }), { statusCode: 400 });
 });
 
+test("a pending setup fee is billed on a new subscription's first invoice, as its preview shows", async () => {
+  const { customer } = await clockCustomer(h.stripe, START);
+  const pro = await namedMonthlyPrice(h.stripe, "Pro", 3000);
+  const fee = await h.stripe.invoiceItems.create({
+    customer: customer.id,
+    amount: 5000,
+    currency: "usd",
+    description: "Setup fee",
+  });
+  const preview = await h.stripe.invoices.createPreview({
+    customer: customer.id,
+    subscription_details: { items: [{ price: pro.id }] },
+  });
+  assert.equal(preview.amount_due, 8000);
+
+  const sub = await h.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: pro.id }],
+  });
+  const first = await latestInvoice(h.stripe, sub.id);
+  assert.equal(first.billing_reason, "subscription_create");
+  assert.equal(first.amount_paid, 8000);
+  assert.equal((await h.stripe.invoiceItems.retrieve(fee.id)).invoice, first.id);
+});
+
 test("an invoice item priced with a one-time price bills its quantity", async () => {
   const { customer } = await subscribedOnClock();
   const product = await h.stripe.products.create({ name: "Extra seat pack" });
