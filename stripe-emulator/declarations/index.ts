@@ -17,7 +17,5 @@ export const DECLARATIONS: Readonly<Record<string, Shape>> = {
   ...balanceAndItemDeclarations,
   ...changeDeclarations,
   ...discountDeclarations,
-  ...changeDeclarations,
   ...scheduleDeclarations,
-  ...changeDeclarations,
 };
