@@ -11,7 +11,6 @@ import { paymentMethodRoutes } from "./payment-methods.ts";
 import { promotionCodeRoutes } from "./promotion-codes.ts";
 import { subscriptionItemRoutes } from "./subscription-items.ts";
 import { subscriptionScheduleRoutes } from "./subscription-schedules.ts";
-import { subscriptionItemRoutes } from "./subscription-items.ts";
 import { subscriptionRoutes } from "./subscriptions.ts";
 import { webhookEndpointRoutes } from "./webhook-endpoints.ts";
 
