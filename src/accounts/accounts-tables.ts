@@ -1,5 +1,15 @@
 import { sql } from "drizzle-orm";
-import { boolean, index, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  boolean,
+  check,
+  index,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 /**
  * Accounts. Email is stored as the user typed it but unique and looked up lowercased, as the
@@ -22,6 +32,8 @@ export const users = pgTable(
     /** Set by billing when it creates the Stripe customer; webhooks resolve users through it. */
     stripeCustomerId: text().unique(),
     lastLogin: timestamp({ withTimezone: true }),
+    /** When the owner proved they read this address (a verification link); null: not yet. */
+    emailVerifiedAt: timestamp({ withTimezone: true }),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
@@ -50,4 +62,44 @@ export const refreshTokens = pgTable(
     revokedReason: text(),
   },
   (t) => [index().on(t.userId), index().on(t.expiresAt)],
+);
+
+export const ACCOUNT_TOKEN_PURPOSES = ["verify_email", "password_reset", "change_email"] as const;
+export type AccountTokenPurpose = (typeof ACCOUNT_TOKEN_PURPOSES)[number];
+
+/**
+ * Single-use tokens sent by email (account-tokens.ts). A token is usable while `usedAt` and
+ * `revokedAt` are null and `expiresAt` is ahead; rows are kept after use so that a second click
+ * reads "already used" rather than "invalid", and purged a while after they expire.
+ */
+export const accountTokens = pgTable(
+  "account_tokens",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: text().$type<AccountTokenPurpose>().notNull(),
+    /** sha256 (hex) of the token; the token itself is only ever in the email. */
+    tokenHash: text().notNull().unique(),
+    /** What the token is for beyond its purpose (the new address of an email change). */
+    payload: jsonb().$type<Record<string, unknown>>(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    usedAt: timestamp({ withTimezone: true }),
+    revokedAt: timestamp({ withTimezone: true }),
+    /** superseded (a newer token of the same purpose) | password_changed | email_changed | … */
+    revokedReason: text(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // At most one live token per user and purpose: issuing supersedes the previous one.
+    uniqueIndex("account_tokens_live_key")
+      .on(t.userId, t.purpose)
+      .where(sql`${t.usedAt} is null and ${t.revokedAt} is null`),
+    index().on(t.expiresAt),
+    check(
+      "account_tokens_purpose",
+      sql`${t.purpose} in (${sql.raw(ACCOUNT_TOKEN_PURPOSES.map((p) => `'${p}'`).join(", "))})`,
+    ),
+  ],
 );
