@@ -45,7 +45,8 @@ export const users = pgTable(
  * tokens in one table). A refresh is accepted only while its row exists with `revokedAt` null;
  * rotation, logout and password changes set `revokedAt`. Presenting a revoked token again means it
  * leaked, so the whole family (all the user's tokens) is revoked. Rows past `expiresAt` prove
- * nothing any more (the signature check already refuses the token) and are purged by a job.
+ * nothing any more (the signature check already refuses the token) and are purged by a job. Each
+ * token belongs to the session (below) it was issued in.
  */
 export const refreshTokens = pgTable(
   "refresh_tokens",
@@ -55,13 +56,15 @@ export const refreshTokens = pgTable(
     userId: uuid()
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
+    /** Null for tokens issued before sessions existed: their next rotation opens one. */
+    sessionId: uuid().references(() => sessions.id, { onDelete: "cascade" }),
     expiresAt: timestamp({ withTimezone: true }).notNull(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     revokedAt: timestamp({ withTimezone: true }),
-    /** rotated | logout | password_changed | reuse_detected | deactivated */
+    /** A RevokeReason of token-service.ts (rotated, logout, session_revoked, …). */
     revokedReason: text(),
   },
-  (t) => [index().on(t.userId), index().on(t.expiresAt)],
+  (t) => [index().on(t.userId), index().on(t.expiresAt), index().on(t.sessionId)],
 );
 
 export const ACCOUNT_TOKEN_PURPOSES = ["verify_email", "password_reset", "change_email"] as const;
@@ -103,3 +106,49 @@ export const accountTokens = pgTable(
     ),
   ],
 );
+
+/**
+ * A signed-in device: one refresh-token family (docs/accounts.md, 'Sessions'). Sign-in opens one;
+ * every rotation keeps it and moves `lastUsedAt` and `expiresAt` (the newest token's expiry, past
+ * which the session is over). Revoking it revokes its refresh tokens. User agent and IP are stored
+ * as the client sent them, truncated, to let the user recognise the device; an account deletion
+ * deletes them.
+ */
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    userAgent: text().notNull().default(""),
+    ip: text().notNull().default(""),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    lastUsedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    revokedAt: timestamp({ withTimezone: true }),
+    /** A RevokeReason (token-service.ts), or `session_revoked` when the user ended it. */
+    revokedReason: text(),
+  },
+  (t) => [index().on(t.userId), index().on(t.expiresAt)],
+);
+
+/**
+ * One row per account deletion (DELETE /api/auth/profile/, `users:delete`), the state of the
+ * deletion job: each step records its completion here, so a job restarted after a crash skips what
+ * is done. The user row is kept (anonymized), so this row keeps pointing at it.
+ */
+export const accountDeletions = pgTable("account_deletions", {
+  userId: uuid()
+    .primaryKey()
+    .references(() => users.id),
+  /** immediately | period_end: how live subscriptions end (ACCOUNT_DELETE_CANCEL at request time). */
+  cancelMode: text().notNull(),
+  /** user | operator */
+  requestedBy: text().notNull(),
+  requestedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  /** Subscriptions canceled and payment methods detached at Stripe. */
+  stripeSettledAt: timestamp({ withTimezone: true }),
+  /** Goodbye email queued and the user row anonymized, in one transaction: the deletion is done. */
+  completedAt: timestamp({ withTimezone: true }),
+});
