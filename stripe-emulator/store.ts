@@ -44,6 +44,8 @@ export interface State {
   prices: Record<string, Stripe.Price>;
   subscriptions: Record<string, Stripe.Subscription>;
   subscriptionSchedules: Record<string, Stripe.SubscriptionSchedule>;
+  /** Per schedule, the end its `subscription_schedule.expiring` was sent for. */
+  scheduleExpiringSentFor: Record<string, number>;
   invoices: Record<string, Stripe.Invoice>;
   invoicePayments: Record<string, Stripe.InvoicePayment>;
   paymentIntents: Record<string, Stripe.PaymentIntent>;
@@ -94,6 +96,7 @@ export function emptyState(): State {
     prices: {},
     subscriptions: {},
     subscriptionSchedules: {},
+    scheduleExpiringSentFor: {},
     invoices: {},
     invoicePayments: {},
     paymentIntents: {},

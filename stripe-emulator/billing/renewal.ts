@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import { buildInvoice, type LineSeed } from "../builders/invoice.ts";
+import { subscriptionAt } from "../builders/schedule.ts";
 import type { Ctx } from "../context.ts";
 import { previewBalance } from "./balance.ts";
 import { lineSeeds } from "./create-subscription.ts";
@@ -73,7 +74,8 @@ export function upcomingInvoice(
   if (!customer) throw new Error(`subscription ${sub.id} has no customer`);
   const start = Math.min(...sub.items.data.map((i) => i.current_period_start));
   const end = Math.min(...sub.items.data.map((i) => i.current_period_end));
-  const next = lineSeeds(sub, false).map((line) => {
+  // A schedule whose next phase starts at the period end sets what the renewal bills.
+  const next = lineSeeds(subscriptionAt(ctx.state, sub, end), false).map((line) => {
     const recurring = line.price.recurring;
     const until = recurring
       ? nextPeriodEnd(sub.billing_cycle_anchor, line.period.end, recurring)

@@ -241,7 +241,27 @@ export function scheduleTimers(
       timers.push({ at: first.start_date, run: () => startSchedule(ctx, sched, false) });
     } else if (sched.status === "active" && sched.current_phase) {
       timers.push({ at: sched.current_phase.end_date, run: () => advanceSchedule(ctx, sched) });
+      timers.push(...expiringTimer(ctx, sched));
     }
   }
   return timers;
+}
+
+const EXPIRING_NOTICE_SECONDS = 7 * 86_400;
+
+/** `subscription_schedule.expiring`, 7 days before the last phase ends, once per end. */
+function expiringTimer(ctx: Ctx, sched: Schedule): { at: number; run: () => void }[] {
+  const end = lastEnd(sched);
+  const at = end - EXPIRING_NOTICE_SECONDS;
+  const sent = ctx.state.scheduleExpiringSentFor;
+  if (sent[sched.id] === end || at <= sched.created) return [];
+  return [
+    {
+      at,
+      run: () => {
+        sent[sched.id] = end;
+        ctx.emit("subscription_schedule.expiring", sched, { customerId: customerIdOf(sched) });
+      },
+    },
+  ];
 }

@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import { newId } from "../ids.ts";
-import { planFromPrice } from "./subscription.ts";
+import type { State } from "../store.ts";
+import { buildItem, planFromPrice } from "./subscription.ts";
 
 /** One phase as the emulator resolved it from the request: concrete dates, known prices. */
 export interface PhaseSeed {
@@ -109,4 +110,31 @@ export function buildSchedule(
     subscription: null,
     test_clock: seed.testClock,
   };
+}
+
+/**
+ * The subscription as its schedule's next phase makes it at `at` (the current period's end),
+ * so the upcoming invoice bills what the renewal will: the subscription itself when no phase of
+ * an active schedule starts then. Items whose price stays keep their id.
+ */
+export function subscriptionAt(
+  state: State,
+  sub: Stripe.Subscription,
+  at: number,
+): Stripe.Subscription {
+  const id = typeof sub.schedule === "string" ? sub.schedule : sub.schedule?.id;
+  const sched = id ? state.subscriptionSchedules[id] : undefined;
+  const phase =
+    sched?.status === "active" ? sched.phases.find((p) => p.start_date === at) : undefined;
+  const first = sub.items.data[0];
+  if (!phase || !first) return sub;
+  const period = { start: first.current_period_start, end: first.current_period_end };
+  const data = phase.items.flatMap((item) => {
+    const price = state.prices[typeof item.price === "string" ? item.price : item.price.id];
+    if (!price) return [];
+    const quantity = item.quantity ?? 1;
+    const same = sub.items.data.find((i) => i.price.id === price.id);
+    return [same ? { ...same, quantity } : buildItem(price, quantity, sub.id, period, at)];
+  });
+  return { ...sub, items: { ...sub.items, data } };
 }

@@ -87,6 +87,8 @@ test("a downgrade scheduled for the period end is billed at the new price at the
   assert.equal(sched.phases[1]?.items[0]?.price, starter.id);
   const before = await t.stripe.subscriptions.retrieve(sub.id);
   assert.equal(before.items.data[0]?.price.id, price.id, "nothing changes before the period end");
+  const upcoming = await t.stripe.invoices.createPreview({ subscription: sub.id });
+  assert.equal(upcoming.amount_due, 1000, "the next invoice is at the scheduled price");
 
   await advanceClock(t.stripe, clock.id, periodEnd + 2 * 3600);
   const moved = await t.stripe.subscriptions.retrieve(sub.id);
@@ -143,7 +145,7 @@ test("releasing a scheduled downgrade keeps the current price at the renewal", a
 });
 
 test("after the last phase, end_behavior release leaves the subscription running on its own", async () => {
-  const { sub, clock, starter, periodEnd } = await proSubscriber();
+  const { sub, clock, customer, starter, periodEnd } = await proSubscriber();
   const sched = await scheduleDowngrade(sub, starter.id);
   const lastEnd = sched.phases[1]?.end_date ?? 0;
   assert.ok(lastEnd > periodEnd);
@@ -155,6 +157,12 @@ test("after the last phase, end_behavior release leaves the subscription running
   assert.equal(running.status, "active");
   assert.equal(running.schedule, null);
   assert.equal(running.items.data[0]?.price.id, starter.id);
+  const events = await t.eventsAbout(customer.id, {
+    until: has("subscription_schedule.expiring"),
+  });
+  const expiring = events.filter((e) => e.type === "subscription_schedule.expiring");
+  assert.equal(expiring.length, 1);
+  assert.equal(expiring[0]?.created, lastEnd - 7 * DAY);
 });
 
 test("end_behavior cancel sets cancel_at on the subscription and ends it after the last phase", async () => {
