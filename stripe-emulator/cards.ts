@@ -131,3 +131,25 @@ export function chargeOutcome(
       return { kind: "succeeded" };
   }
 }
+
+/**
+ * Stripe's test tokens (`tok_visa`, `tok_chargeDeclined`, …) stand for the same cards as the
+ * PaymentMethod ids (`pm_card_visa`, …): `paymentMethods.create` takes them as `card[token]`.
+ */
+export function cardForToken(token: string): TestCard | undefined {
+  if (!token.startsWith("tok_")) return undefined;
+  return TEST_CARDS[`pm_card_${token.slice(4)}`];
+}
+
+/**
+ * What confirming a SetupIntent does with a card: the cards that cannot be attached decline
+ * the setup with the same error; both 3-D Secure cards ask for authentication (a setup is
+ * customer-present), which `authenticated` stands for; `chargeCustomerFail` sets up fine and
+ * only fails when charged.
+ */
+export function setupOutcome(behavior: CardBehavior, authenticated: boolean): ChargeOutcome {
+  const decline = attachDecline(behavior);
+  if (decline) return { kind: "declined", decline };
+  const needs3ds = behavior === "auth_always" || behavior === "auth_on_setup";
+  return needs3ds && !authenticated ? { kind: "requires_action" } : { kind: "succeeded" };
+}

@@ -4,6 +4,7 @@ import { invalidRequest } from "./errors.ts";
 import { isRecord, type Params } from "./params.ts";
 import { completeCheckout, renderCheckoutPage, renderPortalPage } from "./resources/checkout.ts";
 import { confirmPaymentIntent, getPaymentIntent } from "./resources/payment-intents.ts";
+import { confirmSetupIntent, getSetupIntent } from "./resources/setup-intents.ts";
 import type { Exchange, Next, Reply, Stage } from "./server.ts";
 
 /** What the test controls do; shared by the programmatic API and the HTTP routes. */
@@ -15,6 +16,8 @@ export interface Controls {
   deliver(eventIds: string[]): Promise<void>;
   redeliver(eventId: string): Promise<void>;
   confirmPaymentIntent(id: string): Promise<void>;
+  /** The customer completes 3-D Secure for a SetupIntent in `requires_action`. */
+  confirmSetupIntent(id: string): Promise<void>;
   completeCheckoutSession(id: string, paymentMethod?: string): Promise<void>;
   idle(): Promise<void>;
 }
@@ -48,6 +51,15 @@ export function makeControls(em: Emulator): Controls {
           if (pi.status !== "requires_payment_method") throw err;
         }
         return customerIdOf(pi);
+      });
+    },
+    confirmSetupIntent: async (id) => {
+      mutate(() => {
+        const si = getSetupIntent(em.ctx, id);
+        if (si.status !== "requires_action") {
+          throw invalidRequest(`SetupIntent ${id} is ${si.status}, not requires_action.`);
+        }
+        confirmSetupIntent(em.ctx, si, {}, true);
       });
     },
     completeCheckoutSession: async (id, pm) => {
@@ -118,6 +130,10 @@ export function controlsStage(em: Emulator, c: Controls): Stage {
     if (ex.method === "POST" && seg[2] === "payment_intents" && seg[3] && seg[4] === "confirm") {
       await c.confirmPaymentIntent(seg[3]);
       return ok(em.state.paymentIntents[seg[3]]);
+    }
+    if (ex.method === "POST" && seg[2] === "setup_intents" && seg[3] && seg[4] === "confirm") {
+      await c.confirmSetupIntent(seg[3]);
+      return ok(em.state.setupIntents[seg[3]]);
     }
     if (ex.method === "POST" && seg[2] === "checkout_sessions" && seg[3] && seg[4] === "complete") {
       const pm = body().payment_method;

@@ -31,6 +31,14 @@ const INCLUDABLE: Record<string, Record<string, Includer>> = {
   },
   // Stripe returns a coupon's `applies_to` only when it is expanded.
   coupon: { applies_to: (state, coupon) => state.couponAppliesTo[String(coupon.id)] ?? null },
+  "checkout.session": {
+    line_items: (state, session) => {
+      const id = String(session.id);
+      const items = state.checkoutLineItems[id] ?? [];
+      const url = `/v1/checkout/sessions/${id}/line_items`;
+      return { object: "list", data: items.slice(0, 10), has_more: items.length > 10, url };
+    },
+  },
   customer: {
     subscriptions: (state, cus) => {
       const data = Object.values(state.subscriptions)

@@ -69,8 +69,15 @@ export interface State {
   /** What each open Checkout Session subscribes to once completed. */
   checkoutPlans: Record<
     string,
-    { items: { price: string; quantity: number }[]; subscriptionData: Record<string, unknown> }
+    {
+      items: { price: string; quantity: number }[];
+      subscriptionData: Record<string, unknown>;
+      /** `setup_intent_data` of a `mode=setup` session, for the SetupIntent it creates. */
+      setupIntentData?: Record<string, unknown>;
+    }
   >;
+  /** A Checkout Session's line items (`checkout.sessions.listLineItems`), by session id. */
+  checkoutLineItems: Record<string, Stripe.LineItem[]>;
   pmInternal: Record<string, PaymentMethodInternal>;
   invoiceInternal: Record<string, InvoiceInternal>;
   coupons: Record<string, Stripe.Coupon>;
@@ -114,6 +121,7 @@ export function emptyState(): State {
     pendingUpdates: {},
     balanceTransactions: {},
     checkoutPlans: {},
+    checkoutLineItems: {},
     pmInternal: {},
     invoiceInternal: {},
     coupons: {},

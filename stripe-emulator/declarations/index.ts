@@ -7,6 +7,7 @@ import { discountDeclarations } from "./discounts.ts";
 import { otherDeclarations } from "./other.ts";
 import { scheduleDeclarations } from "./schedules.ts";
 import type { Shape } from "./schema.ts";
+import { setupDeclarations } from "./setup.ts";
 
 /** The parameters of every endpoint the emulator serves, keyed by `METHOD /path/:arg`. */
 export const DECLARATIONS: Readonly<Record<string, Shape>> = {
@@ -14,6 +15,7 @@ export const DECLARATIONS: Readonly<Record<string, Shape>> = {
   ...catalogDeclarations,
   ...billingDeclarations,
   ...otherDeclarations,
+  ...setupDeclarations,
   ...balanceAndItemDeclarations,
   ...changeDeclarations,
   ...discountDeclarations,

@@ -43,13 +43,22 @@ export const otherDeclarations: Record<string, Shape> = {
   "POST /v1/checkout/sessions": shape<Stripe.Checkout.SessionCreateParams>({
     cancel_url: str,
     client_reference_id: str,
+    currency: str,
     customer: str,
+    customer_creation: oneOf<Stripe.Checkout.SessionCreateParams.CustomerCreation>(
+      "always",
+      "if_required",
+    ),
     customer_email: str,
     line_items: arr(
       obj<Stripe.Checkout.SessionCreateParams.LineItem>({ price: str, quantity: int }),
     ),
     metadata,
     mode: oneOf<Stripe.Checkout.SessionCreateParams.Mode>("payment", "setup", "subscription"),
+    setup_intent_data: obj<Stripe.Checkout.SessionCreateParams.SetupIntentData>({
+      description: str,
+      metadata,
+    }),
     subscription_data: obj<Stripe.Checkout.SessionCreateParams.SubscriptionData>({
       metadata,
       trial_period_days: int,
@@ -57,7 +66,14 @@ export const otherDeclarations: Record<string, Shape> = {
     success_url: str,
   }),
   "GET /v1/checkout/sessions/:id": shape<Stripe.Checkout.SessionRetrieveParams>({}),
-  "GET /v1/checkout/sessions": shape<Stripe.Checkout.SessionListParams>({ ...pagination }),
+  "GET /v1/checkout/sessions": shape<Stripe.Checkout.SessionListParams>({
+    ...pagination,
+    created: range,
+    customer: str,
+    payment_intent: str,
+    status: oneOf<Stripe.Checkout.SessionListParams.Status>("complete", "expired", "open"),
+    subscription: str,
+  }),
   "POST /v1/billing_portal/sessions": shape<Stripe.BillingPortal.SessionCreateParams>({
     customer: str,
     return_url: str,

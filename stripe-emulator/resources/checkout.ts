@@ -3,7 +3,7 @@ import { createSubscription } from "../billing/create-subscription.ts";
 import type { Ctx } from "../context.ts";
 import { invalidParam, invalidRequest, noSuchObject } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { paginate } from "../lists.ts";
+import { matchesRange, paginate } from "../lists.ts";
 import {
   expandList,
   isRecord,
@@ -18,19 +18,27 @@ import {
 import { render } from "../render.ts";
 import type { Route } from "../router.ts";
 import type { Reply } from "../server.ts";
+import { wire } from "../store.ts";
 import { getPrice } from "./catalog.ts";
 import { createCustomer, getCustomer, updateCustomer } from "./customers.ts";
 import { attachPaymentMethod } from "./payment-methods.ts";
+import { confirmSetupIntent, createSetupIntent } from "./setup-intents.ts";
 
+type Mode = "subscription" | "setup";
+
+/** `amount` is null in setup mode, where nothing is paid. */
 function buildSession(
   ctx: Ctx,
   p: Params,
-  amount: number,
-  currency: string,
+  mode: Mode,
+  amount: number | null,
+  currency: string | null,
 ): Stripe.Checkout.Session {
   const id = newId("cs_test");
   const created = ctx.now();
   const customer = optStr(p, "customer") ?? null;
+  // In setup mode Stripe creates a customer only when asked to (`customer_creation=always`).
+  const creation = mode === "setup" ? (optStr(p, "customer_creation") ?? "if_required") : "always";
   return {
     id,
     object: "checkout.session",
@@ -60,7 +68,7 @@ function buildSession(
     },
     customer,
     customer_account: null,
-    customer_creation: customer ? null : "always",
+    customer_creation: customer ? null : creation === "always" ? "always" : "if_required",
     customer_details: null,
     customer_email: optStr(p, "customer_email") ?? null,
     discounts: [],
@@ -72,7 +80,7 @@ function buildSession(
     locale: null,
     managed_payments: null,
     metadata: mergeMetadata({}, p),
-    mode: "subscription",
+    mode,
     origin_context: null,
     payment_intent: null,
     payment_link: null,
@@ -80,7 +88,7 @@ function buildSession(
     payment_method_configuration_details: null,
     payment_method_options: null,
     payment_method_types: ["card"],
-    payment_status: "unpaid",
+    payment_status: mode === "setup" ? "no_payment_required" : "unpaid",
     permissions: null,
     recovered_from: null,
     saved_payment_method_options: null,
@@ -92,7 +100,8 @@ function buildSession(
     submit_type: null,
     subscription: null,
     success_url: optStr(p, "success_url") ?? null,
-    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    total_details:
+      amount === null ? null : { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
     ui_mode: "hosted_page",
     url: `${ctx.baseUrl()}/checkout/${id}`,
     wallet_options: null,
@@ -100,11 +109,27 @@ function buildSession(
 }
 
 function createSession(ctx: Ctx, p: Params): Stripe.Checkout.Session {
-  if (optStr(p, "mode") !== "subscription") {
-    throw invalidParam("mode", "The emulator supports Checkout in mode=subscription only.");
+  const mode = optStr(p, "mode");
+  if (mode !== "subscription" && mode !== "setup") {
+    throw invalidParam(
+      "mode",
+      "The emulator supports Checkout in mode=subscription and mode=setup.",
+    );
   }
   const customer = optStr(p, "customer");
   if (customer) getCustomer(ctx, customer, "customer");
+  const session = mode === "setup" ? setupSession(ctx, p) : subscriptionSession(ctx, p);
+  ctx.state.checkoutSessions[session.id] = session;
+  return session;
+}
+
+function subscriptionSession(ctx: Ctx, p: Params): Stripe.Checkout.Session {
+  if (p.setup_intent_data !== undefined) {
+    throw invalidParam(
+      "setup_intent_data",
+      "You can only pass `setup_intent_data` in `setup` mode.",
+    );
+  }
   const items = (optArr(p, "line_items") ?? []).map((entry, i) => {
     if (!isRecord(entry)) throw invalidParam(`line_items[${i}]`, "Invalid line item.");
     return {
@@ -113,18 +138,57 @@ function createSession(ctx: Ctx, p: Params): Stripe.Checkout.Session {
     };
   });
   if (items.length === 0) throw invalidParam("line_items", "Missing required param: line_items.");
-  const prices = items.map((i) => getPrice(ctx, i.price));
-  const amount = prices.reduce(
-    (s, pr, i) => s + (pr.unit_amount ?? 0) * (items[i]?.quantity ?? 1),
-    0,
-  );
-  const session = buildSession(ctx, p, amount, prices[0]?.currency ?? "usd");
-  ctx.state.checkoutSessions[session.id] = session;
+  const lineItems = items.map((i) => buildLineItem(ctx, getPrice(ctx, i.price), i.quantity));
+  const amount = lineItems.reduce((sum, li) => sum + li.amount_total, 0);
+  const session = buildSession(ctx, p, "subscription", amount, lineItems[0]?.currency ?? "usd");
+  ctx.state.checkoutLineItems[session.id] = lineItems;
   ctx.state.checkoutPlans[session.id] = {
     items,
     subscriptionData: optObj(p, "subscription_data") ?? {},
   };
   return session;
+}
+
+/** Setup mode collects a card without a payment: no line items, and a currency instead. */
+function setupSession(ctx: Ctx, p: Params): Stripe.Checkout.Session {
+  if (p.line_items !== undefined) {
+    throw invalidParam("line_items", "You can not pass `line_items` in `setup` mode.");
+  }
+  if (p.subscription_data !== undefined) {
+    throw invalidParam(
+      "subscription_data",
+      "You can only pass `subscription_data` in `subscription` mode.",
+    );
+  }
+  const currency = reqStr(p, "currency").toLowerCase();
+  const session = buildSession(ctx, p, "setup", null, currency);
+  ctx.state.checkoutLineItems[session.id] = [];
+  ctx.state.checkoutPlans[session.id] = {
+    items: [],
+    subscriptionData: {},
+    setupIntentData: optObj(p, "setup_intent_data") ?? {},
+  };
+  return session;
+}
+
+/** Stripe's `item`: the price as it was, its product's name as the description. */
+function buildLineItem(ctx: Ctx, price: Stripe.Price, quantity: number): Stripe.LineItem {
+  const amount = (price.unit_amount ?? 0) * quantity;
+  const productId = typeof price.product === "string" ? price.product : price.product.id;
+  return {
+    id: newId("li"),
+    object: "item",
+    adjustable_quantity: null,
+    amount_discount: 0,
+    amount_subtotal: amount,
+    amount_tax: 0,
+    amount_total: amount,
+    currency: price.currency,
+    description: ctx.state.products[productId]?.name ?? null,
+    metadata: null,
+    price: wire(price),
+    quantity,
+  };
 }
 
 /** The customer pays on the hosted page: customer, card, subscription, then the completed event. */
@@ -134,6 +198,10 @@ export function completeCheckout(ctx: Ctx, id: string, paymentMethod = "pm_card_
   if (!session || !plan) throw noSuchObject(id);
   if (session.status !== "open")
     throw invalidRequest(`This Checkout Session is ${session.status}.`);
+  if (session.mode === "setup") {
+    completeSetup(ctx, session, plan.setupIntentData ?? {}, paymentMethod);
+    return;
+  }
   let customerId = typeof session.customer === "string" ? session.customer : null;
   if (!customerId) {
     const email = session.customer_email;
@@ -159,6 +227,66 @@ export function completeCheckout(ctx: Ctx, id: string, paymentMethod = "pm_card_
   session.payment_status = sub.status === "trialing" ? "no_payment_required" : "paid";
   session.url = null;
   ctx.emit("checkout.session.completed", session, { customerId });
+}
+
+/**
+ * The customer saves a card on the hosted page: a SetupIntent is created and confirmed with it
+ * (the customer passes 3-D Secure there), which attaches the card to the customer. The default
+ * payment method is left to the integration, as at Stripe. A declined card leaves the session
+ * open, as the hosted page lets the customer try another.
+ */
+function completeSetup(
+  ctx: Ctx,
+  session: Stripe.Checkout.Session,
+  data: Params,
+  paymentMethod: string,
+): void {
+  let customerId = typeof session.customer === "string" ? session.customer : null;
+  if (!customerId && session.customer_creation === "always") {
+    const email = session.customer_email;
+    customerId = createCustomer(ctx, email ? { email } : {}).id;
+  }
+  const si = createSetupIntent(ctx, {
+    ...(customerId ? { customer: customerId } : {}),
+    allowed_payment_method_types: ["card"],
+    ...data,
+  });
+  confirmSetupIntent(ctx, si, { payment_method: paymentMethod }, true);
+  session.status = "complete";
+  session.customer = customerId;
+  session.setup_intent = si.id;
+  session.url = null;
+  ctx.emit("checkout.session.completed", session, { customerId });
+}
+
+function expireSession(ctx: Ctx, id: string): Stripe.Checkout.Session {
+  const session = getSession(ctx, id);
+  if (session.status !== "open") {
+    throw invalidRequest(
+      `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${session.status}".`,
+    );
+  }
+  session.status = "expired";
+  session.url = null;
+  const customerId = typeof session.customer === "string" ? session.customer : null;
+  ctx.emit("checkout.session.expired", session, { customerId });
+  return session;
+}
+
+function getSession(ctx: Ctx, id: string): Stripe.Checkout.Session {
+  const session = ctx.state.checkoutSessions[id];
+  if (!session) throw noSuchObject(id);
+  return session;
+}
+
+function listSessions(ctx: Ctx, p: Params): Stripe.Checkout.Session[] {
+  const filters = ["customer", "status", "subscription", "payment_intent"] as const;
+  const wanted = filters.map((key) => [key, optStr(p, key)] as const);
+  return Object.values(ctx.state.checkoutSessions).filter(
+    (s) =>
+      wanted.every(([key, value]) => value === undefined || s[key] === value) &&
+      matchesRange(s.created, p.created),
+  );
 }
 
 function createPortalSession(ctx: Ctx, p: Params): Stripe.BillingPortal.Session {
@@ -200,13 +328,15 @@ export function renderCheckoutPage(ctx: Ctx, id: string): Reply {
     return html("Payment complete", next ? `<p><a href="${esc(next)}">Continue</a></p>` : "");
   }
   const cards = ["pm_card_visa", "pm_card_chargeCustomerFail", "pm_card_authenticationRequired"];
+  const verb = s.mode === "setup" ? "Save" : "Pay with";
   const buttons = cards
-    .map((c) => `<button name="payment_method" value="${c}">Pay with ${c}</button>`)
+    .map((c) => `<button name="payment_method" value="${c}">${verb} ${c}</button>`)
     .join(" ");
-  return html(
-    "Stripe emulator checkout",
-    `<p>Total: ${s.amount_total} ${s.currency}</p><form method="post">${buttons}</form>`,
-  );
+  const summary =
+    s.mode === "setup"
+      ? "<p>Save a card for later payments</p>"
+      : `<p>Total: ${s.amount_total} ${s.currency}</p>`;
+  return html("Stripe emulator checkout", `${summary}<form method="post">${buttons}</form>`);
 }
 
 export function renderPortalPage(ctx: Ctx, id: string): Reply {
@@ -228,17 +358,32 @@ export const checkoutRoutes: Route[] = [
   {
     method: "GET",
     path: "/v1/checkout/sessions/:id",
-    handler: ({ ctx, params, args }) => {
-      const s = ctx.state.checkoutSessions[args.id ?? ""];
-      if (!s) throw noSuchObject(args.id ?? "");
-      return render(ctx.state, s, expandList(params));
-    },
+    handler: ({ ctx, params, args }) =>
+      render(ctx.state, getSession(ctx, args.id ?? ""), expandList(params)),
   },
   {
     method: "GET",
     path: "/v1/checkout/sessions",
-    handler: ({ ctx, params }) =>
-      paginate(Object.values(ctx.state.checkoutSessions), params, "/v1/checkout/sessions"),
+    handler: ({ ctx, params }) => {
+      const page = paginate(listSessions(ctx, params), params, "/v1/checkout/sessions");
+      return render(ctx.state, page, expandList(params));
+    },
+  },
+  {
+    method: "GET",
+    path: "/v1/checkout/sessions/:id/line_items",
+    handler: ({ ctx, params, args }) => {
+      const id = getSession(ctx, args.id ?? "").id;
+      const items = [...(ctx.state.checkoutLineItems[id] ?? [])].reverse();
+      const url = `/v1/checkout/sessions/${id}/line_items`;
+      return render(ctx.state, paginate(items, params, url), expandList(params));
+    },
+  },
+  {
+    method: "POST",
+    path: "/v1/checkout/sessions/:id/expire",
+    handler: ({ ctx, params, args }) =>
+      render(ctx.state, expireSession(ctx, args.id ?? ""), expandList(params)),
   },
   {
     method: "POST",

@@ -9,6 +9,7 @@ import { invoiceRoutes } from "./invoices.ts";
 import { paymentIntentRoutes } from "./payment-intents.ts";
 import { paymentMethodRoutes } from "./payment-methods.ts";
 import { promotionCodeRoutes } from "./promotion-codes.ts";
+import { setupIntentRoutes } from "./setup-intents.ts";
 import { subscriptionItemRoutes } from "./subscription-items.ts";
 import { subscriptionScheduleRoutes } from "./subscription-schedules.ts";
 import { subscriptionRoutes } from "./subscriptions.ts";
@@ -27,6 +28,7 @@ export const allRoutes: Route[] = [
   ...eventRoutes,
   ...webhookEndpointRoutes,
   ...checkoutRoutes,
+  ...setupIntentRoutes,
   ...couponRoutes,
   ...promotionCodeRoutes,
   ...subscriptionDiscountRoutes,

@@ -3,37 +3,21 @@ import { customerIdOf, invoiceOfPaymentIntent } from "../billing/invoicing.ts";
 import { afterPayment } from "../billing/lifecycle.ts";
 import { attemptInvoicePayment } from "../billing/payments.ts";
 import { buildRefund } from "../builders/payment.ts";
-import { TEST_CARDS } from "../cards.ts";
 import type { Ctx } from "../context.ts";
-import { invalidParam, invalidRequest, noSuchObject } from "../errors.ts";
-import { newId } from "../ids.ts";
-import { paginate } from "../lists.ts";
-import { expandList, optEnum, optInt, optStr, type Params } from "../params.ts";
+import { invalidRequest, noSuchObject } from "../errors.ts";
+import { previousAttributes } from "../events.ts";
+import { matchesRange, paginate } from "../lists.ts";
+import { expandList, mergeMetadata, optEnum, optInt, optStr, type Params } from "../params.ts";
 import { render } from "../render.ts";
 import type { Route } from "../router.ts";
+import { wire } from "../store.ts";
 import { throwIfUnpaid } from "./invoices.ts";
-import { getPaymentMethod } from "./payment-methods.ts";
+import { paymentMethodForConfirm } from "./payment-methods.ts";
 
 export function getPaymentIntent(ctx: Ctx, id: string): Stripe.PaymentIntent {
   const pi = ctx.state.paymentIntents[id];
   if (!pi) throw noSuchObject(id);
   return pi;
-}
-
-/** Confirming with a test id uses a fresh, unattached copy of that card (decliners included). */
-function paymentMethodForConfirm(ctx: Ctx, id: string, customerId: string): string {
-  const card = TEST_CARDS[id];
-  if (!card) {
-    const pm = getPaymentMethod(ctx, id, "payment_method");
-    if (pm.customer && pm.customer !== customerId) {
-      throw invalidParam("payment_method", "The payment method belongs to another customer.");
-    }
-    return pm.id;
-  }
-  const pm = { ...getPaymentMethod(ctx, id, "payment_method"), id: newId("pm") };
-  ctx.state.paymentMethods[pm.id] = pm;
-  ctx.state.pmInternal[pm.id] = { behavior: card.behavior, setUp: false };
-  return pm.id;
 }
 
 /**
@@ -109,6 +93,22 @@ function refund(ctx: Ctx, p: Params): Stripe.Refund {
   return re;
 }
 
+function getCharge(ctx: Ctx, id: string): Stripe.Charge {
+  const ch = ctx.state.charges[id];
+  if (!ch) throw noSuchObject(id);
+  return ch;
+}
+
+function updateCharge(ctx: Ctx, ch: Stripe.Charge, p: Params): Stripe.Charge {
+  const before = wire(ch);
+  const description = optStr(p, "description");
+  if (description !== undefined) ch.description = description === "" ? null : description;
+  ch.metadata = mergeMetadata(ch.metadata, p);
+  const previous = previousAttributes(before, ch);
+  if (previous) ctx.emit("charge.updated", ch, { previous, customerId: customerIdOf(ch) });
+  return ch;
+}
+
 export const paymentIntentRoutes: Route[] = [
   {
     method: "GET",
@@ -140,10 +140,32 @@ export const paymentIntentRoutes: Route[] = [
   {
     method: "GET",
     path: "/v1/charges/:id",
-    handler: ({ ctx, params, args }) => {
-      const ch = ctx.state.charges[args.id ?? ""];
-      if (!ch) throw noSuchObject(args.id ?? "");
-      return render(ctx.state, ch, expandList(params));
+    handler: ({ ctx, params, args }) =>
+      render(ctx.state, getCharge(ctx, args.id ?? ""), expandList(params)),
+  },
+  {
+    method: "POST",
+    path: "/v1/charges/:id",
+    handler: ({ ctx, params, args }) =>
+      render(
+        ctx.state,
+        updateCharge(ctx, getCharge(ctx, args.id ?? ""), params),
+        expandList(params),
+      ),
+  },
+  {
+    method: "GET",
+    path: "/v1/charges",
+    handler: ({ ctx, params }) => {
+      const customer = optStr(params, "customer");
+      const pi = optStr(params, "payment_intent");
+      const all = Object.values(ctx.state.charges).filter(
+        (ch) =>
+          (customer === undefined || ch.customer === customer) &&
+          (pi === undefined || ch.payment_intent === pi) &&
+          matchesRange(ch.created, params.created),
+      );
+      return render(ctx.state, paginate(all, params, "/v1/charges"), expandList(params));
     },
   },
   {
