@@ -9,8 +9,8 @@ import {
   isEnded,
 } from "./lifecycle.ts";
 import { attemptInvoicePayment } from "./payments.ts";
-import { SECONDS_PER_DAY } from "./periods.ts";
 import { expirePendingUpdate } from "./pending-update.ts";
+import { SECONDS_PER_DAY } from "./periods.ts";
 import { renewSubscription, upcomingInvoice } from "./renewal.ts";
 import { scheduleTimers } from "./schedules.ts";
 
