@@ -29,8 +29,6 @@ const INCLUDABLE: Record<string, Record<string, Includer>> = {
       return { object: "list", data, has_more: false, url: `/v1/invoice_payments` };
     },
   },
-  // Stripe returns a coupon's `applies_to` only when it is expanded.
-  coupon: { applies_to: (state, coupon) => state.couponAppliesTo[String(coupon.id)] ?? null },
   "checkout.session": {
     line_items: (state, session) => {
       const id = String(session.id);
@@ -39,6 +37,8 @@ const INCLUDABLE: Record<string, Record<string, Includer>> = {
       return { object: "list", data: items.slice(0, 10), has_more: items.length > 10, url };
     },
   },
+  // Stripe returns a coupon's `applies_to` only when it is expanded.
+  coupon: { applies_to: (state, coupon) => state.couponAppliesTo[String(coupon.id)] ?? null },
   customer: {
     subscriptions: (state, cus) => {
       const data = Object.values(state.subscriptions)
