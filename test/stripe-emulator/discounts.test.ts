@@ -348,3 +348,25 @@ test("unknown discount parameters are refused", async () => {
   assert.equal(err.code, "parameter_unknown");
   assert.equal(err.param, "discounts[0][percent]");
 });
+
+test("a month free: a 100 % once coupon added mid-cycle makes the next renewal free, then full price", async () => {
+  const free = await h.stripe.coupons.create({ percent_off: 100, duration: "once" });
+  const { clock, sub, customer } = await clockSubscription(2500, []);
+  await advanceClock(h.stripe, clock.id, at("2027-01-10T00:00:00Z"));
+  await h.stripe.subscriptions.update(sub.id, { discounts: [{ coupon: free.id }] });
+
+  await advanceClock(h.stripe, clock.id, at("2027-02-01T02:00:00Z"));
+  const freeMonth = await latestInvoice(h.stripe, sub.id);
+  assert.equal(freeMonth.billing_reason, "subscription_cycle");
+  assert.equal(freeMonth.subtotal, 2500);
+  assert.equal(freeMonth.total, 0);
+  assert.equal(freeMonth.amount_due, 0);
+  assert.equal(freeMonth.status, "paid");
+  const intents = await h.stripe.paymentIntents.list({ customer: customer.id });
+  assert.equal(intents.data.length, 1, "only the first invoice was charged");
+
+  await advanceClock(h.stripe, clock.id, at("2027-03-01T02:00:00Z"));
+  const after = await latestInvoice(h.stripe, sub.id);
+  assert.equal(after.total, 2500);
+  assert.equal(after.status, "paid");
+});
