@@ -1,6 +1,6 @@
 import { customerIdOf } from "./billing/invoicing.ts";
 import type { Emulator } from "./emulator.ts";
-import { invalidRequest } from "./errors.ts";
+import { invalidRequest, StripeApiError } from "./errors.ts";
 import { isRecord, type Params } from "./params.ts";
 import { completeCheckout, renderCheckoutPage, renderPortalPage } from "./resources/checkout.ts";
 import { confirmPaymentIntent, getPaymentIntent } from "./resources/payment-intents.ts";
@@ -16,8 +16,11 @@ export interface Controls {
   deliver(eventIds: string[]): Promise<void>;
   redeliver(eventId: string): Promise<void>;
   confirmPaymentIntent(id: string): Promise<void>;
-  /** The customer completes 3-D Secure for a SetupIntent in `requires_action`. */
-  confirmSetupIntent(id: string): Promise<void>;
+  /**
+   * The customer confirms a SetupIntent in the browser (Stripe.js): with `paymentMethod` (a test
+   * id) they enter that card, else they complete 3-D Secure for one in `requires_action`.
+   */
+  confirmSetupIntent(id: string, paymentMethod?: string): Promise<void>;
   completeCheckoutSession(id: string, paymentMethod?: string): Promise<void>;
   idle(): Promise<void>;
 }
@@ -53,13 +56,18 @@ export function makeControls(em: Emulator): Controls {
         return customerIdOf(pi);
       });
     },
-    confirmSetupIntent: async (id) => {
+    confirmSetupIntent: async (id, pm) => {
       mutate(() => {
         const si = getSetupIntent(em.ctx, id);
-        if (si.status !== "requires_action") {
+        if (!pm && si.status !== "requires_action") {
           throw invalidRequest(`SetupIntent ${id} is ${si.status}, not requires_action.`);
         }
-        confirmSetupIntent(em.ctx, si, {}, true);
+        try {
+          confirmSetupIntent(em.ctx, si, pm ? { payment_method: pm } : {}, true);
+        } catch (err) {
+          // A declined card leaves the decline on the SetupIntent, as the browser shows it.
+          if (!(err instanceof StripeApiError && err.status === 402)) throw err;
+        }
       });
     },
     completeCheckoutSession: async (id, pm) => {
@@ -132,7 +140,8 @@ export function controlsStage(em: Emulator, c: Controls): Stage {
       return ok(em.state.paymentIntents[seg[3]]);
     }
     if (ex.method === "POST" && seg[2] === "setup_intents" && seg[3] && seg[4] === "confirm") {
-      await c.confirmSetupIntent(seg[3]);
+      const pm = body().payment_method;
+      await c.confirmSetupIntent(seg[3], typeof pm === "string" ? pm : undefined);
       return ok(em.state.setupIntents[seg[3]]);
     }
     if (ex.method === "POST" && seg[2] === "checkout_sessions" && seg[3] && seg[4] === "complete") {

@@ -65,6 +65,8 @@ describe("SetupIntent confirmation per test card", () => {
       assert.equal(err.statusCode, 402);
       assert.equal(err.code, "card_declined");
       assert.equal(err.decline_code, "generic_decline");
+      assert.equal(err.setup_intent?.id, si.id);
+      assert.equal(err.setup_intent?.status, "requires_payment_method");
       return true;
     });
     const after = await h.stripe.setupIntents.retrieve(si.id);
@@ -139,6 +141,64 @@ describe("SetupIntent confirmation per test card", () => {
     const invoices = await h.stripe.invoices.list({ subscription: sub.id });
     assert.equal(invoices.data.length, 2);
     assert.ok(invoices.data.every((inv) => inv.status === "paid"));
+  });
+});
+
+describe("the customer confirms in the browser (client_secret flow)", () => {
+  test("a SetupIntent without a card is confirmed by the customer with one", async () => {
+    const customer = await newCustomer();
+    const si = await h.stripe.setupIntents.create({ customer: customer.id });
+    assert.equal(si.status, "requires_payment_method");
+    // Test control over HTTP: Stripe.js confirms the client_secret with a card the customer enters.
+    const res = await fetch(`${h.emulator.url}/_emulator/setup_intents/${si.id}/confirm`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ payment_method: "pm_card_authenticationRequired" }),
+    });
+    assert.equal(res.status, 200);
+    const done = await h.stripe.setupIntents.retrieve(si.id, { expand: ["payment_method"] });
+    assert.equal(done.status, "succeeded");
+    assert.equal((done.payment_method as Stripe.PaymentMethod).customer, customer.id);
+  });
+
+  test("a card declined in the browser leaves the decline on the SetupIntent", async () => {
+    const customer = await newCustomer();
+    const si = await h.stripe.setupIntents.create({ customer: customer.id });
+    // Test control: the customer enters a declining card.
+    await h.emulator.confirmSetupIntent(si.id, "pm_card_chargeDeclinedInsufficientFunds");
+    const after = await h.stripe.setupIntents.retrieve(si.id);
+    assert.equal(after.status, "requires_payment_method");
+    assert.equal(after.last_setup_error?.decline_code, "insufficient_funds");
+  });
+
+  test("a past_due customer sets up a new card, makes it the default and pays the open invoice", async () => {
+    const customer = await newCustomer();
+    const failing = await h.stripe.paymentMethods.attach("pm_card_chargeCustomerFail", {
+      customer: customer.id,
+    });
+    await h.stripe.customers.update(customer.id, {
+      invoice_settings: { default_payment_method: failing.id },
+    });
+    const price = await monthlyPrice(h.stripe);
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      trial_period_days: 1,
+    });
+    await h.emulator.advanceTime(DAY + 2 * 3600);
+    const overdue = await h.stripe.subscriptions.retrieve(sub.id);
+    assert.equal(overdue.status, "past_due");
+    const si = await h.stripe.setupIntents.create({ customer: customer.id });
+    // Test control: the customer enters a new card on the app's card-update page.
+    await h.emulator.confirmSetupIntent(si.id, "pm_card_visa");
+    const pm = String((await h.stripe.setupIntents.retrieve(si.id)).payment_method);
+    await h.stripe.customers.update(customer.id, {
+      invoice_settings: { default_payment_method: pm },
+    });
+    await h.stripe.subscriptions.update(sub.id, { default_payment_method: pm });
+    const paid = await h.stripe.invoices.pay(String(overdue.latest_invoice));
+    assert.equal(paid.status, "paid");
+    assert.equal((await h.stripe.subscriptions.retrieve(sub.id)).status, "active");
   });
 });
 
