@@ -155,11 +155,14 @@ export function startSchedule(ctx: Ctx, sched: Schedule, fromRequest: boolean): 
   const sub = createScheduledSubscription(ctx, params, fromRequest);
   // Stripe shows the schedule on the subscription from its creation on.
   sub.schedule = sched.id;
-  changeSchedule(ctx, sched, (s) => {
+  const start = (s: Schedule) => {
     s.status = "active";
     s.subscription = sub.id;
     s.current_phase = { start_date: first.start_date, end_date: first.end_date };
-  });
+  };
+  // A schedule being created is announced by `subscription_schedule.created`, already active.
+  if (ctx.state.subscriptionSchedules[sched.id]) changeSchedule(ctx, sched, start);
+  else start(sched);
   syncCancelAt(ctx, sched, sub);
 }
 

@@ -69,6 +69,8 @@ interface PhaseRules {
   firstStart: number;
   /** The phases create the subscription: only then do trials and `phase_start` apply here. */
   createsSubscription: boolean;
+  /** The managed subscription's trial end: a phase may repeat it, which changes nothing. */
+  trialEnd?: number | null;
 }
 
 function phaseEnd(p: Params, at: string, start: number, next: unknown, rules: PhaseRules) {
@@ -96,8 +98,9 @@ function phaseEnd(p: Params, at: string, start: number, next: unknown, rules: Ph
 /** Features of a phase that only take effect on a subscription the schedule creates. */
 function checkCreationOnly(p: Params, at: string, index: number, rules: PhaseRules): void {
   if (rules.createsSubscription && index === 0) return;
+  const unchanged = [undefined, "automatic", "false", String(rules.trialEnd ?? "")];
   for (const key of ["trial", "trial_end", "billing_cycle_anchor"]) {
-    if (p[key] !== undefined && p[key] !== "automatic" && p[key] !== "false") {
+    if (!unchanged.includes(p[key] as string | undefined)) {
       throw invalidParam(
         `${at}[${key}]`,
         `The emulator applies \`${key}\` only on the first phase of a schedule that creates its subscription.`,
@@ -263,13 +266,8 @@ function create(ctx: Ctx, p: Params): Schedule {
     },
     phases,
   );
+  if (start <= now) startSchedule(ctx, sched, true);
   ctx.state.subscriptionSchedules[sched.id] = sched;
-  try {
-    if (start <= now) startSchedule(ctx, sched, true);
-  } catch (err) {
-    delete ctx.state.subscriptionSchedules[sched.id];
-    throw err;
-  }
   ctx.emit("subscription_schedule.created", sched, { customerId: customer.id });
   return sched;
 }
@@ -295,6 +293,7 @@ function update(ctx: Ctx, sched: Schedule, p: Params): Schedule {
       now,
       firstStart: sched.phases[0]?.start_date ?? now,
       createsSubscription: !active,
+      trialEnd: scheduledSubscription(ctx, sched)?.trial_end,
     });
     if (!active) refuseBackdating(phases[0]?.start_date ?? now, now);
   }
@@ -322,6 +321,8 @@ function update(ctx: Ctx, sched: Schedule, p: Params): Schedule {
       );
     syncCancelAt(ctx, sched, sub);
   }
+  const first = sched.phases[0];
+  if (!active && first && first.start_date <= now) startSchedule(ctx, sched, true);
   return sched;
 }
 

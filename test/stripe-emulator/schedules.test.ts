@@ -203,6 +203,14 @@ test("a schedule of a customer's phases starting now creates the subscription it
   assert.equal(sub.schedule, sched.id);
   assert.equal(sub.items.data[0]?.price.id, starter.id);
   assert.equal(sub.items.data[0]?.quantity, 2);
+  const created = await t.events((e) => e.type === "subscription_schedule.created", {
+    until: (es) => es.some((e) => (e.data.object as { id?: string }).id === sched.id),
+  });
+  const announced = created.find((e) => (e.data.object as { id?: string }).id === sched.id);
+  assert.equal(
+    (announced?.data.object as Stripe.SubscriptionSchedule | undefined)?.status,
+    "active",
+  );
   assert.equal((await latestInvoice(t.stripe, sub.id)).amount_paid, 2000);
   await advanceClock(t.stripe, clock.id, (sched.phases[0]?.end_date ?? 0) + 2 * 3600);
   const second = await t.stripe.subscriptions.retrieve(sub.id);
@@ -211,6 +219,61 @@ test("a schedule of a customer's phases starting now creates the subscription it
     [[price.id, 1]],
   );
   assert.equal((await latestInvoice(t.stripe, sub.id)).amount_paid, 2000);
+});
+
+test("a phase ending mid-period prorates the change and merges its metadata into the subscription", async () => {
+  const { sub, clock, customer, starter, price, frozenTime } = await proSubscriber();
+  const made = await t.stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+  const current = made.phases[0];
+  assert.ok(current);
+  const switchAt = frozenTime + 10 * DAY;
+  await t.stripe.subscriptionSchedules.update(made.id, {
+    phases: [
+      { items: [{ price: price.id }], start_date: current.start_date, end_date: switchAt },
+      {
+        items: [{ price: starter.id }],
+        metadata: { plan: "starter" },
+        proration_behavior: "create_prorations",
+      },
+    ],
+  });
+  await advanceClock(t.stripe, clock.id, switchAt + 60);
+  const moved = await t.stripe.subscriptions.retrieve(sub.id);
+  assert.equal(moved.items.data[0]?.price.id, starter.id);
+  assert.equal(moved.metadata.plan, "starter");
+  const pending = await t.stripe.invoiceItems.list({ customer: customer.id, pending: true });
+  assert.equal(pending.data.length, 2, "unused Pro time credited, remaining Starter time charged");
+  const total = pending.data.reduce((sum, item) => sum + item.amount, 0);
+  assert.ok(total < 0, `a downgrade leaves a credit (${total})`);
+});
+
+test("a trialing subscription's downgrade is scheduled for the trial end and billed then", async () => {
+  const { sub, clock } = await clockSubscribed(t.stripe, {
+    amount: 2000,
+    params: { trial_period_days: 14 },
+  });
+  const starter = await namedMonthlyPrice(t.stripe, "Starter", 1000);
+  const made = await t.stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+  const current = made.phases[0];
+  assert.ok(current);
+  assert.equal(current.end_date, sub.trial_end);
+  assert.equal(current.trial_end, sub.trial_end);
+  await t.stripe.subscriptionSchedules.update(made.id, {
+    phases: [
+      {
+        items: [{ price: String(current.items[0]?.price) }],
+        start_date: current.start_date,
+        end_date: current.end_date,
+        trial_end: current.trial_end ?? undefined,
+      },
+      { items: [{ price: starter.id }], duration: { interval: "month" } },
+    ],
+  });
+  await advanceClock(t.stripe, clock.id, (sub.trial_end ?? 0) + 2 * 3600);
+  const converted = await t.stripe.subscriptions.retrieve(sub.id);
+  assert.equal(converted.status, "active");
+  assert.equal(converted.items.data[0]?.price.id, starter.id);
+  assert.equal((await latestInvoice(t.stripe, sub.id)).amount_paid, 1000);
 });
 
 test("a schedule starting later is not_started, listed as scheduled, and starts on the clock", async () => {
