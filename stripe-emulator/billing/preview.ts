@@ -8,6 +8,7 @@ import { optObj, optStr, type Params, reqStr } from "../params.ts";
 import { getCustomer } from "../resources/customers.ts";
 import { previewBalance } from "./balance.ts";
 import { lineSeeds, parseItems, validatePrices } from "./create-subscription.ts";
+import { discountInvoice } from "./discounts.ts";
 import { pendingItemSeeds } from "./invoice-items.ts";
 import { customerIdOf } from "./invoicing.ts";
 import { nextPeriodEnd } from "./periods.ts";
@@ -80,6 +81,8 @@ function immediateInvoice(ctx: Ctx, change: PlannedChange, lines: LineSeed[]): S
     },
     lines,
   );
+  // As createSubscriptionInvoice does, without using up a `once` discount.
+  discountInvoice(ctx, sub, inv, { at: now });
   previewBalance(inv, customer.balance);
   inv.next_payment_attempt = now;
   return inv;

@@ -175,3 +175,40 @@ test("a preview refuses parameters it does not know and a subscription that does
     code: "resource_missing",
   });
 });
+
+test("a discounted subscription's move to a yearly price previews the invoice it then gets", async () => {
+  const { clock, customer } = await clockCustomer(h.stripe, at("2027-01-01T00:00:00Z"));
+  const monthly = await namedMonthlyPrice(h.stripe, "Starter", 1000);
+  const yearly = await h.stripe.prices.create({
+    product: String(monthly.product),
+    unit_amount: 10_000,
+    currency: "usd",
+    recurring: { interval: "year" },
+  });
+  const coupon = await h.stripe.coupons.create({ percent_off: 25, duration: "forever" });
+  const sub = await h.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: monthly.id }],
+    discounts: [{ coupon: coupon.id }],
+  });
+  const item = sub.items.data[0];
+  assert.ok(item);
+  const prorationDate = at("2027-01-16T00:00:00Z");
+  await advanceClock(h.stripe, clock.id, prorationDate);
+  const change = { items: [{ id: item.id, price: yearly.id }], proration_date: prorationDate };
+
+  const preview = await h.stripe.invoices.createPreview({
+    subscription: sub.id,
+    subscription_details: change,
+  });
+  const yearLine = preview.lines.data.find((l) => l.amount === 10_000);
+  assert.ok(yearLine, "the new year is billed at once");
+  assert.ok(
+    preview.total_discount_amounts?.some((d) => d.amount > 0),
+    "the coupon applies",
+  );
+
+  await h.stripe.subscriptions.update(sub.id, change);
+  const real = await latestInvoice(h.stripe, sub.id);
+  assert.deepEqual(billed(real), billed(preview));
+});
