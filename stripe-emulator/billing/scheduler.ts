@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import { type Ctx, testClockOf } from "../context.ts";
+import { checkoutExpiryTimers } from "../resources/checkout.ts";
 import { customerIdOf, finalizeInvoice } from "./invoicing.ts";
 import {
   afterPayment,
@@ -130,6 +131,7 @@ function dueTimers(ctx: Ctx, clockId: string | null): Timer[] {
     if (testClockOf(ctx.state, customerIdOf(inv)) !== clockId) continue;
     timers.push(...invoiceTimers(ctx, inv));
   }
+  timers.push(...checkoutExpiryTimers(ctx, clockId));
   return timers;
 }
 

@@ -273,6 +273,20 @@ function expireSession(ctx: Ctx, id: string): Stripe.Checkout.Session {
   return session;
 }
 
+/**
+ * Open sessions expire at `expires_at` (24 hours after creation) with `checkout.session.expired`.
+ * Sessions live on the global clock (the scheduler's `clockId` null), as they are created on it.
+ */
+export function checkoutExpiryTimers(
+  ctx: Ctx,
+  clockId: string | null,
+): { at: number; run: () => void }[] {
+  if (clockId !== null) return [];
+  return Object.values(ctx.state.checkoutSessions)
+    .filter((s) => s.status === "open")
+    .map((s) => ({ at: s.expires_at, run: () => expireSession(ctx, s.id) }));
+}
+
 function getSession(ctx: Ctx, id: string): Stripe.Checkout.Session {
   const session = ctx.state.checkoutSessions[id];
   if (!session) throw noSuchObject(id);

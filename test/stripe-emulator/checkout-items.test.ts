@@ -107,6 +107,20 @@ describe("listing and expiring sessions", () => {
   });
 });
 
+test("an open session expires by itself at expires_at, 24 hours after creation", async () => {
+  const { session } = await subscriptionSession();
+  assert.equal(session.expires_at - session.created, 86_400);
+  await h.emulator.advanceTime(86_400 - 60);
+  assert.equal((await h.stripe.checkout.sessions.retrieve(session.id)).status, "open");
+  await h.emulator.advanceTime(120);
+  const expired = await h.stripe.checkout.sessions.retrieve(session.id);
+  assert.equal(expired.status, "expired");
+  await h.emulator.idle();
+  const event = h.receiver.events().find((e) => e.type === "checkout.session.expired");
+  assert.equal((event?.data.object as Stripe.Checkout.Session | undefined)?.id, session.id);
+  assert.equal(event?.created, session.expires_at);
+});
+
 describe("setup mode", () => {
   test("a customer saves a card: SetupIntent succeeded, card attached, completed event names it", async () => {
     const { customer } = await customerWithCard(h.stripe);
