@@ -35,6 +35,8 @@ import {
 } from "./accounts-service.ts";
 import { authenticate, requireUser } from "./authenticate.ts";
 import { loginThrottle } from "./login-throttle.ts";
+import { registerSessionRoutes } from "./session-routes.ts";
+import { clientInfo } from "./sessions.ts";
 import { logout, refreshTokenUser, rotateRefreshToken } from "./token-service.ts";
 
 /** Per-IP and per-account limits of the sensitive endpoints (THROTTLE_* settings). */
@@ -55,6 +57,9 @@ function limiters(throttle: Throttle, config: AppDeps["config"]) {
 
 const byIp = (limiter: Limiter) => (request: FastifyRequest) =>
   limiter(request, clientKey(request.ip));
+
+/** The device a session records (src/accounts/sessions.ts). */
+const clientOf = (request: FastifyRequest) => clientInfo(request.headers["user-agent"], request.ip);
 
 export function registerAccountRoutes(
   app: App,
@@ -93,7 +98,7 @@ export function registerAccountRoutes(
       onRequest: byIp(limit.registerIp),
     },
     async (request, reply) => {
-      const result = await register(deps, request.body);
+      const result = await register(deps, request.body, clientOf(request));
       return reply.code(201).send({ message: "Registration successful.", ...result });
     },
   );
@@ -131,7 +136,10 @@ export function registerAccountRoutes(
         }
       },
     },
-    async (request) => ({ message: "Login successful.", ...(await login(deps, request.body)) }),
+    async (request) => ({
+      message: "Login successful.",
+      ...(await login(deps, request.body, clientOf(request))),
+    }),
   );
 
   app.post(
@@ -208,7 +216,8 @@ export function registerAccountRoutes(
         if (userId) await limit.refreshAccount(request, userId);
       },
     },
-    async (request) => rotateRefreshToken(deps.db, deps.config, request.body.refresh),
+    async (request) =>
+      rotateRefreshToken(deps.db, deps.config, request.body.refresh, clientOf(request)),
   );
 
   const profileSchema = { ...base, security: bearer };
@@ -301,8 +310,15 @@ export function registerAccountRoutes(
       ],
     },
     async (request) => {
-      const tokens = await changePassword(deps, requireUser(request).id, request.body);
+      const tokens = await changePassword(
+        deps,
+        requireUser(request).id,
+        request.body,
+        clientOf(request),
+      );
       return { message: "Password changed successfully.", tokens };
     },
   );
+
+  registerSessionRoutes(app, deps, auth);
 }

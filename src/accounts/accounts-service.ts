@@ -20,6 +20,7 @@ import {
   passwordProblems,
   verifyPassword,
 } from "./passwords.ts";
+import type { ClientInfo } from "./sessions.ts";
 import { issueTokenPair, revokeAllRefreshTokens, type TokenPair } from "./token-service.ts";
 import type { TokenConfig } from "./tokens.ts";
 import { nameProblem, normalizeUsername, usernameFormatProblem } from "./user-fields.ts";
@@ -188,6 +189,7 @@ export interface RegisterInput {
 export async function register(
   deps: AccountsDeps,
   input: RegisterInput,
+  client?: ClientInfo,
 ): Promise<{ user: UserBody; tokens: TokenPair }> {
   const username = normalizeUsername(input.username);
   const errors: FieldErrors = {};
@@ -222,7 +224,7 @@ export async function register(
         })
         .returning(publicColumns);
       if (!user) throw new Error("insert returned no user");
-      const tokens = await issueTokenPair(tx, deps.config, user.id);
+      const tokens = await issueTokenPair(tx, deps.config, user.id, client);
       await queueEmail(tx, deps, {
         to: user.email,
         template: welcomeEmail,
@@ -258,6 +260,7 @@ export class InvalidLoginError extends AppError {
 export async function login(
   deps: AccountsDeps,
   input: { email: string; password: string },
+  client?: ClientInfo,
 ): Promise<{ user: UserBody; tokens: TokenPair }> {
   const [row] = await deps.db
     .select({ id: users.id, passwordHash: users.passwordHash, isActive: users.isActive })
@@ -279,7 +282,7 @@ export async function login(
       .where(eq(users.id, row.id))
       .returning(publicColumns);
     if (!user) throw new Error("user vanished during login");
-    return { user, tokens: await issueTokenPair(tx, deps.config, row.id) };
+    return { user, tokens: await issueTokenPair(tx, deps.config, row.id, client) };
   });
   return { user: await userBody(deps, user), tokens };
 }
@@ -337,6 +340,7 @@ export async function changePassword(
   deps: AccountsDeps,
   userId: string,
   input: ChangePasswordInput,
+  client?: ClientInfo,
 ): Promise<TokenPair> {
   const [row] = await deps.db.select().from(users).where(eq(users.id, userId));
   if (!row) throw new Error("authenticated user not found");
@@ -355,7 +359,7 @@ export async function changePassword(
   return deps.db.transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
     await revokeAllRefreshTokens(tx, userId, "password_changed");
-    return issueTokenPair(tx, deps.config, userId);
+    return issueTokenPair(tx, deps.config, userId, client);
   });
 }
 

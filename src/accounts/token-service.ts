@@ -2,6 +2,15 @@ import { and, eq, isNull, lt } from "drizzle-orm";
 import type { Db, Executor } from "../platform/db/client.ts";
 import { businessError, detailError } from "../platform/http/errors.ts";
 import { refreshTokens, users } from "./accounts-tables.ts";
+import {
+  type ClientInfo,
+  openSession,
+  purgeExpiredSessions,
+  revokeAllSessions,
+  revokeSessionById,
+  sessionOpen,
+  touchSession,
+} from "./sessions.ts";
 import { signToken, type TokenConfig, verifyToken } from "./tokens.ts";
 
 export interface TokenPair {
@@ -14,32 +23,50 @@ export type RevokeReason =
   | "logout"
   | "password_changed"
   | "reuse_detected"
-  | "deactivated";
+  | "deactivated"
+  | "account_deleted"
+  | "session_revoked";
 
-/** Signs an access and a refresh token and records the refresh token as outstanding. */
+/** Signs a pair of `sessionId` and records the refresh token as outstanding in it. */
+async function signPair(
+  executor: Executor,
+  config: TokenConfig,
+  userId: string,
+  sessionId: string,
+): Promise<{ pair: TokenPair; expiresAt: Date }> {
+  const [access, refresh] = await Promise.all([
+    signToken(config, "access", userId, sessionId),
+    signToken(config, "refresh", userId, sessionId),
+  ]);
+  const expiresAt = new Date(refresh.claims.exp * 1000);
+  await executor
+    .insert(refreshTokens)
+    .values({ jti: refresh.claims.jti, userId, sessionId, expiresAt });
+  return { pair: { access: access.token, refresh: refresh.token }, expiresAt };
+}
+
+/**
+ * Signs a user in on a new device: opens a session (src/accounts/sessions.ts), signs an access
+ * and a refresh token of it and records the refresh token as outstanding.
+ */
 export async function issueTokenPair(
   executor: Executor,
   config: TokenConfig,
   userId: string,
+  client?: ClientInfo,
 ): Promise<TokenPair> {
-  const [access, refresh] = await Promise.all([
-    signToken(config, "access", userId),
-    signToken(config, "refresh", userId),
-  ]);
-  await executor.insert(refreshTokens).values({
-    jti: refresh.claims.jti,
-    userId,
-    expiresAt: new Date(refresh.claims.exp * 1000),
-  });
-  return { access: access.token, refresh: refresh.token };
+  const expiresAt = new Date(Date.now() + config.REFRESH_TOKEN_LIFETIME * 1000);
+  const sessionId = await openSession(executor, userId, expiresAt, client);
+  return (await signPair(executor, config, userId, sessionId)).pair;
 }
 
-/** Revokes every outstanding refresh token of a user; returns how many. */
+/** Revokes every outstanding refresh token of a user, and so every session; returns how many. */
 export async function revokeAllRefreshTokens(
   executor: Executor,
   userId: string,
   reason: RevokeReason,
 ): Promise<number> {
+  await revokeAllSessions(executor, userId, reason);
   const rows = await executor
     .update(refreshTokens)
     .set({ revokedAt: new Date(), revokedReason: reason })
@@ -64,6 +91,7 @@ export async function rotateRefreshToken(
   db: Db,
   config: TokenConfig,
   token: string,
+  client?: ClientInfo,
 ): Promise<TokenPair> {
   const claims = await verifyToken(config, token, "refresh");
   if (!claims) throw invalidRefresh();
@@ -88,11 +116,16 @@ export async function rotateRefreshToken(
       .from(users)
       .where(eq(users.id, row.userId));
     if (!user?.isActive) return { refused: "invalid" };
+    if (row.sessionId && !(await sessionOpen(tx, row.sessionId))) return { refused: "invalid" };
     await tx
       .update(refreshTokens)
       .set({ revokedAt: new Date(), revokedReason: "rotated" })
       .where(eq(refreshTokens.jti, row.jti));
-    return { ok: await issueTokenPair(tx, config, row.userId) };
+    // A token issued before sessions existed starts one now.
+    if (!row.sessionId) return { ok: await issueTokenPair(tx, config, row.userId, client) };
+    const { pair, expiresAt } = await signPair(tx, config, row.userId, row.sessionId);
+    await touchSession(tx, row.sessionId, expiresAt, client);
+    return { ok: pair };
   });
   if ("ok" in outcome) return outcome.ok;
   if (outcome.refused === "reused") throw detailError("token_not_valid", "Token is blacklisted");
@@ -100,8 +133,9 @@ export async function rotateRefreshToken(
 }
 
 /**
- * Blacklists the caller's own refresh token (`logout/`, docs/architecture.md, 'The HTTP contract').
- * A token of another user, an access token, or one already revoked is "Invalid or expired token.".
+ * Blacklists the caller's own refresh token (`logout/`, docs/architecture.md, 'The HTTP contract')
+ * and ends its session. A token of another user, an access token, or one already revoked is
+ * "Invalid or expired token.".
  */
 export async function logout(
   db: Db,
@@ -123,8 +157,10 @@ export async function logout(
         isNull(refreshTokens.revokedAt),
       ),
     )
-    .returning({ jti: refreshTokens.jti });
-  if (revoked.length === 0) throw invalid();
+    .returning({ jti: refreshTokens.jti, sessionId: refreshTokens.sessionId });
+  const [row] = revoked;
+  if (!row) throw invalid();
+  if (row.sessionId) await revokeSessionById(db, row.sessionId, "logout");
 }
 
 /** The user a validly signed, unexpired refresh token names (for per-account throttling). */
@@ -137,13 +173,14 @@ export async function refreshTokenUser(
 }
 
 /**
- * Deletes refresh-token rows past their expiry: the signature check refuses those tokens anyway,
- * so the rows (revoked or not) prove nothing any more.
+ * Deletes refresh-token rows and sessions past their expiry: the signature check refuses those
+ * tokens anyway, so the rows (revoked or not) prove nothing any more.
  */
 export async function purgeExpiredRefreshTokens(db: Db, now = new Date()): Promise<number> {
   const rows = await db
     .delete(refreshTokens)
     .where(lt(refreshTokens.expiresAt, now))
     .returning({ jti: refreshTokens.jti });
+  await purgeExpiredSessions(db, now);
   return rows.length;
 }

@@ -16,6 +16,8 @@ export interface TokenClaims {
   jti: string;
   iat: number;
   exp: number;
+  /** The session (refresh-token family, src/accounts/sessions.ts) the token belongs to. */
+  sid?: string;
 }
 
 export interface IssuedToken {
@@ -54,6 +56,7 @@ export async function signToken(
   config: TokenConfig,
   type: TokenType,
   userId: string,
+  sessionId?: string,
   now = new Date(),
 ): Promise<IssuedToken> {
   const iat = Math.floor(now.getTime() / 1000);
@@ -64,6 +67,7 @@ export async function signToken(
     jti: randomUUID(),
     iat,
     exp: iat + lifetime,
+    ...(sessionId ? { sid: sessionId } : {}),
   };
   return { token: codecOf(config.SECRET_KEY).sign(claims), claims };
 }
@@ -82,12 +86,14 @@ export async function verifyToken(
 ): Promise<TokenClaims | undefined> {
   try {
     const payload = codecOf(config.SECRET_KEY).verify(token);
-    const { token_type, user_id, jti, iat, exp } = payload;
+    const { token_type, user_id, jti, iat, exp, sid } = payload;
     if (token_type !== type) return undefined;
     if (typeof user_id !== "string" || !UUID.test(user_id)) return undefined;
     if (typeof jti !== "string" || !UUID.test(jti)) return undefined;
     if (typeof iat !== "number" || typeof exp !== "number") return undefined;
-    return { token_type: type, user_id, jti, iat, exp };
+    // Tokens signed before sessions existed carry no `sid`.
+    const session = typeof sid === "string" && UUID.test(sid) ? { sid } : {};
+    return { token_type: type, user_id, jti, iat, exp, ...session };
   } catch (err) {
     if (err instanceof TokenError) return undefined;
     throw err;
