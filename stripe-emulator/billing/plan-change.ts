@@ -55,7 +55,7 @@ function prorationDescription(
   return `${sign < 0 ? "Unused" : "Remaining"} time on ${what} after ${lineDate(at)}`;
 }
 
-function prorationLine(
+export function prorationLine(
   ctx: Ctx,
   sub: Stripe.Subscription,
   item: Stripe.SubscriptionItem,

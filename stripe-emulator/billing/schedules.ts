@@ -5,9 +5,11 @@ import { previousAttributes } from "../events.ts";
 import type { Params } from "../params.ts";
 import { wire } from "../store.ts";
 import { createSubscription } from "./create-subscription.ts";
+import { recordProrationItems } from "./invoice-items.ts";
 import { customerIdOf } from "./invoicing.ts";
 import { cancelSubscriptionNow, changeSubscription, isEnded } from "./lifecycle.ts";
-import { updateSubscription } from "./update-subscription.ts";
+import { prorationLine } from "./plan-change.ts";
+import { invoiceNow, updateSubscription } from "./update-subscription.ts";
 
 type Schedule = Stripe.SubscriptionSchedule;
 type Phase = Stripe.SubscriptionSchedule.Phase;
@@ -221,14 +223,48 @@ export function releaseSchedule(ctx: Ctx, sched: Schedule, preserveCancelDate: b
   ctx.emit("subscription_schedule.released", sched, { customerId: customerIdOf(sched) });
 }
 
-/** Canceling a schedule cancels its subscription at once (without proration here). */
-export function cancelSchedule(ctx: Ctx, sched: Schedule): void {
+export interface ScheduleCancellation {
+  /** Credit the unused time of the current period (Stripe's default). */
+  prorate: boolean;
+  /** Bill the pending prorations on a final invoice now (Stripe's default). */
+  invoiceNow: boolean;
+}
+
+/** Canceling a schedule cancels its subscription at once, by default crediting unused time. */
+export function cancelSchedule(
+  ctx: Ctx,
+  sched: Schedule,
+  how: ScheduleCancellation = { prorate: false, invoiceNow: false },
+): void {
   const sub = scheduledSubscription(ctx, sched);
   sched.status = "canceled";
   sched.canceled_at = ctx.now(customerIdOf(sched));
   sched.current_phase = null;
-  if (sub && !isEnded(sub)) cancelSubscriptionNow(ctx, sub, "cancellation_requested");
+  if (sub && !isEnded(sub)) {
+    settleCancellation(ctx, sub, how);
+    cancelSubscriptionNow(ctx, sub, "cancellation_requested");
+  }
   ctx.emit("subscription_schedule.canceled", sched, { customerId: customerIdOf(sched) });
+}
+
+/**
+ * The money side of canceling mid-period: the unused time becomes proration credits, and with
+ * `invoiceNow` the pending prorations go on a final invoice (a negative total is left on the
+ * customer balance, as any invoice's).
+ */
+function settleCancellation(ctx: Ctx, sub: Stripe.Subscription, how: ScheduleCancellation): void {
+  const now = ctx.now(customerIdOf(sub));
+  if (how.prorate && sub.status !== "trialing") {
+    const credits = sub.items.data
+      .map((item) => prorationLine(ctx, sub, item, now, -1))
+      .filter((line) => line.amount !== 0);
+    recordProrationItems(ctx, sub, credits);
+    ctx.state.pendingLines[sub.id] = [...(ctx.state.pendingLines[sub.id] ?? []), ...credits];
+  }
+  const pending = ctx.state.pendingLines[sub.id] ?? [];
+  if (!how.invoiceNow || pending.length === 0) return;
+  delete ctx.state.pendingLines[sub.id];
+  invoiceNow(ctx, sub, pending);
 }
 
 /** Due work of the schedules in one time domain, for the scheduler: starts and phase ends. */

@@ -98,5 +98,8 @@ export const scheduleDeclarations: Record<string, Shape> = {
   "POST /v1/subscription_schedules/:id/release": shape<Stripe.SubscriptionScheduleReleaseParams>({
     preserve_cancel_date: bool,
   }),
-  "POST /v1/subscription_schedules/:id/cancel": shape<Stripe.SubscriptionScheduleCancelParams>({}),
+  "POST /v1/subscription_schedules/:id/cancel": shape<Stripe.SubscriptionScheduleCancelParams>({
+    invoice_now: bool,
+    prorate: bool,
+  }),
 };

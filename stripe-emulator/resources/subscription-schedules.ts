@@ -386,7 +386,10 @@ export const subscriptionScheduleRoutes: Route[] = [
     handler: ({ ctx, params, args }) => {
       const sched = getSchedule(ctx, args.id ?? "");
       requireOpen(sched, "cancel");
-      cancelSchedule(ctx, sched);
+      cancelSchedule(ctx, sched, {
+        prorate: optBool(params, "prorate") ?? true,
+        invoiceNow: optBool(params, "invoice_now") ?? true,
+      });
       return render(ctx.state, sched, expandList(params));
     },
   },

@@ -26,6 +26,12 @@ async function refusal(call: Promise<unknown>): Promise<Stripe.errors.StripeErro
   return err;
 }
 
+async function balanceOf(customerId: string): Promise<number> {
+  const customer = await t.stripe.customers.retrieve(customerId);
+  assert.ok(!customer.deleted);
+  return customer.balance;
+}
+
 /** A Pro subscriber (20.00 a month) on a test clock, and a cheaper Starter price (10.00). */
 async function proSubscriber() {
   const subscribed = await clockSubscribed(t.stripe, { amount: 2000 });
@@ -319,6 +325,24 @@ test("canceling a schedule cancels its subscription", async () => {
     until: has("subscription_schedule.canceled"),
   });
   assert.ok(has("subscription_schedule.canceled")(events));
+});
+
+test("canceling a schedule mid-period credits the unused time on a final invoice, unless told not to", async () => {
+  const { sub, clock, customer, frozenTime, periodEnd } = await proSubscriber();
+  const sched = await t.stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+  const at = frozenTime + 10 * DAY;
+  await advanceClock(t.stripe, clock.id, at);
+  await t.stripe.subscriptionSchedules.cancel(sched.id);
+  const final = await latestInvoice(t.stripe, sub.id);
+  const unused = Math.round((2000 * (periodEnd - at)) / (periodEnd - frozenTime));
+  assert.equal(final.total, -unused);
+  assert.equal(await balanceOf(customer.id), -unused);
+
+  const other = await proSubscriber();
+  const quiet = await t.stripe.subscriptionSchedules.create({ from_subscription: other.sub.id });
+  await t.stripe.subscriptionSchedules.cancel(quiet.id, { prorate: false });
+  assert.equal((await latestInvoice(t.stripe, other.sub.id)).billing_reason, "subscription_create");
+  assert.equal(await balanceOf(other.customer.id), 0);
 });
 
 test("canceling the subscription under a schedule ends the schedule", async () => {
