@@ -1,4 +1,5 @@
 import type Stripe from "stripe";
+import type { LineSeed } from "../builders/invoice.ts";
 import type { Ctx } from "../context.ts";
 import { invalidRequest, StripeApiError } from "../errors.ts";
 import { previousAttributes } from "../events.ts";
@@ -394,10 +395,13 @@ function applyToLines(inv: Stripe.Invoice, live: LiveDiscount[]): Map<string, nu
 }
 
 function appliesTo(coupon: Stripe.Coupon, line: Stripe.InvoiceLineItem): boolean {
-  const products = coupon.applies_to?.products;
-  if (!products) return true;
   const product = line.pricing?.price_details?.product;
-  return typeof product === "string" && products.includes(product);
+  return appliesToProduct(coupon, typeof product === "string" ? product : undefined);
+}
+
+function appliesToProduct(coupon: Stripe.Coupon, product: string | undefined): boolean {
+  const products = coupon.applies_to?.products;
+  return !products || (product !== undefined && products.includes(product));
 }
 
 /**
@@ -438,13 +442,76 @@ export function discountedAmount(
   }));
   const left = lines.map((l) => Math.max(0, l.amount));
   for (const { coupon } of choices ?? []) {
-    const products = coupon.applies_to?.products;
     const eligible = lines.map((l, i) =>
-      !products || products.includes(l.product) ? (left[i] ?? 0) : 0,
+      appliesToProduct(coupon, l.product) ? (left[i] ?? 0) : 0,
     );
     lineCuts(coupon, eligible, currency).forEach((cut, i) => {
       left[i] = (left[i] ?? 0) - cut;
     });
   }
   return left.reduce((s, a) => s + a, 0);
+}
+
+/**
+ * New subscriptions bill in flexible mode with `proration_discounts: included`: a proration's
+ * amount is net of the discounts, which its line names with amounts of 0. A credit gives back
+ * what the period's line was billed after its discounts ("the original amount previously
+ * debited"); a charge is lowered by the percent-off discounts live at the change (an amount-off
+ * coupon is taken on the invoice, not spread over prorations).
+ */
+export function netProrations(
+  ctx: Ctx,
+  sub: Stripe.Subscription,
+  lines: readonly LineSeed[],
+  at: number,
+): void {
+  const live = currentDiscounts(ctx, sub, at).filter((d) => d.coupon.percent_off !== null);
+  for (const line of lines) {
+    if (!line.proration) continue;
+    if (line.amount < 0) netCredit(ctx, line);
+    else netCharge(line, live);
+  }
+}
+
+function netCredit(ctx: Ctx, line: LineSeed): void {
+  const billed = billedLine(ctx, line);
+  if (!billed || billed.amount <= 0) return;
+  const amounts = billed.discount_amounts ?? [];
+  const off = amounts.reduce((sum, d) => sum + d.amount, 0);
+  if (off === 0) return;
+  line.amount = Math.round((line.amount * (billed.amount - off)) / billed.amount);
+  line.prorationDiscounts = amounts.map((d) =>
+    typeof d.discount === "string" ? d.discount : d.discount.id,
+  );
+}
+
+/** The newest line, on an invoice not voided, that billed the item's current period. */
+function billedLine(ctx: Ctx, line: LineSeed): Stripe.InvoiceLineItem | undefined {
+  for (const inv of Object.values(ctx.state.invoices).reverse()) {
+    if (inv.status === "void") continue;
+    const found = inv.lines.data.find((l) => {
+      const details = l.parent?.subscription_item_details;
+      return (
+        details?.subscription_item === line.subscriptionItem &&
+        !details.proration &&
+        l.period.end === line.period.end
+      );
+    });
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function netCharge(line: LineSeed, live: readonly LiveDiscount[]): void {
+  const product =
+    typeof line.price.product === "string" ? line.price.product : line.price.product.id;
+  const applied = live.filter(({ coupon }) => appliesToProduct(coupon, product));
+  if (applied.length === 0) return;
+  for (const { coupon } of applied) {
+    line.amount -= Math.min(
+      line.amount,
+      Math.round((line.amount * Number(coupon.percent_off)) / 100),
+    );
+  }
+  line.prorationDiscounts = applied.map(({ discount }) => discount.id);
 }

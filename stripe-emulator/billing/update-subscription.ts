@@ -4,7 +4,7 @@ import type { Ctx } from "../context.ts";
 import { invalidRequest } from "../errors.ts";
 import { mergeMetadata, optEnum, optNullableStr, type Params } from "../params.ts";
 import { requireAttachedPm } from "../resources/payment-methods.ts";
-import { chooseDiscounts, redemptionOf, setDiscounts } from "./discounts.ts";
+import { chooseDiscounts, netProrations, redemptionOf, setDiscounts } from "./discounts.ts";
 import { recordProrationItems } from "./invoice-items.ts";
 import { createSubscriptionInvoice, customerIdOf, finalizeInvoice } from "./invoicing.ts";
 import { afterPayment, changeSubscription, isEnded } from "./lifecycle.ts";
@@ -53,6 +53,7 @@ export function planUpdate(ctx: Ctx, sub: Stripe.Subscription, p: Params): Plann
   const customerId = customerIdOf(sub);
   const change = planChange(ctx, sub, p, ctx.now(customerId));
   applyPlainFields(ctx, change.next, p, customerId);
+  netProrations(ctx, sub, change.lines, change.at);
   return change;
 }
 

@@ -17,6 +17,15 @@ export interface LineSeed {
    * parent is `invoice_item_details`; `subscription`/`subscriptionItem` are "" when it has none.
    */
   standalone?: boolean;
+  /**
+   * The discounts a proration's `amount` is already net of (billing mode flexible,
+   * `proration_discounts: included`): Stripe names them with discount amounts of 0.
+   */
+  prorationDiscounts?: string[];
+}
+
+function includedDiscounts(seed: LineSeed): { amount: number; discount: string }[] {
+  return (seed.prorationDiscounts ?? []).map((discount) => ({ amount: 0, discount }));
 }
 
 function lineParent(seed: LineSeed): Stripe.InvoiceLineItem.Parent {
@@ -54,10 +63,10 @@ export function buildLine(invoice: string, seed: LineSeed): Stripe.InvoiceLineIt
     amount: seed.amount,
     currency: seed.price.currency,
     description: seed.description,
-    discount_amounts: [],
+    discount_amounts: includedDiscounts(seed),
     // Stripe sends proration lines as not discountable.
     discountable: !seed.proration,
-    discounts: [],
+    discounts: seed.prorationDiscounts ?? [],
     invoice,
     livemode: false,
     metadata: {},
@@ -95,7 +104,7 @@ export function buildInvoiceItem(
     date,
     description: seed.description,
     discountable: false,
-    discounts: [],
+    discounts: seed.prorationDiscounts ?? [],
     invoice: null,
     livemode: false,
     metadata: {},
@@ -114,7 +123,7 @@ export function buildInvoiceItem(
       unit_amount_decimal: seed.price.unit_amount_decimal,
     },
     proration: seed.proration,
-    proration_details: { credited_items: null, discount_amounts: [] },
+    proration_details: { credited_items: null, discount_amounts: includedDiscounts(seed) },
     quantity: seed.quantity,
     quantity_decimal: Stripe.Decimal.from(seed.quantity),
     tax_rates: [],

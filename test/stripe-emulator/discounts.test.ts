@@ -370,3 +370,41 @@ test("a month free: a 100 % once coupon added mid-cycle makes the next renewal f
   assert.equal(after.total, 2500);
   assert.equal(after.status, "paid");
 });
+
+test("an upgrade of a discounted subscription prorates net of the discount, as the preview shows", async () => {
+  const half = await h.stripe.coupons.create({ percent_off: 50, duration: "forever" });
+  const { clock, sub } = await clockSubscription(2000, [{ coupon: half.id }]);
+  const [discount] = sub.discounts;
+  const pro = await monthlyPrice(h.stripe, 4000);
+  await advanceClock(h.stripe, clock.id, at("2027-01-16T00:00:00Z"));
+  const item = sub.items.data[0];
+  assert.ok(item);
+  const change = {
+    items: [{ id: item.id, price: pro.id }],
+    proration_behavior: "always_invoice" as const,
+  };
+  const preview = await h.stripe.invoices.createPreview({
+    subscription: sub.id,
+    subscription_details: change,
+  });
+  await h.stripe.subscriptions.update(sub.id, change);
+
+  const inv = await latestInvoice(h.stripe, sub.id);
+  assert.equal(inv.billing_reason, "subscription_update");
+  const [credit, charge] = inv.lines.data;
+  assert.ok(credit && charge);
+  const fraction = 16 / 31;
+  // Gross prorations would be -2000 and +4000 times the fraction; the discount halves both.
+  assert.ok(Math.abs(credit.amount + 1000 * fraction) <= 1, `credit ${credit.amount}`);
+  assert.ok(Math.abs(charge.amount - 2000 * fraction) <= 1, `charge ${charge.amount}`);
+  for (const line of [credit, charge]) {
+    assert.equal(line.discountable, false);
+    assert.deepEqual(line.discount_amounts, [{ amount: 0, discount }]);
+  }
+  assert.equal(inv.total, credit.amount + charge.amount);
+  assert.equal(preview.total, inv.total, "the preview shows what the update invoices");
+  const items = await h.stripe.invoiceItems.list({ invoice: inv.id });
+  assert.ok(
+    items.data.every((ii) => ii.proration && (ii.discounts ?? []).includes(discount as string)),
+  );
+});
