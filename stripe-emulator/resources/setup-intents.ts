@@ -2,7 +2,7 @@ import type Stripe from "stripe";
 import { buildSetupIntent } from "../builders/payment.ts";
 import { type Decline, setupOutcome } from "../cards.ts";
 import type { Ctx } from "../context.ts";
-import { cardError, invalidParam, invalidRequest, noSuchObject } from "../errors.ts";
+import { cardError, invalidParam, invalidRequest, missingParam, noSuchObject } from "../errors.ts";
 import { previousAttributes } from "../events.ts";
 import { randomToken } from "../ids.ts";
 import { matchesRange, paginate } from "../lists.ts";
@@ -63,9 +63,11 @@ function automaticPaymentMethods(p: Params): Stripe.SetupIntent.AutomaticPayment
     }
     return null;
   }
-  const apm = optObj(p, "automatic_payment_methods") ?? {};
+  const apm = optObj(p, "automatic_payment_methods") ?? { enabled: "true" };
   const allowRedirects = optEnum(apm, "allow_redirects", ["always", "never"] as const);
-  if (optBool(apm, "enabled") === false) {
+  const enabled = optBool(apm, "enabled");
+  if (enabled === undefined) throw missingParam("automatic_payment_methods[enabled]");
+  if (!enabled) {
     throw invalidParam(
       "automatic_payment_methods[enabled]",
       "The emulator needs `allowed_payment_method_types` when automatic payment methods are disabled.",
@@ -169,7 +171,7 @@ export function confirmSetupIntent(
 
 function returnUrlRequired() {
   return invalidRequest(
-    "This SetupIntent is configured to accept payment methods enabled in your Dashboard. Because some of these payment methods might redirect your customer off of your page, you must provide a `return_url`. If you don't want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents.",
+    "A `return_url` must be specified because this Setup Intent is configured to automatically accept the payment methods enabled in the Dashboard, some of which may require a full page redirect to succeed. If you do not want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents.",
     "return_url",
   );
 }

@@ -212,9 +212,15 @@ describe("SetupIntent rules Stripe enforces", () => {
     assert.deepEqual(si.automatic_payment_methods, { allow_redirects: "always", enabled: true });
     await assert.rejects(h.stripe.setupIntents.confirm(si.id), (err) => {
       assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError);
-      assert.equal(err.param, "return_url");
+      assert.match(err.message, /^A `return_url` must be specified because this Setup Intent/);
       return true;
     });
+    await assert.rejects(
+      h.stripe.setupIntents.create({
+        automatic_payment_methods: { allow_redirects: "never" } as never,
+      }),
+      { code: "parameter_missing", param: "automatic_payment_methods[enabled]" },
+    );
     const done = await h.stripe.setupIntents.confirm(si.id, {
       return_url: "https://example.com/back",
     });
