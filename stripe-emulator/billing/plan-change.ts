@@ -182,6 +182,33 @@ export function restartCycle(sub: Stripe.Subscription, now: number): void {
   }
 }
 
+/**
+ * `trial_end` on an update: `now` ends a running trial (it is billed at once), a timestamp moves
+ * its end; either way the billing cycle is anchored on the trial's end, as at Stripe. Starting a
+ * trial on a subscription that is not trialing is not emulated and is refused.
+ */
+function applyTrialEnd(next: Stripe.Subscription, p: Params, now: number): void {
+  const raw = optStr(p, "trial_end");
+  if (raw === undefined) return;
+  if (next.status !== "trialing") {
+    if (raw === "now") return;
+    throw invalidParam(
+      "trial_end",
+      "The emulator moves or ends a running trial only; it does not start one on this subscription.",
+    );
+  }
+  const end = raw === "now" ? now : Number(raw);
+  if (!Number.isInteger(end) || end < now) {
+    throw invalidParam(
+      "trial_end",
+      "Invalid timestamp: must be an integer Unix timestamp in the future.",
+    );
+  }
+  next.trial_end = end;
+  next.billing_cycle_anchor = end;
+  for (const item of next.items.data) item.current_period_end = end;
+}
+
 /** `proration_date`: a moment of the current period the prorations are computed for. */
 function prorationDateOf(sub: Stripe.Subscription, p: Params, now: number): number {
   const at = optInt(p, "proration_date");
@@ -211,11 +238,11 @@ export function planChange(
   const at = prorationDateOf(sub, p, now);
   const lines = applyItemChanges(ctx, next, p, at);
   applyCancellation(next, p, now);
-  if (optStr(p, "trial_end") === "now" && next.status === "trialing") {
-    next.trial_end = now;
-    for (const item of next.items.data) item.current_period_end = now;
-  }
-  const restarted = intervalKey(sub) !== intervalKey(next);
+  applyTrialEnd(next, p, now);
+  // `billing_cycle_anchor=now` restarts the cycle as an interval change does.
+  const anchor = optObj(p, "billing_cycle_anchor");
+  const anchorNow = anchor !== undefined && optStr(anchor, "type") === "now";
+  const restarted = anchorNow || intervalKey(sub) !== intervalKey(next);
   if (restarted) restartCycle(next, now);
   return { next, lines, restarted, at };
 }

@@ -98,6 +98,9 @@ export const billingDeclarations: Record<string, Shape> = {
       }),
     ),
     metadata,
+    billing_cycle_anchor: obj<Stripe.SubscriptionUpdateParams.BillingCycleAnchor>({
+      type: oneOf<Stripe.SubscriptionUpdateParams.BillingCycleAnchor.Type>("now", "unchanged"),
+    }),
     payment_behavior: paymentBehavior,
     proration_behavior: oneOf<Stripe.SubscriptionUpdateParams.ProrationBehavior>(
       "always_invoice",

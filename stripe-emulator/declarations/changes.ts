@@ -16,6 +16,13 @@ import {
 
 /** The subscription parameters a preview can try, as `subscriptions.update` takes them. */
 const subscriptionDetails = obj<Stripe.InvoiceCreatePreviewParams.SubscriptionDetails>({
+  billing_cycle_anchor:
+    obj<Stripe.InvoiceCreatePreviewParams.SubscriptionDetails.BillingCycleAnchor>({
+      type: oneOf<Stripe.InvoiceCreatePreviewParams.SubscriptionDetails.BillingCycleAnchor.Type>(
+        "now",
+        "unchanged",
+      ),
+    }),
   cancel_at: emptyable(
     either(
       oneOf<Stripe.InvoiceCreatePreviewParams.SubscriptionDetails.CancelAt>(

@@ -212,3 +212,24 @@ test("a discounted subscription's move to a yearly price previews the invoice it
   const real = await latestInvoice(h.stripe, sub.id);
   assert.deepEqual(billed(real), billed(preview));
 });
+
+test("billing_cycle_anchor=now previews the restarted cycle's invoice, as the update then bills it", async () => {
+  const { clock, sub, item } = await starterSubscription();
+  const prorationDate = at("2027-01-21T00:00:00Z");
+  await advanceClock(h.stripe, clock.id, prorationDate);
+  const change = {
+    items: [{ id: item.id, quantity: 2 }],
+    billing_cycle_anchor: { type: "now" as const },
+    proration_date: prorationDate,
+  };
+  const preview = await h.stripe.invoices.createPreview({
+    subscription: sub.id,
+    subscription_details: change,
+  });
+  const period = preview.lines.data.find((l) => l.amount === 2000)?.period;
+  assert.deepEqual(period, { start: prorationDate, end: at("2027-02-21T00:00:00Z") });
+
+  const updated = await h.stripe.subscriptions.update(sub.id, change);
+  assert.equal(updated.billing_cycle_anchor, prorationDate);
+  assert.deepEqual(billed(await latestInvoice(h.stripe, sub.id)), billed(preview));
+});

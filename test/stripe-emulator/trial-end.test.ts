@@ -124,3 +124,24 @@ test("trial_settings values Stripe does not know are refused", async () => {
     { statusCode: 400 },
   );
 });
+
+test("trial_end moved on an update extends the trial, and billing starts at the new end", async () => {
+  const { clock, customer, sub } = await trialWithoutCard();
+  const pm = await h.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+  await h.stripe.customers.update(customer.id, {
+    invoice_settings: { default_payment_method: pm.id },
+  });
+  const later = START + 14 * 86_400;
+  const extended = await h.stripe.subscriptions.update(sub.id, { trial_end: later });
+  assert.equal(extended.trial_end, later);
+  assert.equal(extended.billing_cycle_anchor, later);
+  assert.equal(extended.items.data[0]?.current_period_end, later);
+
+  await advanceClock(h.stripe, clock.id, TRIAL_END + 2 * 3600);
+  assert.equal((await h.stripe.subscriptions.retrieve(sub.id)).status, "trialing");
+  await advanceClock(h.stripe, clock.id, later + 2 * 3600);
+  const billed = await h.stripe.subscriptions.retrieve(sub.id);
+  assert.equal(billed.status, "active");
+  assert.equal(billed.items.data[0]?.current_period_start, later);
+  assert.equal((await latestInvoice(h.stripe, sub.id)).status, "paid");
+});
