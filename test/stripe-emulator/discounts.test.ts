@@ -137,9 +137,13 @@ test("a repeating coupon lowers the invoices of its months, then ends", async ()
   const discount = await h.stripe.subscriptions.retrieve(sub.id, { expand: ["discounts"] });
   assert.equal((discount.discounts[0] as Stripe.Discount).end, at("2027-03-01T00:00:00Z"));
   assert.equal(firstInvoice(sub).total, 900);
+  const nextRenewal = await h.stripe.invoices.createPreview({ subscription: sub.id });
+  assert.equal(nextRenewal.total, 900, "the preview of the second month is discounted");
 
   await advanceClock(h.stripe, clock.id, at("2027-02-01T02:00:00Z"));
   assert.equal((await latestInvoice(h.stripe, sub.id)).total, 900, "second month discounted");
+  const lastPreview = await h.stripe.invoices.createPreview({ subscription: sub.id });
+  assert.equal(lastPreview.total, 1000, "the third month's preview is past the discount's end");
   await advanceClock(h.stripe, clock.id, at("2027-03-01T02:00:00Z"));
   const third = await latestInvoice(h.stripe, sub.id);
   assert.equal(third.total, 1000, "the discount ended with its two months");
