@@ -141,6 +141,19 @@ function createScheduledSubscription(
   }
 }
 
+/**
+ * Starts a schedule on the clock. One whose subscription cannot be made at all (a price
+ * archived since) is canceled rather than left to stop the clock.
+ */
+function startOnClock(ctx: Ctx, sched: Schedule): void {
+  try {
+    startSchedule(ctx, sched, false);
+  } catch (err) {
+    if (!(err instanceof StripeApiError)) throw err;
+    cancelSchedule(ctx, sched);
+  }
+}
+
 /** A schedule created with `customer` and `phases` starts: it creates its subscription. */
 export function startSchedule(ctx: Ctx, sched: Schedule, fromRequest: boolean): void {
   const first = sched.phases[0];
@@ -274,10 +287,14 @@ export function scheduleTimers(
 ): { at: number; run: () => void }[] {
   const timers: { at: number; run: () => void }[] = [];
   for (const sched of Object.values(ctx.state.subscriptionSchedules)) {
-    if (testClockOf(ctx.state, customerIdOf(sched)) !== clockId) continue;
+    // A customer deleted with its test clock takes its schedules out of every time domain.
+    const customerId = customerIdOf(sched);
+    if (!ctx.state.customers[customerId] || testClockOf(ctx.state, customerId) !== clockId) {
+      continue;
+    }
     const first = sched.phases[0];
     if (sched.status === "not_started" && first) {
-      timers.push({ at: first.start_date, run: () => startSchedule(ctx, sched, false) });
+      timers.push({ at: first.start_date, run: () => startOnClock(ctx, sched) });
     } else if (sched.status === "active" && sched.current_phase) {
       timers.push({ at: sched.current_phase.end_date, run: () => advanceSchedule(ctx, sched) });
       timers.push(...expiringTimer(ctx, sched));

@@ -408,6 +408,30 @@ test("refusals: phases with from_subscription, unknown parameters, an unknown sc
 });
 
 test(
+  "a subscription canceled for failed renewals aborts its schedule",
+  emulatorOnly("the retries and the final action are the emulator's dunning settings"),
+  async () => {
+    const { sub, clock, customer, starter, periodEnd } = await proSubscriber();
+    const sched = await scheduleDowngrade(sub, starter.id);
+    const failing = await t.stripe.paymentMethods.attach("pm_card_chargeCustomerFail", {
+      customer: customer.id,
+    });
+    await t.stripe.customers.update(customer.id, {
+      invoice_settings: { default_payment_method: failing.id },
+    });
+    await advanceClock(t.stripe, clock.id, periodEnd + 10 * DAY);
+    assert.equal((await t.stripe.subscriptions.retrieve(sub.id)).status, "canceled");
+    const aborted = await t.stripe.subscriptionSchedules.retrieve(sched.id);
+    assert.equal(aborted.status, "canceled");
+    const events = await t.eventsAbout(customer.id, {
+      until: has("subscription_schedule.aborted"),
+    });
+    assert.ok(has("subscription_schedule.aborted")(events));
+    assert.equal(has("subscription_schedule.canceled")(events), false);
+  },
+);
+
+test(
   "schedule events reach the webhook endpoint",
   emulatorOnly("reads the emulator's webhook receiver"),
   async () => {
