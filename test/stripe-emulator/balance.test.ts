@@ -2,44 +2,45 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import type Stripe from "stripe";
 import { advanceClock, at, clockCustomer, latestInvoice, namedMonthlyPrice } from "./clock.ts";
-import { type Harness, harness } from "./helpers.ts";
+import { type ContractTarget, contractTarget } from "./contract/target.ts";
 
-let h: Harness;
+// Time moves with test clocks, so these run on Stripe's test mode too (contract/target.ts).
+let t: ContractTarget;
 before(async () => {
-  h = await harness();
+  t = await contractTarget();
 });
-beforeEach(() => h.reset());
-after(() => h.close());
+beforeEach(() => t.reset());
+after(() => t.close());
 
 async function ledger(customer: string): Promise<Stripe.CustomerBalanceTransaction[]> {
-  const list = await h.stripe.customers.listBalanceTransactions(customer);
+  const list = await t.stripe.customers.listBalanceTransactions(customer);
   return [...list.data].reverse();
 }
 
 test("a downgrade invoiced at once leaves its credit on the balance, and the renewal spends it", async () => {
-  const { clock, customer } = await clockCustomer(h.stripe, at("2027-01-01T00:00:00Z"));
-  const pro = await namedMonthlyPrice(h.stripe, "Pro", 3000);
-  const starter = await namedMonthlyPrice(h.stripe, "Starter", 1000);
-  const sub = await h.stripe.subscriptions.create({
+  const { clock, customer } = await clockCustomer(t.stripe, at("2027-01-01T00:00:00Z"));
+  const pro = await namedMonthlyPrice(t.stripe, "Pro", 3000);
+  const starter = await namedMonthlyPrice(t.stripe, "Starter", 1000);
+  const sub = await t.stripe.subscriptions.create({
     customer: customer.id,
     items: [{ price: pro.id }],
   });
-  await advanceClock(h.stripe, clock.id, at("2027-01-16T00:00:00Z"));
+  await advanceClock(t.stripe, clock.id, at("2027-01-16T00:00:00Z"));
   const item = sub.items.data[0];
   assert.ok(item);
-  await h.stripe.subscriptions.update(sub.id, {
+  await t.stripe.subscriptions.update(sub.id, {
     items: [{ id: item.id, price: starter.id }],
     proration_behavior: "always_invoice",
   });
 
-  const credit = await latestInvoice(h.stripe, sub.id);
+  const credit = await latestInvoice(t.stripe, sub.id);
   assert.equal(credit.billing_reason, "subscription_update");
   assert.ok(credit.total < 0, `a downgrade's proration invoice is a credit (${credit.total})`);
   assert.equal(credit.amount_due, 0);
   assert.equal(credit.status, "paid");
   assert.equal(credit.starting_balance, 0);
   assert.equal(credit.ending_balance, credit.total);
-  const credited = await h.stripe.customers.retrieve(customer.id);
+  const credited = await t.stripe.customers.retrieve(customer.id);
   assert.ok(!credited.deleted);
   assert.equal(credited.balance, credit.total);
   const [applied] = await ledger(customer.id);
@@ -49,10 +50,10 @@ test("a downgrade invoiced at once leaves its credit on the balance, and the ren
   assert.equal(applied?.ending_balance, credit.total);
   assert.equal(applied?.currency, "usd");
 
-  await advanceClock(h.stripe, clock.id, at("2027-02-01T02:00:00Z"));
-  const upcoming = (await h.stripe.events.list({ type: "invoice.upcoming" })).data
+  await advanceClock(t.stripe, clock.id, at("2027-02-01T02:00:00Z"));
+  const upcoming = (await t.eventsAbout(customer.id, { type: "invoice.upcoming" }))
     .map((e) => e.data.object as Stripe.Invoice)
-    .find((inv) => inv.customer === customer.id);
+    .at(-1);
   assert.ok(upcoming, "invoice.upcoming announced the renewal");
   assert.equal(upcoming.starting_balance, credit.total);
   assert.equal(upcoming.amount_due, Math.max(0, 1000 + credit.total));
@@ -60,14 +61,14 @@ test("a downgrade invoiced at once leaves its credit on the balance, and the ren
     start: at("2027-02-01T00:00:00Z"),
     end: at("2027-03-01T00:00:00Z"),
   });
-  const renewal = await latestInvoice(h.stripe, sub.id);
+  const renewal = await latestInvoice(t.stripe, sub.id);
   assert.equal(renewal.billing_reason, "subscription_cycle");
   assert.equal(renewal.total, 1000);
   assert.equal(renewal.starting_balance, credit.total);
   assert.equal(renewal.amount_due, Math.max(0, 1000 + credit.total));
   assert.equal(renewal.ending_balance, Math.min(0, 1000 + credit.total));
   assert.equal(renewal.status, "paid");
-  const after = await h.stripe.customers.retrieve(customer.id);
+  const after = await t.stripe.customers.retrieve(customer.id);
   assert.ok(!after.deleted);
   assert.equal(after.balance, renewal.ending_balance);
   const entries = await ledger(customer.id);
@@ -75,12 +76,12 @@ test("a downgrade invoiced at once leaves its credit on the balance, and the ren
   assert.equal(entries[1]?.type, "applied_to_invoice");
   assert.equal(entries[1]?.invoice, renewal.id);
   assert.equal(entries[1]?.amount, (renewal.ending_balance ?? 0) - credit.total);
-  await h.stripe.testHelpers.testClocks.del(clock.id);
+  await t.stripe.testHelpers.testClocks.del(clock.id);
 });
 
 test("a balance adjustment lowers the next invoice's amount due and is used up by it", async () => {
-  const { clock, customer } = await clockCustomer(h.stripe, at("2027-03-10T12:00:00Z"));
-  const adjustment = await h.stripe.customers.createBalanceTransaction(customer.id, {
+  const { clock, customer } = await clockCustomer(t.stripe, at("2027-03-10T12:00:00Z"));
+  const adjustment = await t.stripe.customers.createBalanceTransaction(customer.id, {
     amount: -400,
     currency: "usd",
     description: "Goodwill credit",
@@ -89,12 +90,12 @@ test("a balance adjustment lowers the next invoice's amount due and is used up b
   assert.equal(adjustment.type, "adjustment");
   assert.equal(adjustment.ending_balance, -400);
   assert.equal(adjustment.description, "Goodwill credit");
-  const credited = await h.stripe.customers.retrieve(customer.id);
+  const credited = await t.stripe.customers.retrieve(customer.id);
   assert.ok(!credited.deleted);
   assert.equal(credited.balance, -400);
 
-  const price = await namedMonthlyPrice(h.stripe, "Pro", 1000);
-  const sub = await h.stripe.subscriptions.create({
+  const price = await namedMonthlyPrice(t.stripe, "Pro", 1000);
+  const sub = await t.stripe.subscriptions.create({
     customer: customer.id,
     items: [{ price: price.id }],
     expand: ["latest_invoice"],
@@ -105,7 +106,7 @@ test("a balance adjustment lowers the next invoice's amount due and is used up b
   assert.equal(first.ending_balance, 0);
   assert.equal(first.amount_due, 600);
   assert.equal(first.amount_paid, 600);
-  const spent = await h.stripe.customers.retrieve(customer.id);
+  const spent = await t.stripe.customers.retrieve(customer.id);
   assert.ok(!spent.deleted);
   assert.equal(spent.balance, 0);
   const entries = await ledger(customer.id);
@@ -116,17 +117,17 @@ test("a balance adjustment lowers the next invoice's amount due and is used up b
       ["applied_to_invoice", 400, 0],
     ],
   );
-  const one = await h.stripe.customers.retrieveBalanceTransaction(customer.id, adjustment.id);
+  const one = await t.stripe.customers.retrieveBalanceTransaction(customer.id, adjustment.id);
   assert.equal(one.id, adjustment.id);
-  await h.stripe.testHelpers.testClocks.del(clock.id);
+  await t.stripe.testHelpers.testClocks.del(clock.id);
 });
 
 test("a balance adjustment in another currency than the customer's is refused", async () => {
-  const { clock, customer } = await clockCustomer(h.stripe, at("2027-03-10T12:00:00Z"));
-  await h.stripe.customers.createBalanceTransaction(customer.id, { amount: 300, currency: "usd" });
+  const { clock, customer } = await clockCustomer(t.stripe, at("2027-03-10T12:00:00Z"));
+  await t.stripe.customers.createBalanceTransaction(customer.id, { amount: 300, currency: "usd" });
   await assert.rejects(
-    h.stripe.customers.createBalanceTransaction(customer.id, { amount: 300, currency: "eur" }),
+    t.stripe.customers.createBalanceTransaction(customer.id, { amount: 300, currency: "eur" }),
     (err: Stripe.errors.StripeError) => err.type === "StripeInvalidRequestError",
   );
-  await h.stripe.testHelpers.testClocks.del(clock.id);
+  await t.stripe.testHelpers.testClocks.del(clock.id);
 });

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import Stripe from "stripe";
 import { createFaults } from "../../stripe-emulator/faults.ts";
-import { customerWithCard, type Harness, harness, monthlyPrice } from "./helpers.ts";
+import { type ContractTarget, contractTarget, emulatorOnly } from "./contract/target.ts";
+import { customerWithCard, monthlyPrice } from "./helpers.ts";
 
 /**
  * Error bodies as Stripe sends them (https://docs.stripe.com/api/errors): codes from Stripe's
@@ -11,15 +12,15 @@ import { customerWithCard, type Harness, harness, monthlyPrice } from "./helpers
  * first request is still running.
  */
 const faults = createFaults();
-let h: Harness;
+let t: ContractTarget;
 before(async () => {
-  h = await harness({ stages: [faults.stage] });
+  t = await contractTarget({ stages: [faults.stage] });
 });
 beforeEach(async () => {
   faults.clear();
-  await h.reset();
+  await t.reset();
 });
-after(() => h.close());
+after(() => t.close());
 
 interface ErrorBody {
   error: {
@@ -32,8 +33,8 @@ interface ErrorBody {
   };
 }
 
-async function call(path: string, init: RequestInit = {}, key = "sk_test_errors") {
-  const res = await fetch(`${h.emulator.url}${path}`, {
+async function call(path: string, init: RequestInit = {}, key = t.apiKey) {
+  const res = await fetch(`${t.baseUrl}${path}`, {
     ...init,
     headers: { authorization: `Bearer ${key}`, ...init.headers },
   });
@@ -56,7 +57,7 @@ test("a coded error carries doc_url for its code and the request's request_log_u
 
 test("the SDK sees doc_url and the code on a parameter error", async () => {
   await assert.rejects(
-    h.stripe.customers.create({ email: "nope" }),
+    t.stripe.customers.create({ email: "nope" }),
     (err: unknown) =>
       err instanceof Stripe.errors.StripeInvalidRequestError &&
       err.code === "email_invalid" &&
@@ -71,13 +72,10 @@ test("a key with nothing after sk_test_ is refused with 401 and no code", async 
   assert.equal(body.error.code, undefined);
   assert.equal(body.error.message, "Invalid API Key provided: sk_test_");
   assert.equal(body.error.request_log_url, undefined, "no account, so no request log");
-  const sdk = new Stripe("sk_test_", {
-    host: h.emulator.host,
-    port: h.emulator.port,
-    protocol: "http",
-    maxNetworkRetries: 0,
-  });
-  await assert.rejects(sdk.customers.list(), Stripe.errors.StripeAuthenticationError);
+  await assert.rejects(
+    t.client("sk_test_").customers.list(),
+    Stripe.errors.StripeAuthenticationError,
+  );
 });
 
 test("an unknown path answers Stripe's unrecognized-URL 404", async () => {
@@ -90,59 +88,67 @@ test("an unknown path answers Stripe's unrecognized-URL 404", async () => {
 
 // Emulator-specific: Stripe serves search; the emulator does not, and says so as Stripe does
 // for a path it does not serve rather than looking up a customer called "search".
-test("search endpoints are unrecognized URLs, not a missing object named 'search'", async () => {
-  for (const resource of ["customers", "subscriptions", "invoices", "prices", "products"]) {
-    const { status, body } = await call(
-      `/v1/${resource}/search?query=${encodeURIComponent("metadata['a']:'b'")}`,
+test(
+  "search endpoints are unrecognized URLs, not a missing object named 'search'",
+  emulatorOnly("Stripe serves search"),
+  async () => {
+    for (const resource of ["customers", "subscriptions", "invoices", "prices", "products"]) {
+      const { status, body } = await call(
+        `/v1/${resource}/search?query=${encodeURIComponent("metadata['a']:'b'")}`,
+      );
+      assert.equal(status, 404, resource);
+      assert.equal(body.error.code, undefined, resource);
+      assert.equal(
+        body.error.message.startsWith(`Unrecognized request URL (GET: /v1/${resource}/search)`),
+        true,
+        body.error.message,
+      );
+    }
+    await assert.rejects(
+      t.stripe.customers.search({ query: "email:'a@example.com'" }),
+      (err: unknown) =>
+        err instanceof Stripe.errors.StripeInvalidRequestError && err.statusCode === 404,
     );
-    assert.equal(status, 404, resource);
-    assert.equal(body.error.code, undefined, resource);
-    assert.equal(
-      body.error.message.startsWith(`Unrecognized request URL (GET: /v1/${resource}/search)`),
-      true,
-      body.error.message,
-    );
-  }
-  await assert.rejects(
-    h.stripe.customers.search({ query: "email:'a@example.com'" }),
-    (err: unknown) =>
-      err instanceof Stripe.errors.StripeInvalidRequestError && err.statusCode === 404,
-  );
-});
+  },
+);
 
-test("a second request with an Idempotency-Key still in flight gets 409 idempotency_key_in_use", async () => {
-  // The first request is held in flight by an injected delay (a slow Stripe).
-  faults.inject({ method: "POST", path: /^\/v1\/customers$/, fault: "delay", delayMs: 400 });
-  const first = h.stripe.customers.create(
-    { email: "slow@example.com" },
-    { idempotencyKey: "dup-1" },
-  );
-  await until(() => faults.calls.some((c) => c.fault === "delay"));
-  await assert.rejects(
-    h.stripe.customers.create({ email: "slow@example.com" }, { idempotencyKey: "dup-1" }),
-    (err: unknown) => {
-      // stripe-node maps a 409 to StripeAPIError (and retries it when retries are on).
-      assert.ok(err instanceof Stripe.errors.StripeAPIError, String(err));
-      assert.equal(err.statusCode, 409);
-      assert.equal(err.code, "idempotency_key_in_use");
-      assert.equal(err.rawType, "idempotency_error");
-      return true;
-    },
-  );
-  const created = await first;
-  const replay = await h.stripe.customers.create(
-    { email: "slow@example.com" },
-    { idempotencyKey: "dup-1" },
-  );
-  assert.equal(replay.id, created.id, "once the first finished, the key replays its response");
-  assert.equal((await h.stripe.customers.list({ email: "slow@example.com" })).data.length, 1);
-});
+test(
+  "a second request with an Idempotency-Key still in flight gets 409 idempotency_key_in_use",
+  emulatorOnly("holding Stripe's first request in flight needs the emulator's fault injection"),
+  async () => {
+    // The first request is held in flight by an injected delay (a slow Stripe).
+    faults.inject({ method: "POST", path: /^\/v1\/customers$/, fault: "delay", delayMs: 400 });
+    const first = t.stripe.customers.create(
+      { email: "slow@example.com" },
+      { idempotencyKey: "dup-1" },
+    );
+    await until(() => faults.calls.some((c) => c.fault === "delay"));
+    await assert.rejects(
+      t.stripe.customers.create({ email: "slow@example.com" }, { idempotencyKey: "dup-1" }),
+      (err: unknown) => {
+        // stripe-node maps a 409 to StripeAPIError (and retries it when retries are on).
+        assert.ok(err instanceof Stripe.errors.StripeAPIError, String(err));
+        assert.equal(err.statusCode, 409);
+        assert.equal(err.code, "idempotency_key_in_use");
+        assert.equal(err.rawType, "idempotency_error");
+        return true;
+      },
+    );
+    const created = await first;
+    const replay = await t.stripe.customers.create(
+      { email: "slow@example.com" },
+      { idempotencyKey: "dup-1" },
+    );
+    assert.equal(replay.id, created.id, "once the first finished, the key replays its response");
+    assert.equal((await t.stripe.customers.list({ email: "slow@example.com" })).data.length, 1);
+  },
+);
 
 test("a first payment needing authentication under error_if_incomplete is a 402 invoice_payment_intent_requires_action", async () => {
-  const { customer } = await customerWithCard(h.stripe, "pm_card_authenticationRequired");
-  const price = await monthlyPrice(h.stripe);
+  const { customer } = await customerWithCard(t.stripe, "pm_card_authenticationRequired");
+  const price = await monthlyPrice(t.stripe);
   await assert.rejects(
-    h.stripe.subscriptions.create({
+    t.stripe.subscriptions.create({
       customer: customer.id,
       items: [{ price: price.id }],
       payment_behavior: "error_if_incomplete",

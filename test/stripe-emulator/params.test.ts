@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import Stripe from "stripe";
-import { type Harness, harness } from "./helpers.ts";
+import { type ContractTarget, contractTarget } from "./contract/target.ts";
 
 /**
  * Parameters Stripe refuses are refused the same way: HTTP 400, `invalid_request_error`, the
@@ -9,12 +9,12 @@ import { type Harness, harness } from "./helpers.ts";
  * the SDK (and plain HTTP for what the SDK's types forbid), so the same assertions hold against
  * Stripe's test mode.
  */
-let h: Harness;
+let t: ContractTarget;
 before(async () => {
-  h = await harness();
+  t = await contractTarget();
 });
-beforeEach(() => h.reset());
-after(() => h.close());
+beforeEach(() => t.reset());
+after(() => t.close());
 
 interface Refusal {
   status?: number;
@@ -43,21 +43,23 @@ function loose<T>(params: Record<string, unknown>): T {
 }
 
 test("an unknown parameter is parameter_unknown naming it", async () => {
+  const newest = async () => (await t.stripe.customers.list({ limit: 1 })).data[0]?.id;
+  const before = await newest();
   await refused(
-    h.stripe.customers.create(loose<Stripe.CustomerCreateParams>({ bogus_param: "x" })),
+    t.stripe.customers.create(loose<Stripe.CustomerCreateParams>({ bogus_param: "x" })),
     {
       code: "parameter_unknown",
       param: "bogus_param",
       message: "Received unknown parameter: bogus_param",
     },
   );
-  assert.equal((await h.stripe.customers.list()).data.length, 0, "nothing was created");
+  assert.equal(await newest(), before, "nothing was created");
 });
 
 test("an unknown nested parameter is named with its brackets", async () => {
-  const customer = await h.stripe.customers.create({ email: "n@example.com" });
+  const customer = await t.stripe.customers.create({ email: "n@example.com" });
   await refused(
-    h.stripe.customers.update(
+    t.stripe.customers.update(
       customer.id,
       loose<Stripe.CustomerUpdateParams>({ invoice_settings: { bogus: "x" } }),
     ),
@@ -70,9 +72,9 @@ test("an unknown nested parameter is named with its brackets", async () => {
 });
 
 test("an unknown parameter inside a list item is named with its index", async () => {
-  const customer = await h.stripe.customers.create({ email: "i@example.com" });
+  const customer = await t.stripe.customers.create({ email: "i@example.com" });
   await refused(
-    h.stripe.subscriptions.create(
+    t.stripe.subscriptions.create(
       loose<Stripe.SubscriptionCreateParams>({
         customer: customer.id,
         items: [{ price: "price_x", colour: "blue" }],
@@ -84,7 +86,7 @@ test("an unknown parameter inside a list item is named with its index", async ()
 
 test("an invalid enum value lists the accepted values", async () => {
   await refused(
-    h.stripe.subscriptions.list(loose<Stripe.SubscriptionListParams>({ status: "bogus" })),
+    t.stripe.subscriptions.list(loose<Stripe.SubscriptionListParams>({ status: "bogus" })),
     {
       code: undefined,
       param: "status",
@@ -94,9 +96,9 @@ test("an invalid enum value lists the accepted values", async () => {
 });
 
 test("a value that is not an integer is parameter_invalid_integer", async () => {
-  const product = await h.stripe.products.create({ name: "Pro" });
+  const product = await t.stripe.products.create({ name: "Pro" });
   await refused(
-    h.stripe.prices.create(
+    t.stripe.prices.create(
       loose<Stripe.PriceCreateParams>({ product: product.id, currency: "usd", unit_amount: "ten" }),
     ),
     { code: "parameter_invalid_integer", param: "unit_amount", message: "Invalid integer: ten" },
@@ -104,7 +106,7 @@ test("a value that is not an integer is parameter_invalid_integer", async () => 
 });
 
 test("an invalid email is email_invalid", async () => {
-  await refused(h.stripe.customers.create({ email: "not-an-email" }), {
+  await refused(t.stripe.customers.create({ email: "not-an-email" }), {
     code: "email_invalid",
     param: "email",
     message: "Invalid email address: not-an-email",
@@ -112,38 +114,38 @@ test("an invalid email is email_invalid", async () => {
 });
 
 test("metadata keys are at most 40 characters", async () => {
-  await refused(h.stripe.customers.create({ metadata: { ["k".repeat(41)]: "v" } }), {
+  await refused(t.stripe.customers.create({ metadata: { ["k".repeat(41)]: "v" } }), {
     param: "metadata",
     message: /40 characters/,
   });
-  const ok = await h.stripe.customers.create({ metadata: { ["k".repeat(40)]: "v" } });
+  const ok = await t.stripe.customers.create({ metadata: { ["k".repeat(40)]: "v" } });
   assert.equal(Object.keys(ok.metadata)[0]?.length, 40);
 });
 
 test("metadata values are at most 500 characters", async () => {
-  await refused(h.stripe.customers.create({ metadata: { note: "v".repeat(501) } }), {
+  await refused(t.stripe.customers.create({ metadata: { note: "v".repeat(501) } }), {
     param: "metadata",
     message: /500 characters/,
   });
-  const ok = await h.stripe.customers.create({ metadata: { note: "v".repeat(500) } });
+  const ok = await t.stripe.customers.create({ metadata: { note: "v".repeat(500) } });
   assert.equal(ok.metadata.note?.length, 500);
 });
 
 test("metadata has at most 50 keys", async () => {
   const keys = (n: number) =>
     Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, "v"]));
-  await refused(h.stripe.customers.create({ metadata: keys(51) }), {
+  await refused(t.stripe.customers.create({ metadata: keys(51) }), {
     param: "metadata",
     message: /50/,
   });
-  const ok = await h.stripe.customers.create({ metadata: keys(50) });
+  const ok = await t.stripe.customers.create({ metadata: keys(50) });
   assert.equal(Object.keys(ok.metadata).length, 50);
 });
 
 test("an empty string for a parameter that cannot be unset is parameter_invalid_empty", async () => {
-  const customer = await h.stripe.customers.create({ email: "e@example.com" });
+  const customer = await t.stripe.customers.create({ email: "e@example.com" });
   await refused(
-    h.stripe.subscriptions.create(
+    t.stripe.subscriptions.create(
       loose<Stripe.SubscriptionCreateParams>({ customer: customer.id, trial_period_days: "" }),
     ),
     { code: "parameter_invalid_empty", param: "trial_period_days" },
@@ -151,49 +153,49 @@ test("an empty string for a parameter that cannot be unset is parameter_invalid_
 });
 
 test("expanding a field that is not expandable is refused", async () => {
-  const customer = await h.stripe.customers.create({ email: "x@example.com" });
-  await refused(h.stripe.customers.retrieve(customer.id, { expand: ["email"] }), {
+  const customer = await t.stripe.customers.create({ email: "x@example.com" });
+  await refused(t.stripe.customers.retrieve(customer.id, { expand: ["email"] }), {
     param: "expand",
     message: "This property cannot be expanded (email).",
   });
-  await refused(h.stripe.customers.list({ expand: ["email"] }), {
+  await refused(t.stripe.customers.list({ expand: ["email"] }), {
     message: /^This property cannot be expanded \(email\)\./,
   });
 });
 
 test("expanding an expandable field resolves it, nested and on lists", async () => {
-  const product = await h.stripe.products.create({ name: "Pro" });
-  const price = await h.stripe.prices.create({
+  const product = await t.stripe.products.create({ name: "Pro" });
+  const price = await t.stripe.prices.create({
     product: product.id,
     currency: "usd",
     unit_amount: 500,
     recurring: { interval: "month" },
   });
-  const one = await h.stripe.prices.retrieve(price.id, { expand: ["product"] });
+  const one = await t.stripe.prices.retrieve(price.id, { expand: ["product"] });
   assert.equal(typeof one.product === "object" && one.product.id, product.id);
-  const list = await h.stripe.prices.list({ expand: ["data.product"] });
+  const list = await t.stripe.prices.list({ expand: ["data.product"] });
   assert.ok(list.data.every((p) => typeof p.product === "object"));
 });
 
 test("a parameter the endpoint does not take is refused even when another endpoint takes it", async () => {
-  await refused(h.stripe.customers.list(loose<Stripe.CustomerListParams>({ status: "active" })), {
+  await refused(t.stripe.customers.list(loose<Stripe.CustomerListParams>({ status: "active" })), {
     code: "parameter_unknown",
     param: "status",
   });
 });
 
 test("well-formed calls still succeed: the validation refuses only what Stripe refuses", async () => {
-  const customer = await h.stripe.customers.create({
+  const customer = await t.stripe.customers.create({
     email: "ok@example.com",
     name: "Ok",
     metadata: { user_id: "u1" },
   });
-  const updated = await h.stripe.customers.update(customer.id, {
+  const updated = await t.stripe.customers.update(customer.id, {
     metadata: { user_id: "" },
     description: "",
   });
   assert.deepEqual(updated.metadata, {});
-  const subs = await h.stripe.subscriptions.list({
+  const subs = await t.stripe.subscriptions.list({
     customer: customer.id,
     status: "all",
     limit: 3,
@@ -202,9 +204,9 @@ test("well-formed calls still succeed: the validation refuses only what Stripe r
 });
 
 test("a write with an expand path that cannot be expanded changes nothing", async () => {
-  await refused(h.stripe.customers.create({ email: "w@example.com", expand: ["email"] }), {
+  await refused(t.stripe.customers.create({ email: "w@example.com", expand: ["email"] }), {
     param: "expand",
     message: "This property cannot be expanded (email).",
   });
-  assert.equal((await h.stripe.customers.list({ email: "w@example.com" })).data.length, 0);
+  assert.equal((await t.stripe.customers.list({ email: "w@example.com" })).data.length, 0);
 });
