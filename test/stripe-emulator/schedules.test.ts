@@ -81,6 +81,11 @@ test("from_subscription makes a one-phase schedule of the current period, shown 
   assert.deepEqual(sched.current_phase, { start_date: phase?.start_date, end_date: periodEnd });
   const shown = await t.stripe.subscriptions.retrieve(sub.id, { expand: ["schedule"] });
   assert.equal((shown.schedule as Stripe.SubscriptionSchedule).id, sched.id);
+  const expanded = await t.stripe.subscriptionSchedules.retrieve(sched.id, {
+    expand: ["subscription", "customer"],
+  });
+  assert.equal((expanded.subscription as Stripe.Subscription).id, sub.id);
+  assert.equal((expanded.customer as Stripe.Customer).id, customer.id);
   const events = await t.eventsAbout(customer.id, { until: has("subscription_schedule.created") });
   assert.ok(has("subscription_schedule.created")(events));
 });
@@ -279,6 +284,33 @@ test("a trialing subscription's downgrade is scheduled for the trial end and bil
   const converted = await t.stripe.subscriptions.retrieve(sub.id);
   assert.equal(converted.status, "active");
   assert.equal(converted.items.data[0]?.price.id, starter.id);
+  assert.equal((await latestInvoice(t.stripe, sub.id)).amount_paid, 1000);
+});
+
+test("a first phase marked trial makes a trialing subscription billed from the next phase", async () => {
+  const { customer, clock, starter, price } = await proSubscriber();
+  const sched = await t.stripe.subscriptionSchedules.create({
+    customer: customer.id,
+    start_date: "now",
+    phases: [
+      {
+        items: [{ price: price.id }],
+        trial: true,
+        duration: { interval: "day", interval_count: 14 },
+      },
+      { items: [{ price: starter.id }], duration: { interval: "month" } },
+    ],
+  });
+  const trialEnd = sched.phases[0]?.end_date ?? 0;
+  assert.equal(sched.phases[0]?.trial_end, trialEnd);
+  const sub = await t.stripe.subscriptions.retrieve(String(sched.subscription));
+  assert.equal(sub.status, "trialing");
+  assert.equal(sub.trial_end, trialEnd);
+  assert.equal((await latestInvoice(t.stripe, sub.id)).amount_due, 0);
+  await advanceClock(t.stripe, clock.id, trialEnd + 2 * 3600);
+  const paying = await t.stripe.subscriptions.retrieve(sub.id);
+  assert.equal(paying.status, "active");
+  assert.equal(paying.items.data[0]?.price.id, starter.id);
   assert.equal((await latestInvoice(t.stripe, sub.id)).amount_paid, 1000);
 });
 
