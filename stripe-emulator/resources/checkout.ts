@@ -17,7 +17,6 @@ import {
 } from "../params.ts";
 import { render } from "../render.ts";
 import type { Route } from "../router.ts";
-import type { Reply } from "../server.ts";
 import { wire } from "../store.ts";
 import { getPrice } from "./catalog.ts";
 import { createCustomer, getCustomer, updateCustomer } from "./customers.ts";
@@ -323,44 +322,6 @@ function createPortalSession(ctx: Ctx, p: Params): Stripe.BillingPortal.Session 
   ctx.state.portalSessions[id] = session;
   ctx.emit("billing_portal.session.created", session, { customerId: customer.id });
   return session;
-}
-
-const html = (title: string, inner: string): Reply => ({
-  status: 200,
-  body: null,
-  contentType: "text/html; charset=utf-8",
-  raw: `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1>${inner}</body></html>`,
-});
-
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-
-export function renderCheckoutPage(ctx: Ctx, id: string): Reply {
-  const s = ctx.state.checkoutSessions[id];
-  if (!s) return { ...html("Checkout session not found", ""), status: 404 };
-  if (s.status === "complete") {
-    const next = s.success_url?.replace("{CHECKOUT_SESSION_ID}", s.id);
-    return html("Payment complete", next ? `<p><a href="${esc(next)}">Continue</a></p>` : "");
-  }
-  const cards = ["pm_card_visa", "pm_card_chargeCustomerFail", "pm_card_authenticationRequired"];
-  const verb = s.mode === "setup" ? "Save" : "Pay with";
-  const buttons = cards
-    .map((c) => `<button name="payment_method" value="${c}">${verb} ${c}</button>`)
-    .join(" ");
-  const summary =
-    s.mode === "setup"
-      ? "<p>Save a card for later payments</p>"
-      : `<p>Total: ${s.amount_total} ${s.currency}</p>`;
-  return html("Stripe emulator checkout", `${summary}<form method="post">${buttons}</form>`);
-}
-
-export function renderPortalPage(ctx: Ctx, id: string): Reply {
-  const s = ctx.state.portalSessions[id];
-  if (!s) return { ...html("Portal session not found", ""), status: 404 };
-  const back = s.return_url ? `<p><a href="${esc(s.return_url)}">Return</a></p>` : "";
-  return html(
-    "Stripe emulator billing portal",
-    `<p>Customer ${esc(String(s.customer))}</p>${back}`,
-  );
 }
 
 export const checkoutRoutes: Route[] = [

@@ -162,6 +162,29 @@ describe("setup mode", () => {
     assert.equal(object?.mode, "setup");
   });
 
+  test("the hosted page offers to save a card, and saving it completes the session", async () => {
+    const { customer } = await customerWithCard(h.stripe);
+    const session = await h.stripe.checkout.sessions.create({
+      mode: "setup",
+      currency: "usd",
+      customer: customer.id,
+      success_url: "https://example.com/ok?session={CHECKOUT_SESSION_ID}",
+    });
+    const page = await fetch(String(session.url));
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /Save pm_card_visa/);
+    // The customer's browser submits the form.
+    const saved = await fetch(String(session.url), {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "payment_method=pm_card_visa",
+    });
+    const html = await saved.text();
+    assert.match(html, /Card saved/);
+    assert.ok(html.includes(`https://example.com/ok?session=${session.id}`));
+    assert.equal((await h.stripe.checkout.sessions.retrieve(session.id)).status, "complete");
+  });
+
   test("a declined card leaves the session open", async () => {
     const { customer } = await customerWithCard(h.stripe);
     const session = await h.stripe.checkout.sessions.create({
