@@ -2,7 +2,7 @@ import type Stripe from "stripe";
 import { buildInvoice, type LineSeed } from "../builders/invoice.ts";
 import { buildItem, buildSubscription } from "../builders/subscription.ts";
 import type { Ctx } from "../context.ts";
-import { invalidRequest, noSuchObject } from "../errors.ts";
+import { invalidRequest, noSuchObject, StripeApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { optObj, optStr, type Params, reqStr } from "../params.ts";
 import { getCustomer } from "../resources/customers.ts";
@@ -54,9 +54,13 @@ function previewForSubscription(
   if (sub.status === "canceled" || sub.status === "incomplete_expired") {
     throw invalidRequest(`No upcoming invoices for a canceled subscription: ${subId}.`);
   }
-  if (Object.keys(details).length === 0) return upcomingInvoice(ctx, sub);
+  if (Object.keys(details).length === 0) {
+    requireRenewal(sub);
+    return upcomingInvoice(ctx, sub);
+  }
   const change = planUpdate(ctx, sub, details);
   const billing = billingOf(change, prorationOf(details));
+  if (!billing.now) requireRenewal(change.next);
   const inv = billing.now
     ? immediateInvoice(ctx, change, [...(ctx.state.pendingLines[sub.id] ?? []), ...billing.now])
     : upcomingInvoice(ctx, change.next, billing.later);
@@ -64,6 +68,21 @@ function previewForSubscription(
     inv.parent.subscription_details.subscription_proration_date = change.at;
   }
   return inv;
+}
+
+/**
+ * A subscription that ends at its period end, or is paused, has no next invoice to preview:
+ * Stripe answers 404 `invoice_upcoming_none`.
+ */
+function requireRenewal(sub: Stripe.Subscription): void {
+  const end = Math.min(...sub.items.data.map((i) => i.current_period_end));
+  const ending = sub.cancel_at_period_end || (sub.cancel_at !== null && sub.cancel_at <= end);
+  if (!ending && sub.status !== "paused") return;
+  throw new StripeApiError(404, {
+    type: "invalid_request_error",
+    code: "invoice_upcoming_none",
+    message: `No upcoming invoices for customer: ${customerIdOf(sub)}`,
+  });
 }
 
 /** The `subscription_update` invoice a change would be billed on at once. */

@@ -233,3 +233,17 @@ test("billing_cycle_anchor=now previews the restarted cycle's invoice, as the up
   assert.equal(updated.billing_cycle_anchor, prorationDate);
   assert.deepEqual(billed(await latestInvoice(h.stripe, sub.id)), billed(preview));
 });
+
+test("a subscription ending at its period end has no upcoming invoice to preview", async () => {
+  const { sub } = await starterSubscription();
+  await h.stripe.subscriptions.update(sub.id, { cancel_at_period_end: true });
+  await assert.rejects(h.stripe.invoices.createPreview({ subscription: sub.id }), {
+    statusCode: 404,
+    code: "invoice_upcoming_none",
+  });
+  const undone = await h.stripe.invoices.createPreview({
+    subscription: sub.id,
+    subscription_details: { cancel_at_period_end: false },
+  });
+  assert.equal(undone.amount_due, 1000, "undoing the cancellation previews the renewal");
+});
