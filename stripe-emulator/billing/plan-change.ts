@@ -130,11 +130,15 @@ function applyItemChanges(ctx: Ctx, sub: Stripe.Subscription, p: Params, at: num
   return lines;
 }
 
-/** An interval change (month → year) restarts the billing cycle now and bills at once. */
+/**
+ * An interval change (month → year) restarts the billing cycle now and bills at once; adding or
+ * removing an item of an interval the subscription already bills does not.
+ */
 function intervalKey(s: Stripe.Subscription): string {
-  return s.items.data
-    .map((i) => `${i.price.recurring?.interval}/${i.price.recurring?.interval_count}`)
-    .join(",");
+  const intervals = s.items.data.map(
+    (i) => `${i.price.recurring?.interval}/${i.price.recurring?.interval_count}`,
+  );
+  return [...new Set(intervals)].sort().join(",");
 }
 
 function cancelAtOf(raw: string, ends: number[], now: number): number {

@@ -81,6 +81,37 @@ export const changeDeclarations: Record<string, Shape> = {
     proration_date: int,
     quantity: int,
   }),
+  "POST /v1/subscription_items": shape<Stripe.SubscriptionItemCreateParams>({
+    payment_behavior: oneOf<Stripe.SubscriptionItemCreateParams.PaymentBehavior>(
+      "allow_incomplete",
+      "default_incomplete",
+      "error_if_incomplete",
+      "pending_if_incomplete",
+    ),
+    price: str,
+    proration_behavior: oneOf<Stripe.SubscriptionItemCreateParams.ProrationBehavior>(
+      "always_invoice",
+      "create_prorations",
+      "none",
+    ),
+    proration_date: int,
+    quantity: int,
+    subscription: str,
+  }),
+  "DELETE /v1/subscription_items/:id": shape<Stripe.SubscriptionItemDeleteParams>({
+    payment_behavior: oneOf<Stripe.SubscriptionItemDeleteParams.PaymentBehavior>(
+      "allow_incomplete",
+      "default_incomplete",
+      "error_if_incomplete",
+      "pending_if_incomplete",
+    ),
+    proration_behavior: oneOf<Stripe.SubscriptionItemDeleteParams.ProrationBehavior>(
+      "always_invoice",
+      "create_prorations",
+      "none",
+    ),
+    proration_date: int,
+  }),
   "POST /v1/invoiceitems": shape<Stripe.InvoiceItemCreateParams>({
     amount: int,
     currency: str,

@@ -30,6 +30,8 @@ export const RETURNS: Readonly<Record<string, string>> = {
   "DELETE /v1/subscriptions/:id": "subscription",
   "GET /v1/subscriptions": "list:subscription",
   "GET /v1/subscription_items/:id": "subscription_item",
+  "POST /v1/subscription_items": "subscription_item",
+  "DELETE /v1/subscription_items/:id": "deleted",
   "GET /v1/subscription_items": "list:subscription_item",
   "POST /v1/subscription_items/:id": "subscription_item",
   "POST /v1/subscriptions/:id/resume": "subscription",

@@ -172,3 +172,45 @@ test("a subscription item's price changes through subscriptionItems.update, with
     statusCode: 400,
   });
 });
+
+test("subscriptionItems.create adds an item with its proration, del removes one with its credit", async () => {
+  const { clock, customer } = await clockCustomer(h.stripe, START);
+  const starter = await namedMonthlyPrice(h.stripe, "Starter", 1000);
+  const addOn = await namedMonthlyPrice(h.stripe, "Support", 500);
+  const sub = await h.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: starter.id }],
+  });
+  await advanceClock(h.stripe, clock.id, CHANGE);
+
+  const added = await h.stripe.subscriptionItems.create({
+    subscription: sub.id,
+    price: addOn.id,
+    quantity: 2,
+    proration_behavior: "always_invoice",
+  });
+  assert.equal(added.price.id, addOn.id);
+  assert.equal(added.quantity, 2);
+  assert.equal(added.subscription, sub.id);
+  const charged = await latestInvoice(h.stripe, sub.id);
+  assert.deepEqual(
+    charged.lines.data.map((l) => l.description),
+    ["Remaining time on 2 × Support after 16 Jan 2027"],
+  );
+  await assert.rejects(
+    h.stripe.subscriptionItems.create({ subscription: sub.id, price: addOn.id }),
+    { statusCode: 400 },
+  );
+
+  const deleted = await h.stripe.subscriptionItems.del(added.id, {
+    proration_behavior: "always_invoice",
+  });
+  assert.deepEqual(deleted, { id: added.id, object: "subscription_item", deleted: true });
+  const remaining = await h.stripe.subscriptions.retrieve(sub.id);
+  assert.deepEqual(
+    remaining.items.data.map((i) => i.price.id),
+    [starter.id],
+  );
+  const credited = await latestInvoice(h.stripe, sub.id);
+  assert.ok(credited.total < 0, "the unused time of the removed item is credited");
+});
