@@ -41,6 +41,14 @@ module.exports = {
       to: { path: ENTRY_POINTS },
     },
     {
+      name: "webhook-ledger-knows-no-sender",
+      comment:
+        "The webhook ledger (src/webhooks/) is generic: the feature that owns the events injects their source and handler (src/features.ts). It imports neither the stripe SDK nor billing.",
+      severity: "error",
+      from: { path: "^src/webhooks/" },
+      to: { path: ["^node_modules/stripe/", "^src/billing/"] },
+    },
+    {
       name: "emulator-stays-apart",
       comment:
         "The Stripe emulator stands alone (it is also run as its own process): it never imports the app.",
@@ -75,7 +83,9 @@ module.exports = {
       mainFields: ["module", "main", "types", "typings"],
     },
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "^(node_modules|test|bench|scripts)/" },
+    // node_modules is not followed, but not excluded either: excluding a path drops the imports
+    // of it too, and webhook-ledger-knows-no-sender must see an import of the stripe package.
+    exclude: { path: "^(test|bench|scripts)/" },
     moduleSystems: ["es6"],
   },
 };

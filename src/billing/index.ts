@@ -10,6 +10,7 @@ import { subscriptionStatusOf } from "./subscription-queries.ts";
 import { checkWebhookEndpoints } from "./webhook-endpoint-check.ts";
 
 export { openStripe } from "./stripe-client.ts";
+export { receiveStripeEvent, stripeWebhookSource } from "./stripe-webhook-source.ts";
 
 /**
  * What Stripe events mean to billing, as the webhook ledger runs them (src/features.ts injects it):

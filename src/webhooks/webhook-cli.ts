@@ -8,7 +8,7 @@ export function webhookCommands<K extends keyof JobDeps>(
 ): Record<string, Command> {
   return {
     "webhooks:list": {
-      summary: "List received Stripe events, newest first (--failed: failed or retrying only)",
+      summary: "List received webhook events, newest first (--failed: failed or retrying only)",
       usage: "webhooks:list [--failed] [--limit N]",
       options: { failed: { type: "boolean" }, limit: { type: "string" } },
       services: true,
@@ -41,13 +41,13 @@ export function webhookCommands<K extends keyof JobDeps>(
       },
     },
     "webhooks:replay": {
-      summary: "Process a stored Stripe event again now and print the outcome",
+      summary: "Process a stored webhook event again now and print the outcome",
       usage: "webhooks:replay <event id>",
       services: true,
       async run({ services, positionals, out }) {
         if (!services) throw new Error("webhooks:replay needs services");
         const id = positionals[0];
-        if (!id) throw new UsageError("an event id (evt_…) is required");
+        if (!id) throw new UsageError("an event id is required");
         try {
           const status = await replayEvent(
             { db: services.database.db, metrics: services.metrics },

@@ -14,10 +14,10 @@ export const processEventQueue = {
 };
 
 /**
- * WEBHOOK_RETRY_LIMIT / WEBHOOK_RETRY_DELAY, doubling: a handler that fails because Stripe or the
- * database hiccuped, or because the user is not linked yet (docs/architecture.md,
- * 'Owner resolution'), gets several chances spread over a while before the event is dead-lettered
- * for an operator.
+ * WEBHOOK_RETRY_LIMIT / WEBHOOK_RETRY_DELAY, doubling: a handler that fails because a service it
+ * calls or the database hiccuped, or because what the event names is not there yet (billing's
+ * case: docs/architecture.md, 'Owner resolution'), gets several chances spread over a while before
+ * the event is dead-lettered for an operator.
  */
 export function webhookRetryPolicy(config: Config): Partial<RetryPolicy> {
   return {

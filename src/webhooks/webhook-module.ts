@@ -1,8 +1,8 @@
-import type { AppDeps } from "../platform/feature.ts";
-import type { App } from "../platform/http/types.ts";
+import type { AppModule } from "../platform/feature.ts";
 import { registerWebhookRoutes } from "./webhook-routes.ts";
+import type { EventSource } from "./webhook-source.ts";
 
-/** The webhooks feature's HTTP surface: `/api/webhooks/stripe/`. */
-export async function webhookModule(app: App, deps: AppDeps): Promise<void> {
-  await registerWebhookRoutes(app, deps);
+/** The webhooks feature's HTTP surface: `/api/webhooks/<source>/`. */
+export function webhookModule(source: EventSource): AppModule {
+  return (app, deps) => registerWebhookRoutes(app, deps, source);
 }

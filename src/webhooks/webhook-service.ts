@@ -1,17 +1,17 @@
-import Stripe from "stripe";
 import { type Db, databaseUnavailable, driverError } from "../platform/db/client.ts";
 import type { JobDeps } from "../platform/feature.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { Jobs } from "../platform/jobs/jobs.ts";
 import { processEventQueue } from "./webhook-jobs.ts";
+import { EventRejected, type IncomingEvent, type Verifier } from "./webhook-source.ts";
 import { stripeEvents } from "./webhook-tables.ts";
 
-export interface IntakeDeps {
+export interface Intake {
   /** One per process, so that concurrent requests share transactions. */
   store: EventStore;
-  /** Only its webhook helpers are used: verification needs no network. */
-  stripe: Stripe;
-  webhookSecret: string | undefined;
+  /** The source's signature header, as its "missing" message names it. */
+  signatureHeader: string;
+  verifier: Verifier;
 }
 
 /** Events stored by one intake transaction, at most. */
@@ -21,7 +21,7 @@ const BATCH_LIMIT = 100;
 const NAMED_SIZES = 32;
 
 interface Arrival {
-  event: Stripe.Event;
+  event: IncomingEvent;
   resolve(duplicate: boolean): void;
   reject(err: unknown): void;
 }
@@ -35,7 +35,7 @@ interface Arrival {
  * committed, never before.
  *
  * A batch the database refuses is retried event by event, so an event it cannot store fails only
- * its own request (Stripe redelivers it). Ids are inserted in sorted order: two processes' batches
+ * its own request (its sender redelivers it). Ids are inserted in sorted order: two processes' batches
  * that share ids then lock them in the same order and cannot deadlock.
  */
 export class EventStore {
@@ -50,7 +50,7 @@ export class EventStore {
   }
 
   /** Resolves once the event is stored (or found stored already: `duplicate`). */
-  store(event: Stripe.Event): Promise<boolean> {
+  store(event: IncomingEvent): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.#arrivals.push({ event, resolve, reject });
       if (!this.#running) void this.#drain();
@@ -91,7 +91,7 @@ export class EventStore {
   }
 
   /** One transaction: the new events' rows and their processing jobs. Returns the ids it stored. */
-  async #insert(events: Stripe.Event[]): Promise<Set<string>> {
+  async #insert(events: IncomingEvent[]): Promise<Set<string>> {
     const sorted = events.toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return this.#db.transaction(async (tx) => {
       const insert = tx
@@ -110,7 +110,7 @@ export class EventStore {
         .onConflictDoNothing()
         .returning({ id: stripeEvents.id });
       // Named by its number of rows, the only thing its text depends on (every value above is
-      // present: isEvent checked the others at intake), so PostgreSQL plans each size once per
+      // present: receiveEvent checked the others), so PostgreSQL plans each size once per
       // connection (docs/performance.md). Sizes past NAMED_SIZES, which only a backlog
       // reaches, are planned each time, so a connection keeps at most that many.
       const rows = await (sorted.length <= NAMED_SIZES
@@ -129,59 +129,37 @@ export class EventStore {
 /** SQLSTATE class 22: the database refuses a value itself (a \u0000 inside jsonb, say). */
 const refusedValue = (err: unknown) => driverError(err)?.code.startsWith("22") === true;
 
-const invalidPayload = () => businessError("invalid", "Invalid payload.");
+const invalidPayload = () => new EventRejected("Invalid payload.");
 
-/** Stripe's own limit, and the SDK's default: a replayed capture older than this is refused. */
-const TOLERANCE_SECONDS = 300;
-
-function isEvent(value: unknown): value is Stripe.Event {
+/** The envelope the ledger stores by, whatever the source checked besides. */
+function isIncomingEvent(value: unknown): value is IncomingEvent {
   if (typeof value !== "object" || value === null) return false;
   const e = value as Record<string, unknown>;
-  const data = e.data as Record<string, unknown> | undefined;
   return (
     typeof e.id === "string" &&
     e.id.length > 0 &&
-    e.object === "event" &&
     typeof e.type === "string" &&
-    typeof e.created === "number" &&
-    typeof data === "object" &&
-    data !== null &&
-    typeof data.object === "object" &&
-    data.object !== null
+    typeof e.created === "number"
   );
 }
 
 /**
- * Webhook intake (docs/architecture.md, 'The webhook ledger'): verify the signature over the exact
- * bytes, store the event once (a redelivery hits the primary key) and enqueue its processing in the
- * same transaction (`EventStore`), so an event is processed if and only if it was stored. Nothing
- * is stored for a request that fails verification or is not an event.
+ * Webhook intake (docs/architecture.md, 'The webhook ledger'): the source verifies the signature
+ * over the exact bytes, then the event is stored once (a redelivery hits the primary key) and its
+ * processing enqueued in the same transaction (`EventStore`), so an event is processed if and only
+ * if it was stored. Nothing is stored for a request that fails verification or is not an event.
  */
 export async function receiveEvent(
-  deps: IntakeDeps,
+  intake: Intake,
   rawBody: Buffer,
   signature: string | string[] | undefined,
 ): Promise<{ duplicate: boolean; type: string }> {
-  if (!deps.webhookSecret) {
-    throw businessError("unavailable", "Webhook signing secret is not configured.");
-  }
+  const { verifier } = intake;
+  if ("unavailable" in verifier) throw businessError("unavailable", verifier.unavailable);
   if (typeof signature !== "string" || signature === "") {
-    throw businessError("invalid", "Missing Stripe-Signature header.");
+    throw new EventRejected(`Missing ${intake.signatureHeader} header.`);
   }
-  let event: unknown;
-  try {
-    event = deps.stripe.webhooks.constructEvent(
-      rawBody,
-      signature,
-      deps.webhookSecret,
-      TOLERANCE_SECONDS,
-    );
-  } catch (err) {
-    if (err instanceof Stripe.errors.StripeSignatureVerificationError) {
-      throw businessError("invalid", "Invalid signature.");
-    }
-    throw invalidPayload();
-  }
-  if (!isEvent(event)) throw invalidPayload();
-  return { duplicate: await deps.store.store(event), type: event.type };
+  const event = verifier.verify(rawBody, signature);
+  if (!isIncomingEvent(event)) throw invalidPayload();
+  return { duplicate: await intake.store.store(event), type: event.type };
 }

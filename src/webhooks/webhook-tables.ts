@@ -1,19 +1,20 @@
 import { index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 
 /**
- * The webhook ledger (docs/architecture.md, 'The webhook ledger'): every verified Stripe event,
- * once, keyed by Stripe's event id, with its processing state. Redeliveries hit the primary key and
- * change nothing.
+ * The webhook ledger (docs/architecture.md, 'The webhook ledger'): every verified event, once,
+ * keyed by its sender's event id, with its processing state. Redeliveries hit the primary key and
+ * change nothing. The name (table and export) is from when the ledger served Stripe alone;
+ * renaming the table would be a migration that changes nothing for anyone.
  */
 export const stripeEvents = pgTable(
   "stripe_events",
   {
-    /** `evt_…`, Stripe's id: the dedupe key. */
+    /** The sender's event id: the dedupe key. */
     id: text().primaryKey(),
     type: text().notNull(),
-    /** The event's `created` at Stripe. */
+    /** The event's `created` at its sender. */
     created: timestamp({ withTimezone: true }).notNull(),
-    /** The API version `data.object` was rendered with. */
+    /** The version of the sender's schema the payload was rendered with, if it says. */
     apiVersion: text(),
     /** The verified event as received. */
     payload: jsonb().notNull(),
