@@ -85,26 +85,32 @@ function requireRenewal(sub: Stripe.Subscription): void {
   });
 }
 
-/** The `subscription_update` invoice a change would be billed on at once. */
-function immediateInvoice(ctx: Ctx, change: PlannedChange, lines: LineSeed[]): Stripe.Invoice {
-  const sub = change.next;
+/**
+ * An invoice billed now, as createSubscriptionInvoice builds it: discounted (without using up a
+ * `once` discount) and with the customer balance applied.
+ */
+function invoiceBilledNow(
+  ctx: Ctx,
+  sub: Stripe.Subscription,
+  reason: Stripe.Invoice.BillingReason,
+  lines: LineSeed[],
+): Stripe.Invoice {
   const customer = getCustomer(ctx, customerIdOf(sub), "customer");
   const now = ctx.now(customer.id);
+  const period = { start: now, end: now };
   const inv = buildInvoice(
-    {
-      customer,
-      subscription: sub,
-      billingReason: "subscription_update",
-      created: now,
-      period: { start: now, end: now },
-    },
+    { customer, subscription: sub, billingReason: reason, created: now, period },
     lines,
   );
-  // As createSubscriptionInvoice does, without using up a `once` discount.
   discountInvoice(ctx, sub, inv, { at: now });
   previewBalance(inv, customer.balance);
   inv.next_payment_attempt = now;
   return inv;
+}
+
+/** The `subscription_update` invoice a change would be billed on at once. */
+function immediateInvoice(ctx: Ctx, change: PlannedChange, lines: LineSeed[]): Stripe.Invoice {
+  return invoiceBilledNow(ctx, change.next, "subscription_update", lines);
 }
 
 /** A new subscription's first invoice: each item's first full period, billed now. */
@@ -134,16 +140,8 @@ function previewNewSubscription(ctx: Ctx, p: Params, details: Params): Stripe.In
     },
     subItems,
   );
-  const inv = buildInvoice(
-    {
-      customer,
-      subscription: sub,
-      billingReason: "subscription_create",
-      created: now,
-      period: { start: now, end: now },
-    },
-    [...pendingItemSeeds(ctx, sub), ...lineSeeds(sub, false)],
-  );
+  const lines = [...pendingItemSeeds(ctx, sub), ...lineSeeds(sub, false)];
+  const inv = invoiceBilledNow(ctx, sub, "subscription_create", lines);
   // The subscription does not exist: the preview names none.
   inv.parent = null;
   for (const line of inv.lines.data) {
@@ -152,7 +150,5 @@ function previewNewSubscription(ctx: Ctx, p: Params, details: Params): Stripe.In
       line.parent.subscription_item_details.subscription = null;
     }
   }
-  previewBalance(inv, customer.balance);
-  inv.next_payment_attempt = now;
   return inv;
 }

@@ -51,6 +51,19 @@ const subscriptionDetails = obj<Stripe.InvoiceCreatePreviewParams.SubscriptionDe
   trial_end: either(oneOf("now"), int),
 });
 
+/** The subscription-item endpoints take the same behaviours (their SDK types are one union). */
+const itemPaymentBehavior = oneOf<Stripe.SubscriptionItemUpdateParams.PaymentBehavior>(
+  "allow_incomplete",
+  "default_incomplete",
+  "error_if_incomplete",
+  "pending_if_incomplete",
+);
+const itemProration = oneOf<Stripe.SubscriptionItemUpdateParams.ProrationBehavior>(
+  "always_invoice",
+  "create_prorations",
+  "none",
+);
+
 /**
  * Plan-change surfaces: invoice previews, subscription items, one-off invoice items and
  * resuming a paused subscription.
@@ -66,50 +79,23 @@ export const changeDeclarations: Record<string, Shape> = {
     subscription: str,
   }),
   "POST /v1/subscription_items/:id": shape<Stripe.SubscriptionItemUpdateParams>({
-    payment_behavior: oneOf<Stripe.SubscriptionItemUpdateParams.PaymentBehavior>(
-      "allow_incomplete",
-      "default_incomplete",
-      "error_if_incomplete",
-      "pending_if_incomplete",
-    ),
+    payment_behavior: itemPaymentBehavior,
     price: str,
-    proration_behavior: oneOf<Stripe.SubscriptionItemUpdateParams.ProrationBehavior>(
-      "always_invoice",
-      "create_prorations",
-      "none",
-    ),
+    proration_behavior: itemProration,
     proration_date: int,
     quantity: int,
   }),
   "POST /v1/subscription_items": shape<Stripe.SubscriptionItemCreateParams>({
-    payment_behavior: oneOf<Stripe.SubscriptionItemCreateParams.PaymentBehavior>(
-      "allow_incomplete",
-      "default_incomplete",
-      "error_if_incomplete",
-      "pending_if_incomplete",
-    ),
+    payment_behavior: itemPaymentBehavior,
     price: str,
-    proration_behavior: oneOf<Stripe.SubscriptionItemCreateParams.ProrationBehavior>(
-      "always_invoice",
-      "create_prorations",
-      "none",
-    ),
+    proration_behavior: itemProration,
     proration_date: int,
     quantity: int,
     subscription: str,
   }),
   "DELETE /v1/subscription_items/:id": shape<Stripe.SubscriptionItemDeleteParams>({
-    payment_behavior: oneOf<Stripe.SubscriptionItemDeleteParams.PaymentBehavior>(
-      "allow_incomplete",
-      "default_incomplete",
-      "error_if_incomplete",
-      "pending_if_incomplete",
-    ),
-    proration_behavior: oneOf<Stripe.SubscriptionItemDeleteParams.ProrationBehavior>(
-      "always_invoice",
-      "create_prorations",
-      "none",
-    ),
+    payment_behavior: itemPaymentBehavior,
+    proration_behavior: itemProration,
     proration_date: int,
   }),
   "POST /v1/invoiceitems": shape<Stripe.InvoiceItemCreateParams>({

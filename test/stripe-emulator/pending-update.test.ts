@@ -14,11 +14,8 @@ after(() => h.close());
 const START = at("2027-01-01T00:00:00Z");
 const CHANGE = at("2027-01-16T00:00:00Z");
 
-/**
- * A Starter subscription paid with a Visa card, whose customer then switches to `card` before
- * upgrading to Pro mid-month.
- */
-async function upgradeWith(card: string) {
+/** A Starter subscription paid with a Visa card on a test clock, and a Pro price to move to. */
+async function starterOnClock() {
   const { clock, customer } = await clockCustomer(h.stripe, START);
   const starter = await namedMonthlyPrice(h.stripe, "Starter", 1000);
   const pro = await namedMonthlyPrice(h.stripe, "Pro", 3000);
@@ -28,6 +25,15 @@ async function upgradeWith(card: string) {
   });
   const item = sub.items.data[0];
   assert.ok(item);
+  return { clock, customer, starter, pro, sub, item };
+}
+
+/**
+ * A Starter subscription paid with a Visa card, whose customer then switches to `card` before
+ * upgrading to Pro mid-month.
+ */
+async function upgradeWith(card: string) {
+  const { clock, customer, starter, pro, sub, item } = await starterOnClock();
   const pm = await h.stripe.paymentMethods.attach(card, { customer: customer.id });
   await h.stripe.customers.update(customer.id, {
     invoice_settings: { default_payment_method: pm.id },
@@ -121,12 +127,7 @@ test("an unpaid pending update expires after 23 hours: dropped, and its invoice 
 });
 
 test("pending_if_incomplete refuses parameters a pending update cannot hold", async () => {
-  const { customer } = await clockCustomer(h.stripe, START);
-  const starter = await namedMonthlyPrice(h.stripe, "Starter", 1000);
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: starter.id }],
-  });
+  const { sub } = await starterOnClock();
   await assert.rejects(
     h.stripe.subscriptions.update(sub.id, {
       payment_behavior: "pending_if_incomplete",
@@ -139,15 +140,7 @@ test("pending_if_incomplete refuses parameters a pending update cannot hold", as
 });
 
 test("a subscription item's price changes through subscriptionItems.update, with its proration", async () => {
-  const { clock, customer } = await clockCustomer(h.stripe, START);
-  const starter = await namedMonthlyPrice(h.stripe, "Starter", 1000);
-  const pro = await namedMonthlyPrice(h.stripe, "Pro", 3000);
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: starter.id }],
-  });
-  const item = sub.items.data[0];
-  assert.ok(item);
+  const { clock, pro, sub, item } = await starterOnClock();
   const listed = await h.stripe.subscriptionItems.list({ subscription: sub.id });
   assert.deepEqual(
     listed.data.map((i) => i.id),
@@ -174,13 +167,8 @@ test("a subscription item's price changes through subscriptionItems.update, with
 });
 
 test("subscriptionItems.create adds an item with its proration, del removes one with its credit", async () => {
-  const { clock, customer } = await clockCustomer(h.stripe, START);
-  const starter = await namedMonthlyPrice(h.stripe, "Starter", 1000);
+  const { clock, starter, sub } = await starterOnClock();
   const addOn = await namedMonthlyPrice(h.stripe, "Support", 500);
-  const sub = await h.stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: starter.id }],
-  });
   await advanceClock(h.stripe, clock.id, CHANGE);
 
   const added = await h.stripe.subscriptionItems.create({
