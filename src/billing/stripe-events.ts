@@ -76,8 +76,9 @@ async function sync(
 }
 
 /**
- * `customer.subscription.trial_will_end`: the reminder, once per subscription and trial end (the
- * event's own `trial_end`), unless the subscription has ended meanwhile.
+ * `customer.subscription.trial_will_end`: the reminder, once per subscription and trial end, unless
+ * the subscription has ended meanwhile. The trial end is Stripe's, read back like everything else:
+ * the payload's may be stale (a trial extended since) or forged.
  */
 async function trialWillEnd(
   deps: BillingDeps,
@@ -92,7 +93,8 @@ async function trialWillEnd(
     // Applying resolved the owner and the snapshot's plan already; the stored row's plan is read
     // only when it differs (a newer row kept over this snapshot).
     const { row, user } = applied;
-    if (!trialing.trial_end || row.endedAt) return;
+    const trialEnd = row.trialEnd;
+    if (!trialEnd || row.endedAt) return;
     const [plan] = !row.planId
       ? []
       : applied.plan?.id === row.planId
@@ -104,9 +106,9 @@ async function trialWillEnd(
       data: {
         name: user.firstName || user.username,
         planName: plan?.name ?? "subscription",
-        trialEnd: new Date(trialing.trial_end * 1000).toISOString(),
+        trialEnd: trialEnd.toISOString(),
       },
-      causeKey: `${trialing.id}:${trialing.trial_end}`,
+      causeKey: `${trialing.id}:${trialEnd.getTime() / 1000}`,
       userId: user.id,
     });
   });
