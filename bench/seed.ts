@@ -104,7 +104,8 @@ export async function seed(
     defaultRetry: { limit: 0, delaySeconds: 1, backoff: false },
     log: console,
   }).register(...jobDefinitions);
-  const deps = { db, stripe, jobs, config: { FRONTEND_URL: "http://localhost:3000" } };
+  // The defaults: the emails (product name, links) are never sent from here.
+  const deps = { db, stripe, jobs, config: loadConfig({}) };
   const subscriptionIds: string[] = [];
   for (let i = 0; i < options.subscribed; i++) {
     const userId = ids[i];

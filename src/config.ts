@@ -62,6 +62,36 @@ export const settings = {
     default: 604800,
     doc: "Lifetime of a refresh token (seconds, or 7d …). Every refresh rotates it.",
   },
+  EMAIL_VERIFICATION_LIFETIME: {
+    parse: durationAtLeast(60),
+    default: 259200,
+    doc: "How long an email verification link works (seconds, or 3d …). A newer link replaces it.",
+  },
+  PASSWORD_RESET_LIFETIME: {
+    parse: durationAtLeast(60),
+    default: 3600,
+    doc:
+      "How long a password reset link works (seconds, or 1h …); it works once, and a newer " +
+      "request or any password change ends it. Keep it at least THROTTLE_PASSWORD_RESET_ACCOUNT's " +
+      "period, so the owner always holds a working link while the account's emails are capped.",
+  },
+  REQUIRE_VERIFIED_EMAIL: {
+    parse: bool,
+    default: false,
+    doc:
+      "on: subscribing (and checkout, plan changes) answers 403 until the user has verified their " +
+      "email address. off (the original's behaviour): unverified accounts may subscribe.",
+  },
+  EMAIL_CHANGE_LIFETIME: {
+    parse: durationAtLeast(60),
+    default: 86400,
+    doc: "How long the link confirming a new email address works (seconds, or 1d …); once, and a newer request replaces it.",
+  },
+  ACCOUNT_DELETE_CANCEL: {
+    parse: oneOf("immediately", "period_end"),
+    default: "immediately",
+    doc: "How deleting an account ends its live subscriptions at Stripe: immediately, or at the end of the paid period (period_end).",
+  },
   PASSWORD_HASH_MEMORY_KIB: {
     parse: int(1024, 4_194_304),
     default: 19456,
@@ -154,7 +184,21 @@ export const settings = {
   FRONTEND_URL: {
     parse: url("http:", "https:"),
     default: "http://localhost:3000",
-    doc: "Base URL of the web app, used in email links.",
+    doc:
+      "Base URL of the web app, used in email links (/verify-email?token=…, " +
+      "/reset-password?token=…, /plans, /billing).",
+  },
+  PRODUCT_NAME: {
+    parse: str,
+    default: "SaaS Billing",
+    doc: "Product name in email subjects, greetings and signatures.",
+  },
+  EMAIL_FOOTER: {
+    parse: str,
+    default: "You receive this email because of your account at {{product}} ({{frontendUrl}}).",
+    doc:
+      "Footer of every email (a postal address belongs here); {{product}} and {{frontendUrl}} " +
+      "are filled in, and the HTML part escapes it.",
   },
   STRIPE_SECRET_KEY: {
     parse: str,
@@ -251,6 +295,39 @@ export const settings = {
     parse: rate,
     default: { max: 10, windowSeconds: 3600 },
     doc: "Password changes per account (guessing the current password with a stolen token).",
+  },
+  THROTTLE_CHANGE_EMAIL_ACCOUNT: {
+    parse: rate,
+    default: { max: 5, windowSeconds: 3600 },
+    doc: "Email change requests per account (each emails two addresses; guessing the password with a stolen token).",
+  },
+  THROTTLE_PASSWORD_RESET_IP: {
+    parse: rate,
+    default: { max: 10, windowSeconds: 3600 },
+    doc: "Password reset requests per client IP; over it that client gets 429.",
+  },
+  THROTTLE_PASSWORD_RESET_ACCOUNT: {
+    parse: rate,
+    default: { max: 3, windowSeconds: 3600 },
+    doc:
+      "Reset emails per account (email address, whether or not it has an account). Over it the " +
+      "request still answers the same 200 but sends nothing and keeps the last link working, so " +
+      "nobody can flood an inbox, lock the owner out, or learn whether the account exists.",
+  },
+  THROTTLE_VERIFY_EMAIL_RESEND_IP: {
+    parse: rate,
+    default: { max: 10, windowSeconds: 3600 },
+    doc: "Verification email resends per client IP.",
+  },
+  THROTTLE_VERIFY_EMAIL_RESEND_ACCOUNT: {
+    parse: rate,
+    default: { max: 3, windowSeconds: 3600 },
+    doc: "Verification email resends per account; a throttled resend keeps the last link working.",
+  },
+  THROTTLE_ACCOUNT_TOKEN_IP: {
+    parse: rate,
+    default: { max: 30, windowSeconds: 600 },
+    doc: "Uses of emailed links (verify email, confirm a password reset) per client IP.",
   },
 } satisfies Record<string, Setting<unknown>>;
 

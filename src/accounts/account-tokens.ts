@@ -77,6 +77,30 @@ export async function issueAccountToken(
 }
 
 /**
+ * The token's row if it could be used now, or throws `AccountTokenError` saying why not. Marks
+ * nothing: for checks that must come before the token is spent (the new password's validators
+ * need the user). `lock` takes the row lock that `consumeAccountToken` relies on.
+ */
+export async function checkAccountToken(
+  executor: Executor,
+  token: string,
+  purpose: AccountTokenPurpose,
+  lock = false,
+): Promise<AccountToken> {
+  const query = executor
+    .select({ token: accountTokens, expired: sql<boolean>`${accountTokens.expiresAt} <= now()` })
+    .from(accountTokens)
+    .where(
+      and(eq(accountTokens.tokenHash, hashAccountToken(token)), eq(accountTokens.purpose, purpose)),
+    );
+  const [row] = lock ? await query.for("update") : await query;
+  if (!row) throw new AccountTokenError("unknown");
+  const failure = refusal(row.token, row.expired);
+  if (failure) throw new AccountTokenError(failure);
+  return row.token;
+}
+
+/**
  * Marks a token used and returns its row, or throws `AccountTokenError` saying why it cannot be
  * used. The row is locked, so of two concurrent uses of one token exactly one succeeds; the caller
  * applies the token's effect in the same transaction, so a failed effect leaves the token unused.
@@ -86,20 +110,11 @@ export async function consumeAccountToken(
   token: string,
   purpose: AccountTokenPurpose,
 ): Promise<AccountToken> {
-  const [row] = await tx
-    .select({ token: accountTokens, expired: sql<boolean>`${accountTokens.expiresAt} <= now()` })
-    .from(accountTokens)
-    .where(
-      and(eq(accountTokens.tokenHash, hashAccountToken(token)), eq(accountTokens.purpose, purpose)),
-    )
-    .for("update");
-  if (!row) throw new AccountTokenError("unknown");
-  const failure = refusal(row.token, row.expired);
-  if (failure) throw new AccountTokenError(failure);
+  const row = await checkAccountToken(tx, token, purpose, true);
   const [used] = await tx
     .update(accountTokens)
     .set({ usedAt: sql`now()` })
-    .where(eq(accountTokens.id, row.token.id))
+    .where(eq(accountTokens.id, row.id))
     .returning();
   if (!used) throw new Error("account token vanished while locked");
   return used;

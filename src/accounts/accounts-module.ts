@@ -1,6 +1,7 @@
 import type { AppDeps } from "../platform/feature.ts";
 import { registerThrottle } from "../platform/http/throttle.ts";
 import type { App } from "../platform/http/types.ts";
+import { registerAccountTokenRoutes } from "./account-token-routes.ts";
 import { registerAccountRoutes } from "./accounts-routes.ts";
 import { noSubscription } from "./accounts-service.ts";
 
@@ -19,4 +20,5 @@ export async function accountsModule(app: App, deps: AppDeps): Promise<void> {
     deps,
     throttle,
   );
+  registerAccountTokenRoutes(app, deps, throttle);
 }

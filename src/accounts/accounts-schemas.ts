@@ -17,6 +17,9 @@ export const User = Type.Object(
     subscription_status: Type.String({
       description: 'The current subscription\'s status, or "inactive".',
     }),
+    email_verified: Type.Boolean({
+      description: "Whether the user has followed a verification link sent to `email`.",
+    }),
     created_at: Type.String({ format: "date-time" }),
   },
   { description: "A user account." },
@@ -94,4 +97,24 @@ export const ChangePasswordResult = Type.Object({
         "A fresh pair for this client: every other refresh token of the user was revoked.",
     }),
   ),
+});
+
+// The single-use token of an emailed link (account-tokens.ts): 32 random bytes, base64url.
+const AccountToken = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  description: "The `token` query parameter of the emailed link.",
+});
+
+export const VerifyEmailBody = Type.Object({ token: AccountToken });
+
+export const PasswordResetBody = Type.Object(
+  { email: Email },
+  { examples: [{ email: "ada@example.com" }] },
+);
+
+export const PasswordResetConfirmBody = Type.Object({
+  token: AccountToken,
+  new_password: Password,
+  new_password_confirm: Password,
 });

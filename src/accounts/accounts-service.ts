@@ -1,8 +1,6 @@
 import { eq, getTableColumns, inArray, or, sql } from "drizzle-orm";
-import type { Config } from "../config.ts";
 import { type Db, driverError, type Executor } from "../platform/db/client.ts";
 import { prepared } from "../platform/db/prepared.ts";
-import { queueEmail } from "../platform/email/email-service.ts";
 import type { JobDeps, SubscriptionStatusOf } from "../platform/feature.ts";
 import {
   AppError,
@@ -11,8 +9,9 @@ import {
   validationError,
 } from "../platform/http/errors.ts";
 import type { Jobs } from "../platform/jobs/jobs.ts";
-import { welcomeEmail } from "./accounts-emails.ts";
 import { users } from "./accounts-tables.ts";
+import { queueWelcomeEmail, type VerificationConfig } from "./email-verification.ts";
+import { queuePasswordChanged } from "./password-reset.ts";
 import {
   dummyHash,
   type HashConfig,
@@ -31,7 +30,7 @@ export type User = Omit<typeof users.$inferSelect, "passwordHash">;
 /** Until billing answers `subscription_status`, every user is "inactive". */
 export const noSubscription: SubscriptionStatusOf = async () => "inactive";
 
-export type AccountsConfig = TokenConfig & HashConfig & Pick<Config, "FRONTEND_URL">;
+export type AccountsConfig = TokenConfig & HashConfig & VerificationConfig;
 
 export interface AccountsDeps {
   db: Db;
@@ -48,6 +47,7 @@ export interface UserBody {
   first_name: string;
   last_name: string;
   subscription_status: string;
+  email_verified: boolean;
   created_at: string;
 }
 
@@ -64,6 +64,7 @@ export async function userBody(
     first_name: user.firstName,
     last_name: user.lastName,
     subscription_status: await deps.subscriptionStatusOf(deps.db, user.id),
+    email_verified: user.emailVerifiedAt !== null,
     created_at: user.createdAt.toISOString(),
   };
 }
@@ -225,13 +226,7 @@ export async function register(
         .returning(publicColumns);
       if (!user) throw new Error("insert returned no user");
       const tokens = await issueTokenPair(tx, deps.config, user.id, client);
-      await queueEmail(tx, deps, {
-        to: user.email,
-        template: welcomeEmail,
-        data: { firstName: user.firstName, username: user.username },
-        causeKey: user.id,
-        userId: user.id,
-      });
+      await queueWelcomeEmail(tx, deps, user);
       return { user, tokens };
     });
     return { user: await userBody(deps, user), tokens };
@@ -359,6 +354,7 @@ export async function changePassword(
   return deps.db.transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
     await revokeAllRefreshTokens(tx, userId, "password_changed");
+    await queuePasswordChanged(tx, deps, row);
     return issueTokenPair(tx, deps.config, userId, client);
   });
 }

@@ -2,6 +2,7 @@ import type { Feature } from "../platform/feature.ts";
 import { accountCommands } from "./accounts-cli.ts";
 import { purgeExpiredTokensJob } from "./accounts-jobs.ts";
 import { accountsModule } from "./accounts-module.ts";
+import { passwordResetJob } from "./password-reset.ts";
 
 // What other features may use of accounts (they import this file, never the folder's others).
 export {
@@ -11,11 +12,12 @@ export {
   type User,
 } from "./accounts-service.ts";
 export { authenticate, requireUser } from "./authenticate.ts";
+export { requireVerifiedEmail, unverifiedEmailFailure } from "./email-verification.ts";
 
 /** Users, JWT tokens and the `/api/auth/…` routes; the hourly purge of expired refresh tokens. */
 export const accounts: Feature = {
   name: "accounts",
   routes: accountsModule,
-  jobs: [purgeExpiredTokensJob],
+  jobs: [purgeExpiredTokensJob, passwordResetJob],
   commands: accountCommands,
 };

@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
-import type { Config } from "../config.ts";
 import type { Db } from "../platform/db/client.ts";
+import type { EmailConfig } from "../platform/email/templates.ts";
 import type { JobDeps } from "../platform/feature.ts";
 import type { Jobs } from "../platform/jobs/jobs.ts";
 
@@ -9,7 +9,7 @@ export interface BillingDeps {
   db: Db;
   stripe: Stripe;
   jobs: Jobs<JobDeps>;
-  config: Pick<Config, "FRONTEND_URL">;
+  config: EmailConfig;
 }
 
 /** The billing services' dependencies, out of a process's services (routes, jobs, commands). */

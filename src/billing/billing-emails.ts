@@ -1,40 +1,19 @@
-import {
-  type EmailTemplate,
-  escapeHtml,
-  greetingName,
-  htmlLayout,
-} from "../platform/email/templates.ts";
+import { day, defineEmail, greetingName } from "../platform/email/templates.ts";
 
-/** Billing emails. Each is queued with a cause key (invoice, attempt, …) so it goes out once. */
+/**
+ * Billing emails. Each is queued with a cause key (invoice, attempt, …) so it goes out once. They
+ * share one shape: a greeting, the facts, one link, the signature.
+ */
 
 interface Greeting {
   name: string;
 }
 
-function letter(subject: string, greeting: Greeting, lines: string[], link?: [string, string]) {
-  const name = greetingName(greeting.name);
-  const text = [
-    `Hi ${name},`,
-    "",
-    ...lines,
-    ...(link ? ["", `${link[0]}: ${link[1]}`] : []),
-    "",
-    "— The SaaS Billing team",
-  ].join("\n");
-  const html = htmlLayout(
-    subject,
-    [
-      `<p>Hi ${escapeHtml(name)},</p>`,
-      ...lines.map((l) => `<p>${escapeHtml(l)}</p>`),
-      ...(link ? [`<p><a href="${escapeHtml(link[1])}">${escapeHtml(link[0])}</a></p>`] : []),
-      "<p>— The SaaS Billing team</p>",
-    ].join("\n"),
-  );
-  return { subject, text, html };
-}
+const SIGNATURE = "— The {{product}} team";
 
-function day(iso: string): string {
-  return iso.slice(0, 10);
+/** The letter every billing email is: `facts` lines, then `[label]({{url}})`. */
+function letter(facts: string, link: string): string {
+  return ["Hi {{name}},", "", facts, "", link, "", SIGNATURE].join("\n");
 }
 
 export interface ConfirmationData extends Greeting {
@@ -45,20 +24,25 @@ export interface ConfirmationData extends Greeting {
 }
 
 /** A paid invoice: the original's `send_subscription_confirmation_email`. */
-export const subscriptionConfirmationEmail: EmailTemplate<ConfirmationData> = {
+export const subscriptionConfirmationEmail = defineEmail<ConfirmationData>({
   name: "billing.subscription_confirmation",
-  render(data, ctx) {
-    return letter(
-      `Payment received: ${data.planName}`,
-      data,
-      [
-        `We received your payment of ${data.amount} for the ${data.planName} plan.`,
-        ...(data.periodEnd ? [`Your subscription is paid until ${day(data.periodEnd)}.`] : []),
-      ],
-      ["Your billing", ctx.link("/billing")],
-    );
-  },
-};
+  subject: "Payment received: {{planName}}",
+  body: letter(
+    [
+      "We received your payment of {{amount}} for the {{planName}} plan.",
+      "{{#periodEnd}}Your subscription is paid until {{periodEnd}}.{{/periodEnd}}",
+    ].join("\n"),
+    "[Your billing]({{billingUrl}})",
+  ),
+  values: (data, ctx) => ({
+    name: greetingName(data.name),
+    planName: data.planName,
+    amount: data.amount,
+    periodEnd: data.periodEnd && day(data.periodEnd),
+    billingUrl: ctx.link("/billing"),
+  }),
+  sample: { name: "Ada", planName: "Pro", amount: "9.99 USD", periodEnd: "2026-02-01T00:00:00Z" },
+});
 
 export interface PaymentFailedData extends Greeting {
   planName: string;
@@ -66,20 +50,29 @@ export interface PaymentFailedData extends Greeting {
   hostedInvoiceUrl: string | null;
 }
 
-export const paymentFailedEmail: EmailTemplate<PaymentFailedData> = {
+export const paymentFailedEmail = defineEmail<PaymentFailedData>({
   name: "billing.payment_failed",
-  render(data, ctx) {
-    return letter(
-      "Your payment failed",
-      data,
-      [
-        `We could not charge ${data.amount} for your ${data.planName} subscription.`,
-        "Please pay the invoice or update your card to keep your access.",
-      ],
-      ["Pay the invoice", data.hostedInvoiceUrl ?? ctx.link("/billing")],
-    );
+  subject: "Your payment failed",
+  body: letter(
+    [
+      "We could not charge {{amount}} for your {{planName}} subscription.",
+      "Please pay the invoice or update your card to keep your access.",
+    ].join("\n"),
+    "[Pay the invoice]({{payUrl}})",
+  ),
+  values: (data, ctx) => ({
+    name: greetingName(data.name),
+    planName: data.planName,
+    amount: data.amount,
+    payUrl: data.hostedInvoiceUrl ?? ctx.link("/billing"),
+  }),
+  sample: {
+    name: "Ada",
+    planName: "Pro",
+    amount: "9.99 USD",
+    hostedInvoiceUrl: "https://invoice.stripe.com/i/acct_1/test_1",
   },
-};
+});
 
 export interface ActionRequiredData extends Greeting {
   planName: string;
@@ -87,19 +80,21 @@ export interface ActionRequiredData extends Greeting {
   hostedInvoiceUrl: string | null;
 }
 
-export const paymentActionRequiredEmail: EmailTemplate<ActionRequiredData> = {
+export const paymentActionRequiredEmail = defineEmail<ActionRequiredData>({
   name: "billing.payment_action_required",
-  render(data, ctx) {
-    return letter(
-      "Please confirm your payment",
-      data,
-      [
-        `Your bank asks you to confirm the payment of ${data.amount} for your ${data.planName} subscription.`,
-      ],
-      ["Confirm the payment", data.hostedInvoiceUrl ?? ctx.link("/billing")],
-    );
-  },
-};
+  subject: "Please confirm your payment",
+  body: letter(
+    "Your bank asks you to confirm the payment of {{amount}} for your {{planName}} subscription.",
+    "[Confirm the payment]({{payUrl}})",
+  ),
+  values: (data, ctx) => ({
+    name: greetingName(data.name),
+    planName: data.planName,
+    amount: data.amount,
+    payUrl: data.hostedInvoiceUrl ?? ctx.link("/billing"),
+  }),
+  sample: { name: "Ada", planName: "Pro", amount: "9.99 USD", hostedInvoiceUrl: null },
+});
 
 export interface CancellationData extends Greeting {
   planName: string;
@@ -107,37 +102,45 @@ export interface CancellationData extends Greeting {
   accessEndsAt: string;
 }
 
-export const cancellationEmail: EmailTemplate<CancellationData> = {
+export const cancellationEmail = defineEmail<CancellationData>({
   name: "billing.cancellation",
-  render(data, ctx) {
-    return letter(
-      "Your subscription is canceled",
-      data,
-      [
-        `Your ${data.planName} subscription has been canceled.`,
-        `You have access until ${day(data.accessEndsAt)}.`,
-      ],
-      ["Resubscribe any time", ctx.link("/plans")],
-    );
-  },
-};
+  subject: "Your subscription is canceled",
+  body: letter(
+    [
+      "Your {{planName}} subscription has been canceled.",
+      "You have access until {{accessEndsAt}}.",
+    ].join("\n"),
+    "[Resubscribe any time]({{plansUrl}})",
+  ),
+  values: (data, ctx) => ({
+    name: greetingName(data.name),
+    planName: data.planName,
+    accessEndsAt: day(data.accessEndsAt),
+    plansUrl: ctx.link("/plans"),
+  }),
+  sample: { name: "Ada", planName: "Pro", accessEndsAt: "2026-02-01T00:00:00Z" },
+});
 
 export interface TrialEndingData extends Greeting {
   planName: string;
   trialEnd: string;
 }
 
-export const trialEndingEmail: EmailTemplate<TrialEndingData> = {
+export const trialEndingEmail = defineEmail<TrialEndingData>({
   name: "billing.trial_ending",
-  render(data, ctx) {
-    return letter(
-      "Your trial ends soon",
-      data,
-      [
-        `Your ${data.planName} trial ends on ${day(data.trialEnd)}.`,
-        "Your card will be charged then unless you cancel.",
-      ],
-      ["Manage your subscription", ctx.link("/billing")],
-    );
-  },
-};
+  subject: "Your trial ends soon",
+  body: letter(
+    [
+      "Your {{planName}} trial ends on {{trialEnd}}.",
+      "Your card will be charged then unless you cancel.",
+    ].join("\n"),
+    "[Manage your subscription]({{billingUrl}})",
+  ),
+  values: (data, ctx) => ({
+    name: greetingName(data.name),
+    planName: data.planName,
+    trialEnd: day(data.trialEnd),
+    billingUrl: ctx.link("/billing"),
+  }),
+  sample: { name: "Ada", planName: "Pro", trialEnd: "2026-02-01T00:00:00Z" },
+});

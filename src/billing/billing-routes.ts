@@ -1,4 +1,9 @@
-import { authenticate, requireUser } from "../accounts/index.ts";
+import {
+  authenticate,
+  requireUser,
+  requireVerifiedEmail,
+  unverifiedEmailFailure,
+} from "../accounts/index.ts";
 import type { AppDeps } from "../platform/feature.ts";
 import { businessFailure, errorResponses, failures } from "../platform/http/error-schemas.ts";
 import { described } from "../platform/http/openapi.ts";
@@ -88,13 +93,15 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
               businessFailure(400, "Already subscribed, or Stripe refused the request."),
               businessFailure(402, "The card was declined."),
               businessFailure(404, "No active plan with this id."),
+              unverifiedEmailFailure,
             ],
             failures.auth,
             failures.database,
           ),
         },
       },
-      preValidation: auth,
+      // Checkout and plan-change routes, when added, take the same guard.
+      preValidation: [auth, requireVerifiedEmail(appDeps.config)],
     },
     async (request, reply) => {
       const user = requireUser(request);

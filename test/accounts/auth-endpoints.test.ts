@@ -17,6 +17,7 @@ const post = (url: string, payload: unknown, headers: Record<string, string> = {
 const USER_KEYS = [
   "created_at",
   "email",
+  "email_verified",
   "first_name",
   "id",
   "last_name",

@@ -1,14 +1,13 @@
 import { and, desc, eq } from "drizzle-orm";
-import type { Config } from "../../config.ts";
 import type { Executor, Tx } from "../db/client.ts";
 import type { Jobs } from "../jobs/jobs.ts";
 import { type EmailJobDeps, sendEmailJob } from "./email-jobs.ts";
 import { emails } from "./email-tables.ts";
-import { type EmailTemplate, emailContext } from "./templates.ts";
+import { type EmailConfig, type EmailTemplate, emailContext } from "./templates.ts";
 
 export interface QueueEmailDeps<D extends EmailJobDeps> {
   jobs: Jobs<D>;
-  config: Pick<Config, "FRONTEND_URL">;
+  config: EmailConfig;
 }
 
 export interface QueueEmailInput<T> {
@@ -31,7 +30,7 @@ export async function queueEmail<T, D extends EmailJobDeps>(
   deps: QueueEmailDeps<D>,
   input: QueueEmailInput<T>,
 ): Promise<boolean> {
-  const rendered = input.template.render(input.data, emailContext(deps.config.FRONTEND_URL));
+  const rendered = input.template.render(input.data, emailContext(deps.config));
   const [row] = await tx
     .insert(emails)
     .values({
