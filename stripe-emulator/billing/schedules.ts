@@ -5,6 +5,7 @@ import { previousAttributes } from "../events.ts";
 import type { Params } from "../params.ts";
 import { wire } from "../store.ts";
 import { createSubscription } from "./create-subscription.ts";
+import { discountIds } from "./discounts.ts";
 import { recordProrationItems } from "./invoice-items.ts";
 import { customerIdOf } from "./invoicing.ts";
 import { cancelSubscriptionNow, changeSubscription, isEnded } from "./lifecycle.ts";
@@ -98,8 +99,37 @@ function itemChanges(sub: Stripe.Subscription, phase: Phase): Params[] {
   return changes;
 }
 
+const idOf = (v: string | { id: string } | null): string | undefined =>
+  v === null ? undefined : typeof v === "string" ? v : v.id;
+
 /**
- * Makes the subscription match `phase`: its items and metadata, through the ordinary
+ * The `discounts` parameter giving a subscription that has `current` the phase's discounts;
+ * undefined when the phase names none (the subscription keeps its own) or exactly `current`.
+ */
+function discountChanges(current: readonly string[], phase: Phase): Params[] | undefined {
+  const kept = phase.discounts.map((d) => idOf(d.discount));
+  const same =
+    kept.length === current.length && kept.every((id) => id !== undefined && current.includes(id));
+  if (phase.discounts.length === 0 || same) return undefined;
+  return phase.discounts.map((d) => {
+    const discount = idOf(d.discount);
+    if (discount) return { discount };
+    const promotionCode = idOf(d.promotion_code);
+    return promotionCode ? { promotion_code: promotionCode } : { coupon: idOf(d.coupon) ?? "" };
+  });
+}
+
+/** Once redeemed, a phase names its discounts by id, so applying it again redeems nothing twice. */
+function settleDiscounts(sub: Stripe.Subscription, phase: Phase): void {
+  phase.discounts = discountIds(sub).map((id) => ({
+    coupon: null,
+    discount: id,
+    promotion_code: null,
+  }));
+}
+
+/**
+ * Makes the subscription match `phase`: its items, metadata and discounts, through the ordinary
  * subscription update (one `customer.subscription.updated` with the changed keys). At a period
  * boundary nothing of the old period is left to prorate, so nothing is prorated; mid-period the
  * phase's (or the schedule update's) `proration_behavior` applies.
@@ -114,12 +144,15 @@ export function applyPhase(
   const periodEnd = Math.min(...sub.items.data.map((i) => i.current_period_end));
   const changes = itemChanges(sub, phase);
   const metadata = phase.metadata ?? {};
-  if (changes.length === 0 && Object.keys(metadata).length === 0) return;
+  const discounts = discountChanges(discountIds(sub), phase);
+  if (changes.length === 0 && Object.keys(metadata).length === 0 && !discounts) return;
   updateSubscription(ctx, sub, {
     items: changes,
     metadata,
     proration_behavior: now >= periodEnd ? "none" : proration,
+    ...(discounts ? { discounts } : {}),
   });
+  if (discounts) settleDiscounts(sub, phase);
 }
 
 /**
@@ -167,7 +200,10 @@ export function startSchedule(ctx: Ctx, sched: Schedule, fromRequest: boolean): 
     metadata: first.metadata ?? {},
   };
   if (first.trial_end !== null) params.trial_end = String(first.trial_end);
+  const discounts = discountChanges([], first);
+  if (discounts) params.discounts = discounts;
   const sub = createScheduledSubscription(ctx, params, fromRequest);
+  if (discounts) settleDiscounts(sub, first);
   // Stripe shows the schedule on the subscription from its creation on.
   sub.schedule = sched.id;
   const start = (s: Schedule) => {
@@ -194,7 +230,14 @@ export function advanceSchedule(ctx: Ctx, sched: Schedule): void {
     endSchedule(ctx, sched, sub);
     return;
   }
-  applyPhase(ctx, sub, next, next.proration_behavior);
+  try {
+    applyPhase(ctx, sub, next, next.proration_behavior);
+  } catch (err) {
+    // A discount checked when the phase was set may no longer redeem when it starts (a code
+    // expired, used up): the phase applies without it rather than stopping the clock.
+    if (!(err instanceof StripeApiError)) throw err;
+    applyPhase(ctx, sub, { ...next, discounts: [] }, next.proration_behavior);
+  }
   changeSchedule(ctx, sched, (s) => {
     s.current_phase = { start_date: next.start_date, end_date: next.end_date };
   });

@@ -14,6 +14,8 @@ export interface PhaseSeed {
   trialEnd: number | null;
   metadata: Record<string, string>;
   description: string | null;
+  /** As requested: each names one coupon, promotion code or discount the subscription has. */
+  discounts: Stripe.SubscriptionSchedule.Phase.Discount[];
 }
 
 /**
@@ -31,7 +33,7 @@ export function buildPhase(seed: PhaseSeed): Stripe.SubscriptionSchedule.Phase {
     default_payment_method: null,
     default_tax_rates: [],
     description: seed.description,
-    discounts: [],
+    discounts: seed.discounts,
     end_date: seed.end,
     invoice_settings: null,
     items: seed.items.map(({ price, quantity }) => ({

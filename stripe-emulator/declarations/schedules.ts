@@ -1,4 +1,5 @@
 import type Stripe from "stripe";
+import { discountsParam } from "./discounts.ts";
 import {
   arr,
   bool,
@@ -49,6 +50,7 @@ const phaseFields = {
     "phase_start",
   ),
   description: emptyable(str),
+  discounts: discountsParam,
   duration,
   items: arr(phaseItem),
   metadata,

@@ -1,8 +1,8 @@
 import type Stripe from "stripe";
-import { parseItems, validatePrices } from "../billing/create-subscription.ts";
+import { discountIds } from "../billing/discounts.ts";
 import { customerIdOf } from "../billing/invoicing.ts";
 import { changeSubscription, isEnded } from "../billing/lifecycle.ts";
-import { addInterval, nextPeriodEnd } from "../billing/periods.ts";
+import { PRORATIONS, parsePhases, timestamp } from "../billing/schedule-phases.ts";
 import {
   applyPhase,
   cancelSchedule,
@@ -14,7 +14,7 @@ import {
   startSchedule,
   syncCancelAt,
 } from "../billing/schedules.ts";
-import { buildPhase, buildSchedule, type PhaseSeed } from "../builders/schedule.ts";
+import { buildPhase, buildSchedule } from "../builders/schedule.ts";
 import { type Ctx, testClockOf } from "../context.ts";
 import { invalidParam, invalidRequest, missingParam, StripeApiError } from "../errors.ts";
 import { matchesRange, paginate } from "../lists.ts";
@@ -25,9 +25,6 @@ import {
   optArr,
   optBool,
   optEnum,
-  optInt,
-  optNullableStr,
-  optObj,
   optStr,
   type Params,
   reqStr,
@@ -40,7 +37,6 @@ import { getSubscription } from "./subscriptions.ts";
 type Schedule = Stripe.SubscriptionSchedule;
 
 const END_BEHAVIORS = ["release", "cancel"] as const;
-const PRORATIONS = ["always_invoice", "create_prorations", "none"] as const;
 
 function getSchedule(ctx: Ctx, id: string): Schedule {
   const sched = ctx.state.subscriptionSchedules[id];
@@ -51,132 +47,6 @@ function getSchedule(ctx: Ctx, id: string): Schedule {
     message: `No such subscription schedule: '${id}'`,
     param: "schedule",
   });
-}
-
-/** `now` or a Unix timestamp, as `start_date`/`end_date`/`trial_end` take them. */
-function timestamp(p: Params, key: string, path: string, now: number): number | undefined {
-  const raw = optStr(p, key);
-  if (raw === undefined) return undefined;
-  if (raw === "now") return now;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) throw invalidParam(path, `Invalid timestamp: ${raw}`);
-  return value;
-}
-
-interface PhaseRules {
-  now: number;
-  /** The first phase's start when it does not give one. */
-  firstStart: number;
-  /** The phases create the subscription: only then do trials and `phase_start` apply here. */
-  createsSubscription: boolean;
-  /** The managed subscription's trial end: a phase may repeat it, which changes nothing. */
-  trialEnd?: number | null;
-}
-
-function phaseEnd(p: Params, at: string, start: number, next: unknown, rules: PhaseRules) {
-  const end = timestamp(p, "end_date", `${at}[end_date]`, rules.now);
-  const duration = optObj(p, "duration");
-  if (end !== undefined && duration) {
-    throw invalidRequest("You may only specify one of these parameters: duration, end_date.", at);
-  }
-  if (end !== undefined) return end;
-  if (duration) {
-    const interval = reqStr(duration, "interval") as Stripe.Price.Recurring.Interval;
-    return addInterval(start, interval, optInt(duration, "interval_count") ?? 1);
-  }
-  const nextStart = isRecord(next) ? timestamp(next, "start_date", at, rules.now) : undefined;
-  if (nextStart !== undefined) return nextStart;
-  if (next !== undefined) {
-    throw invalidParam(
-      `${at}[end_date]`,
-      "Every phase but the last must have an `end_date` or a `duration`.",
-    );
-  }
-  return undefined;
-}
-
-/** Features of a phase that only take effect on a subscription the schedule creates. */
-function checkCreationOnly(p: Params, at: string, index: number, rules: PhaseRules): void {
-  if (rules.createsSubscription && index === 0) return;
-  const unchanged = [undefined, "automatic", "false", String(rules.trialEnd ?? "")];
-  for (const key of ["trial", "trial_end", "billing_cycle_anchor"]) {
-    if (!unchanged.includes(p[key] as string | undefined)) {
-      throw invalidParam(
-        `${at}[${key}]`,
-        `The emulator applies \`${key}\` only on the first phase of a schedule that creates its subscription.`,
-      );
-    }
-  }
-}
-
-function parsePhase(
-  ctx: Ctx,
-  raw: unknown[],
-  index: number,
-  start: number,
-  rules: PhaseRules,
-): PhaseSeed {
-  const at = `phases[${index}]`;
-  const p = raw[index];
-  if (!isRecord(p)) throw invalidParam(at, "Invalid phase.");
-  checkCreationOnly(p, at, index, rules);
-  const items = parseItems(ctx, p, "items");
-  const currency = validatePrices(items);
-  const first = items[0]?.price.recurring;
-  const end =
-    phaseEnd(p, at, start, raw[index + 1], rules) ??
-    (first ? nextPeriodEnd(start, start, first) : start);
-  if (end <= start) {
-    throw invalidParam(`${at}[end_date]`, "A phase's end_date must be after its start_date.");
-  }
-  const trialEnd = optBool(p, "trial")
-    ? end
-    : (timestamp(p, "trial_end", `${at}[trial_end]`, rules.now) ?? null);
-  const metadata = optObj(p, "metadata") ?? {};
-  return {
-    start,
-    end,
-    items,
-    currency,
-    prorationBehavior: optEnum(p, "proration_behavior", PRORATIONS) ?? "create_prorations",
-    billingCycleAnchor: optEnum(p, "billing_cycle_anchor", ["automatic", "phase_start"]) ?? null,
-    trialEnd,
-    metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, String(v)])),
-    description: optNullableStr(p, "description") ?? null,
-  };
-}
-
-/** Phases with concrete dates: each starts where the one before ends. */
-function parsePhases(
-  ctx: Ctx,
-  raw: unknown[],
-  rules: PhaseRules,
-): Stripe.SubscriptionSchedule.Phase[] {
-  if (raw.length === 0) throw missingParam("phases");
-  const seeds: PhaseSeed[] = [];
-  for (const index of raw.keys()) {
-    const p = raw[index];
-    const given = isRecord(p)
-      ? timestamp(p, "start_date", `phases[${index}]`, rules.now)
-      : undefined;
-    const previous = seeds.at(-1);
-    const start = previous?.end ?? given ?? rules.firstStart;
-    if (previous && given !== undefined && given !== previous.end) {
-      throw invalidParam(
-        `phases[${index}][start_date]`,
-        "The start_date of a phase must be the end_date of the phase before it.",
-      );
-    }
-    const seed = parsePhase(ctx, raw, index, start, rules);
-    if (previous && seed.currency !== previous.currency) {
-      throw invalidParam(
-        `phases[${index}]`,
-        "All phases of a schedule must use the same currency.",
-      );
-    }
-    seeds.push(seed);
-  }
-  return seeds.map(buildPhase);
 }
 
 function refuseBackdating(start: number, now: number): void {
@@ -217,6 +87,7 @@ function createFromSubscription(ctx: Ctx, subId: string, p: Params): Schedule {
     trialEnd: sub.status === "trialing" ? sub.trial_end : null,
     metadata: {},
     description: null,
+    discounts: discountIds(sub).map((id) => ({ coupon: null, discount: id, promotion_code: null })),
   });
   const sched = buildSchedule(
     {
@@ -254,6 +125,8 @@ function create(ctx: Ctx, p: Params): Schedule {
     now,
     firstStart: start,
     createsSubscription: true,
+    customer: customer.id,
+    currentDiscounts: [],
   });
   const sched = buildSchedule(
     {
@@ -284,6 +157,7 @@ function update(ctx: Ctx, sched: Schedule, p: Params): Schedule {
   const raw = optArr(p, "phases");
   const active = sched.status === "active";
   let phases: Stripe.SubscriptionSchedule.Phase[] | undefined;
+  const managed = scheduledSubscription(ctx, sched);
   if (raw) {
     const first = raw[0];
     if (active && (!isRecord(first) || first.start_date === undefined)) {
@@ -293,7 +167,9 @@ function update(ctx: Ctx, sched: Schedule, p: Params): Schedule {
       now,
       firstStart: sched.phases[0]?.start_date ?? now,
       createsSubscription: !active,
-      trialEnd: scheduledSubscription(ctx, sched)?.trial_end,
+      trialEnd: managed?.trial_end,
+      customer: customerId,
+      currentDiscounts: managed ? discountIds(managed) : [],
     });
     if (!active) refuseBackdating(phases[0]?.start_date ?? now, now);
   }
@@ -310,16 +186,10 @@ function update(ctx: Ctx, sched: Schedule, p: Params): Schedule {
     s.end_behavior = optEnum(p, "end_behavior", END_BEHAVIORS) ?? s.end_behavior;
     s.metadata = mergeMetadata(s.metadata ?? {}, p);
   });
-  const sub = scheduledSubscription(ctx, sched);
-  if (sub && active) {
-    if (current)
-      applyPhase(
-        ctx,
-        sub,
-        current,
-        optEnum(p, "proration_behavior", PRORATIONS) ?? "create_prorations",
-      );
-    syncCancelAt(ctx, sched, sub);
+  if (managed && active) {
+    const proration = optEnum(p, "proration_behavior", PRORATIONS) ?? "create_prorations";
+    if (current) applyPhase(ctx, managed, current, proration);
+    syncCancelAt(ctx, sched, managed);
   }
   const first = sched.phases[0];
   if (!active && first && first.start_date <= now) startSchedule(ctx, sched, true);
