@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
  */
 export const CONTRACT_FILES = [
   "test/stripe-emulator/params.test.ts",
+  "test/stripe-emulator/cards.test.ts",
   "test/stripe-emulator/errors.test.ts",
   "test/stripe-emulator/api.test.ts",
   "test/stripe-emulator/lifecycle.test.ts",
