@@ -36,7 +36,7 @@ export interface PhaseRules {
   now: number;
   /** The first phase's start when it does not give one. */
   firstStart: number;
-  /** The phases create the subscription: only then do trials and `phase_start` apply here. */
+  /** The phases create the subscription: only then does a phase trial apply here. */
   createsSubscription: boolean;
   /** The managed subscription's trial end: a phase may repeat it, which changes nothing. */
   trialEnd?: number | null;
@@ -67,11 +67,11 @@ function phaseEnd(p: Params, at: string, start: number, next: unknown, rules: Ph
   return undefined;
 }
 
-/** Features of a phase that only take effect on a subscription the schedule creates. */
+/** A trial in a phase takes effect here only on a subscription the schedule creates. */
 function checkCreationOnly(p: Params, at: string, index: number, rules: PhaseRules): void {
   if (rules.createsSubscription && index === 0) return;
-  const unchanged = [undefined, "automatic", "false", String(rules.trialEnd ?? "")];
-  for (const key of ["trial", "trial_end", "billing_cycle_anchor"]) {
+  const unchanged = [undefined, "false", String(rules.trialEnd ?? "")];
+  for (const key of ["trial", "trial_end"]) {
     if (!unchanged.includes(p[key] as string | undefined)) {
       throw invalidParam(
         `${at}[${key}]`,

@@ -6,11 +6,15 @@ import type { Params } from "../params.ts";
 import { wire } from "../store.ts";
 import { createSubscription } from "./create-subscription.ts";
 import { discountIds } from "./discounts.ts";
-import { recordProrationItems } from "./invoice-items.ts";
 import { customerIdOf } from "./invoicing.ts";
 import { cancelSubscriptionNow, changeSubscription, isEnded } from "./lifecycle.ts";
-import { prorationLine } from "./plan-change.ts";
-import { invoiceNow, updateSubscription } from "./update-subscription.ts";
+import {
+  restartAtPhaseStart,
+  type ScheduleCancellation,
+  settleCancellation,
+  unusedTime,
+} from "./schedule-billing.ts";
+import { updateSubscription } from "./update-subscription.ts";
 
 type Schedule = Stripe.SubscriptionSchedule;
 type Phase = Stripe.SubscriptionSchedule.Phase;
@@ -134,14 +138,17 @@ function settleDiscounts(sub: Stripe.Subscription, phase: Phase): void {
  * boundary nothing of the old period is left to prorate, so nothing is prorated; mid-period the
  * phase's (or the schedule update's) `proration_behavior` applies.
  */
+function atPeriodEnd(ctx: Ctx, sub: Stripe.Subscription): boolean {
+  const periodEnd = Math.min(...sub.items.data.map((i) => i.current_period_end));
+  return ctx.now(customerIdOf(sub)) >= periodEnd;
+}
+
 export function applyPhase(
   ctx: Ctx,
   sub: Stripe.Subscription,
   phase: Phase,
   proration: Phase["proration_behavior"],
 ): void {
-  const now = ctx.now(customerIdOf(sub));
-  const periodEnd = Math.min(...sub.items.data.map((i) => i.current_period_end));
   const changes = itemChanges(sub, phase);
   const metadata = phase.metadata ?? {};
   const discounts = discountChanges(discountIds(sub), phase);
@@ -149,7 +156,7 @@ export function applyPhase(
   updateSubscription(ctx, sub, {
     items: changes,
     metadata,
-    proration_behavior: now >= periodEnd ? "none" : proration,
+    proration_behavior: atPeriodEnd(ctx, sub) ? "none" : proration,
     ...(discounts ? { discounts } : {}),
   });
   if (discounts) settleDiscounts(sub, phase);
@@ -230,14 +237,20 @@ export function advanceSchedule(ctx: Ctx, sched: Schedule): void {
     endSchedule(ctx, sched, sub);
     return;
   }
+  // A phase that restarts the billing cycle credits the old items' unused time and bills its
+  // own first period in full, so its item change itself prorates nothing.
+  const restart = next.billing_cycle_anchor === "phase_start" && !atPeriodEnd(ctx, sub);
+  const credits = restart ? unusedTime(ctx, sub, next.proration_behavior) : [];
+  const proration = restart ? "none" : next.proration_behavior;
   try {
-    applyPhase(ctx, sub, next, next.proration_behavior);
+    applyPhase(ctx, sub, next, proration);
   } catch (err) {
     // A discount checked when the phase was set may no longer redeem when it starts (a code
     // expired, used up): the phase applies without it rather than stopping the clock.
     if (!(err instanceof StripeApiError)) throw err;
-    applyPhase(ctx, sub, { ...next, discounts: [] }, next.proration_behavior);
+    applyPhase(ctx, sub, { ...next, discounts: [] }, proration);
   }
+  if (restart) restartAtPhaseStart(ctx, sub, credits);
   changeSchedule(ctx, sched, (s) => {
     s.current_phase = { start_date: next.start_date, end_date: next.end_date };
   });
@@ -279,13 +292,6 @@ export function releaseSchedule(ctx: Ctx, sched: Schedule, preserveCancelDate: b
   ctx.emit("subscription_schedule.released", sched, { customerId: customerIdOf(sched) });
 }
 
-export interface ScheduleCancellation {
-  /** Credit the unused time of the current period (Stripe's default). */
-  prorate: boolean;
-  /** Bill the pending prorations on a final invoice now (Stripe's default). */
-  invoiceNow: boolean;
-}
-
 /** Canceling a schedule cancels its subscription at once, by default crediting unused time. */
 export function cancelSchedule(
   ctx: Ctx,
@@ -301,26 +307,6 @@ export function cancelSchedule(
     cancelSubscriptionNow(ctx, sub, "cancellation_requested");
   }
   ctx.emit("subscription_schedule.canceled", sched, { customerId: customerIdOf(sched) });
-}
-
-/**
- * The money side of canceling mid-period: the unused time becomes proration credits, and with
- * `invoiceNow` the pending prorations go on a final invoice (a negative total is left on the
- * customer balance, as any invoice's).
- */
-function settleCancellation(ctx: Ctx, sub: Stripe.Subscription, how: ScheduleCancellation): void {
-  const now = ctx.now(customerIdOf(sub));
-  if (how.prorate && sub.status !== "trialing") {
-    const credits = sub.items.data
-      .map((item) => prorationLine(ctx, sub, item, now, -1))
-      .filter((line) => line.amount !== 0);
-    recordProrationItems(ctx, sub, credits);
-    ctx.state.pendingLines[sub.id] = [...(ctx.state.pendingLines[sub.id] ?? []), ...credits];
-  }
-  const pending = ctx.state.pendingLines[sub.id] ?? [];
-  if (!how.invoiceNow || pending.length === 0) return;
-  delete ctx.state.pendingLines[sub.id];
-  invoiceNow(ctx, sub, pending);
 }
 
 /** Due work of the schedules in one time domain, for the scheduler: starts and phase ends. */

@@ -195,6 +195,27 @@ test("a phase ending mid-period prorates the change and merges its metadata into
   assert.ok(total < 0, `a downgrade leaves a credit (${total})`);
 });
 
+test("a phase with billing_cycle_anchor=phase_start restarts the cycle and bills it at once", async () => {
+  const { sub, clock, starter, price, frozenTime, periodEnd } = await proSubscriber(t.stripe);
+  const made = await t.stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+  const current = made.phases[0];
+  assert.ok(current);
+  const switchAt = frozenTime + 10 * DAY;
+  await t.stripe.subscriptionSchedules.update(made.id, {
+    phases: [
+      { items: [{ price: price.id }], start_date: current.start_date, end_date: switchAt },
+      { items: [{ price: starter.id }], billing_cycle_anchor: "phase_start" },
+    ],
+  });
+  await advanceClock(t.stripe, clock.id, switchAt + 60);
+  const restarted = await t.stripe.subscriptions.retrieve(sub.id);
+  assert.equal(restarted.billing_cycle_anchor, switchAt);
+  assert.equal(restarted.items.data[0]?.current_period_start, switchAt);
+  const unused = Math.round((2000 * (periodEnd - switchAt)) / (periodEnd - frozenTime));
+  const bill = await latestInvoice(t.stripe, sub.id);
+  assert.equal(bill.total, 1000 - unused, "the new cycle in full, less the old plan's unused time");
+});
+
 test("a trialing subscription's downgrade is scheduled for the trial end and billed then", async () => {
   const { sub, clock } = await clockSubscribed(t.stripe, {
     amount: 2000,
