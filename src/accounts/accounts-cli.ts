@@ -1,6 +1,7 @@
 import { createInterface } from "node:readline";
 import { AppError, UsageError } from "../platform/errors.ts";
 import type { Command, CommandContext } from "../platform/feature.ts";
+import { runAccountDeletion, scheduleAccountDeletion } from "./account-deletion.ts";
 import { createSuperuser, findUserByEmail, setUserActive } from "./accounts-service.ts";
 
 /** Asks on the terminal without echoing what is typed. */
@@ -70,6 +71,38 @@ export const accountCommands: Record<string, Command> = {
   },
   "users:deactivate": activeCommand(false),
   "users:activate": activeCommand(true),
+  "users:delete": {
+    summary:
+      "Delete an account as DELETE /api/auth/profile/ does (subscriptions ended at Stripe, cards detached, goodbye email, row anonymized)",
+    usage: "users:delete --email E",
+    options: { email: { type: "string" } },
+    services: true,
+    async run({ values, services, out }) {
+      if (!services) throw new Error("users:delete needs services");
+      if (typeof values.email !== "string") throw new UsageError("--email is required");
+      const { db } = services.database;
+      const user = await findUserByEmail(db, values.email);
+      if (!user) throw new UsageError(`No user with email ${values.email}.`);
+      await scheduleAccountDeletion(
+        { db, config: services.config, jobs: services.jobs },
+        user.id,
+        "operator",
+      );
+      // Run it here so the operator sees it done; the queued job then finds nothing left to do.
+      await runAccountDeletion(
+        {
+          db,
+          stripe: services.stripe.stripe,
+          jobs: services.jobs,
+          config: services.config,
+          logger: services.logger,
+        },
+        user.id,
+      );
+      out(`User ${user.email} (${user.id}) deleted: account anonymized, goodbye email queued.`);
+      return 0;
+    },
+  },
 };
 
 /** Deactivation locks the user out at once: tokens are checked against the account on every use. */

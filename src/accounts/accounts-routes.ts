@@ -34,6 +34,7 @@ import {
   userBody,
 } from "./accounts-service.ts";
 import { authenticate, requireUser } from "./authenticate.ts";
+import { registerLifecycleRoutes } from "./lifecycle-routes.ts";
 import { loginThrottle } from "./login-throttle.ts";
 import { registerSessionRoutes } from "./session-routes.ts";
 import { clientInfo } from "./sessions.ts";
@@ -321,4 +322,5 @@ export function registerAccountRoutes(
   );
 
   registerSessionRoutes(app, deps, auth);
+  registerLifecycleRoutes(app, deps, appDeps, throttle, auth);
 }

@@ -118,3 +118,20 @@ export const PasswordResetConfirmBody = Type.Object({
   new_password: Password,
   new_password_confirm: Password,
 });
+
+export const DeleteAccountBody = Type.Object(
+  { password: Password },
+  { examples: [{ password: "correct-Horse-battery-9" }] },
+);
+
+export const ChangeEmailBody = Type.Object(
+  { new_email: Email, password: Password },
+  { examples: [{ new_email: "ada@new.example.com", password: "correct-Horse-battery-9" }] },
+);
+
+export const ChangeEmailConfirmBody = Type.Object({ token: AccountToken });
+
+export const ChangeEmailConfirmed = Type.Object({
+  message: Type.String(),
+  email: Type.String({ description: "The account's address from now on (verified)." }),
+});

@@ -1,7 +1,9 @@
 import type { Feature } from "../platform/feature.ts";
+import { deleteAccountJob } from "./account-deletion.ts";
 import { accountCommands } from "./accounts-cli.ts";
 import { purgeExpiredTokensJob } from "./accounts-jobs.ts";
 import { accountsModule } from "./accounts-module.ts";
+import { syncStripeEmailJob } from "./email-change.ts";
 import { passwordResetJob } from "./password-reset.ts";
 
 // What other features may use of accounts (they import this file, never the folder's others).
@@ -18,6 +20,6 @@ export { requireVerifiedEmail, unverifiedEmailFailure } from "./email-verificati
 export const accounts: Feature = {
   name: "accounts",
   routes: accountsModule,
-  jobs: [purgeExpiredTokensJob, passwordResetJob],
+  jobs: [purgeExpiredTokensJob, passwordResetJob, deleteAccountJob, syncStripeEmailJob],
   commands: accountCommands,
 };
