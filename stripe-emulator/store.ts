@@ -52,6 +52,8 @@ export interface State {
   charges: Record<string, Stripe.Charge>;
   refunds: Record<string, Stripe.Refund>;
   setupIntents: Record<string, Stripe.SetupIntent>;
+  /** Each confirmation of a SetupIntent (`latest_attempt`, `setupAttempts.list`). */
+  setupAttempts: Record<string, Stripe.SetupAttempt>;
   checkoutSessions: Record<string, Stripe.Checkout.Session>;
   portalSessions: Record<string, Stripe.BillingPortal.Session>;
   events: Record<string, Stripe.EventBase>;
@@ -110,6 +112,7 @@ export function emptyState(): State {
     charges: {},
     refunds: {},
     setupIntents: {},
+    setupAttempts: {},
     checkoutSessions: {},
     portalSessions: {},
     events: {},
@@ -159,6 +162,7 @@ const COLLECTIONS: [string, keyof State][] = [
   ["ch_", "charges"],
   ["re_", "refunds"],
   ["seti_", "setupIntents"],
+  ["setatt_", "setupAttempts"],
   ["cs_", "checkoutSessions"],
   ["evt_", "events"],
   ["we_", "webhookEndpoints"],

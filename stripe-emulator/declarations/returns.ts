@@ -70,6 +70,7 @@ export const RETURNS: Readonly<Record<string, string>> = {
   "GET /v1/setup_intents": "list:setup_intent",
   "POST /v1/setup_intents/:id/confirm": "setup_intent",
   "POST /v1/setup_intents/:id/cancel": "setup_intent",
+  "GET /v1/setup_attempts": "list:setup_attempt",
   "GET /v1/checkout/sessions/:id/line_items": "list:item",
   "POST /v1/checkout/sessions/:id/expire": "checkout.session",
   "POST /v1/refunds": "refund",

@@ -83,6 +83,11 @@ export const setupDeclarations: Record<string, Shape> = {
       "requested_by_customer",
     ),
   }),
+  "GET /v1/setup_attempts": shape<Stripe.SetupAttemptListParams>({
+    ...pagination,
+    created: range,
+    setup_intent: str,
+  }),
   "POST /v1/payment_methods": shape<Stripe.PaymentMethodCreateParams>({
     allow_redisplay: allowRedisplay,
     billing_details: billingDetails,

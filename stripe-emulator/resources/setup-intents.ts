@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import { buildSetupIntent } from "../builders/payment.ts";
+import { buildSetupAttempt } from "../builders/setup-intent.ts";
 import { type Decline, setupOutcome } from "../cards.ts";
 import type { Ctx } from "../context.ts";
 import { cardError, invalidParam, invalidRequest, missingParam, noSuchObject } from "../errors.ts";
@@ -16,6 +17,7 @@ import {
   optObj,
   optStr,
   type Params,
+  reqStr,
 } from "../params.ts";
 import { render } from "../render.ts";
 import type { Route } from "../router.ts";
@@ -152,11 +154,14 @@ export function confirmSetupIntent(
   }
   const internal = ctx.state.pmInternal[pm.id] ?? { behavior: "succeed", setUp: false };
   const outcome = setupOutcome(internal.behavior, authenticated);
+  const attempt = attemptFor(ctx, si, pm);
   if (outcome.kind === "requires_action") {
+    attempt.status = "requires_action";
     requireAction(ctx, si, useSdk ? null : (returnUrl ?? null));
     return si;
   }
-  if (outcome.kind === "declined") return failSetup(ctx, si, pm, outcome.decline);
+  if (outcome.kind === "declined") return failSetup(ctx, si, attempt, pm, outcome.decline);
+  attempt.status = "succeeded";
   if (customerId && pm.customer !== customerId) attachPaymentMethod(ctx, pm.id, customerId);
   // `authenticationRequiredOnSetup` cards then pass off-session, when set up for that use.
   if (si.usage === "off_session") internal.setUp = true;
@@ -167,6 +172,31 @@ export function confirmSetupIntent(
   ctx.emit("setup_intent.succeeded", si, { customerId });
   clearPendingSetupIntent(ctx, si);
   return si;
+}
+
+/**
+ * The SetupAttempt this confirmation records: the one waiting for 3-D Secure with this card,
+ * else a new one (a waiting attempt with another card is abandoned).
+ */
+function attemptFor(
+  ctx: Ctx,
+  si: Stripe.SetupIntent,
+  pm: Stripe.PaymentMethod,
+): Stripe.SetupAttempt {
+  const latest = latestAttempt(ctx, si);
+  if (latest?.status === "requires_action") {
+    if (latest.payment_method === pm.id) return latest;
+    latest.status = "abandoned";
+  }
+  const attempt = buildSetupAttempt(si, pm, ctx.now(customerOf(si)));
+  ctx.state.setupAttempts[attempt.id] = attempt;
+  si.latest_attempt = attempt.id;
+  return attempt;
+}
+
+function latestAttempt(ctx: Ctx, si: Stripe.SetupIntent): Stripe.SetupAttempt | undefined {
+  const id = typeof si.latest_attempt === "string" ? si.latest_attempt : null;
+  return id ? ctx.state.setupAttempts[id] : undefined;
 }
 
 function returnUrlRequired() {
@@ -196,6 +226,7 @@ function requireAction(ctx: Ctx, si: Stripe.SetupIntent, returnUrl: string | nul
 function failSetup(
   ctx: Ctx,
   si: Stripe.SetupIntent,
+  attempt: Stripe.SetupAttempt,
   pm: Stripe.PaymentMethod,
   decline: Decline,
 ): never {
@@ -210,6 +241,8 @@ function failSetup(
     payment_method: wire(pm),
     doc_url: `https://stripe.com/docs/error-codes/${decline.code.replaceAll("_", "-")}`,
   };
+  attempt.status = "failed";
+  attempt.setup_error = wire(si.last_setup_error);
   ctx.emit("setup_intent.setup_failed", si, { customerId: customerOf(si) });
   // Stripe's card error names the SetupIntent it left behind, as it names a PaymentIntent.
   const extra = { payment_method: wire(pm), setup_intent: wire(si) };
@@ -238,6 +271,8 @@ function cancelSetupIntent(ctx: Ctx, si: Stripe.SetupIntent, p: Params): Stripe.
     "duplicate",
     "requested_by_customer",
   ] as const);
+  const attempt = latestAttempt(ctx, si);
+  if (attempt?.status === "requires_action") attempt.status = "abandoned";
   si.status = "canceled";
   si.cancellation_reason = reason ?? null;
   si.next_action = null;
@@ -253,6 +288,13 @@ function listSetupIntents(ctx: Ctx, p: Params): Stripe.SetupIntent[] {
       (customer === undefined || si.customer === customer) &&
       (paymentMethod === undefined || si.payment_method === paymentMethod) &&
       matchesRange(si.created, p.created),
+  );
+}
+
+function listSetupAttempts(ctx: Ctx, p: Params): Stripe.SetupAttempt[] {
+  const si = reqStr(p, "setup_intent");
+  return Object.values(ctx.state.setupAttempts).filter(
+    (a) => a.setup_intent === si && matchesRange(a.created, p.created),
   );
 }
 
@@ -291,6 +333,14 @@ export const setupIntentRoutes: Route[] = [
     handler: ({ ctx, params, args }) => {
       const si = confirmSetupIntent(ctx, getSetupIntent(ctx, args.id ?? ""), params, false);
       return render(ctx.state, si, expandList(params));
+    },
+  },
+  {
+    method: "GET",
+    path: "/v1/setup_attempts",
+    handler: ({ ctx, params }) => {
+      const page = paginate(listSetupAttempts(ctx, params), params, "/v1/setup_attempts");
+      return render(ctx.state, page, expandList(params));
     },
   },
   {

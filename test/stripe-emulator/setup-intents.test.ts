@@ -88,9 +88,30 @@ describe("SetupIntent confirmation per test card", () => {
   test("after a decline, confirming with another card succeeds", async () => {
     const { si } = await setUp("pm_card_chargeDeclinedInsufficientFunds");
     await assert.rejects(t.stripe.setupIntents.confirm(si.id), Stripe.errors.StripeCardError);
-    const done = await t.stripe.setupIntents.confirm(si.id, { payment_method: "pm_card_visa" });
+    const done = await t.stripe.setupIntents.confirm(si.id, {
+      payment_method: "pm_card_visa",
+      expand: ["latest_attempt"],
+    });
     assert.equal(done.status, "succeeded");
     assert.equal(done.last_setup_error, null);
+    const latest = done.latest_attempt as Stripe.SetupAttempt;
+    assert.equal(latest.status, "succeeded");
+    assert.equal(latest.payment_method_details.card?.last4, "4242");
+    // Each confirmation is a SetupAttempt, newest first.
+    const attempts = await t.stripe.setupAttempts.list({ setup_intent: si.id });
+    assert.deepEqual(
+      attempts.data.map((a) => a.status),
+      ["succeeded", "failed"],
+    );
+    assert.equal(attempts.data[0]?.id, latest.id);
+    assert.equal(attempts.data[1]?.setup_error?.decline_code, "insufficient_funds");
+  });
+
+  test("setupAttempts.list needs a setup_intent", async () => {
+    await assert.rejects(t.stripe.setupAttempts.list({} as Stripe.SetupAttemptListParams), {
+      code: "parameter_missing",
+      param: "setup_intent",
+    });
   });
 
   test(
@@ -106,6 +127,12 @@ describe("SetupIntent confirmation per test card", () => {
       const done = await t.stripe.setupIntents.retrieve(si.id);
       assert.equal(done.status, "succeeded");
       assert.equal(done.next_action, null);
+      // One attempt, from requires_action to succeeded.
+      const attempts = await t.stripe.setupAttempts.list({ setup_intent: si.id });
+      assert.deepEqual(
+        attempts.data.map((a) => [a.id, a.status]),
+        [[done.latest_attempt, "succeeded"]],
+      );
       assert.deepEqual(await typesFor(si.id, "setup_intent.succeeded"), [
         "setup_intent.created",
         "setup_intent.requires_action",
