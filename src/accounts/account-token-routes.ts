@@ -1,4 +1,5 @@
 import type { FastifyRequest } from "fastify";
+import { Type } from "typebox";
 import type { AppDeps } from "../platform/feature.ts";
 import {
   businessFailure,
@@ -100,12 +101,14 @@ export function registerAccountTokenRoutes(app: App, deps: AppDeps, throttle: Th
         description:
           "Throttled per IP (THROTTLE_VERIFY_EMAIL_RESEND_IP) and per account " +
           "(THROTTLE_VERIFY_EMAIL_RESEND_ACCOUNT); a throttled request sends nothing and the " +
-          "last link keeps working.",
+          "last link keeps working. Takes no parameters: a body, if any, is ignored (it must " +
+          "still be JSON).",
         security: [{ bearerAuth: [] }],
         response: {
           200: described("A new verification email is queued.", Message),
           ...errorResponses(
             failures.any,
+            failures.jsonBody,
             [businessFailure(400, "The address is already verified.")],
             failures.auth,
             failures.throttled,
@@ -113,6 +116,7 @@ export function registerAccountTokenRoutes(app: App, deps: AppDeps, throttle: Th
           ),
         },
       },
+      config: { optionalBody: true, documentedBody: Type.Unknown({ description: "Ignored." }) },
       onRequest: byIp(limit.resendIp),
       preHandler: [auth, (request) => limit.resendAccount(request, requireUser(request).id)],
     },

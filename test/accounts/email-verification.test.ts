@@ -129,6 +129,14 @@ describe("email verification", () => {
     const anonymous = await t.app.inject({ method: "POST", url: "/api/auth/verify-email/resend/" });
     assert.equal(anonymous.statusCode, 401);
     const u = await registerUser(t.app);
+    // No parameters: a body is ignored, but must still be JSON (the answers are documented ones).
+    const notJson = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/verify-email/resend/",
+      headers: { ...bearer(u.access), "content-type": "application/octet-stream" },
+      payload: "x",
+    });
+    assert.equal(notJson.statusCode, 415);
     assert.equal((await resend(u)).statusCode, 200);
     assert.equal((await resend(u)).statusCode, 200);
     const throttled = await resend(u);
