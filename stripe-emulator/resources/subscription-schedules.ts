@@ -4,6 +4,7 @@ import { customerIdOf } from "../billing/invoicing.ts";
 import { changeSubscription, isEnded } from "../billing/lifecycle.ts";
 import { PRORATIONS, parsePhases, timestamp } from "../billing/schedule-phases.ts";
 import {
+  advanceSchedule,
   applyPhase,
   cancelSchedule,
   changeSchedule,
@@ -173,7 +174,11 @@ function update(ctx: Ctx, sched: Schedule, p: Params): Schedule {
     });
     if (!active) refuseBackdating(phases[0]?.start_date ?? now, now);
   }
-  const current = phases && active ? phaseAt({ ...sched, phases }, now) : undefined;
+  // `end_date: now` on the running phase ends it with this request: the next one starts now.
+  const endsNow = phases?.find(
+    (ph) => active && ph.start_date === sched.current_phase?.start_date && ph.end_date === now,
+  );
+  const current = endsNow ?? (phases && active ? phaseAt({ ...sched, phases }, now) : undefined);
   if (phases && active && current?.start_date !== sched.current_phase?.start_date) {
     throw invalidParam(
       "phases",
@@ -188,8 +193,9 @@ function update(ctx: Ctx, sched: Schedule, p: Params): Schedule {
   });
   if (managed && active) {
     const proration = optEnum(p, "proration_behavior", PRORATIONS) ?? "create_prorations";
-    if (current) applyPhase(ctx, managed, current, proration);
+    if (current && !endsNow) applyPhase(ctx, managed, current, proration);
     syncCancelAt(ctx, sched, managed);
+    if (endsNow) advanceSchedule(ctx, sched);
   }
   const first = sched.phases[0];
   if (!active && first && first.start_date <= now) startSchedule(ctx, sched, true);

@@ -216,6 +216,25 @@ test("a phase with billing_cycle_anchor=phase_start restarts the cycle and bills
   assert.equal(bill.total, 1000 - unused, "the new cycle in full, less the old plan's unused time");
 });
 
+test("end_date=now on the running phase starts the next phase with the update", async () => {
+  const { sub, clock, starter, price, frozenTime } = await proSubscriber(t.stripe);
+  const made = await t.stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+  const current = made.phases[0];
+  assert.ok(current);
+  const now = frozenTime + 5 * DAY;
+  await advanceClock(t.stripe, clock.id, now);
+  const sched = await t.stripe.subscriptionSchedules.update(made.id, {
+    phases: [
+      { items: [{ price: price.id }], start_date: current.start_date, end_date: "now" },
+      { items: [{ price: starter.id }], proration_behavior: "none" },
+    ],
+  });
+  assert.equal(sched.phases[0]?.end_date, now);
+  assert.deepEqual(sched.current_phase, { start_date: now, end_date: sched.phases[1]?.end_date });
+  const moved = await t.stripe.subscriptions.retrieve(sub.id);
+  assert.equal(moved.items.data[0]?.price.id, starter.id);
+});
+
 test("a trialing subscription's downgrade is scheduled for the trial end and billed then", async () => {
   const { sub, clock } = await clockSubscribed(t.stripe, {
     amount: 2000,
