@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 /**
  * `npm run test:stripe-contract`: the portable contract tests against Stripe's test mode
@@ -6,16 +8,15 @@ import { spawnSync } from "node:child_process";
  * `STRIPE_CONTRACT_KEY` it says so and succeeds, so a machine without a key (CI) never sends
  * traffic to Stripe; `npm test` runs the same files against the emulator.
  */
-export const CONTRACT_FILES = [
-  "test/stripe-emulator/params.test.ts",
-  "test/stripe-emulator/cards.test.ts",
-  "test/stripe-emulator/errors.test.ts",
-  "test/stripe-emulator/api.test.ts",
-  "test/stripe-emulator/lifecycle.test.ts",
-  "test/stripe-emulator/balance.test.ts",
-  "test/stripe-emulator/periods.test.ts",
-  "test/stripe-emulator/events-detail.test.ts",
-];
+/** The contract tests: the emulator's test files written against a target (contract/target.ts). */
+export function contractFiles(): string[] {
+  const dir = "test/stripe-emulator";
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".test.ts"))
+    .map((name) => join(dir, name))
+    .filter((file) => readFileSync(file, "utf8").includes('from "./contract/target.ts"'))
+    .sort();
+}
 
 function main(): number {
   const key = process.env.STRIPE_CONTRACT_KEY;
@@ -41,7 +42,7 @@ function main(): number {
       "--test",
       "--test-concurrency=1",
       "--test-timeout=600000",
-      ...CONTRACT_FILES,
+      ...contractFiles(),
     ],
     { stdio: "inherit", env: { ...process.env, STRIPE_CONTRACT_TARGET: "stripe" } },
   );
