@@ -70,6 +70,7 @@ export const otherDeclarations: Record<string, Shape> = {
     ...pagination,
     created: range,
     customer: str,
+    customer_details: obj<Stripe.Checkout.SessionListParams.CustomerDetails>({ email: str }),
     payment_intent: str,
     status: oneOf<Stripe.Checkout.SessionListParams.Status>("complete", "expired", "open"),
     subscription: str,

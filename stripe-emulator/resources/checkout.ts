@@ -221,6 +221,7 @@ export function completeCheckout(ctx: Ctx, id: string, paymentMethod = "pm_card_
   const sub = createSubscription(ctx, params);
   session.status = "complete";
   session.customer = customerId;
+  session.customer_details = customerDetails(ctx, session, customerId);
   session.subscription = sub.id;
   session.invoice = typeof sub.latest_invoice === "string" ? sub.latest_invoice : null;
   session.payment_status = sub.status === "trialing" ? "no_payment_required" : "paid";
@@ -253,9 +254,29 @@ function completeSetup(
   confirmSetupIntent(ctx, si, { payment_method: paymentMethod }, true);
   session.status = "complete";
   session.customer = customerId;
+  session.customer_details = customerDetails(ctx, session, customerId);
   session.setup_intent = si.id;
   session.url = null;
   ctx.emit("checkout.session.completed", session, { customerId });
+}
+
+/** What the customer gave on the hosted page, which Stripe records on the completed session. */
+function customerDetails(
+  ctx: Ctx,
+  session: Stripe.Checkout.Session,
+  customerId: string | null,
+): Stripe.Checkout.Session.CustomerDetails {
+  const customer = customerId ? ctx.state.customers[customerId] : undefined;
+  return {
+    address: null,
+    business_name: null,
+    email: customer?.email ?? session.customer_email,
+    individual_name: null,
+    name: customer?.name ?? null,
+    phone: customer?.phone ?? null,
+    tax_exempt: "none",
+    tax_ids: [],
+  };
 }
 
 function expireSession(ctx: Ctx, id: string): Stripe.Checkout.Session {
@@ -295,9 +316,11 @@ function getSession(ctx: Ctx, id: string): Stripe.Checkout.Session {
 function listSessions(ctx: Ctx, p: Params): Stripe.Checkout.Session[] {
   const filters = ["customer", "status", "subscription", "payment_intent"] as const;
   const wanted = filters.map((key) => [key, optStr(p, key)] as const);
+  const email = optStr(optObj(p, "customer_details") ?? {}, "email");
   return Object.values(ctx.state.checkoutSessions).filter(
     (s) =>
       wanted.every(([key, value]) => value === undefined || s[key] === value) &&
+      (email === undefined || s.customer_details?.email === email) &&
       matchesRange(s.created, p.created),
   );
 }

@@ -93,6 +93,9 @@ describe("listing and expiring sessions", () => {
     assert.deepEqual(await ids({ customer: customer.id }), [open.id, paid.id]);
     assert.deepEqual(await ids({ customer: customer.id, status: "open" }), [open.id]);
     assert.deepEqual(await ids({ subscription: String(completed.subscription) }), [paid.id]);
+    assert.equal(completed.customer_details?.email, customer.email);
+    const email = String(customer.email);
+    assert.deepEqual(await ids({ customer_details: { email } }), [paid.id]);
     assert.equal((await t.stripe.checkout.sessions.list({ status: "expired" })).data.length, 0);
   });
 
