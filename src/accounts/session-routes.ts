@@ -49,6 +49,12 @@ async function currentSession(
   return token ? (await verifyToken(config, token, "access"))?.sid : undefined;
 }
 
+/** Takes no body: one sent is ignored (it must still be JSON). */
+const ignoredBody = {
+  optionalBody: true,
+  documentedBody: Type.Unknown({ description: "Ignored." }),
+};
+
 const notFound = {
   status: 404,
   shape: ErrorDetail,
@@ -101,9 +107,16 @@ export function registerSessionRoutes(
         params: SessionParams,
         response: {
           204: NoContent("Session ended."),
-          ...errorResponses(failures.any, failures.auth, [notFound], failures.database),
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.auth,
+            [notFound],
+            failures.database,
+          ),
         },
       },
+      config: ignoredBody,
       preHandler: auth,
     },
     async (request, reply) => {
@@ -127,9 +140,10 @@ export function registerSessionRoutes(
           "sessions existed) every session ends.",
         response: {
           200: described("The other sessions ended; `revoked` counts them.", RevokedOthers),
-          ...errorResponses(failures.any, failures.auth, failures.database),
+          ...errorResponses(failures.any, failures.jsonBody, failures.auth, failures.database),
         },
       },
+      config: ignoredBody,
       preHandler: auth,
     },
     async (request) => {
