@@ -9,14 +9,15 @@ import { emails } from "../../src/platform/email/email-tables.ts";
 import type { Stage } from "../../stripe-emulator/server.ts";
 import { type BillingTestApp, startBillingApp, WEBHOOK_SECRET } from "../helpers/billing.ts";
 import { TEST_DATABASE_URL } from "../helpers/database.ts";
-import { type Running, startProcess } from "../helpers/process.ts";
+import { type Running, runCli, startProcess } from "../helpers/process.ts";
 import { type SmtpServer, startSmtp } from "../helpers/smtp.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 // A deletion whose worker is SIGKILLed halfway (the subscription canceled at Stripe, the card's
 // detach reaching Stripe while its answer never reaches the worker) completes on a restarted
-// worker exactly once: one cancellation, one detach, one goodbye email. The worker is another
-// process on the same database, so PostgreSQL only (PGlite belongs to one process).
+// worker exactly once: one cancellation, one detach, one goodbye email. Then the operator's
+// command in its own process. The worker and the command are other processes on the same
+// database, so PostgreSQL only (PGlite belongs to one process).
 
 const skip = !TEST_DATABASE_URL && "needs TEST_DATABASE_URL (PostgreSQL)";
 /** The worker processes' key: tells their Stripe calls from the test's own. */
@@ -156,4 +157,58 @@ test("a deletion killed halfway completes exactly once on restart", {
   assert.ok(row?.email.endsWith("@deleted.invalid"));
   second.child.kill("SIGTERM");
   await second.exited;
+});
+
+test("npm run cli -- users:delete deletes an account from another process", {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const smtp = await startSmtp(() => 0);
+  cleanups.push(() => smtp.close());
+  const t = await startBillingApp({
+    env: { EMAIL_HOST: "127.0.0.1", EMAIL_PORT: String(smtp.port), EMAIL_USE_TLS: "false" },
+  });
+  cleanups.push(() => t.close());
+  const url = t.testDatabase.url;
+  assert.ok(url);
+  const cwd = await mkdtemp(join(tmpdir(), "billing-users-delete-"));
+  cleanups.push(() => rm(cwd, { recursive: true, force: true }));
+  const customer = await t.signUp();
+  const plan = await t.plan();
+  assert.equal((await t.subscribe(customer, plan.id)).status, 201);
+  await t.settle();
+  const [sub] = await t.subscriptionsOf(customer.userId);
+  assert.ok(sub?.stripeSubscriptionId);
+
+  const env = {
+    NODE_ENV: "test",
+    DATA_DIR: cwd,
+    DATABASE_URL: url,
+    MIGRATE_ON_START: "false",
+    STRIPE_SECRET_KEY: WORKER_KEY,
+    STRIPE_API_BASE: t.emulator.url,
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  };
+  const run = await runCli(["users:delete", "--email", customer.email.toUpperCase()], env, cwd);
+  assert.equal(run.code, 0, run.output);
+  assert.match(run.output, new RegExp(`User ${customer.email} \\(${customer.userId}\\) deleted`));
+  const { db } = t.services.database;
+  const [deletion] = await db
+    .select()
+    .from(accountDeletions)
+    .where(eq(accountDeletions.userId, customer.userId));
+  assert.equal(deletion?.requestedBy, "operator");
+  assert.ok(deletion?.completedAt);
+  assert.equal(
+    (await t.stripe.subscriptions.retrieve(sub.stripeSubscriptionId)).status,
+    "canceled",
+  );
+  // The app's worker sends the goodbye email the command queued.
+  const to = customer.email.toLowerCase();
+  await waitFor(() => smtp.received.some((m) => m.to.includes(to) && /deleted/.test(m.raw)), {
+    what: "the goodbye email",
+  });
+  const again = await runCli(["users:delete", "--email", customer.email], env, cwd);
+  assert.notEqual(again.code, 0);
+  assert.match(again.output, /No user with email/);
 });

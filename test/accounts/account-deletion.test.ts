@@ -254,3 +254,40 @@ describe("deleting an account (ACCOUNT_DELETE_CANCEL=period_end)", () => {
     assert.equal((await t.paymentsOf(customer.userId)).length, 1);
   });
 });
+
+describe("a deleted account's late webhooks", () => {
+  let t: BillingTestApp;
+  let smtp: SmtpServer;
+  before(async () => {
+    smtp = await startSmtp(() => 0);
+    t = await startBillingApp({ env: smtpEnv(smtp.port) });
+  });
+  after(async () => {
+    await t.close();
+    await smtp.close();
+  });
+
+  test("a renewal Stripe reports only after the deletion is recorded against the anonymized account", async () => {
+    const { customer, subscriptionId } = await subscribed(t);
+    // The renewal happens at Stripe, but its events reach us only after the account is gone.
+    t.emulator.holdDeliveries(true);
+    await t.emulator.advanceTime(31 * DAY + 2 * 3600);
+    await t.emulator.idle();
+    const renewed = await t.stripe.invoices.list({ subscription: subscriptionId, limit: 10 });
+    assert.equal(renewed.data.filter((i) => i.status === "paid").length, 2);
+    assert.equal((await deleteProfile(t, customer.token, PASSWORD)).status, 204);
+    await deleted(t, customer.userId);
+    assert.equal((await t.paymentsOf(customer.userId)).length, 1);
+
+    await t.emulator.deliver(t.emulator.heldEvents());
+    t.emulator.holdDeliveries(false);
+    await t.settle();
+    const payments = await t.paymentsOf(customer.userId);
+    assert.deepEqual(
+      payments.map((p) => p.status),
+      ["succeeded", "succeeded"],
+    );
+    assert.equal((await t.subscriptionsOf(customer.userId))[0]?.status, "canceled");
+    assert.ok((await userRow(t, customer.userId)).email.endsWith("@deleted.invalid"));
+  });
+});
