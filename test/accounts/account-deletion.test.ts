@@ -65,19 +65,30 @@ async function subscribed(
   return { customer, subscriptionId: sub.stripeSubscriptionId };
 }
 
+/** A billing app delivering to its own SMTP server, for the tests of one `describe`. */
+function withApp(env: Record<string, string>, use: (t: BillingTestApp, smtp: SmtpServer) => void) {
+  let t: BillingTestApp | undefined;
+  let smtp: SmtpServer | undefined;
+  before(async () => {
+    smtp = await startSmtp(() => 0);
+    t = await startBillingApp({ env: { ...smtpEnv(smtp.port), ...env } });
+    use(t, smtp);
+  });
+  after(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+}
+
 const deleteProfile = (t: BillingTestApp, token: string, password: string) =>
   t.http("DELETE", "/api/auth/profile/", { token, body: { password } });
 
 describe("deleting an account (ACCOUNT_DELETE_CANCEL=immediately)", () => {
   let t: BillingTestApp;
   let smtp: SmtpServer;
-  before(async () => {
-    smtp = await startSmtp(() => 0);
-    t = await startBillingApp({ env: smtpEnv(smtp.port) });
-  });
-  after(async () => {
-    await t.close();
-    await smtp.close();
+  withApp({}, (app, server) => {
+    t = app;
+    smtp = server;
   });
 
   test("a wrong password is a 400 on `password` and changes nothing; no token is a 401", async () => {
@@ -225,15 +236,9 @@ describe("deleting an account (ACCOUNT_DELETE_CANCEL=immediately)", () => {
 describe("deleting an account (ACCOUNT_DELETE_CANCEL=period_end)", () => {
   let t: BillingTestApp;
   let smtp: SmtpServer;
-  before(async () => {
-    smtp = await startSmtp(() => 0);
-    t = await startBillingApp({
-      env: { ...smtpEnv(smtp.port), ACCOUNT_DELETE_CANCEL: "period_end" },
-    });
-  });
-  after(async () => {
-    await t.close();
-    await smtp.close();
+  withApp({ ACCOUNT_DELETE_CANCEL: "period_end" }, (app, server) => {
+    t = app;
+    smtp = server;
   });
 
   test("the subscription runs to its period's end; its end arrives on the anonymized account", async () => {
@@ -257,14 +262,8 @@ describe("deleting an account (ACCOUNT_DELETE_CANCEL=period_end)", () => {
 
 describe("a deleted account's late webhooks", () => {
   let t: BillingTestApp;
-  let smtp: SmtpServer;
-  before(async () => {
-    smtp = await startSmtp(() => 0);
-    t = await startBillingApp({ env: smtpEnv(smtp.port) });
-  });
-  after(async () => {
-    await t.close();
-    await smtp.close();
+  withApp({}, (app) => {
+    t = app;
   });
 
   test("a renewal Stripe reports only after the deletion is recorded against the anonymized account", async () => {
