@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline";
 import { AppError, UsageError } from "../platform/errors.ts";
 import type { Command, CommandContext } from "../platform/feature.ts";
-import { runAccountDeletion, scheduleAccountDeletion } from "./account-deletion.ts";
+import { deletionState, runAccountDeletion, scheduleAccountDeletion } from "./account-deletion.ts";
 import { createSuperuser, findUserByEmail, setUserActive } from "./accounts-service.ts";
 
 /** Asks on the terminal without echoing what is typed. */
@@ -120,6 +120,10 @@ function activeCommand(active: boolean): Command {
       if (typeof values.email !== "string") throw new UsageError("--email is required");
       const user = await findUserByEmail(services.database.db, values.email);
       if (!user) throw new UsageError(`No user with email ${values.email}.`);
+      // A deleted account (or one being deleted) stays locked: its deletion job anonymizes it.
+      if (active && (await deletionState(services.database.db, user.id)) !== "none") {
+        throw new UsageError(`User ${user.email} is deleted; it cannot be activated.`);
+      }
       await setUserActive(services.database.db, user.id, active);
       out(`User ${user.email} ${verb}d.`);
       return 0;

@@ -229,6 +229,23 @@ describe("deleting an account (ACCOUNT_DELETE_CANCEL=immediately)", () => {
     assert.equal((await t.stripe.subscriptions.retrieve(subscriptionId)).status, "canceled");
     // The address is forgotten: the operator's second attempt finds no such user.
     await assert.rejects(run(), /No user with email/);
+    // Nor can the anonymized account be brought back.
+    const activate = accountCommands["users:activate"];
+    assert.ok(activate);
+    const row = await userRow(t, customer.userId);
+    await assert.rejects(
+      activate.run({
+        config: t.config,
+        logger: t.services.logger,
+        values: { email: row.email },
+        positionals: [],
+        services: t.services,
+        out: () => {},
+        stdin: process.stdin,
+      }),
+      /is deleted; it cannot be activated/,
+    );
+    assert.equal((await userRow(t, customer.userId)).isActive, false);
     await waitFor(() => goodbyes(smtp, customer.email).length === 1, { what: "the goodbye email" });
   });
 });
