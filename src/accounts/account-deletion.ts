@@ -111,9 +111,24 @@ export async function runAccountDeletion(deps: DeletionDeps, userId: string): Pr
 const ENDED = new Set(["canceled", "incomplete_expired"]);
 
 /**
+ * Runs a Stripe write; if Stripe refuses it as invalid and `done` finds its effect already there
+ * (another run, the CLI and the job at once, got there first), that is success.
+ */
+async function idempotent(write: () => Promise<unknown>, done: () => Promise<boolean>) {
+  try {
+    await write();
+  } catch (err) {
+    if ((err as { type?: unknown }).type !== "StripeInvalidRequestError" || !(await done())) {
+      throw err;
+    }
+  }
+}
+
+/**
  * Ends the customer's live subscriptions (now, or at the end of the paid period) and detaches
- * every saved payment method. Safe to repeat: what is ended or detached is no longer listed, and
- * a write whose answer was lost is replayed by Stripe under the same idempotency key.
+ * every saved payment method. Safe to repeat: what is ended or detached is no longer listed, a
+ * write whose answer was lost is replayed by Stripe under the same idempotency key, and one that
+ * a concurrent run already made is refused by Stripe and found done.
  */
 export async function settleAtStripe(
   stripe: Stripe,
@@ -124,25 +139,39 @@ export async function settleAtStripe(
   const key = (what: string) => ({ idempotencyKey: `${options.keyPrefix}:${what}` });
   for await (const sub of stripe.subscriptions.list({ customer, status: "all", limit: 100 })) {
     if (ENDED.has(sub.status)) continue;
+    const ended = async () => ENDED.has((await stripe.subscriptions.retrieve(sub.id)).status);
     // A schedule would go on changing (or renewing) the subscription: release it first.
     if (sub.schedule) {
       const schedule = typeof sub.schedule === "string" ? sub.schedule : sub.schedule.id;
-      await stripe.subscriptionSchedules.release(schedule, {}, key(`release:${schedule}`));
+      await idempotent(
+        () => stripe.subscriptionSchedules.release(schedule, {}, key(`release:${schedule}`)),
+        async () => (await stripe.subscriptionSchedules.retrieve(schedule)).status !== "active",
+      );
     }
     // An incomplete subscription has no paid period to run out: it ends now in either mode.
     if (mode === "immediately" || sub.status === "incomplete") {
-      await stripe.subscriptions.cancel(sub.id, {}, key(`cancel:${sub.id}`));
+      await idempotent(
+        () => stripe.subscriptions.cancel(sub.id, {}, key(`cancel:${sub.id}`)),
+        ended,
+      );
     } else if (!sub.cancel_at_period_end) {
-      await stripe.subscriptions.update(
-        sub.id,
-        { cancel_at_period_end: true },
-        key(`cancel-at-period-end:${sub.id}`),
+      await idempotent(
+        () =>
+          stripe.subscriptions.update(
+            sub.id,
+            { cancel_at_period_end: true },
+            key(`cancel-at-period-end:${sub.id}`),
+          ),
+        ended,
       );
     }
     options.logger.info({ subscription: sub.id, mode }, "account deletion: subscription ended");
   }
   for await (const method of stripe.paymentMethods.list({ customer, limit: 100 })) {
-    await stripe.paymentMethods.detach(method.id, {}, key(`detach:${method.id}`));
+    await idempotent(
+      () => stripe.paymentMethods.detach(method.id, {}, key(`detach:${method.id}`)),
+      async () => (await stripe.paymentMethods.retrieve(method.id)).customer === null,
+    );
   }
 }
 
