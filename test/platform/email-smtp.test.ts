@@ -99,6 +99,24 @@ describe("welcome email over SMTP", () => {
     assert.equal(rows.length, 1);
     assert.equal(smtp.received.filter((m) => m.to.includes(to)).length, 1);
   });
+
+  test("an email to a deleted account's .invalid placeholder is not recorded or sent", async () => {
+    const causeKey = `deleted-${Date.now()}`;
+    const queued = await t.services.database.db.transaction((tx) =>
+      queueEmail(tx, t.services, {
+        to: "deleted-0d6c1a2e@deleted.INVALID",
+        template: welcomeEmail,
+        data: { firstName: "", username: "deleted" },
+        causeKey,
+      }),
+    );
+    assert.equal(queued, false);
+    const rows = await t.services.database.db
+      .select()
+      .from(emails)
+      .where(eq(emails.causeKey, causeKey));
+    assert.deepEqual(rows, []);
+  });
 });
 
 describe("while SMTP is down", () => {

@@ -20,16 +20,26 @@ export interface QueueEmailInput<T> {
 }
 
 /**
+ * `.invalid` is reserved by RFC 2606 and RFC 6761 as a name that never resolves: no mail to it can
+ * be delivered. Deleted accounts keep such a placeholder address (docs/accounts.md), so an email a
+ * late webhook causes for one is dropped here instead of failing delivery and dead-lettering.
+ */
+export function isUndeliverable(address: string): boolean {
+  return /\.invalid>?$/i.test(address.trim());
+}
+
+/**
  * Records an email and enqueues its delivery inside `tx`, the transaction that records its cause
  * (docs/architecture.md, 'Side effects exactly once'): the email exists exactly when the cause
- * committed. Queueing the same (template, causeKey) again does nothing. Returns whether this call
- * queued it.
+ * committed. Queueing the same (template, causeKey) again does nothing, and so does queueing to an
+ * undeliverable address. Returns whether this call queued it.
  */
 export async function queueEmail<T, D extends EmailJobDeps>(
   tx: Tx,
   deps: QueueEmailDeps<D>,
   input: QueueEmailInput<T>,
 ): Promise<boolean> {
+  if (isUndeliverable(input.to)) return false;
   const rendered = input.template.render(input.data, emailContext(deps.config));
   const [row] = await tx
     .insert(emails)
