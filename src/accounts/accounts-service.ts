@@ -9,7 +9,7 @@ import {
   validationError,
 } from "../platform/http/errors.ts";
 import type { Jobs } from "../platform/jobs/jobs.ts";
-import { users } from "./accounts-tables.ts";
+import { sessions, users } from "./accounts-tables.ts";
 import { queueWelcomeEmail, type VerificationConfig } from "./email-verification.ts";
 import { queuePasswordChanged } from "./password-reset.ts";
 import {
@@ -79,6 +79,33 @@ export async function getUserById(executor: Executor, id: string): Promise<User 
       .prepare("user_by_id"),
   );
   const [user] = await query.execute({ id });
+  return user;
+}
+
+/**
+ * The user an access token names, and whether the token's session was ended: revoking a session
+ * (sessions/{id}/, revoke-others, a reused refresh token, a password change) locks its access tokens
+ * out at once, not when they expire. Logout does not: as with simplejwt, it blacklists the refresh
+ * token and the access token lives out its lifetime (the original's clients may rely on that).
+ * `sid` is null for tokens signed before sessions existed.
+ */
+export async function getSignedInUser(
+  executor: Executor,
+  id: string,
+  sid: string | null,
+): Promise<(User & { sessionEnded: boolean }) | undefined> {
+  // Every authenticated request runs this one.
+  const query = prepared(executor, "signed_in_user", (e) =>
+    e
+      .select({
+        ...publicColumns,
+        sessionEnded: sql<boolean>`exists (select 1 from ${sessions} where ${sessions.id} = ${sql.placeholder("sid")}::uuid and ${sessions.revokedAt} is not null and ${sessions.revokedReason} is distinct from 'logout')`,
+      })
+      .from(users)
+      .where(eq(users.id, sql.placeholder("id")))
+      .prepare("signed_in_user"),
+  );
+  const [user] = await query.execute({ id, sid });
   return user;
 }
 

@@ -2,7 +2,7 @@ import type { FastifyRequest } from "fastify";
 import type { Config } from "../config.ts";
 import type { Database } from "../platform/db/client.ts";
 import { type AppError, detailError } from "../platform/http/errors.ts";
-import { getUserById, type User } from "./accounts-service.ts";
+import { getSignedInUser, type User } from "./accounts-service.ts";
 import { verifyToken } from "./tokens.ts";
 
 /** The signed-in caller, as routes see it: the user row as loaded for this request. */
@@ -23,8 +23,8 @@ function tokenError(message: string): AppError {
 
 /**
  * The hook for authenticated routes: `Authorization: Bearer <access token>`, as simplejwt read it.
- * The user is loaded on every request, so a deactivated or deleted account is locked out at once
- * rather than when its access token expires. Use it as `preValidation` on routes with a body (DRF
+ * The user is loaded on every request, so a deactivated or deleted account, or an ended session,
+ * is locked out at once rather than when its access token expires. Use it as `preValidation` on routes with a body (DRF
  * authenticates before it validates: an anonymous caller gets 401, not field errors) or as
  * `preHandler`.
  */
@@ -42,10 +42,12 @@ export function authenticate(deps: {
     }
     const claims = await verifyToken(deps.config, parts[1], "access");
     if (!claims) throw tokenError("Given token not valid for any token type");
-    const user = await getUserById(deps.database.db, claims.user_id);
+    const user = await getSignedInUser(deps.database.db, claims.user_id, claims.sid ?? null);
     if (!user) throw tokenError("User not found");
     if (!user.isActive) throw tokenError("User is inactive");
-    request.user = user;
+    if (user.sessionEnded) throw tokenError("Session has ended");
+    const { sessionEnded: _, ...row } = user;
+    request.user = row;
   };
 }
 

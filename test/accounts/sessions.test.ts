@@ -90,6 +90,13 @@ describe("sessions", () => {
     assert.equal(res.body, "");
     assert.equal((await refresh(phone.refresh)).statusCode, 401);
     assert.equal((await refresh(laptop.refresh)).statusCode, 200);
+    // Its access token is refused at once too, not when it expires.
+    const profile = (access: string) =>
+      t.app.inject({ url: "/api/auth/profile/", headers: bearer(access) });
+    const ended = await profile(phone.access);
+    assert.equal(ended.statusCode, 401, ended.body);
+    assert.deepEqual(ended.json(), { detail: "Session has ended", code: "token_not_valid" });
+    assert.equal((await profile(laptop.access)).statusCode, 200);
     const ids = (await sessionsOf(laptop.access)).map((s) => s.id);
     assert.ok(!ids.includes(phoneSession.id));
     // Ended already: the same 404 as an unknown id.
