@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { eq } from "drizzle-orm";
+import { billingDepsOf } from "../../src/billing/billing-deps.ts";
+import { checkoutSessions } from "../../src/billing/hosted-tables.ts";
+import { handleEvent } from "../../src/billing/stripe-events.ts";
+import { type BillingTestApp, type Customer, startBillingApp } from "../helpers/billing.ts";
+
+let t: BillingTestApp;
+before(async () => {
+  t = await startBillingApp({
+    env: {
+      FRONTEND_URL: "https://app.example.com",
+      CORS_ALLOWED_ORIGINS: "https://shop.example.com",
+    },
+  });
+});
+after(() => t?.close());
+
+const checkout = (buyer: Customer, body: Record<string, unknown>) =>
+  t.http("POST", "/api/subscriptions/checkout/", { token: buyer.token, body });
+
+async function pay(sessionId: string, card = "pm_card_visa") {
+  await t.emulator.completeCheckoutSession(sessionId, card);
+  await t.settle();
+}
+
+describe("POST checkout/", () => {
+  test("opens a session that carries the user, with the web app's URLs", async () => {
+    const plan = await t.plan({ amount: 1200 });
+    const buyer = await t.signUp();
+    const res = await checkout(buyer, { plan_id: plan.id });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.match(res.body.session_id, /^cs_test_/);
+    assert.equal(typeof res.body.url, "string");
+    assert.ok(Date.parse(res.body.expires_at) > Date.now());
+    const session = await t.stripe.checkout.sessions.retrieve(res.body.session_id);
+    assert.equal(session.client_reference_id, buyer.userId);
+    assert.equal(session.success_url, "https://app.example.com/billing?checkout=success");
+    assert.equal(session.cancel_url, "https://app.example.com/plans?checkout=canceled");
+    assert.equal(session.metadata?.user_id, buyer.userId);
+    const customer = await t.stripe.customers.retrieve(String(session.customer));
+    assert.ok(!customer.deleted && customer.email === buyer.email, "the user's own customer");
+  });
+
+  test("a second request answers the same open session; another plan replaces and expires it", async () => {
+    const plan = await t.plan({ amount: 1200 });
+    const other = await t.plan({ amount: 2400 });
+    const buyer = await t.signUp();
+    const [a, b] = await Promise.all([
+      checkout(buyer, { plan_id: plan.id }),
+      checkout(buyer, { plan_id: plan.id }),
+    ]);
+    assert.equal(a.status, 200);
+    assert.equal(b.body.session_id, a.body.session_id, "concurrent requests share one session");
+    const again = await checkout(buyer, { plan_id: plan.id, quantity: 1 });
+    assert.equal(again.body.session_id, a.body.session_id);
+    const switched = await checkout(buyer, { plan_id: other.id });
+    assert.equal(switched.status, 200);
+    assert.notEqual(switched.body.session_id, a.body.session_id);
+    const old = await t.stripe.checkout.sessions.retrieve(a.body.session_id);
+    assert.equal(old.status, "expired", "the replaced session can no longer be paid");
+    const rows = await t.services.database.db
+      .select({ status: checkoutSessions.status })
+      .from(checkoutSessions)
+      .where(eq(checkoutSessions.userId, buyer.userId));
+    assert.deepEqual(rows.map((r) => r.status).sort(), ["expired", "open"]);
+  });
+
+  test("a caller's URL is taken only from an allowed origin", async () => {
+    const plan = await t.plan();
+    const buyer = await t.signUp();
+    const evil = await checkout(buyer, { plan_id: plan.id, success_url: "https://evil.example/x" });
+    assert.equal(evil.status, 400);
+    assert.deepEqual(evil.body, { success_url: ["This URL's origin is not allowed."] });
+    const ok = await checkout(buyer, {
+      plan_id: plan.id,
+      success_url: "https://shop.example.com/thanks",
+      cancel_url: "https://app.example.com/back",
+    });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const session = await t.stripe.checkout.sessions.retrieve(ok.body.session_id);
+    assert.equal(session.success_url, "https://shop.example.com/thanks");
+    assert.equal(session.cancel_url, "https://app.example.com/back");
+  });
+
+  test("bad input is a 400 on its field, an unknown plan a 404", async () => {
+    const plan = await t.plan();
+    const buyer = await t.signUp();
+    const seats = await checkout(buyer, { plan_id: plan.id, quantity: 3 });
+    assert.equal(seats.status, 400);
+    assert.ok(seats.body.quantity, JSON.stringify(seats.body));
+    const notUrl = await checkout(buyer, { plan_id: plan.id, cancel_url: "not a url" });
+    assert.equal(notUrl.status, 400);
+    assert.ok(notUrl.body.cancel_url, JSON.stringify(notUrl.body));
+    const missing = await checkout(buyer, { plan_id: "00000000-0000-4000-8000-000000000000" });
+    assert.equal(missing.status, 404);
+    assert.deepEqual(missing.body, { error: "Plan not found." });
+    const anonymous = await t.http("POST", "/api/subscriptions/checkout/", {
+      body: { plan_id: plan.id },
+    });
+    assert.equal(anonymous.status, 401);
+  });
+
+  test("paying the session makes the user active; then checkout is refused as create is", async () => {
+    const plan = await t.plan({ amount: 1500 });
+    const buyer = await t.signUp();
+    const res = await checkout(buyer, { plan_id: plan.id });
+    await pay(res.body.session_id);
+    const status = await t.http("GET", "/api/subscriptions/status/", { token: buyer.token });
+    assert.equal(status.body.status, "active");
+    assert.equal(status.body.plan.id, plan.id);
+    assert.deepEqual(
+      (await t.paymentsOf(buyer.userId)).map((p) => `${p.status}:${p.amount}`),
+      ["succeeded:1500"],
+    );
+    const [row] = await t.services.database.db
+      .select()
+      .from(checkoutSessions)
+      .where(eq(checkoutSessions.stripeSessionId, res.body.session_id));
+    assert.equal(row?.status, "complete");
+    assert.equal(row?.stripeSubscriptionId, status.body.stripe_subscription_id);
+    const again = await checkout(buyer, { plan_id: plan.id });
+    const create = await t.subscribe(buyer, plan.id);
+    assert.equal(again.status, 400);
+    assert.deepEqual(again.body, create.body);
+    assert.deepEqual(again.body, { error: "You already have an active subscription." });
+  });
+
+  test("an expired session is closed: the next request opens a new one", async () => {
+    const plan = await t.plan();
+    const buyer = await t.signUp();
+    const first = await checkout(buyer, { plan_id: plan.id });
+    await t.stripe.checkout.sessions.expire(first.body.session_id);
+    await t.settle();
+    const [row] = await t.services.database.db
+      .select({ status: checkoutSessions.status })
+      .from(checkoutSessions)
+      .where(eq(checkoutSessions.stripeSessionId, first.body.session_id));
+    assert.equal(row?.status, "expired", "checkout.session.expired closed our row");
+    const second = await checkout(buyer, { plan_id: plan.id });
+    assert.equal(second.status, 200);
+    assert.notEqual(second.body.session_id, first.body.session_id);
+  });
+
+  test("the completed event handled again (a replay) changes nothing", async () => {
+    const plan = await t.plan({ amount: 700 });
+    const buyer = await t.signUp();
+    const res = await checkout(buyer, { plan_id: plan.id });
+    await pay(res.body.session_id);
+    const completed = await t.stripe.events.list({ type: "checkout.session.completed", limit: 20 });
+    const event = completed.data.find(
+      (e) => (e.data.object as { id: string }).id === res.body.session_id,
+    );
+    assert.ok(event);
+    const before = await t.subscriptionsOf(buyer.userId);
+    assert.equal(await handleEvent(billingDepsOf(t.services), event), "processed");
+    const afterReplay = await t.subscriptionsOf(buyer.userId);
+    assert.equal(afterReplay.length, 1);
+    assert.equal(afterReplay[0]?.id, before[0]?.id);
+    assert.equal((await t.paymentsOf(buyer.userId)).length, 1);
+  });
+});
