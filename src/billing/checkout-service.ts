@@ -33,37 +33,30 @@ type SessionRow = typeof checkoutSessions.$inferSelect;
 /** An open session this close to its expiry is replaced rather than handed out. */
 const EXPIRY_MARGIN_MS = 10 * 60_000;
 
-const origin = (url: string) => new URL(url).origin;
-
 /**
- * The success and cancel URLs: the web app's pages under FRONTEND_URL, or the caller's own when
- * its origin is the web app's or one of CORS_ALLOWED_ORIGINS (an open redirect otherwise: Stripe
- * would send a paying customer wherever a request said).
+ * A URL Stripe sends the customer's browser back to: the caller's when its origin is the web
+ * app's (FRONTEND_URL) or one of CORS_ALLOWED_ORIGINS, else `fallback`, a page of the web app. Any
+ * other origin is refused: Stripe would otherwise send a paying customer wherever a request said.
  */
-export function checkoutUrls(
+export function returnUrl(
   config: CheckoutConfig,
-  input: Pick<CheckoutInput, "success_url" | "cancel_url">,
-): { successUrl: string; cancelUrl: string } {
+  field: string,
+  given: string | undefined,
+  fallback: (frontend: string) => string,
+): string {
   const base = config.FRONTEND_URL.replace(/\/+$/, "");
-  const allowed = new Set([origin(base), ...config.CORS_ALLOWED_ORIGINS]);
-  const pick = (field: "success_url" | "cancel_url", fallback: string) => {
-    const given = input[field];
-    if (given === undefined) return fallback;
-    let url: URL;
-    try {
-      url = new URL(given);
-    } catch {
-      throw fieldError(field, "Enter a valid URL.");
-    }
-    if ((url.protocol !== "https:" && url.protocol !== "http:") || !allowed.has(url.origin)) {
-      throw fieldError(field, "This URL's origin is not allowed.");
-    }
-    return given;
-  };
-  return {
-    successUrl: pick("success_url", `${base}/billing?checkout=success`),
-    cancelUrl: pick("cancel_url", `${base}/plans?checkout=canceled`),
-  };
+  if (given === undefined) return fallback(base);
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw fieldError(field, "Enter a valid URL.");
+  }
+  const allowed = new Set([new URL(base).origin, ...config.CORS_ALLOWED_ORIGINS]);
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || !allowed.has(url.origin)) {
+    throw fieldError(field, "This URL's origin is not allowed.");
+  }
+  return given;
 }
 
 /** The seats asked for, within the plan's bounds; a plan not billed per seat takes exactly one. */
@@ -159,7 +152,20 @@ export async function startCheckout(
 ): Promise<CheckoutAnswer> {
   const plan = await getActivePlan(deps.db, input.plan_id);
   const quantity = quantityFor(plan, input.quantity);
-  const urls = checkoutUrls(config, input);
+  const urls = {
+    successUrl: returnUrl(
+      config,
+      "success_url",
+      input.success_url,
+      (base) => `${base}/billing?checkout=success`,
+    ),
+    cancelUrl: returnUrl(
+      config,
+      "cancel_url",
+      input.cancel_url,
+      (base) => `${base}/plans?checkout=canceled`,
+    ),
+  };
   const { user, customer } = await ensureCustomer(deps, userId);
   await settleOpenSubscriptions(deps, customer, `checkout-session:${userId}:replace`, {
     user,

@@ -20,13 +20,17 @@ import {
   PaymentMethodBody,
   PaymentMethodResult,
   PaymentMethodStatus,
+  PortalBody,
+  PortalSession,
   UpcomingInvoice,
 } from "./hosted-schemas.ts";
 import { getInvoice, invoiceBody, listInvoices, upcomingInvoice } from "./invoices-service.ts";
 import { defaultCard, updatePaymentMethod } from "./payment-method-service.ts";
+import { openPortal } from "./portal-service.ts";
 
 /**
- * `/api/subscriptions/checkout/`, `invoices/…` and `payment-method/` (docs/checkout-and-invoices.md):
+ * `/api/subscriptions/checkout/`, `portal/`, `invoices/…` and `payment-method/`
+ * (docs/checkout-and-invoices.md):
  * every route acts on the signed-in user's own objects only.
  */
 export function registerHostedRoutes(app: App, appDeps: AppDeps, deps: BillingDeps): void {
@@ -200,5 +204,36 @@ export function registerHostedRoutes(app: App, appDeps: AppDeps, deps: BillingDe
     },
     async (request) =>
       updatePaymentMethod(service, requireUser(request).id, request.body?.payment_method_id),
+  );
+
+  app.post(
+    "/api/subscriptions/portal/",
+    {
+      schema: {
+        ...base,
+        operationId: "subscriptions_portal",
+        summary: "Open Stripe's Billing Portal for the signed-in user's customer.",
+        description:
+          "Cancel, switch plan, change seats or update the card at Stripe; the changes reach the " +
+          "app through webhooks, as the API's own routes' do. `return_url` is where the portal's " +
+          "back link goes (defaults to the web app's /billing). The body may be left out.",
+        body: PortalBody,
+        response: {
+          200: described("The portal session.", PortalSession),
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.fields,
+            [businessFailure(404, "The user has never subscribed: no Stripe customer yet.")],
+            failures.auth,
+            failures.database,
+          ),
+        },
+      },
+      config: { optionalBody: true },
+      preValidation: auth,
+    },
+    async (request) =>
+      openPortal(deps, appDeps.config, requireUser(request).id, request.body ?? {}),
   );
 }

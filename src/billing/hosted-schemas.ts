@@ -185,3 +185,13 @@ export const PaymentMethodResult = Type.Object({
   ),
   setup_intent_id: Type.Optional(Type.String({ examples: ["seti_1QfXc4LkdIwHu7ix"] })),
 });
+
+export const PortalBody = Type.Object(
+  { return_url: Type.Optional(ReturnUrl) },
+  { examples: [{ return_url: "https://app.example.com/billing" }, {}] },
+);
+
+export const PortalSession = Type.Object(
+  { url: Type.String({ format: "uri", description: "Send the customer's browser here." }) },
+  { examples: [{ url: "https://billing.stripe.com/p/session/test_YWNjdF8x" }] },
+);

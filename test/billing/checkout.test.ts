@@ -161,3 +161,68 @@ describe("POST checkout/", () => {
     assert.equal((await t.paymentsOf(buyer.userId)).length, 1);
   });
 });
+
+describe("POST portal/", () => {
+  test("a user Stripe has never seen has no portal", async () => {
+    const buyer = await t.signUp();
+    const res = await t.http("POST", "/api/subscriptions/portal/", { token: buyer.token });
+    assert.deepEqual([res.status, res.body], [404, { error: "No billing account yet." }]);
+  });
+
+  test("opens the portal for the user's own customer, back to the web app or an allowed origin", async () => {
+    const plan = await t.plan();
+    const buyer = await t.signUp();
+    await t.subscribe(buyer, plan.id);
+    const res = await t.http("POST", "/api/subscriptions/portal/", { token: buyer.token });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const id = res.body.url.split("/").pop();
+    const events = await t.stripe.events.list({
+      type: "billing_portal.session.created",
+      limit: 20,
+    });
+    const session = events.data.find((e) => (e.data.object as { id: string }).id === id)?.data
+      .object as { customer: string; return_url: string } | undefined;
+    const customers = await t.stripe.customers.list({ email: buyer.email });
+    assert.equal(session?.customer, customers.data[0]?.id);
+    assert.equal(session?.return_url, "https://app.example.com/billing");
+    const evil = await t.http("POST", "/api/subscriptions/portal/", {
+      token: buyer.token,
+      body: { return_url: "https://evil.example/" },
+    });
+    assert.deepEqual(
+      [evil.status, evil.body],
+      [400, { return_url: ["This URL's origin is not allowed."] }],
+    );
+  });
+
+  test("what the customer does in the portal shows in status and the card on file", async () => {
+    const plan = await t.plan({ amount: 1000 });
+    const bigger = await t.plan({ amount: 3000 });
+    const buyer = await t.signUp();
+    const created = await t.subscribe(buyer, plan.id);
+    const subId: string = created.body.subscription.stripe_subscription_id;
+    // The portal's actions are Stripe API calls on the customer's objects.
+    const sub = await t.stripe.subscriptions.retrieve(subId);
+    await t.stripe.subscriptions.update(subId, {
+      items: [{ id: sub.items.data[0]?.id ?? "", price: bigger.stripe_price_id }],
+      proration_behavior: "none",
+    });
+    await t.settle();
+    let status = await t.http("GET", "/api/subscriptions/status/", { token: buyer.token });
+    assert.equal(status.body.plan.id, bigger.id);
+    await t.stripe.subscriptions.update(subId, {
+      cancel_at: sub.items.data[0]?.current_period_end ?? 0,
+    });
+    await t.settle();
+    status = await t.http("GET", "/api/subscriptions/status/", { token: buyer.token });
+    assert.equal(status.body.cancel_at_period_end, true);
+    const card = await t.stripe.paymentMethods.attach("pm_card_mastercard", {
+      customer: String(sub.customer),
+    });
+    await t.stripe.customers.update(String(sub.customer), {
+      invoice_settings: { default_payment_method: card.id },
+    });
+    const shown = await t.http("GET", "/api/subscriptions/payment-method/", { token: buyer.token });
+    assert.equal(shown.body.payment_method.brand, "mastercard");
+  });
+});
