@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { billingDepsOf } from "../../src/billing/billing-deps.ts";
 import { checkoutSessions } from "../../src/billing/hosted-tables.ts";
 import { handleEvent } from "../../src/billing/stripe-events.ts";
+import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import { type BillingTestApp, type Customer, startBillingApp } from "../helpers/billing.ts";
 
 let t: BillingTestApp;
@@ -141,6 +142,57 @@ describe("POST checkout/", () => {
     const second = await checkout(buyer, { plan_id: plan.id });
     assert.equal(second.status, 200);
     assert.notEqual(second.body.session_id, first.body.session_id);
+  });
+
+  test("two users asking for the same plan get sessions of their own", async () => {
+    const plan = await t.plan();
+    const [a, b] = [await t.signUp(), await t.signUp()];
+    const [sa, sb] = [
+      await checkout(a, { plan_id: plan.id }),
+      await checkout(b, { plan_id: plan.id }),
+    ];
+    assert.notEqual(sa.body.session_id, sb.body.session_id);
+    const ra = await t.stripe.checkout.sessions.retrieve(sa.body.session_id);
+    const rb = await t.stripe.checkout.sessions.retrieve(sb.body.session_id);
+    assert.deepEqual([ra.client_reference_id, rb.client_reference_id], [a.userId, b.userId]);
+    assert.notEqual(ra.customer, rb.customer);
+  });
+
+  test("our session's events in reverse order: active, one payment, nothing retried", async () => {
+    const plan = await t.plan({ amount: 2100 });
+    const buyer = await t.signUp();
+    const res = await checkout(buyer, { plan_id: plan.id });
+    t.emulator.holdDeliveries(true);
+    let ids: string[] = [];
+    try {
+      const before = new Set(t.emulator.heldEvents());
+      await t.emulator.completeCheckoutSession(res.body.session_id);
+      ids = t.emulator.heldEvents().filter((id) => !before.has(id));
+      await t.emulator.deliver([...ids].reverse());
+      await t.settle();
+    } finally {
+      t.emulator.holdDeliveries(false);
+    }
+    await t.settle();
+    const status = await t.http("GET", "/api/subscriptions/status/", { token: buyer.token });
+    assert.equal(status.body.status, "active");
+    assert.deepEqual(
+      (await t.paymentsOf(buyer.userId)).map((p) => `${p.status}:${p.amount}`),
+      ["succeeded:2100"],
+    );
+    const receipts = (await t.emailsOf(buyer.userId)).filter(
+      (m) => m.template === "billing.subscription_confirmation",
+    );
+    assert.equal(receipts.length, 1);
+    const stored = await t.services.database.db
+      .select({ attempts: stripeEvents.attempts })
+      .from(stripeEvents)
+      .where(inArray(stripeEvents.id, ids));
+    assert.equal(stored.length, ids.length);
+    assert.ok(
+      stored.every((e) => e.attempts === 1),
+      "each event was handled at its first attempt",
+    );
   });
 
   test("the completed event handled again (a replay) changes nothing", async () => {
