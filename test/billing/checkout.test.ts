@@ -278,3 +278,25 @@ describe("POST portal/", () => {
     assert.equal(shown.body.payment_method.brand, "mastercard");
   });
 });
+
+describe("REQUIRE_VERIFIED_EMAIL=on", () => {
+  let v: BillingTestApp;
+  before(async () => {
+    v = await startBillingApp({ env: { REQUIRE_VERIFIED_EMAIL: "on" } });
+  });
+  after(() => v?.close());
+
+  test("checkout answers create/'s 403 to an unverified user, and opens nothing", async () => {
+    const plan = await v.plan();
+    const buyer = await v.signUp();
+    const refused = await v.http("POST", "/api/subscriptions/checkout/", {
+      token: buyer.token,
+      body: { plan_id: plan.id },
+    });
+    const create = await v.subscribe(buyer, plan.id);
+    assert.equal(refused.status, 403);
+    assert.deepEqual(refused.body, create.body);
+    const opened = await v.stripe.checkout.sessions.list({ limit: 100 });
+    assert.equal(opened.data.length, 0);
+  });
+});
