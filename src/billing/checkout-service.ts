@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import Stripe from "stripe";
 import type { Config } from "../config.ts";
 import type { Executor } from "../platform/db/client.ts";
+import { AppError } from "../platform/errors.ts";
 import { businessError, fieldError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import type { BillingDeps } from "./billing-deps.ts";
@@ -166,18 +167,29 @@ export async function startCheckout(
       (base) => `${base}/plans?checkout=canceled`,
     ),
   };
+  try {
+    return await openFor(deps, userId, plan, quantity, input.allow_promotion_codes ?? false, urls);
+  } catch (err) {
+    if (err instanceof AppError || !(err instanceof Stripe.errors.StripeError)) throw err;
+    deps.logger.error({ err, user: userId }, "checkout session failed");
+    throw businessError("invalid", "Checkout could not be started. Please try again.");
+  }
+}
+
+async function openFor(
+  deps: BillingDeps & { logger: Logger },
+  userId: string,
+  plan: Plan,
+  quantity: number,
+  allowPromotionCodes: boolean,
+  urls: { successUrl: string; cancelUrl: string },
+): Promise<CheckoutAnswer> {
   const { user, customer } = await ensureCustomer(deps, userId);
   await settleOpenSubscriptions(deps, customer, `checkout-session:${userId}:replace`, {
     user,
     plans: [plan],
   });
-  const wanted = {
-    userId,
-    planId: plan.id,
-    quantity,
-    allowPromotionCodes: input.allow_promotion_codes ?? false,
-    ...urls,
-  };
+  const wanted = { userId, planId: plan.id, quantity, allowPromotionCodes, ...urls };
   for (let attempt = 0; attempt < 3; attempt++) {
     const { row, replaced } = await claimSession(deps.db, wanted);
     if (replaced?.stripeSessionId) await expireAtStripe(deps, replaced.stripeSessionId);
@@ -199,9 +211,12 @@ async function openSession(
   plan: Plan,
   customer: string,
 ): Promise<Stripe.Checkout.Session | undefined> {
-  const session = row.stripeSessionId
-    ? await deps.stripe.checkout.sessions.retrieve(row.stripeSessionId)
-    : await createSession(
+  let session: Stripe.Checkout.Session;
+  if (row.stripeSessionId) {
+    session = await deps.stripe.checkout.sessions.retrieve(row.stripeSessionId);
+  } else {
+    try {
+      session = await createSession(
         deps.stripe,
         {
           mode: "subscription",
@@ -216,6 +231,13 @@ async function openSession(
         },
         `checkout-session:${row.id}`,
       );
+    } catch (err) {
+      // Replaying the key would replay the refusal: the row is given up, the next request starts
+      // afresh with a row (and key) of its own.
+      await markSession(deps.db, row.id, "expired");
+      throw err;
+    }
+  }
   if (session.status === "open") {
     if (!row.stripeSessionId) {
       await deps.db

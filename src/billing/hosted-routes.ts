@@ -191,7 +191,10 @@ export function registerHostedRoutes(app: App, appDeps: AppDeps, deps: BillingDe
             failures.jsonBody,
             failures.fields,
             [
-              businessFailure(400, "The card cannot be used (unknown, or someone else's)."),
+              businessFailure(
+                400,
+                "The card cannot be used (unknown, or someone else's), or Stripe refused the change.",
+              ),
               businessFailure(402, "The card was declined."),
             ],
             failures.auth,
@@ -224,7 +227,10 @@ export function registerHostedRoutes(app: App, appDeps: AppDeps, deps: BillingDe
             failures.any,
             failures.jsonBody,
             failures.fields,
-            [businessFailure(404, "The user has never subscribed: no Stripe customer yet.")],
+            [
+              businessFailure(400, "Stripe refused to open the portal (not configured)."),
+              businessFailure(404, "The user has never subscribed: no Stripe customer yet."),
+            ],
             failures.auth,
             failures.database,
           ),
@@ -234,6 +240,6 @@ export function registerHostedRoutes(app: App, appDeps: AppDeps, deps: BillingDe
       preValidation: auth,
     },
     async (request) =>
-      openPortal(deps, appDeps.config, requireUser(request).id, request.body ?? {}),
+      openPortal(service, appDeps.config, requireUser(request).id, request.body ?? {}),
   );
 }

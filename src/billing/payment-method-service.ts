@@ -1,5 +1,6 @@
 import Stripe from "stripe";
 import { getUserById } from "../accounts/index.ts";
+import { AppError } from "../platform/errors.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import type { BillingDeps } from "./billing-deps.ts";
@@ -58,6 +59,20 @@ const RECOVERABLE = new Set(["past_due", "unpaid"]);
  * create/ answers a first payment (402 on a decline, `client_secret` for 3-D Secure).
  */
 export async function updatePaymentMethod(
+  deps: BillingDeps & { logger: Logger },
+  userId: string,
+  paymentMethodId: string | undefined,
+): Promise<PaymentMethodResult> {
+  try {
+    return await setCard(deps, userId, paymentMethodId);
+  } catch (err) {
+    if (err instanceof AppError || !(err instanceof Stripe.errors.StripeError)) throw err;
+    deps.logger.error({ err, user: userId }, "payment method update failed");
+    throw businessError("invalid", "The payment method could not be updated. Please try again.");
+  }
+}
+
+async function setCard(
   deps: BillingDeps & { logger: Logger },
   userId: string,
   paymentMethodId: string | undefined,

@@ -1,5 +1,7 @@
+import Stripe from "stripe";
 import { getUserById } from "../accounts/index.ts";
 import { businessError } from "../platform/http/errors.ts";
+import type { Logger } from "../platform/logging.ts";
 import type { BillingDeps } from "./billing-deps.ts";
 import { type CheckoutConfig, returnUrl } from "./checkout-service.ts";
 
@@ -10,7 +12,7 @@ import { type CheckoutConfig, returnUrl } from "./checkout-service.ts";
  * (docs/checkout-and-invoices.md). A user Stripe has never seen has no portal: a 404.
  */
 export async function openPortal(
-  deps: BillingDeps,
+  deps: BillingDeps & { logger: Logger },
   config: CheckoutConfig,
   userId: string,
   input: { return_url?: string | undefined },
@@ -18,9 +20,16 @@ export async function openPortal(
   const url = returnUrl(config, "return_url", input.return_url, (base) => `${base}/billing`);
   const user = await getUserById(deps.db, userId);
   if (!user?.stripeCustomerId) throw businessError("not_found", "No billing account yet.");
-  const session = await deps.stripe.billingPortal.sessions.create({
-    customer: user.stripeCustomerId,
-    return_url: url,
-  });
-  return { url: session.url };
+  try {
+    const session = await deps.stripe.billingPortal.sessions.create({
+      customer: user.stripeCustomerId,
+      return_url: url,
+    });
+    return { url: session.url };
+  } catch (err) {
+    // Typically a portal never configured for this mode of the account (docs/operations.md).
+    if (!(err instanceof Stripe.errors.StripeError)) throw err;
+    deps.logger.error({ err, user: userId }, "billing portal session failed");
+    throw businessError("invalid", "The billing portal could not be opened. Please try again.");
+  }
 }

@@ -5,11 +5,28 @@ import { billingDepsOf } from "../../src/billing/billing-deps.ts";
 import { checkoutSessions } from "../../src/billing/hosted-tables.ts";
 import { handleEvent } from "../../src/billing/stripe-events.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
+import { StripeApiError } from "../../stripe-emulator/errors.ts";
+import type { Stage } from "../../stripe-emulator/server.ts";
 import { type BillingTestApp, type Customer, startBillingApp } from "../helpers/billing.ts";
+
+/** Set to make Stripe refuse the next Checkout Session create, as it does an inactive price. */
+let refuseNextCreate = false;
+const refusal: Stage = async (ex, next) => {
+  if (refuseNextCreate && ex.method === "POST" && ex.path === "/v1/checkout/sessions") {
+    refuseNextCreate = false;
+    throw new StripeApiError(400, {
+      type: "invalid_request_error",
+      message: "The price specified is inactive. This field only accepts active prices.",
+      param: "line_items[0][price]",
+    });
+  }
+  return next();
+};
 
 let t: BillingTestApp;
 before(async () => {
   t = await startBillingApp({
+    stages: [refusal],
     env: {
       FRONTEND_URL: "https://app.example.com",
       CORS_ALLOWED_ORIGINS: "https://shop.example.com",
@@ -101,6 +118,27 @@ describe("POST checkout/", () => {
       body: { plan_id: plan.id },
     });
     assert.equal(anonymous.status, 401);
+  });
+
+  test("a session Stripe refuses is a 400, and the next request starts afresh", async () => {
+    const plan = await t.plan();
+    const buyer = await t.signUp();
+    refuseNextCreate = true;
+    const refused = await checkout(buyer, { plan_id: plan.id });
+    assert.deepEqual(
+      [refused.status, refused.body],
+      [400, { error: "Checkout could not be started. Please try again." }],
+    );
+    const ok = await checkout(buyer, { plan_id: plan.id });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const rows = await t.services.database.db
+      .select({ status: checkoutSessions.status, session: checkoutSessions.stripeSessionId })
+      .from(checkoutSessions)
+      .where(eq(checkoutSessions.userId, buyer.userId));
+    assert.deepEqual(rows.map((r) => [r.status, r.session]).sort(), [
+      ["expired", null],
+      ["open", ok.body.session_id],
+    ]);
   });
 
   test("paying the session makes the user active; then checkout is refused as create is", async () => {
