@@ -30,14 +30,34 @@ import { openPortal } from "./portal-service.ts";
 
 /**
  * `/api/subscriptions/checkout/`, `portal/`, `invoices/…` and `payment-method/`
- * (docs/checkout-and-invoices.md):
- * every route acts on the signed-in user's own objects only.
+ * (docs/checkout-and-invoices.md): every route acts on the signed-in user's own objects only.
  */
 export function registerHostedRoutes(app: App, appDeps: AppDeps, deps: BillingDeps): void {
-  const service = { ...deps, logger: appDeps.logger };
-  const auth = authenticate(appDeps);
-  const base = { tags: ["subscriptions"], security: [{ bearerAuth: [] }] };
+  const context: RouteContext = {
+    app,
+    appDeps,
+    deps,
+    service: { ...deps, logger: appDeps.logger },
+    auth: authenticate(appDeps),
+    base: { tags: ["subscriptions"], security: [{ bearerAuth: [] }] },
+  };
+  checkoutRoutes(context);
+  invoiceRoutes(context);
+  paymentMethodRoutes(context);
+}
 
+/** What every route of this file shares. */
+interface RouteContext {
+  app: App;
+  appDeps: AppDeps;
+  deps: BillingDeps;
+  service: BillingDeps & { logger: AppDeps["logger"] };
+  auth: ReturnType<typeof authenticate>;
+  base: { tags: string[]; security: Record<string, string[]>[] };
+}
+
+/** Checkout and the Billing Portal: Stripe's hosted pages. */
+function checkoutRoutes({ app, appDeps, service, auth, base }: RouteContext): void {
   app.post(
     "/api/subscriptions/checkout/",
     {
@@ -73,6 +93,43 @@ export function registerHostedRoutes(app: App, appDeps: AppDeps, deps: BillingDe
       startCheckout(service, appDeps.config, requireUser(request).id, request.body),
   );
 
+  app.post(
+    "/api/subscriptions/portal/",
+    {
+      schema: {
+        ...base,
+        operationId: "subscriptions_portal",
+        summary: "Open Stripe's Billing Portal for the signed-in user's customer.",
+        description:
+          "Cancel, switch plan, change seats or update the card at Stripe; the changes reach the " +
+          "app through webhooks, as the API's own routes' do. `return_url` is where the portal's " +
+          "back link goes (defaults to the web app's /billing). The body may be left out.",
+        body: PortalBody,
+        response: {
+          200: described("The portal session.", PortalSession),
+          ...errorResponses(
+            failures.any,
+            failures.jsonBody,
+            failures.fields,
+            [
+              businessFailure(400, "Stripe refused to open the portal (not configured)."),
+              businessFailure(404, "The user has never subscribed: no Stripe customer yet."),
+            ],
+            failures.auth,
+            failures.database,
+          ),
+        },
+      },
+      config: { optionalBody: true },
+      preValidation: auth,
+    },
+    async (request) =>
+      openPortal(service, appDeps.config, requireUser(request).id, request.body ?? {}),
+  );
+}
+
+/** The user's invoices, stored from webhooks, and the next one's preview. */
+function invoiceRoutes({ app, deps, auth, base }: RouteContext): void {
   app.get(
     "/api/subscriptions/invoices/",
     {
@@ -151,7 +208,10 @@ export function registerHostedRoutes(app: App, appDeps: AppDeps, deps: BillingDe
     async (request) =>
       invoiceBody(await getInvoice(deps.db, requireUser(request).id, request.params.id)),
   );
+}
 
+/** The card on file. */
+function paymentMethodRoutes({ app, deps, service, auth, base }: RouteContext): void {
   app.get(
     "/api/subscriptions/payment-method/",
     {
@@ -207,39 +267,5 @@ export function registerHostedRoutes(app: App, appDeps: AppDeps, deps: BillingDe
     },
     async (request) =>
       updatePaymentMethod(service, requireUser(request).id, request.body?.payment_method_id),
-  );
-
-  app.post(
-    "/api/subscriptions/portal/",
-    {
-      schema: {
-        ...base,
-        operationId: "subscriptions_portal",
-        summary: "Open Stripe's Billing Portal for the signed-in user's customer.",
-        description:
-          "Cancel, switch plan, change seats or update the card at Stripe; the changes reach the " +
-          "app through webhooks, as the API's own routes' do. `return_url` is where the portal's " +
-          "back link goes (defaults to the web app's /billing). The body may be left out.",
-        body: PortalBody,
-        response: {
-          200: described("The portal session.", PortalSession),
-          ...errorResponses(
-            failures.any,
-            failures.jsonBody,
-            failures.fields,
-            [
-              businessFailure(400, "Stripe refused to open the portal (not configured)."),
-              businessFailure(404, "The user has never subscribed: no Stripe customer yet."),
-            ],
-            failures.auth,
-            failures.database,
-          ),
-        },
-      },
-      config: { optionalBody: true },
-      preValidation: auth,
-    },
-    async (request) =>
-      openPortal(service, appDeps.config, requireUser(request).id, request.body ?? {}),
   );
 }
