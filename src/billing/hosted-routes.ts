@@ -191,6 +191,9 @@ function invoiceRoutes({ app, deps, auth, base }: RouteContext): void {
         ...base,
         operationId: "subscriptions_invoices_retrieve",
         summary: "One of the signed-in user's invoices, by Stripe's id.",
+        description:
+          "Stripe's invoice id (`in_…`, a payment's `stripe_invoice_id`). Another user's invoice " +
+          "answers the same 404 as an unknown one.",
         params: InvoiceParams,
         response: {
           200: described("The invoice.", InvoiceSchema),
@@ -219,6 +222,9 @@ function paymentMethodRoutes({ app, deps, service, auth, base }: RouteContext): 
         ...base,
         operationId: "subscriptions_payment_method_retrieve",
         summary: "The default card on file (brand, last 4 digits, expiry), or null.",
+        description:
+          "The Stripe customer's default payment method, read from Stripe (POST sets it on the " +
+          "customer and on the current subscription).",
         response: {
           200: described("The default card.", PaymentMethodStatus),
           ...errorResponses(failures.any, failures.auth, failures.database),
