@@ -8,6 +8,8 @@ import type { Batch, HandlerResult, LedgerEvent, Outcome } from "../webhooks/ind
 import type { BillingDeps } from "./billing-deps.ts";
 import { trialEndingEmail } from "./billing-emails.ts";
 import { plans } from "./billing-tables.ts";
+import { checkoutCompleted, checkoutExpired, linkOwnerThroughCheckout } from "./checkout-events.ts";
+import { syncInvoice } from "./invoices-service.ts";
 import {
   invoiceFacts,
   recordActionRequired,
@@ -126,7 +128,19 @@ async function invoicePaid(
 ): Promise<Outcome> {
   if (!event.data.object.id) return "ignored";
   await recordInvoicePaid(deps, await invoiceFacts(deps, event.data.object.id));
+  await storeInvoice(deps, event.data.object.id);
   return "processed";
+}
+
+/**
+ * Writes the invoice into the users' invoices (invoices-service.ts), read back from Stripe under
+ * the version marker, so of the many `invoice.*` events of one invoice, in any order, the latest
+ * read wins. The payment events read it a second time for this: a read that starts after theirs is
+ * the newer one, whichever handler's read it follows.
+ */
+async function storeInvoice(deps: BillingDeps, id: string | undefined): Promise<Outcome> {
+  if (!id) return "ignored";
+  return (await syncInvoice(deps, id)) ? "processed" : "ignored";
 }
 
 /**
@@ -151,6 +165,7 @@ const handlers: HandlerTable = {
     if (!inv.id) return "ignored";
     const at = { attempt: inv.attempt_count, created: event.created };
     await recordInvoiceFailed(deps, await invoiceFacts(deps, inv.id), at);
+    await storeInvoice(deps, inv.id);
     return "processed";
   },
   "invoice.payment_action_required": async (deps, event) => {
@@ -158,8 +173,16 @@ const handlers: HandlerTable = {
     if (!inv.id) return "ignored";
     const at = { attempt: inv.attempt_count, created: event.created };
     await recordActionRequired(deps, await invoiceFacts(deps, inv.id), at);
+    await storeInvoice(deps, inv.id);
     return "processed";
   },
+  "invoice.created": (deps, event) => storeInvoice(deps, event.data.object.id),
+  "invoice.finalized": (deps, event) => storeInvoice(deps, event.data.object.id),
+  "invoice.updated": (deps, event) => storeInvoice(deps, event.data.object.id),
+  "invoice.voided": (deps, event) => storeInvoice(deps, event.data.object.id),
+  "invoice.marked_uncollectible": (deps, event) => storeInvoice(deps, event.data.object.id),
+  "checkout.session.completed": (deps, event) => checkoutCompleted(deps, event.data.object.id),
+  "checkout.session.expired": (deps, event) => checkoutExpired(deps, event.data.object.id),
   "charge.refunded": async (deps, event) => {
     const id: unknown = event.data.object.id;
     if (typeof id !== "string" || id === "") return "ignored";
@@ -184,7 +207,17 @@ function subscriptionToSync(event: Stripe.Event): string | undefined {
 export async function handleEvent(deps: BillingDeps, event: Stripe.Event): Promise<Outcome> {
   // The table is keyed by type, so the handler found is the one for this event's own type.
   const handler = handlers[event.type] as Handler<Stripe.Event.Type> | undefined;
-  return handler ? handler(deps, event) : "ignored";
+  if (!handler) return "ignored";
+  try {
+    return await handler(deps, event);
+  } catch (err) {
+    // An owner not known yet may be named by the Checkout Session that created the subscription
+    // (docs/architecture.md, 'Owner resolution'): linked now, the event need not wait for a retry.
+    if (err instanceof RetryLater && (await linkOwnerThroughCheckout(deps, event))) {
+      return handler(deps, event);
+    }
+    throw err;
+  }
 }
 
 export type EventDeps = BillingDeps & { logger: Logger };

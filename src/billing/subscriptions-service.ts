@@ -78,7 +78,7 @@ export async function subscriptionStatus(
 const HOLDS = new Set(["active", "trialing", "past_due", "unpaid", "paused"]);
 /** A pending checkout older than this was abandoned (its process died). */
 const CHECKOUT_TIMEOUT_MS = 10 * 60_000;
-const ALREADY = "You already have an active subscription.";
+export const ALREADY = "You already have an active subscription.";
 
 type Checkout = typeof subscriptionCheckouts.$inferSelect;
 
@@ -137,7 +137,7 @@ async function finishCheckout(
  * attempt made (by `metadata.user_id`), else create it. The idempotency key covers a retry within
  * Stripe's key window; the lookup covers one after it.
  */
-async function ensureCustomer(
+export async function ensureCustomer(
   deps: BillingDeps,
   userId: string,
 ): Promise<{ user: User; customer: string }> {
@@ -298,7 +298,7 @@ async function firstPaymentOutcome(
  * that holds (HOLDS) refuses the create; an incomplete one, an abandoned 3-D Secure checkout, is
  * canceled instead of waiting 23 h for it to expire.
  */
-async function settleOpenSubscriptions(
+export async function settleOpenSubscriptions(
   deps: BillingDeps,
   customer: string,
   key: string,

@@ -41,6 +41,7 @@ export const otherDeclarations: Record<string, Shape> = {
   "GET /v1/webhook_endpoints": shape<Stripe.WebhookEndpointListParams>({ ...pagination }),
   "DELETE /v1/webhook_endpoints/:id": shape<Stripe.WebhookEndpointDeleteParams>({}),
   "POST /v1/checkout/sessions": shape<Stripe.Checkout.SessionCreateParams>({
+    allow_promotion_codes: bool,
     cancel_url: str,
     client_reference_id: str,
     currency: str,

@@ -9,6 +9,7 @@ import {
   isRecord,
   mergeMetadata,
   optArr,
+  optBool,
   optInt,
   optObj,
   optStr,
@@ -43,7 +44,8 @@ function buildSession(
     object: "checkout.session",
     adaptive_pricing: null,
     after_expiration: null,
-    allow_promotion_codes: null,
+    // Recorded as asked; the hosted page does not take codes yet (README, 'Not supported').
+    allow_promotion_codes: optBool(p, "allow_promotion_codes") ?? null,
     allowed_payment_method_types: null,
     amount_subtotal: amount,
     amount_total: amount,

@@ -65,6 +65,16 @@ describe("Checkout line items", () => {
     assert.equal(created.line_items?.data.length, 1);
   });
 
+  test("allow_promotion_codes is recorded on the session, null when not asked", async () => {
+    const price = await monthlyPrice(t.stripe);
+    const base = { mode: "subscription" as const, line_items: [{ price: price.id }], ...urls };
+    const asked = await t.stripe.checkout.sessions.create({ ...base, allow_promotion_codes: true });
+    assert.equal(asked.allow_promotion_codes, true);
+    assert.equal((await t.stripe.checkout.sessions.retrieve(asked.id)).allow_promotion_codes, true);
+    const plain = await t.stripe.checkout.sessions.create(base);
+    assert.equal(plain.allow_promotion_codes, null);
+  });
+
   test("listLineItems of an unknown session is resource_missing", async () => {
     await assert.rejects(t.stripe.checkout.sessions.listLineItems("cs_test_nope"), {
       code: "resource_missing",

@@ -151,7 +151,6 @@ test("the fixture events of types billing does not handle are stored, settled as
   const before = await s.footprint();
   const unhandled = [
     fixture("event"), // plan.created, exactly as published (api_version null)
-    eventPayload("checkout.session.completed", fixture("checkout.session")), // customer: null
     eventPayload("customer.created", fixture("customer")),
     eventPayload("price.created", fixture("price")),
     eventPayload("product.created", fixture("product")),
@@ -163,4 +162,39 @@ test("the fixture events of types billing does not handle are stored, settled as
     assert.equal(await s.deliver(fresh), "ignored", String(event.type));
   }
   assert.deepEqual(await s.footprint(), before);
+});
+
+test("checkout.session.completed for a session Stripe does not know decides nothing", async () => {
+  const before = await s.footprint();
+  const event = eventPayload("checkout.session.completed", fixture("checkout.session"));
+  const fresh = { ...event, id: `${String(event.id)}_${Math.random().toString(36).slice(2)}` };
+  assert.equal(await s.deliver(fresh), "ignored");
+  assert.deepEqual(await s.footprint(), before);
+});
+
+test("checkout.session.completed links the user Stripe's session names, not the payload's", async () => {
+  const buyer = await t.signUp();
+  const forger = await t.signUp();
+  const plan = await t.plan({ amount: 1500 });
+  const session = await t.stripe.checkout.sessions.create({
+    mode: "subscription",
+    customer_email: buyer.email,
+    client_reference_id: buyer.userId,
+    line_items: [{ price: plan.stripe_price_id, quantity: 1 }],
+    success_url: "http://localhost:3000/billing",
+  });
+  await t.emulator.completeCheckoutSession(session.id);
+  const paid = await t.stripe.checkout.sessions.retrieve(session.id);
+  const payload = {
+    ...fixture("checkout.session"),
+    id: session.id,
+    client_reference_id: forger.userId,
+  };
+  assert.equal(await s.deliver(eventPayload("checkout.session.completed", payload)), "processed");
+  const [row] = await t.subscriptionsOf(buyer.userId);
+  assert.equal(row?.stripeSubscriptionId, paid.subscription);
+  assert.equal(row?.status, "active");
+  assert.deepEqual(await t.subscriptionsOf(forger.userId), []);
+  const status = await t.http("GET", "/api/subscriptions/status/", { token: buyer.token });
+  assert.equal(status.body.status, "active");
 });
