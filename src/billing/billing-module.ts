@@ -1,14 +1,17 @@
 import type { AppDeps } from "../platform/feature.ts";
 import type { App } from "../platform/http/types.ts";
 import { registerBillingRoutes } from "./billing-routes.ts";
+import { registerChangeRoutes } from "./change-routes.ts";
 
 /** The billing feature's HTTP surface: `/api/subscriptions/…`. */
 export function billingModule(app: App, deps: AppDeps): void {
   if (!app.hasRequestDecorator("user")) app.decorateRequest("user", null);
-  registerBillingRoutes(app, deps, {
+  const billing = {
     db: deps.database.db,
     stripe: deps.stripe.stripe,
     jobs: deps.jobs,
     config: deps.config,
-  });
+  };
+  registerBillingRoutes(app, deps, billing);
+  registerChangeRoutes(app, deps, billing);
 }

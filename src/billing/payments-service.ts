@@ -13,6 +13,7 @@ import {
 import { payments, plans } from "./billing-tables.ts";
 import { displayAmount, formatMinor } from "./money.ts";
 import { customerIdOf, resolveUser } from "./owners.ts";
+import { discountBody } from "./subscription-discounts.ts";
 import { queueCancellationEmails } from "./subscription-emails.ts";
 import {
   applySubscription,
@@ -32,6 +33,10 @@ export interface PaymentBody {
   currency: string;
   status: string;
   description: string;
+  quantity: number | null;
+  unit_amount: string | null;
+  discount_amount: string;
+  promotion_code: string | null;
   created_at: string;
 }
 
@@ -44,6 +49,10 @@ export function paymentBody(row: PaymentRow): PaymentBody {
     currency: row.currency,
     status: row.status,
     description: row.description,
+    quantity: row.quantity,
+    unit_amount: row.unitAmount === null ? null : formatMinor(row.unitAmount, row.currency),
+    discount_amount: formatMinor(row.discountAmount, row.currency),
+    promotion_code: row.promotionCode,
     created_at: row.occurredAt.toISOString(),
   };
 }
@@ -181,7 +190,14 @@ export async function recordInvoicePaid(deps: BillingDeps, facts: InvoiceFacts):
 /** The columns a payment row takes from its invoice, whatever its outcome. */
 function invoicePayment(ctx: Context, facts: InvoiceFacts) {
   const inv = facts.invoice;
+  const item = facts.snapshot?.sub.items.data[0];
+  const discount = discountBody(ctx.subscription?.discount);
+  const discountAmount = (inv.total_discount_amounts ?? []).reduce((sum, d) => sum + d.amount, 0);
   return {
+    quantity: item?.quantity ?? null,
+    unitAmount: item?.price.unit_amount ?? null,
+    discountAmount,
+    promotionCode: discountAmount > 0 ? (discount?.code ?? null) : null,
     userId: ctx.user.id,
     subscriptionId: ctx.subscription?.id ?? null,
     stripeInvoiceId: inv.id,

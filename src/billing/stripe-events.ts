@@ -15,6 +15,7 @@ import {
   recordInvoicePaid,
   recordRefunds,
 } from "./payments-service.ts";
+import { DISCOUNT_EXPAND } from "./subscription-discounts.ts";
 import { queueCancellationEmails } from "./subscription-emails.ts";
 import {
   type Applied,
@@ -247,7 +248,9 @@ async function syncTogether(
   if (ids.length === 0) return new Set();
   const limit = pLimit(READS_PER_BATCH);
   const reads = await Promise.allSettled(
-    ids.map((id) => limit(() => deps.stripe.subscriptions.retrieve(id))),
+    ids.map((id) =>
+      limit(() => deps.stripe.subscriptions.retrieve(id, { expand: DISCOUNT_EXPAND })),
+    ),
   );
   const snapshots: Snapshot[] = reads.flatMap((read) =>
     read.status === "fulfilled" ? [{ sub: read.value, readAt: batch.readAt }] : [],

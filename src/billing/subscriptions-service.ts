@@ -7,7 +7,13 @@ import { businessError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import type { BillingDeps } from "./billing-deps.ts";
 import { subscriptionCheckouts } from "./billing-tables.ts";
+import { quantityFor } from "./change-rules.ts";
+import { endScheduledChange, releaseSchedule } from "./change-schedules.ts";
+import { formatMinor } from "./money.ts";
+import { type PendingChangeBody, pendingChangeOf } from "./pending-change.ts";
 import { findPlan, getActivePlan, type Plan, type PlanBody, planBody } from "./plans-service.ts";
+import { promotionCodeError, resolvePromotionCode } from "./promotion-codes.ts";
+import { DISCOUNT_EXPAND, type DiscountBody, discountBody } from "./subscription-discounts.ts";
 import { queueCancellationEmails } from "./subscription-emails.ts";
 import {
   type Applied,
@@ -34,6 +40,9 @@ export interface SubscriptionBody {
   current_period_end: string | null;
   cancel_at_period_end: boolean;
   canceled_at: string | null;
+  quantity: number;
+  unit_amount: string | null;
+  discount: DiscountBody | null;
   created_at: string;
   updated_at: string;
 }
@@ -59,6 +68,10 @@ function bodyOf(row: SubscriptionRow, plan: Plan | null | undefined): Subscripti
     // A cancellation scheduled through `cancel_at` (the Portal does that) is one too.
     cancel_at_period_end: row.cancelAtPeriodEnd || (row.cancelAt !== null && !row.endedAt),
     canceled_at: iso(row.canceledAt),
+    quantity: row.quantity,
+    unit_amount:
+      row.unitAmount === null || !plan ? null : formatMinor(row.unitAmount, plan.currency),
+    discount: discountBody(row.discount),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -68,10 +81,16 @@ function bodyOf(row: SubscriptionRow, plan: Plan | null | undefined): Subscripti
 export async function subscriptionStatus(
   db: Executor,
   userId: string,
-): Promise<SubscriptionBody | { status: "inactive"; is_active: false; plan: null }> {
+): Promise<
+  | (SubscriptionBody & { pending_change: PendingChangeBody | null })
+  | { status: "inactive"; is_active: false; plan: null }
+> {
   const current = await currentSubscriptionWithPlan(db, userId);
   if (!current) return { status: "inactive", is_active: false, plan: null };
-  return bodyOf(current.subscription, current.plan);
+  return {
+    ...bodyOf(current.subscription, current.plan),
+    pending_change: await pendingChangeOf(db, current.subscription),
+  };
 }
 
 /** Statuses that mean "you already have a subscription". */
@@ -156,6 +175,14 @@ async function ensureCustomer(
   return { user, customer: customer.id };
 }
 
+export interface CreateInput {
+  plan_id: string;
+  payment_method_id: string;
+  /** Seats, for a per-seat plan (its minimum when left out). */
+  quantity?: number | undefined;
+  promotion_code?: string | undefined;
+}
+
 export interface CreateResult {
   subscription: SubscriptionBody;
   clientSecret: string | null;
@@ -171,15 +198,21 @@ export interface CreateResult {
 export async function createSubscription(
   deps: BillingDeps & { logger: Logger },
   userId: string,
-  input: { plan_id: string; payment_method_id: string },
+  input: CreateInput,
 ): Promise<CreateResult> {
   const plan = await getActivePlan(deps.db, input.plan_id);
+  const quantity = quantityFor(plan, input.quantity);
   const checkout = await beginCheckout(deps, userId, plan.id);
   try {
-    return await runCheckout(deps, userId, plan, checkout, input.payment_method_id);
+    const promo = input.promotion_code
+      ? await resolvePromotionCode(deps.stripe, input.promotion_code, plan)
+      : undefined;
+    return await runCheckout(deps, userId, plan, checkout, { ...input, quantity, promo });
   } catch (err) {
     await finishCheckout(deps.db, checkout.id, "failed", { error: String(err) });
     if (err instanceof AppError) throw err;
+    const promoError = promotionCodeError(err);
+    if (promoError) throw promoError;
     if (err instanceof Stripe.errors.StripeCardError) {
       throw businessError("payment_required", err.message);
     }
@@ -193,7 +226,7 @@ async function runCheckout(
   userId: string,
   plan: Plan,
   checkout: Checkout,
-  paymentMethodId: string,
+  input: { payment_method_id: string; quantity: number; promo: string | undefined },
 ): Promise<CreateResult> {
   const key = (step: string) => `checkout:${checkout.id}:${step}`;
   const { user, customer } = await ensureCustomer(deps, userId);
@@ -201,7 +234,7 @@ async function runCheckout(
   const known: Known = { user, plans: [plan] };
   await settleOpenSubscriptions(deps, customer, key("replace"), known);
   const pm = await deps.stripe.paymentMethods.attach(
-    paymentMethodId,
+    input.payment_method_id,
     { customer },
     { idempotencyKey: key("attach") },
   );
@@ -214,12 +247,13 @@ async function runCheckout(
   const sub = await deps.stripe.subscriptions.create(
     {
       customer,
-      items: [{ price: plan.stripePriceId }],
+      items: [{ price: plan.stripePriceId, quantity: input.quantity }],
+      ...(input.promo ? { discounts: [{ promotion_code: input.promo }] } : {}),
       default_payment_method: pm.id,
       payment_behavior: "allow_incomplete",
       payment_settings: { save_default_payment_method: "on_subscription" },
       metadata: { user_id: userId, plan_id: plan.id },
-      expand: ["latest_invoice.confirmation_secret", "latest_invoice.payments"],
+      expand: ["latest_invoice.confirmation_secret", "latest_invoice.payments", ...DISCOUNT_EXPAND],
     },
     { idempotencyKey: key("subscription") },
   );
@@ -351,6 +385,16 @@ export async function cancelSubscription(
   const row = await currentSubscription(deps.db, userId);
   if (!row || !CANCELLABLE.has(row.status)) {
     throw businessError("not_found", "No active subscription found.");
+  }
+  // Stripe refuses `cancel_at_period_end` on a subscription a schedule manages (a scheduled plan
+  // change): the schedule is released first, and the change is dropped with it.
+  if (row.stripeScheduleId) {
+    await releaseSchedule(
+      deps.stripe,
+      row.stripeScheduleId,
+      `subscription:${row.id}:release:${row.stripeSyncedAt.getTime()}`,
+    );
+    await endScheduledChange(deps.db, row.id, "canceled");
   }
   const readAt = await dbClock(deps.db);
   let sub: Stripe.Subscription;
