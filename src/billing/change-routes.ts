@@ -118,6 +118,7 @@ export function registerChangeRoutes(app: App, appDeps: AppDeps, deps: BillingDe
           200: described("The scheduled change is dropped.", ChangeCanceled),
           ...errorResponses(
             failures.any,
+            failures.jsonBody,
             [
               businessFailure(400, "The subscription cannot be changed (see POST change/)."),
               businessFailure(404, "No active subscription, or no change scheduled."),
