@@ -304,6 +304,53 @@ describe("promotion codes", () => {
     assert.equal((await paid(buyer)).at(-1), 1500);
   });
 
+  test("a code on a scheduled downgrade starts with the new plan", async () => {
+    const starter = await t.plan({ amount: 1000 });
+    const pro = await t.plan({ amount: 3000 });
+    const buyer = await subscribed(pro.id);
+    const promo = await code(10);
+    const res = await change(buyer, { plan_id: starter.id, promotion_code: promo });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.status, "scheduled");
+    assert.equal(res.body.subscription.discount, null);
+    await t.advance(31 * DAY + 2 * 3600);
+    const shown = (await status(buyer)).body;
+    assert.equal(shown.plan.id, starter.id);
+    assert.equal(shown.discount.code, promo);
+    assert.deepEqual(await paid(buyer), [3000, 900]);
+  });
+
+  test("codes Stripe would refuse are a 400 on promotion_code and change nothing", async () => {
+    const starter = await t.plan({ amount: 1000 });
+    const pro = await t.plan({ amount: 3000 });
+    const elsewhere = await t.stripe.products.create({ name: "Other product" });
+    const narrow = await t.stripe.coupons.create({
+      percent_off: 50,
+      applies_to: { products: [elsewhere.id] },
+    });
+    const wrongProduct = await t.stripe.promotionCodes.create({
+      promotion: { type: "coupon", coupon: narrow.id },
+      code: `ELSE${randomBytes(3).toString("hex").toUpperCase()}`,
+    });
+    const once = await t.stripe.coupons.create({ percent_off: 50 });
+    const firstTime = await t.stripe.promotionCodes.create({
+      promotion: { type: "coupon", coupon: once.id },
+      code: `FIRST${randomBytes(3).toString("hex").toUpperCase()}`,
+      restrictions: { first_time_transaction: true },
+    });
+    const buyer = await subscribed(starter.id);
+    for (const promo of [wrongProduct.code, firstTime.code, "NO-SUCH-CODE"]) {
+      const res = await change(buyer, { plan_id: pro.id, promotion_code: promo });
+      assert.equal(res.status, 400, `${promo}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.promotion_code.length, 1, JSON.stringify(res.body));
+    }
+    await t.settle();
+    const shown = (await status(buyer)).body;
+    assert.equal(shown.plan.id, starter.id);
+    assert.equal(shown.discount, null);
+    assert.deepEqual(await paid(buyer), [1000]);
+  });
+
   test("an unknown code is a 400 on promotion_code, on create and on change", async () => {
     const pro = await t.plan({ amount: 3000 });
     const buyer = await t.signUp();
