@@ -178,13 +178,22 @@ export async function recordInvoicePaid(deps: BillingDeps, facts: InvoiceFacts):
       data: {
         name: nameOf(ctx.user),
         planName: ctx.planName,
-        amount: displayAmount(inv.amount_paid, inv.currency),
+        amount: receiptAmount(inv, ctx),
         periodEnd: ctx.subscription?.currentPeriodEnd?.toISOString() ?? null,
       },
       causeKey: inv.id,
       userId: ctx.user.id,
     });
   });
+}
+
+/** "24.00 USD", or with a discount "24.00 USD (6.00 USD off with LAUNCH20)". */
+function receiptAmount(inv: Stripe.Invoice, ctx: Context): string {
+  const paid = displayAmount(inv.amount_paid, inv.currency);
+  const off = (inv.total_discount_amounts ?? []).reduce((sum, d) => sum + d.amount, 0);
+  if (off <= 0) return paid;
+  const code = discountBody(ctx.subscription?.discount)?.code;
+  return `${paid} (${displayAmount(off, inv.currency)} off${code ? ` with ${code}` : ""})`;
 }
 
 /** The columns a payment row takes from its invoice, whatever its outcome. */

@@ -4,6 +4,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import { plans } from "../../src/billing/billing-tables.ts";
 import { createPlan, type PlanBody, planBody } from "../../src/billing/plans-service.ts";
+import { emails } from "../../src/platform/email/email-tables.ts";
 import {
   type BillingTestApp,
   type Customer,
@@ -290,6 +291,16 @@ describe("promotion codes", () => {
     const pays = await t.http("GET", "/api/subscriptions/payments/", { token: buyer.token });
     assert.equal(pays.body.results[0].discount_amount, "6.00");
     assert.equal(pays.body.results[0].promotion_code, promo);
+    const receipts = (await t.emailsOf(buyer.userId)).filter(
+      (m) => m.template === "billing.subscription_confirmation",
+    );
+    assert.equal(receipts.length, 1);
+    const [receipt] = await t.services.database.db
+      .select({ text: emails.textBody })
+      .from(emails)
+      .where(eq(emails.userId, buyer.userId))
+      .then((rows) => rows.filter((r) => r.text.includes("payment of")));
+    assert.match(receipt?.text ?? "", new RegExp(`24\\.00 USD \\(6\\.00 USD off with ${promo}\\)`));
   });
 
   test("a code on a change applies to the new plan", async () => {
