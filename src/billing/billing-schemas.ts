@@ -109,13 +109,15 @@ export const CreateBody = Type.Object({
     description: "A plan's `id` from `plans/`.",
     examples: [PLAN_ID],
   }),
-  payment_method_id: Type.String({
-    minLength: 1,
-    maxLength: 255,
-    description:
-      "A Stripe PaymentMethod id. Test cards: pm_card_visa (succeeds), pm_card_authenticationRequired (3-D Secure), pm_card_visa_chargeDeclined (402).",
-    examples: ["pm_card_visa"],
-  }),
+  payment_method_id: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description:
+        "A Stripe PaymentMethod id. Test cards: pm_card_visa (succeeds), pm_card_authenticationRequired (3-D Secure), pm_card_visa_chargeDeclined (402). May be left out for a plan with `trial_days` the user has not used a trial on: the trial then runs without a card (TRIAL_WITHOUT_CARD_END says how it ends).",
+      examples: ["pm_card_visa"],
+    }),
+  ),
   quantity: Type.Optional(
     Type.Integer({
       minimum: 1,

@@ -132,7 +132,10 @@ export async function changeSubscription(
     }
     const scheduleId = typeof sub.schedule === "string" ? sub.schedule : sub.schedule?.id;
     // A change made now replaces one scheduled for later.
-    if (scheduleId) await releaseSchedule(deps.stripe, scheduleId, `${key}:release`);
+    if (scheduleId) {
+      await releaseSchedule(deps.stripe, scheduleId, `${key}:release`);
+      await endScheduledChange(deps.db, row.id, "replaced");
+    }
     if (promo) {
       await deps.stripe.subscriptions.update(
         sub.id,

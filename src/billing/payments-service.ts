@@ -22,6 +22,7 @@ import {
   type Snapshot,
 } from "./subscription-projection.ts";
 import type { SubscriptionRow } from "./subscription-queries.ts";
+import { queueTrialConverted } from "./trials.ts";
 
 export type PaymentRow = typeof payments.$inferSelect;
 
@@ -184,6 +185,7 @@ export async function recordInvoicePaid(deps: BillingDeps, facts: InvoiceFacts):
       causeKey: inv.id,
       userId: ctx.user.id,
     });
+    await queueTrialConverted(tx, deps, { ...ctx, row: ctx.subscription, invoice: inv });
   });
 }
 

@@ -25,6 +25,7 @@ import {
   type Snapshot,
 } from "./subscription-projection.ts";
 import type { SubscriptionRow } from "./subscription-queries.ts";
+import { trialEndingWithoutCardEmail } from "./trials.ts";
 
 // What each Stripe event means to billing. The webhook ledger (src/webhooks/) stores, retries and
 // replays events; it hands them here, to `handleEvents`, in batches (the worker) or one at a time
@@ -76,6 +77,14 @@ async function sync(
   return "processed";
 }
 
+/** Whether the subscription has a card to charge: its own default, else its customer's. */
+async function hasCard(deps: BillingDeps, sub: Stripe.Subscription): Promise<boolean> {
+  if (sub.default_payment_method) return true;
+  const id = typeof sub.customer === "string" ? sub.customer : sub.customer.id;
+  const customer = await deps.stripe.customers.retrieve(id);
+  return !customer.deleted && Boolean(customer.invoice_settings.default_payment_method);
+}
+
 /**
  * `customer.subscription.trial_will_end`: the reminder, once per subscription and trial end, unless
  * the subscription has ended meanwhile. The trial end is Stripe's, read back like everything else:
@@ -87,6 +96,7 @@ async function trialWillEnd(
 ): Promise<Outcome> {
   const trialing = event.data.object;
   const snapshot = await fetchSubscription(deps, trialing.id);
+  const withCard = await hasCard(deps, snapshot.sub);
   await deps.db.transaction(async (tx) => {
     const [applied] = await applyAndQueueCancellations(tx, deps, [snapshot]);
     if (applied instanceof RetryLater) throw applied;
@@ -101,9 +111,10 @@ async function trialWillEnd(
       : applied.plan?.id === row.planId
         ? [applied.plan]
         : await tx.select().from(plans).where(eq(plans.id, row.planId));
+    // A trial taken without a card gets the reminder that says how to add one.
     await queueEmail(tx, deps, {
       to: user.email,
-      template: trialEndingEmail,
+      template: withCard ? trialEndingEmail : trialEndingWithoutCardEmail,
       data: {
         name: user.firstName || user.username,
         planName: plan?.name ?? "subscription",

@@ -3,7 +3,7 @@ import Stripe from "stripe";
 import { getUserById, setStripeCustomerId, type User } from "../accounts/index.ts";
 import type { Executor, Tx } from "../platform/db/client.ts";
 import { AppError } from "../platform/errors.ts";
-import { businessError } from "../platform/http/errors.ts";
+import { businessError, fieldError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import type { BillingDeps } from "./billing-deps.ts";
 import { subscriptionCheckouts } from "./billing-tables.ts";
@@ -29,6 +29,7 @@ import {
   currentSubscriptionWithPlan,
   type SubscriptionRow,
 } from "./subscription-queries.ts";
+import { queueTrialStarted, trialDaysFor, trialParams } from "./trials.ts";
 
 export interface SubscriptionBody {
   id: string;
@@ -177,7 +178,8 @@ async function ensureCustomer(
 
 export interface CreateInput {
   plan_id: string;
-  payment_method_id: string;
+  /** Optional only for a plan with a trial the user can still take: the trial runs without a card. */
+  payment_method_id?: string | undefined;
   /** Seats, for a per-seat plan (its minimum when left out). */
   quantity?: number | undefined;
   promotion_code?: string | undefined;
@@ -202,12 +204,26 @@ export async function createSubscription(
 ): Promise<CreateResult> {
   const plan = await getActivePlan(deps.db, input.plan_id);
   const quantity = quantityFor(plan, input.quantity);
+  const trialDays = await trialDaysFor(deps.db, userId, plan);
+  if (!input.payment_method_id && trialDays === 0) {
+    throw fieldError(
+      "payment_method_id",
+      plan.trialDays > 0
+        ? "Required: your trial was used already, so this plan is paid from the first day."
+        : "This field is required.",
+    );
+  }
   const checkout = await beginCheckout(deps, userId, plan.id);
   try {
     const promo = input.promotion_code
       ? await resolvePromotionCode(deps.stripe, input.promotion_code, plan)
       : undefined;
-    return await runCheckout(deps, userId, plan, checkout, { ...input, quantity, promo });
+    return await runCheckout(deps, userId, plan, checkout, {
+      ...input,
+      quantity,
+      promo,
+      trialDays,
+    });
   } catch (err) {
     await finishCheckout(deps.db, checkout.id, "failed", { error: String(err) });
     if (err instanceof AppError) throw err;
@@ -226,30 +242,40 @@ async function runCheckout(
   userId: string,
   plan: Plan,
   checkout: Checkout,
-  input: { payment_method_id: string; quantity: number; promo: string | undefined },
+  input: {
+    payment_method_id?: string | undefined;
+    quantity: number;
+    promo: string | undefined;
+    trialDays: number;
+  },
 ): Promise<CreateResult> {
   const key = (step: string) => `checkout:${checkout.id}:${step}`;
   const { user, customer } = await ensureCustomer(deps, userId);
   // Rows this request has read already, so that writing Stripe's answers reads neither again.
   const known: Known = { user, plans: [plan] };
   await settleOpenSubscriptions(deps, customer, key("replace"), known);
-  const pm = await deps.stripe.paymentMethods.attach(
-    input.payment_method_id,
-    { customer },
-    { idempotencyKey: key("attach") },
-  );
-  await deps.stripe.customers.update(
-    customer,
-    { invoice_settings: { default_payment_method: pm.id } },
-    { idempotencyKey: key("default-payment-method") },
-  );
+  const pm = input.payment_method_id
+    ? await deps.stripe.paymentMethods.attach(
+        input.payment_method_id,
+        { customer },
+        { idempotencyKey: key("attach") },
+      )
+    : null;
+  if (pm) {
+    await deps.stripe.customers.update(
+      customer,
+      { invoice_settings: { default_payment_method: pm.id } },
+      { idempotencyKey: key("default-payment-method") },
+    );
+  }
   const readAt = await dbClock(deps.db);
   const sub = await deps.stripe.subscriptions.create(
     {
       customer,
       items: [{ price: plan.stripePriceId, quantity: input.quantity }],
       ...(input.promo ? { discounts: [{ promotion_code: input.promo }] } : {}),
-      default_payment_method: pm.id,
+      ...(pm ? { default_payment_method: pm.id } : {}),
+      ...trialParams(input.trialDays, deps.config),
       payment_behavior: "allow_incomplete",
       payment_settings: { save_default_payment_method: "on_subscription" },
       metadata: { user_id: userId, plan_id: plan.id },
@@ -260,6 +286,7 @@ async function runCheckout(
   const clientSecret = await firstPaymentOutcome(deps, sub, checkout, key("cancel"), known);
   const applied = await deps.db.transaction(async (tx) => {
     const applied = await applyAndQueueCancellations(tx, deps, { sub, readAt }, known);
+    await queueTrialStarted(tx, deps, user, applied.row, plan, pm !== null);
     await finishCheckout(tx, checkout.id, "succeeded", { stripeSubscriptionId: sub.id });
     return applied;
   });

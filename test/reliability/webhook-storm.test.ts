@@ -382,6 +382,7 @@ async function assertNoDuplicates(db: Db): Promise<number> {
     "billing.cancellation",
     "billing.payment_failed",
     "billing.subscription_confirmation",
+    "billing.trial_converted",
     "billing.trial_ending",
   ]);
   return rows.length;
