@@ -6,6 +6,7 @@ CREATE TABLE "subscription_changes" (
 	"quantity" integer NOT NULL,
 	"promotion_code" text,
 	"status" text NOT NULL,
+	"stripe_invoice_id" text,
 	"stripe_schedule_id" text,
 	"effective_at" timestamp with time zone NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,

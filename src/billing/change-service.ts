@@ -1,9 +1,11 @@
-import { sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 import { getUserById, type User } from "../accounts/index.ts";
+import type { Tx } from "../platform/db/client.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import type { BillingDeps } from "./billing-deps.ts";
+import { plans } from "./billing-tables.ts";
 import { queueChangeEmail } from "./change-emails.ts";
 import {
   type Change,
@@ -128,7 +130,11 @@ export async function changeSubscription(
     if (change.timing === "period_end") {
       const schedule = await scheduleAtPeriodEnd(deps.stripe, sub, change, promo, key);
       const effectiveAt = new Date(item.current_period_end * 1000);
-      return await record(deps, change, user, key, { scheduleId: schedule.id, effectiveAt });
+      return await record(deps, change, user, key, {
+        scheduleId: schedule.id,
+        effectiveAt,
+        promoCode: input.promotion_code,
+      });
     }
     const scheduleId = typeof sub.schedule === "string" ? sub.schedule : sub.schedule?.id;
     // A change made now replaces one scheduled for later.
@@ -143,7 +149,12 @@ export async function changeSubscription(
         { idempotencyKey: `${key}:discount` },
       );
     }
-    return await changeNow(deps, change, user, key, { sub, itemId: item.id, promo });
+    return await changeNow(deps, change, user, key, {
+      sub,
+      itemId: item.id,
+      promo,
+      promoCode: input.promotion_code,
+    });
   } catch (err) {
     const promoError = promotionCodeError(err);
     if (promoError) throw promoError;
@@ -162,7 +173,12 @@ async function changeNow(
   change: Change,
   user: User,
   key: string,
-  at: { sub: Stripe.Subscription; itemId: string; promo: string | undefined },
+  at: {
+    sub: Stripe.Subscription;
+    itemId: string;
+    promo: string | undefined;
+    promoCode: string | undefined;
+  },
 ): Promise<ChangeResult> {
   const readAt = await dbClock(deps.db);
   const updated = await deps.stripe.subscriptions.update(
@@ -180,12 +196,26 @@ async function changeNow(
     { idempotencyKey: `${key}:update` },
   );
   if (!updated.pending_update) {
-    return record(deps, change, user, key, { snapshot: { sub: updated, readAt } });
+    return record(deps, change, user, key, {
+      snapshot: { sub: updated, readAt },
+      promoCode: at.promoCode,
+    });
   }
   const invoice = typeof updated.latest_invoice === "object" ? updated.latest_invoice : null;
   const piRef = invoice?.payments?.data[0]?.payment.payment_intent;
   const pi = piRef && typeof piRef === "object" ? piRef : null;
   if (pi && (pi.status === "requires_action" || pi.status === "requires_confirmation")) {
+    // Applied by Stripe when the customer confirms; the invoice's payment announces it
+    // (`confirmAwaitingChange`).
+    await deps.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`change:${change.row.id}`}))`);
+      await tx.insert(subscriptionChanges).values({
+        ...changeRow(change, user, at.promoCode),
+        status: "awaiting_payment",
+        stripeInvoiceId: invoice?.id ?? null,
+        effectiveAt: readAt,
+      });
+    });
     const subscription = await subscriptionBody(deps.db, change.row);
     return {
       outcome: "requires_action",
@@ -210,6 +240,17 @@ async function changeNow(
   );
 }
 
+/** The columns of a change's row that say what was asked. */
+function changeRow(change: Change, user: User, promoCode: string | undefined) {
+  return {
+    userId: user.id,
+    subscriptionId: change.row.id,
+    planId: change.plan.id,
+    quantity: change.quantity,
+    promotionCode: promoCode ?? null,
+  };
+}
+
 /**
  * Writes what Stripe answered, the change's row and its email in one transaction: the change now
  * (`snapshot` is the updated subscription) or scheduled (`scheduleId`, `effectiveAt`; the
@@ -221,7 +262,9 @@ async function record(
   change: Change,
   user: User,
   key: string,
-  done: { snapshot: Snapshot } | { scheduleId: string; effectiveAt: Date },
+  done: ({ snapshot: Snapshot } | { scheduleId: string; effectiveAt: Date }) & {
+    promoCode: string | undefined;
+  },
 ): Promise<ChangeResult> {
   const scheduled = "scheduleId" in done ? done : null;
   const snapshot =
@@ -243,10 +286,7 @@ async function record(
     });
     await endScheduledChange(tx, change.row.id, "replaced");
     await tx.insert(subscriptionChanges).values({
-      userId: user.id,
-      subscriptionId: change.row.id,
-      planId: change.plan.id,
-      quantity: change.quantity,
+      ...changeRow(change, user, done.promoCode),
       status: scheduled ? "scheduled" : "applied",
       stripeScheduleId: scheduled?.scheduleId ?? null,
       effectiveAt: scheduled?.effectiveAt ?? snapshot.readAt,
@@ -293,4 +333,37 @@ export async function cancelScheduledChange(
     return applied;
   });
   return { ...(await subscriptionBody(deps.db, applied.row)), pending_change: null };
+}
+
+/**
+ * Called with every paid invoice, in the transaction that records it: when it is the proration
+ * invoice of a change that waited for 3-D Secure, Stripe has applied that change, so its row is
+ * `applied` and the "plan changed" email is queued (its cause is the row: once, whichever of
+ * `invoice.paid` and `invoice.payment_succeeded` comes first, however often).
+ */
+export async function confirmAwaitingChange(
+  tx: Tx,
+  deps: Pick<BillingDeps, "jobs" | "config">,
+  invoiceId: string,
+  user: User,
+): Promise<void> {
+  const [found] = await tx
+    .update(subscriptionChanges)
+    .set({ status: "applied", updatedAt: new Date() })
+    .where(
+      and(
+        eq(subscriptionChanges.stripeInvoiceId, invoiceId),
+        eq(subscriptionChanges.status, "awaiting_payment"),
+      ),
+    )
+    .returning();
+  if (!found) return;
+  const [plan] = await tx.select().from(plans).where(eq(plans.id, found.planId));
+  await queueChangeEmail(tx, deps, {
+    id: found.id,
+    user,
+    planName: plan?.name ?? "subscription",
+    seats: plan?.perSeat ? found.quantity : null,
+    scheduledFor: null,
+  });
 }

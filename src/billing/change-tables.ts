@@ -23,8 +23,13 @@ export const subscriptionChanges = pgTable(
     quantity: integer().notNull(),
     /** The promotion code as the customer typed it, when one came with the change. */
     promotionCode: text(),
-    /** applied (took effect at once) | scheduled | replaced | canceled (by the user or a cancellation). */
+    /**
+     * applied (took effect at once) | awaiting_payment (its proration needs 3-D Secure; applied
+     * when that invoice is paid) | scheduled | replaced | canceled (by the user or a cancellation).
+     */
     status: text().notNull(),
+    /** The proration invoice of an `awaiting_payment` change: its payment applies the change. */
+    stripeInvoiceId: text(),
     /** The schedule whose next phase carries a scheduled change. */
     stripeScheduleId: text(),
     /** When it takes (or took) effect: now, or the end of the period it was scheduled in. */

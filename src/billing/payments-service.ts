@@ -11,6 +11,7 @@ import {
   subscriptionConfirmationEmail,
 } from "./billing-emails.ts";
 import { payments, plans } from "./billing-tables.ts";
+import { confirmAwaitingChange } from "./change-service.ts";
 import { displayAmount, formatMinor } from "./money.ts";
 import { customerIdOf, resolveUser } from "./owners.ts";
 import { discountBody } from "./subscription-discounts.ts";
@@ -186,6 +187,7 @@ export async function recordInvoicePaid(deps: BillingDeps, facts: InvoiceFacts):
       userId: ctx.user.id,
     });
     await queueTrialConverted(tx, deps, { ...ctx, row: ctx.subscription, invoice: inv });
+    await confirmAwaitingChange(tx, deps, inv.id, ctx.user);
   });
 }
 

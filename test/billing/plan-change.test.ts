@@ -138,10 +138,22 @@ describe("changing plans", () => {
     await t.settle();
     assert.equal((await status(buyer)).body.plan.id, starter.id);
     assert.deepEqual(await paid(buyer), [1000]);
+    assert.deepEqual(await templates(buyer, "billing.plan"), []);
     await t.emulator.confirmPaymentIntent(await latestPaymentIntent(t.stripe, sub));
     await t.settle();
     assert.equal((await status(buyer)).body.plan.id, pro.id);
     assert.equal((await paid(buyer)).length, 2);
+    // Confirmed: the change is announced once, by the proration invoice's payment.
+    assert.deepEqual(await templates(buyer, "billing.plan"), ["billing.plan_changed"]);
+    const [invoice] = (await t.stripe.invoices.list({ subscription: sub, limit: 1 })).data;
+    const events = await t.stripe.events.list({ type: "invoice.paid", limit: 5 });
+    const paidEvent = events.data.find(
+      (e) => (e.data.object as { id?: string }).id === invoice?.id,
+    );
+    assert.ok(paidEvent);
+    await t.emulator.redeliver(paidEvent.id);
+    await t.settle();
+    assert.deepEqual(await templates(buyer, "billing.plan"), ["billing.plan_changed"]);
   });
 
   test("a downgrade is scheduled, shown, and applied once at renewal under shuffled triple delivery", async () => {
