@@ -10,17 +10,17 @@ before(async () => {
 });
 after(() => t?.close());
 
-async function trialPlan(days: number): Promise<PlanBody> {
-  const product = await t.stripe.products.create({
+async function trialPlan(days: number, app = t): Promise<PlanBody> {
+  const product = await app.stripe.products.create({
     name: `Trial ${randomBytes(3).toString("hex")}`,
   });
-  const price = await t.stripe.prices.create({
+  const price = await app.stripe.prices.create({
     product: product.id,
     unit_amount: 2900,
     currency: "usd",
     recurring: { interval: "month" },
   });
-  const plan = await createPlan(t.services.database.db, t.stripe, {
+  const plan = await createPlan(app.services.database.db, app.stripe, {
     name: product.name,
     priceId: price.id,
     features: [],
@@ -29,14 +29,14 @@ async function trialPlan(days: number): Promise<PlanBody> {
   return planBody(plan);
 }
 
-const status = async (c: Customer) =>
-  (await t.http("GET", "/api/subscriptions/status/", { token: c.token })).body;
-const create = (c: Customer, body: Record<string, unknown>) =>
-  t.http("POST", "/api/subscriptions/create/", { token: c.token, body });
+const status = async (c: Customer, app = t) =>
+  (await app.http("GET", "/api/subscriptions/status/", { token: c.token })).body;
+const create = (c: Customer, body: Record<string, unknown>, app = t) =>
+  app.http("POST", "/api/subscriptions/create/", { token: c.token, body });
 const templates = async (c: Customer) =>
   (await t.emailsOf(c.userId)).map((m) => m.template).filter((n) => n.startsWith("billing."));
-const paid = async (c: Customer) =>
-  (await t.paymentsOf(c.userId)).filter((p) => p.status === "succeeded").map((p) => p.amount);
+const paid = async (c: Customer, app = t) =>
+  (await app.paymentsOf(c.userId)).filter((p) => p.status === "succeeded").map((p) => p.amount);
 
 describe("trials", () => {
   beforeEach(() => t.resetStripe());
@@ -102,4 +102,27 @@ describe("trials", () => {
     assert.equal(res.status, 400);
     assert.deepEqual(res.body, { payment_method_id: ["This field is required."] });
   });
+});
+
+describe("TRIAL_WITHOUT_CARD_END", () => {
+  for (const [setting, ended] of [
+    ["create_invoice", "past_due"],
+    ["pause", "paused"],
+  ] as const) {
+    test(`${setting}: a trial without a card ends ${ended}, nothing charged`, async () => {
+      const app = await startBillingApp({ env: { TRIAL_WITHOUT_CARD_END: setting } });
+      try {
+        const plan = await trialPlan(3, app);
+        const buyer = await app.signUp();
+        const res = await create(buyer, { plan_id: plan.id }, app);
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        assert.equal(res.body.subscription.status, "trialing");
+        await app.advance(4 * DAY);
+        assert.equal((await status(buyer, app)).status, ended);
+        assert.deepEqual(await paid(buyer, app), []);
+      } finally {
+        await app.close();
+      }
+    });
+  }
 });
