@@ -413,19 +413,18 @@ export async function cancelSubscription(
   if (!row || !CANCELLABLE.has(row.status)) {
     throw businessError("not_found", "No active subscription found.");
   }
+  const scheduleId = row.stripeScheduleId;
+  const releaseKey = `subscription:${row.id}:release:${row.stripeSyncedAt.getTime()}`;
   // Stripe refuses `cancel_at_period_end` on a subscription a schedule manages (a scheduled plan
   // change): the schedule is released first, and the change is dropped with it.
-  if (row.stripeScheduleId) {
-    await releaseSchedule(
-      deps.stripe,
-      row.stripeScheduleId,
-      `subscription:${row.id}:release:${row.stripeSyncedAt.getTime()}`,
-    );
-    await endScheduledChange(deps.db, row.id, "canceled");
-  }
-  const readAt = await dbClock(deps.db);
+  const release = scheduleId ? () => releaseSchedule(deps.stripe, scheduleId, releaseKey) : null;
   let sub: Stripe.Subscription;
+  let readAt = await dbClock(deps.db);
   try {
+    if (release) {
+      await release();
+      readAt = await dbClock(deps.db);
+    }
     sub = immediately
       ? await deps.stripe.subscriptions.cancel(row.stripeSubscriptionId, undefined, {
           idempotencyKey: `subscription:${row.id}:cancel-now`,
@@ -439,6 +438,7 @@ export async function cancelSubscription(
     deps.logger.error({ err, subscription: row.stripeSubscriptionId }, "cancel failed");
     throw businessError("invalid", "Failed to cancel subscription.");
   }
+  if (release) await endScheduledChange(deps.db, row.id, "canceled");
   return writeBack(deps, { sub, readAt });
 }
 
