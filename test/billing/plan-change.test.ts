@@ -97,6 +97,23 @@ describe("changing plans", () => {
     assert.deepEqual((await paid(buyer)).slice(2), [3000]);
   });
 
+  test("a preview in JPY and in KWD uses the currency's decimals", async () => {
+    for (const [currency, pattern] of [
+      ["jpy", /^\d+$/],
+      ["kwd", /^\d+\.\d{3}$/],
+    ] as const) {
+      const small = await t.plan({ amount: 1000, currency });
+      const big = await t.plan({ amount: 3000, currency });
+      const buyer = await subscribed(small.id);
+      const seen = await preview(buyer, `plan_id=${big.id}`);
+      assert.equal(seen.status, 200, JSON.stringify(seen.body));
+      assert.equal(seen.body.currency, currency);
+      assert.match(seen.body.amount_due_now, pattern);
+      assert.equal(seen.body.next_invoice.amount, currency === "jpy" ? "3000" : "3.000");
+      for (const line of seen.body.lines) assert.match(line.amount, /^-?\d+(\.\d{3})?$/);
+    }
+  });
+
   test("a declined upgrade leaves the old plan and charges nothing", async () => {
     const starter = await t.plan({ amount: 1000 });
     const pro = await t.plan({ amount: 3000 });
