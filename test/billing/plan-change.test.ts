@@ -457,6 +457,14 @@ describe("refusals", () => {
     assert.equal(canceling.status, 400);
     assert.match(canceling.body.error, /reactivate/);
 
+    // incomplete: finish the first payment first.
+    const waiting = await t.signUp();
+    const pending = await t.subscribe(waiting, starter.id, "pm_card_authenticationRequired");
+    assert.equal(pending.body.subscription.status, "incomplete");
+    const incomplete = await change(waiting, { plan_id: team.id, quantity: 2 });
+    assert.equal(incomplete.status, 400);
+    assert.match(incomplete.body.error, /first payment is not complete/);
+
     // past_due: pay first.
     const late = await subscribed(starter.id);
     const [customer] = (await t.stripe.customers.list({ email: late.email })).data;
