@@ -209,6 +209,11 @@ export const settings = {
     parse: str,
     doc: "Signing secret (whsec_…) of the webhook endpoint; production refuses any other shape.",
   },
+  TRIAL_WITHOUT_CARD_END: {
+    parse: oneOf("cancel", "pause", "create_invoice"),
+    default: "cancel",
+    doc: "How a trial taken without a card ends (Stripe's trial_settings.end_behavior.missing_payment_method): cancel the subscription, pause it, or create_invoice (an open invoice, past_due until paid). docs/plan-changes.md, 'Trials'.",
+  },
   STRIPE_EMULATOR_PORT: {
     parse: int(0, 65535),
     doc: "Port of the embedded Stripe emulator and its /_emulator/ controls (moving its clock). Unset: 12111, or a free port when that is taken (logged); 0: a free port.",

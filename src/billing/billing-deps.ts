@@ -1,4 +1,5 @@
 import type Stripe from "stripe";
+import type { Config } from "../config.ts";
 import type { Db } from "../platform/db/client.ts";
 import type { EmailConfig } from "../platform/email/templates.ts";
 import type { JobDeps } from "../platform/feature.ts";
@@ -9,7 +10,7 @@ export interface BillingDeps {
   db: Db;
   stripe: Stripe;
   jobs: Jobs<JobDeps>;
-  config: EmailConfig;
+  config: EmailConfig & Pick<Config, "TRIAL_WITHOUT_CARD_END">;
 }
 
 /** The billing services' dependencies, out of a process's services (routes, jobs, commands). */

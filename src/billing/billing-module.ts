@@ -1,6 +1,7 @@
 import type { AppDeps } from "../platform/feature.ts";
 import type { App } from "../platform/http/types.ts";
 import { registerBillingRoutes } from "./billing-routes.ts";
+import { registerChangeRoutes } from "./change-routes.ts";
 import { registerHostedRoutes } from "./hosted-routes.ts";
 
 /** The billing feature's HTTP surface: `/api/subscriptions/…`. */
@@ -13,5 +14,6 @@ export function billingModule(app: App, deps: AppDeps): void {
     config: deps.config,
   };
   registerBillingRoutes(app, deps, billingDeps);
+  registerChangeRoutes(app, deps, billingDeps);
   registerHostedRoutes(app, deps, billingDeps);
 }

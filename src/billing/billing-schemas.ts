@@ -44,6 +44,33 @@ export const Plan = Type.Object({
 
 export const PlanPage = Paginated(Plan);
 
+/** A discount in effect (a promotion code redeemed on create or on a change). */
+export const Discount = Type.Object(
+  {
+    code: Nullable(Type.String({ description: "The promotion code.", examples: ["LAUNCH20"] })),
+    percent_off: Nullable(Type.Number({ examples: [20] })),
+    amount_off: Nullable(Money),
+    currency: Nullable(Type.String({ description: "The currency of `amount_off`." })),
+    ends_at: Nullable(
+      Type.String({
+        format: "date-time",
+        description: "When it stops applying; null when it does not end by date.",
+      }),
+    ),
+  },
+  { description: "The subscription's discount: either `percent_off` or `amount_off` is set." },
+);
+
+/** A change of plan or seats scheduled for the end of the period (`change/`). */
+export const PendingChange = Type.Object(
+  {
+    plan: Plan,
+    quantity: Type.Integer({ minimum: 1 }),
+    effective_at: Type.String({ format: "date-time", description: "The current period's end." }),
+  },
+  { description: "Cancel it with DELETE change/; another change replaces it." },
+);
+
 const subscriptionFields = {
   id: Type.String({ format: "uuid" }),
   plan: Nullable(Plan),
@@ -58,6 +85,10 @@ const subscriptionFields = {
   current_period_end: NullableTime,
   cancel_at_period_end: Type.Boolean(),
   canceled_at: NullableTime,
+  quantity: Type.Integer({ minimum: 1, description: "Seats on a per-seat plan; 1 otherwise." }),
+  unit_amount: Nullable(Money),
+  discount: Nullable(Discount),
+  pending_change: Type.Optional(Nullable(PendingChange)),
   created_at: Time,
   updated_at: Time,
 };
@@ -78,13 +109,32 @@ export const CreateBody = Type.Object({
     description: "A plan's `id` from `plans/`.",
     examples: [PLAN_ID],
   }),
-  payment_method_id: Type.String({
-    minLength: 1,
-    maxLength: 255,
-    description:
-      "A Stripe PaymentMethod id. Test cards: pm_card_visa (succeeds), pm_card_authenticationRequired (3-D Secure), pm_card_visa_chargeDeclined (402).",
-    examples: ["pm_card_visa"],
-  }),
+  payment_method_id: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description:
+        "A Stripe PaymentMethod id. Test cards: pm_card_visa (succeeds), pm_card_authenticationRequired (3-D Secure), pm_card_visa_chargeDeclined (402). May be left out for a plan with `trial_days` the user has not used a trial on: the trial then runs without a card (TRIAL_WITHOUT_CARD_END says how it ends).",
+      examples: ["pm_card_visa"],
+    }),
+  ),
+  quantity: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      description:
+        "Seats, for a per-seat plan (within its min/max; its minimum when left out). Other plans: 1.",
+      examples: [5],
+    }),
+  ),
+  promotion_code: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: "A promotion code, checked at Stripe; an invalid one is a 400 on this field.",
+      examples: ["LAUNCH20"],
+    }),
+  ),
 });
 
 export const Created = Type.Object({
@@ -123,6 +173,13 @@ export const Payment = Type.Object({
   currency: Type.String({ examples: ["usd"] }),
   status: Type.String({ enum: ["succeeded", "failed", "pending", "refunded"] }),
   description: Type.String({ examples: ["Starter (subscription_create)"] }),
+  quantity: Nullable(Type.Integer({ description: "The subscription line's quantity (seats)." })),
+  unit_amount: Nullable(Money),
+  discount_amount: Type.String({
+    description: "What discounts took off this invoice, in major units.",
+    examples: ["0.00"],
+  }),
+  promotion_code: Nullable(Type.String({ examples: ["LAUNCH20"] })),
   created_at: Time,
 });
 

@@ -84,6 +84,17 @@ export const subscriptions = pgTable(
     endedAt: timestamp({ withTimezone: true }),
     trialStart: timestamp({ withTimezone: true }),
     trialEnd: timestamp({ withTimezone: true }),
+    /** The item's quantity: seats on a per-seat plan, 1 otherwise. */
+    quantity: integer().notNull().default(1),
+    /** The item's price per unit, minor units (null for a price without a unit amount). */
+    unitAmount: bigint({ mode: "number" }),
+    /** The subscription schedule managing it (a scheduled plan change), as Stripe last showed. */
+    stripeScheduleId: text(),
+    /**
+     * Its first discount as `SubscriptionDiscount` (subscription-discounts.ts), or null. A snapshot
+     * read without the discounts expanded cannot say, and keeps what is stored.
+     */
+    discount: jsonb(),
     /**
      * False while the first payment is outstanding, and for good when it never succeeded (an
      * `incomplete_expired` one, or one we canceled because its first charge failed). A user's
@@ -175,6 +186,12 @@ export const payments = pgTable(
     /** The invoice's attempt_count for a failed row: separates one failed attempt from the next. */
     attempt: integer().notNull().default(0),
     description: text().notNull().default(""),
+    /** The invoice's subscription line: its quantity and price per unit (minor units). */
+    quantity: integer(),
+    unitAmount: bigint({ mode: "number" }),
+    /** What the invoice's discounts took off, minor units, and the promotion code, if any. */
+    discountAmount: bigint({ mode: "number" }).notNull().default(0),
+    promotionCode: text(),
     failureMessage: text(),
     /** When it happened at Stripe (not when we heard of it): history is ordered by it. */
     occurredAt: timestamp({ withTimezone: true }).notNull(),

@@ -11,8 +11,10 @@ import {
   subscriptionConfirmationEmail,
 } from "./billing-emails.ts";
 import { payments, plans } from "./billing-tables.ts";
+import { confirmAwaitingChange } from "./change-service.ts";
 import { displayAmount, formatMinor } from "./money.ts";
 import { customerIdOf, resolveUser } from "./owners.ts";
+import { discountBody } from "./subscription-discounts.ts";
 import { queueCancellationEmails } from "./subscription-emails.ts";
 import {
   applySubscription,
@@ -21,6 +23,7 @@ import {
   type Snapshot,
 } from "./subscription-projection.ts";
 import type { SubscriptionRow } from "./subscription-queries.ts";
+import { queueTrialConverted } from "./trials.ts";
 
 export type PaymentRow = typeof payments.$inferSelect;
 
@@ -32,6 +35,10 @@ export interface PaymentBody {
   currency: string;
   status: string;
   description: string;
+  quantity: number | null;
+  unit_amount: string | null;
+  discount_amount: string;
+  promotion_code: string | null;
   created_at: string;
 }
 
@@ -44,6 +51,10 @@ export function paymentBody(row: PaymentRow): PaymentBody {
     currency: row.currency,
     status: row.status,
     description: row.description,
+    quantity: row.quantity,
+    unit_amount: row.unitAmount === null ? null : formatMinor(row.unitAmount, row.currency),
+    discount_amount: formatMinor(row.discountAmount, row.currency),
+    promotion_code: row.promotionCode,
     created_at: row.occurredAt.toISOString(),
   };
 }
@@ -169,19 +180,37 @@ export async function recordInvoicePaid(deps: BillingDeps, facts: InvoiceFacts):
       data: {
         name: nameOf(ctx.user),
         planName: ctx.planName,
-        amount: displayAmount(inv.amount_paid, inv.currency),
+        amount: receiptAmount(inv, ctx),
         periodEnd: ctx.subscription?.currentPeriodEnd?.toISOString() ?? null,
       },
       causeKey: inv.id,
       userId: ctx.user.id,
     });
+    await queueTrialConverted(tx, deps, { ...ctx, row: ctx.subscription, invoice: inv });
+    await confirmAwaitingChange(tx, deps, inv.id, ctx.user);
   });
+}
+
+/** "24.00 USD", or with a discount "24.00 USD (6.00 USD off with LAUNCH20)". */
+function receiptAmount(inv: Stripe.Invoice, ctx: Context): string {
+  const paid = displayAmount(inv.amount_paid, inv.currency);
+  const off = (inv.total_discount_amounts ?? []).reduce((sum, d) => sum + d.amount, 0);
+  if (off <= 0) return paid;
+  const code = discountBody(ctx.subscription?.discount)?.code;
+  return `${paid} (${displayAmount(off, inv.currency)} off${code ? ` with ${code}` : ""})`;
 }
 
 /** The columns a payment row takes from its invoice, whatever its outcome. */
 function invoicePayment(ctx: Context, facts: InvoiceFacts) {
   const inv = facts.invoice;
+  const item = facts.snapshot?.sub.items.data[0];
+  const discount = discountBody(ctx.subscription?.discount);
+  const discountAmount = (inv.total_discount_amounts ?? []).reduce((sum, d) => sum + d.amount, 0);
   return {
+    quantity: item?.quantity ?? null,
+    unitAmount: item?.price.unit_amount ?? null,
+    discountAmount,
+    promotionCode: discountAmount > 0 ? (discount?.code ?? null) : null,
     userId: ctx.user.id,
     subscriptionId: ctx.subscription?.id ?? null,
     stripeInvoiceId: inv.id,

@@ -17,6 +17,7 @@ import {
   recordInvoicePaid,
   recordRefunds,
 } from "./payments-service.ts";
+import { DISCOUNT_EXPAND } from "./subscription-discounts.ts";
 import { queueCancellationEmails } from "./subscription-emails.ts";
 import {
   type Applied,
@@ -26,6 +27,7 @@ import {
   type Snapshot,
 } from "./subscription-projection.ts";
 import type { SubscriptionRow } from "./subscription-queries.ts";
+import { trialEndingWithoutCardEmail } from "./trials.ts";
 
 // What each Stripe event means to billing. The webhook ledger (src/webhooks/) stores, retries and
 // replays events; it hands them here, to `handleEvents`, in batches (the worker) or one at a time
@@ -77,6 +79,14 @@ async function sync(
   return "processed";
 }
 
+/** Whether the subscription has a card to charge: its own default, else its customer's. */
+async function hasCard(deps: BillingDeps, sub: Stripe.Subscription): Promise<boolean> {
+  if (sub.default_payment_method) return true;
+  const id = typeof sub.customer === "string" ? sub.customer : sub.customer.id;
+  const customer = await deps.stripe.customers.retrieve(id);
+  return !customer.deleted && Boolean(customer.invoice_settings.default_payment_method);
+}
+
 /**
  * `customer.subscription.trial_will_end`: the reminder, once per subscription and trial end, unless
  * the subscription has ended meanwhile. The trial end is Stripe's, read back like everything else:
@@ -88,6 +98,7 @@ async function trialWillEnd(
 ): Promise<Outcome> {
   const trialing = event.data.object;
   const snapshot = await fetchSubscription(deps, trialing.id);
+  const withCard = await hasCard(deps, snapshot.sub);
   await deps.db.transaction(async (tx) => {
     const [applied] = await applyAndQueueCancellations(tx, deps, [snapshot]);
     if (applied instanceof RetryLater) throw applied;
@@ -102,9 +113,10 @@ async function trialWillEnd(
       : applied.plan?.id === row.planId
         ? [applied.plan]
         : await tx.select().from(plans).where(eq(plans.id, row.planId));
+    // A trial taken without a card gets the reminder that says how to add one.
     await queueEmail(tx, deps, {
       to: user.email,
-      template: trialEndingEmail,
+      template: withCard ? trialEndingEmail : trialEndingWithoutCardEmail,
       data: {
         name: user.firstName || user.username,
         planName: plan?.name ?? "subscription",
@@ -280,7 +292,9 @@ async function syncTogether(
   if (ids.length === 0) return new Set();
   const limit = pLimit(READS_PER_BATCH);
   const reads = await Promise.allSettled(
-    ids.map((id) => limit(() => deps.stripe.subscriptions.retrieve(id))),
+    ids.map((id) =>
+      limit(() => deps.stripe.subscriptions.retrieve(id, { expand: DISCOUNT_EXPAND })),
+    ),
   );
   const snapshots: Snapshot[] = reads.flatMap((read) =>
     read.status === "fulfilled" ? [{ sub: read.value, readAt: batch.readAt }] : [],

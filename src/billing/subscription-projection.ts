@@ -6,6 +6,7 @@ import { type Executor, queryRows, type Tx } from "../platform/db/client.ts";
 import { plans, subscriptions } from "./billing-tables.ts";
 import { customerIdOf, resolveUsers } from "./owners.ts";
 import type { Plan } from "./plans-service.ts";
+import { DISCOUNT_EXPAND, discountOf, UNKNOWN_DISCOUNT } from "./subscription-discounts.ts";
 import type { SubscriptionRow } from "./subscription-queries.ts";
 
 // The `subscriptions` table is a projection of Stripe: this file writes Stripe's state into it,
@@ -44,7 +45,7 @@ export async function fetchSubscription(
   id: string,
 ): Promise<Snapshot> {
   const readAt = await dbClock(deps.db);
-  return { sub: await deps.stripe.subscriptions.retrieve(id), readAt };
+  return { sub: await deps.stripe.subscriptions.retrieve(id, { expand: DISCOUNT_EXPAND }), readAt };
 }
 
 const toDate = (seconds: number | null | undefined): Date | null =>
@@ -140,6 +141,7 @@ export async function applySubscriptions(
     }
     const item = sub.items.data[0];
     const plan = item ? planOf.get(item.price.id) : undefined;
+    const discount = discountOf(sub);
     const values = {
       userId: user.id,
       planId: plan?.id ?? null,
@@ -154,6 +156,11 @@ export async function applySubscriptions(
       endedAt: toDate(sub.ended_at),
       trialStart: toDate(sub.trial_start),
       trialEnd: toDate(sub.trial_end),
+      quantity: item?.quantity ?? 1,
+      unitAmount: item?.price.unit_amount ?? null,
+      stripeScheduleId:
+        typeof sub.schedule === "string" ? sub.schedule : (sub.schedule?.id ?? null),
+      discount: discount === undefined ? UNKNOWN_DISCOUNT : discount,
       started: started(sub),
       stripeCreatedAt: new Date(sub.created * 1000),
       stripeSyncedAt: readAt,
@@ -169,7 +176,11 @@ export async function applySubscriptions(
           .values(toWrite.map((o) => o.values))
           .onConflictDoUpdate({
             target: subscriptions.stripeSubscriptionId,
-            set: fromExcluded(Object.keys(toWrite[0]?.values ?? {})),
+            set: {
+              ...fromExcluded(Object.keys(toWrite[0]?.values ?? {})),
+              // A snapshot that cannot say what its discount is keeps the stored one.
+              discount: sql`case when excluded.discount = ${JSON.stringify(UNKNOWN_DISCOUNT)}::jsonb then ${subscriptions.discount} else excluded.discount end`,
+            },
             setWhere: sql`${subscriptions.stripeSyncedAt} <= excluded.stripe_synced_at`,
           })
           .returning()

@@ -3,11 +3,17 @@ import Stripe from "stripe";
 import { getUserById, setStripeCustomerId, type User } from "../accounts/index.ts";
 import type { Executor, Tx } from "../platform/db/client.ts";
 import { AppError } from "../platform/errors.ts";
-import { businessError } from "../platform/http/errors.ts";
+import { businessError, fieldError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import type { BillingDeps } from "./billing-deps.ts";
 import { subscriptionCheckouts } from "./billing-tables.ts";
+import { quantityFor } from "./change-rules.ts";
+import { endScheduledChange, releaseSchedule } from "./change-schedules.ts";
+import { formatMinor } from "./money.ts";
+import { type PendingChangeBody, pendingChangeOf } from "./pending-change.ts";
 import { findPlan, getActivePlan, type Plan, type PlanBody, planBody } from "./plans-service.ts";
+import { promotionCodeError, resolvePromotionCode } from "./promotion-codes.ts";
+import { DISCOUNT_EXPAND, type DiscountBody, discountBody } from "./subscription-discounts.ts";
 import { queueCancellationEmails } from "./subscription-emails.ts";
 import {
   type Applied,
@@ -23,6 +29,7 @@ import {
   currentSubscriptionWithPlan,
   type SubscriptionRow,
 } from "./subscription-queries.ts";
+import { queueTrialStarted, trialDaysFor, trialParams } from "./trials.ts";
 
 export interface SubscriptionBody {
   id: string;
@@ -34,6 +41,9 @@ export interface SubscriptionBody {
   current_period_end: string | null;
   cancel_at_period_end: boolean;
   canceled_at: string | null;
+  quantity: number;
+  unit_amount: string | null;
+  discount: DiscountBody | null;
   created_at: string;
   updated_at: string;
 }
@@ -59,6 +69,10 @@ function bodyOf(row: SubscriptionRow, plan: Plan | null | undefined): Subscripti
     // A cancellation scheduled through `cancel_at` (the Portal does that) is one too.
     cancel_at_period_end: row.cancelAtPeriodEnd || (row.cancelAt !== null && !row.endedAt),
     canceled_at: iso(row.canceledAt),
+    quantity: row.quantity,
+    unit_amount:
+      row.unitAmount === null || !plan ? null : formatMinor(row.unitAmount, plan.currency),
+    discount: discountBody(row.discount),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -68,10 +82,16 @@ function bodyOf(row: SubscriptionRow, plan: Plan | null | undefined): Subscripti
 export async function subscriptionStatus(
   db: Executor,
   userId: string,
-): Promise<SubscriptionBody | { status: "inactive"; is_active: false; plan: null }> {
+): Promise<
+  | (SubscriptionBody & { pending_change: PendingChangeBody | null })
+  | { status: "inactive"; is_active: false; plan: null }
+> {
   const current = await currentSubscriptionWithPlan(db, userId);
   if (!current) return { status: "inactive", is_active: false, plan: null };
-  return bodyOf(current.subscription, current.plan);
+  return {
+    ...bodyOf(current.subscription, current.plan),
+    pending_change: await pendingChangeOf(db, current.subscription),
+  };
 }
 
 /** Statuses that mean "you already have a subscription". */
@@ -156,6 +176,15 @@ export async function ensureCustomer(
   return { user, customer: customer.id };
 }
 
+export interface CreateInput {
+  plan_id: string;
+  /** Optional only for a plan with a trial the user can still take: the trial runs without a card. */
+  payment_method_id?: string | undefined;
+  /** Seats, for a per-seat plan (its minimum when left out). */
+  quantity?: number | undefined;
+  promotion_code?: string | undefined;
+}
+
 export interface CreateResult {
   subscription: SubscriptionBody;
   clientSecret: string | null;
@@ -171,15 +200,35 @@ export interface CreateResult {
 export async function createSubscription(
   deps: BillingDeps & { logger: Logger },
   userId: string,
-  input: { plan_id: string; payment_method_id: string },
+  input: CreateInput,
 ): Promise<CreateResult> {
   const plan = await getActivePlan(deps.db, input.plan_id);
+  const quantity = quantityFor(plan, input.quantity);
+  const trialDays = await trialDaysFor(deps.db, userId, plan);
+  if (!input.payment_method_id && trialDays === 0) {
+    throw fieldError(
+      "payment_method_id",
+      plan.trialDays > 0
+        ? "Required: your trial was used already, so this plan is paid from the first day."
+        : "This field is required.",
+    );
+  }
   const checkout = await beginCheckout(deps, userId, plan.id);
   try {
-    return await runCheckout(deps, userId, plan, checkout, input.payment_method_id);
+    const promo = input.promotion_code
+      ? await resolvePromotionCode(deps.stripe, input.promotion_code, plan)
+      : undefined;
+    return await runCheckout(deps, userId, plan, checkout, {
+      ...input,
+      quantity,
+      promo,
+      trialDays,
+    });
   } catch (err) {
     await finishCheckout(deps.db, checkout.id, "failed", { error: String(err) });
     if (err instanceof AppError) throw err;
+    const promoError = promotionCodeError(err);
+    if (promoError) throw promoError;
     if (err instanceof Stripe.errors.StripeCardError) {
       throw businessError("payment_required", err.message);
     }
@@ -193,39 +242,51 @@ async function runCheckout(
   userId: string,
   plan: Plan,
   checkout: Checkout,
-  paymentMethodId: string,
+  input: {
+    payment_method_id?: string | undefined;
+    quantity: number;
+    promo: string | undefined;
+    trialDays: number;
+  },
 ): Promise<CreateResult> {
   const key = (step: string) => `checkout:${checkout.id}:${step}`;
   const { user, customer } = await ensureCustomer(deps, userId);
   // Rows this request has read already, so that writing Stripe's answers reads neither again.
   const known: Known = { user, plans: [plan] };
   await settleOpenSubscriptions(deps, customer, key("replace"), known);
-  const pm = await deps.stripe.paymentMethods.attach(
-    paymentMethodId,
-    { customer },
-    { idempotencyKey: key("attach") },
-  );
-  await deps.stripe.customers.update(
-    customer,
-    { invoice_settings: { default_payment_method: pm.id } },
-    { idempotencyKey: key("default-payment-method") },
-  );
+  const pm = input.payment_method_id
+    ? await deps.stripe.paymentMethods.attach(
+        input.payment_method_id,
+        { customer },
+        { idempotencyKey: key("attach") },
+      )
+    : null;
+  if (pm) {
+    await deps.stripe.customers.update(
+      customer,
+      { invoice_settings: { default_payment_method: pm.id } },
+      { idempotencyKey: key("default-payment-method") },
+    );
+  }
   const readAt = await dbClock(deps.db);
   const sub = await deps.stripe.subscriptions.create(
     {
       customer,
-      items: [{ price: plan.stripePriceId }],
-      default_payment_method: pm.id,
+      items: [{ price: plan.stripePriceId, quantity: input.quantity }],
+      ...(input.promo ? { discounts: [{ promotion_code: input.promo }] } : {}),
+      ...(pm ? { default_payment_method: pm.id } : {}),
+      ...trialParams(input.trialDays, deps.config),
       payment_behavior: "allow_incomplete",
       payment_settings: { save_default_payment_method: "on_subscription" },
       metadata: { user_id: userId, plan_id: plan.id },
-      expand: ["latest_invoice.confirmation_secret", "latest_invoice.payments"],
+      expand: ["latest_invoice.confirmation_secret", "latest_invoice.payments", ...DISCOUNT_EXPAND],
     },
     { idempotencyKey: key("subscription") },
   );
   const clientSecret = await firstPaymentOutcome(deps, sub, checkout, key("cancel"), known);
   const applied = await deps.db.transaction(async (tx) => {
     const applied = await applyAndQueueCancellations(tx, deps, { sub, readAt }, known);
+    await queueTrialStarted(tx, deps, user, applied.row, plan, pm !== null);
     await finishCheckout(tx, checkout.id, "succeeded", { stripeSubscriptionId: sub.id });
     return applied;
   });
@@ -352,9 +413,18 @@ export async function cancelSubscription(
   if (!row || !CANCELLABLE.has(row.status)) {
     throw businessError("not_found", "No active subscription found.");
   }
-  const readAt = await dbClock(deps.db);
+  const scheduleId = row.stripeScheduleId;
+  const releaseKey = `subscription:${row.id}:release:${row.stripeSyncedAt.getTime()}`;
+  // Stripe refuses `cancel_at_period_end` on a subscription a schedule manages (a scheduled plan
+  // change): the schedule is released first, and the change is dropped with it.
+  const release = scheduleId ? () => releaseSchedule(deps.stripe, scheduleId, releaseKey) : null;
   let sub: Stripe.Subscription;
+  let readAt = await dbClock(deps.db);
   try {
+    if (release) {
+      await release();
+      readAt = await dbClock(deps.db);
+    }
     sub = immediately
       ? await deps.stripe.subscriptions.cancel(row.stripeSubscriptionId, undefined, {
           idempotencyKey: `subscription:${row.id}:cancel-now`,
@@ -368,6 +438,7 @@ export async function cancelSubscription(
     deps.logger.error({ err, subscription: row.stripeSubscriptionId }, "cancel failed");
     throw businessError("invalid", "Failed to cancel subscription.");
   }
+  if (release) await endScheduledChange(deps.db, row.id, "canceled");
   return writeBack(deps, { sub, readAt });
 }
 

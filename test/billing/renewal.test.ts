@@ -116,8 +116,9 @@ describe("renewals (the emulator's clock)", () => {
     const status = await t.http("GET", "/api/subscriptions/status/", { token: buyer.token });
     assert.equal(status.body.status, "trialing");
     assert.equal(status.body.is_active, true);
+    // Neither the subscription nor the customer has a card: the reminder says how to add one.
     const warned = (await t.emailsOf(buyer.userId)).filter(
-      (m) => m.template === "billing.trial_ending",
+      (m) => m.template === "billing.trial_ending_without_card",
     );
     assert.equal(warned.length, 1);
     const cancel = await t.http("POST", "/api/subscriptions/cancel/", { token: buyer.token });

@@ -156,10 +156,9 @@ describe("create", () => {
       body: { plan_id: "nope" },
     });
     assert.equal(bad.status, 400);
-    assert.deepEqual(bad.body, {
-      plan_id: ["Must be a valid UUID."],
-      payment_method_id: ["This field is required."],
-    });
+    // payment_method_id may be left out for a trial without a card (test/billing/trials.test.ts),
+    // so the schema does not require it: the plan's check does, once the plan is known.
+    assert.deepEqual(bad.body, { plan_id: ["Must be a valid UUID."] });
   });
 
   for (const [card, message] of [

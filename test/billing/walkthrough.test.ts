@@ -16,13 +16,18 @@ function has(command: string): boolean {
   }
 }
 
-/** The bash block between the walkthrough markers of README.md. */
-async function walkthroughScript(): Promise<string> {
-  const readme = await readFile(join(ROOT, "README.md"), "utf8");
+/** The bash block between the walkthrough markers of a document. */
+async function walkthroughBlock(file: string): Promise<string> {
+  const doc = await readFile(join(ROOT, file), "utf8");
   const section =
-    /<!-- walkthrough:start -->\s*```bash\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme);
-  if (!section?.[1]) throw new Error("README.md has no walkthrough block");
+    /<!-- walkthrough:start -->\s*```bash\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(doc);
+  if (!section?.[1]) throw new Error(`${file} has no walkthrough block`);
   return section[1];
+}
+
+/** README's walkthrough, then its continuation in docs/plan-changes.md, as one script. */
+async function walkthroughScript(): Promise<string> {
+  return (await walkthroughBlock("README.md")) + (await walkthroughBlock("docs/plan-changes.md"));
 }
 
 function run(script: string, env: Record<string, string>): Promise<{ code: number; out: string }> {
@@ -74,6 +79,22 @@ test("the README walkthrough runs on the embedded default", {
     assert.match(out, /\{"status":"active","cancel_at_period_end":false\}/);
     assert.equal(out.match(/"amount":"9.99","status":"succeeded"/g)?.length, 2, out);
     assert.match(api.output(), /Subject: Payment received: Starter/);
+    // docs/plan-changes.md: the upgrade charged once, the downgrade scheduled, then applied once.
+    assert.match(
+      out,
+      /\{"effective":"now","amount_due_now":"\d+\.\d\d","next_invoice":\{"amount":"29.00"/,
+    );
+    assert.match(out, /\{"status":"changed","plan":"Pro"\}/);
+    assert.match(out, /\{"status":"scheduled","plan":"Pro","pending":"Starter"\}/);
+    assert.match(out, /\{"plan":"Starter","pending_change":null\}/);
+    assert.equal(out.match(/"description":"Pro \(subscription_update\)"/g)?.length, 1, out);
+    assert.equal(
+      out.match(/"amount":"9.99","description":"Starter \(subscription_cycle\)"/g)?.length,
+      2,
+      out,
+    );
+    assert.match(api.output(), /Subject: Your plan has changed: Pro/);
+    assert.match(api.output(), /Subject: Your plan changes on /);
     assert.match(api.output(), /Subject: Your subscription is canceled/);
 
     // The counters moved with the run (operations: /metrics).

@@ -24,7 +24,10 @@ export interface Cohort {
   members: Member[];
 }
 
-/** A monthly plan and `count` cohorts of five registered users, each linked to a customer. */
+/**
+ * Two monthly plans (Lives, 12.00; Lives Plus, 24.00 a seat) and `count` cohorts of five
+ * registered users, each linked to a customer.
+ */
 export async function startCohorts(s: Services, stripe: Stripe, count: number) {
   const product = await stripe.products.create({ name: "Lives plan" });
   const price = await stripe.prices.create({
@@ -34,6 +37,18 @@ export async function startCohorts(s: Services, stripe: Stripe, count: number) {
     recurring: { interval: "month" },
   });
   await createPlan(s.database.db, stripe, { name: "Lives", priceId: price.id, features: [] });
+  const plus = await stripe.prices.create({
+    product: (await stripe.products.create({ name: "Lives Plus" })).id,
+    unit_amount: 2400,
+    currency: "usd",
+    recurring: { interval: "month" },
+  });
+  await createPlan(s.database.db, stripe, {
+    name: "Lives Plus",
+    priceId: plus.id,
+    features: [],
+    settings: { perSeat: true, minQuantity: 1, maxQuantity: 10 },
+  });
   const cohorts: Cohort[] = [];
   for (let c = 0; c < count; c++) {
     const start = Math.floor(Date.now() / 1000);
@@ -56,15 +71,22 @@ export async function startCohorts(s: Services, stripe: Stripe, count: number) {
     }
     cohorts.push({ clock: clock.id, start, members });
   }
-  return { price: price.id, cohorts };
+  return { price: price.id, plus: plus.id, cohorts };
 }
 
 /**
- * One cohort's 100 days: member 0 cancels at period end; 1's renewal card fails until Stripe gives
- * up; 2 starts with a trial; 3 gets a partial refund, then is canceled at once; 4 schedules a
+ * One cohort's 100 days: member 0 upgrades to Plus at once (the proration charged), then cancels
+ * at period end; 1's renewal card fails until Stripe gives up; 2 starts with a trial, then
+ * schedules a move to 2 seats of Plus at its period end (a subscription schedule, as
+ * `POST change/` makes it); 3 gets a partial refund, then is canceled at once; 4 schedules a
  * cancellation, then takes it back.
  */
-export async function live(stripe: Stripe, price: string, cohort: Cohort): Promise<void> {
+export async function live(
+  stripe: Stripe,
+  prices: { price: string; plus: string },
+  cohort: Cohort,
+): Promise<void> {
+  const { price, plus } = prices;
   const subs: string[] = [];
   for (const [i, m] of cohort.members.entries()) {
     const pm = await stripe.paymentMethods.attach("pm_card_visa", { customer: m.customerId });
@@ -81,6 +103,8 @@ export async function live(stripe: Stripe, price: string, cohort: Cohort): Promi
   }
   const sub = (i: number) => subs[i] ?? "";
   const customer = (i: number) => cohort.members[i]?.customerId ?? "";
+  const itemOf = async (i: number) =>
+    (await stripe.subscriptions.retrieve(sub(i))).items.data[0]?.id ?? "";
   const on: Record<number, () => Promise<unknown>> = {
     5: async () => {
       const pm = await stripe.paymentMethods.attach("pm_card_chargeCustomerFail", {
@@ -91,6 +115,27 @@ export async function live(stripe: Stripe, price: string, cohort: Cohort): Promi
       });
       const paid = await latestPaymentIntent(stripe, sub(3));
       await stripe.refunds.create({ payment_intent: paid, amount: 500 });
+    },
+    10: async () =>
+      stripe.subscriptions.update(sub(0), {
+        items: [{ id: await itemOf(0), price: plus }],
+        proration_behavior: "always_invoice",
+        payment_behavior: "pending_if_incomplete",
+      }),
+    20: async () => {
+      const schedule = await stripe.subscriptionSchedules.create({ from_subscription: sub(2) });
+      const current = schedule.phases[0];
+      await stripe.subscriptionSchedules.update(schedule.id, {
+        end_behavior: "release",
+        phases: [
+          {
+            items: [{ price, quantity: 1 }],
+            start_date: current?.start_date ?? "now",
+            end_date: current?.end_date ?? "now",
+          },
+          { items: [{ price: plus, quantity: 2 }], proration_behavior: "none" },
+        ],
+      });
     },
     40: async () => {
       await stripe.subscriptions.update(sub(0), { cancel_at_period_end: true });

@@ -185,11 +185,11 @@ async function startApi(): Promise<string> {
 async function prepare() {
   await admin("create database storm");
   const setup = await services("storm");
-  const { price, cohorts } = await startCohorts(setup, stripe, COHORTS);
+  const { price, plus, cohorts } = await startCohorts(setup, stripe, COHORTS);
   await setup.close();
   opened.length = 0;
   await admin("create database reference template storm");
-  for (const cohort of cohorts) await live(stripe, price, cohort);
+  for (const cohort of cohorts) await live(stripe, { price, plus }, cohort);
   return captureEvents(emulator, KEY);
 }
 
@@ -374,11 +374,15 @@ async function assertNoDuplicates(db: Db): Promise<number> {
     ).map((r) => r.v);
   assert.deepEqual(await distinct("status", payments), ["failed", "refunded", "succeeded"]);
   assert.deepEqual(await distinct("status", subscriptions), ["active", "canceled"]);
+  // The lives' plan changes landed: an upgrade's proration paid, a scheduled move to 2 seats made.
+  assert.ok((await distinct("description", payments)).includes("Lives Plus (subscription_update)"));
+  assert.deepEqual(await distinct("quantity", subscriptions), [1, 2]);
   assert.deepEqual([...new Set(rows.map((r) => r.template))].sort(), [
     "accounts.welcome",
     "billing.cancellation",
     "billing.payment_failed",
     "billing.subscription_confirmation",
+    "billing.trial_converted",
     "billing.trial_ending",
   ]);
   return rows.length;

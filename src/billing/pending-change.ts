@@ -1,0 +1,42 @@
+import { and, eq } from "drizzle-orm";
+import type { Executor } from "../platform/db/client.ts";
+import { plans } from "./billing-tables.ts";
+import { subscriptionChanges } from "./change-tables.ts";
+import { type PlanBody, planBody } from "./plans-service.ts";
+import type { SubscriptionRow } from "./subscription-queries.ts";
+
+export interface PendingChangeBody {
+  plan: PlanBody;
+  quantity: number;
+  effective_at: string;
+}
+
+/**
+ * The change scheduled for the period end, if it is still to come: its row is `scheduled`, the
+ * projection still shows its schedule on the subscription, and the period it ends has not rolled
+ * over. Stripe's state (the projection) decides, so a schedule released elsewhere or a change
+ * already applied is never shown, whatever order the webhooks came in.
+ */
+export async function pendingChangeOf(
+  db: Executor,
+  row: SubscriptionRow,
+): Promise<PendingChangeBody | null> {
+  if (!row.stripeScheduleId || row.endedAt || row.cancelAtPeriodEnd || row.cancelAt) return null;
+  const [found] = await db
+    .select({ change: subscriptionChanges, plan: plans })
+    .from(subscriptionChanges)
+    .innerJoin(plans, eq(plans.id, subscriptionChanges.planId))
+    .where(
+      and(
+        eq(subscriptionChanges.subscriptionId, row.id),
+        eq(subscriptionChanges.status, "scheduled"),
+      ),
+    );
+  if (!found || found.change.stripeScheduleId !== row.stripeScheduleId) return null;
+  if (row.currentPeriodEnd && row.currentPeriodEnd > found.change.effectiveAt) return null;
+  return {
+    plan: planBody(found.plan),
+    quantity: found.change.quantity,
+    effective_at: found.change.effectiveAt.toISOString(),
+  };
+}
