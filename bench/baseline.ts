@@ -87,6 +87,16 @@ function serve(): void {
     created_at: user.created_at,
   });
 
+  /** Where status's row holds the columns the pending change depends on (the first `id` is s.id). */
+  const subscriptionColumns = (names: string[]) => ({
+    id: names.indexOf("id"),
+    schedule: names.indexOf("stripe_schedule_id"),
+    endedAt: names.indexOf("ended_at"),
+    cancelAtPeriodEnd: names.indexOf("cancel_at_period_end"),
+    cancelAt: names.indexOf("cancel_at"),
+  });
+  let columns: ReturnType<typeof subscriptionColumns> | undefined;
+
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
     "GET /readyz": async (_req, res) => {
       await pool.query("select 1");
@@ -97,14 +107,27 @@ function serve(): void {
       if (!user) return send(res, 401, { detail: "Authentication credentials were not provided." });
       // The subscription and its plan in one query, as the app asks (Drizzle reads a join's
       // columns as arrays too).
-      const { rows } = await pool.query({
+      const { rows, fields } = await pool.query({
         text: "select s.*, p.* from subscriptions s left join plans p on p.id = s.plan_id where s.user_id = $1 and (s.started = true or s.status = 'incomplete') order by s.ended, s.stripe_created_at desc, s.seq desc limit 1",
         values: [user.id],
         rowMode: "array",
       });
       const sub = rows[0];
       if (!sub) return send(res, 200, { status: "inactive", is_active: false, plan: null });
-      send(res, 200, { subscription: sub });
+      // A change scheduled for the period end, read as the app reads it: only while the
+      // subscription still has its schedule and no end or cancellation.
+      columns ??= subscriptionColumns(fields.map((f) => f.name));
+      const c = columns;
+      let pending = null;
+      if (sub[c.schedule] && !sub[c.endedAt] && !sub[c.cancelAtPeriodEnd] && !sub[c.cancelAt]) {
+        const { rows: changes } = await pool.query({
+          text: "select c.*, p.* from subscription_changes c inner join plans p on p.id = c.plan_id where c.subscription_id = $1 and c.status = 'scheduled'",
+          values: [sub[c.id]],
+          rowMode: "array",
+        });
+        pending = changes[0] ?? null;
+      }
+      send(res, 200, { subscription: sub, pending_change: pending });
     },
     "GET /api/subscriptions/plans/": async (req, res) => {
       const user = await userOf(req);

@@ -113,6 +113,8 @@ async function sampleUsers(size: number): Promise<Users> {
     tokens: await Promise.all(numbers.map(sign)),
     emails: [],
     password: "",
+    pendingTokens: [],
+    previews: [],
     subscriptionIds: numbers.map(subscriptionId),
     heavyToken: await sign(1),
   };

@@ -17,6 +17,7 @@ import {
   PATHS,
   type PreciseRun,
   paced,
+  pacedCalls,
   type Run,
   requestFor,
   type StallProbe,
@@ -30,6 +31,7 @@ import {
   type EndpointResult,
   loadAverage,
   machine,
+  type PreviewResult,
   type Results,
   runCommand,
   writeResults,
@@ -52,6 +54,8 @@ const RATE = 1000;
 const PROCESSES = 2;
 const WEBHOOK_SECRET = `whsec_bench_${randomBytes(16).toString("hex")}`;
 const E2E_EVENTS = Number(env.BENCH_E2E_EVENTS ?? 5000);
+/** The preview route's fixed rate: each request is three Stripe calls (see `previewRun`). */
+const PREVIEW_RATE = Number(env.BENCH_PREVIEW_RATE ?? 20);
 
 const serverUrl = env.DATABASE_URL;
 const logDir = await mkdtemp(join(tmpdir(), "billing-bench-"));
@@ -95,6 +99,7 @@ async function prepareDatabase(): Promise<Seeded> {
     return await seed(database, stripe, {
       userCount: Number(env.BENCH_USERS ?? 2000),
       subscribed: Number(env.BENCH_SUBSCRIBED ?? 300),
+      pending: Number(env.BENCH_PENDING ?? 100),
       plans: 5,
     });
   } finally {
@@ -260,7 +265,14 @@ async function main(): Promise<void> {
     app: {},
     baseline: {},
   };
-  for (const endpoint of ["status", "plans", "profile", "webhook", "login"] as const) {
+  for (const endpoint of [
+    "status",
+    "status-pending",
+    "plans",
+    "profile",
+    "webhook",
+    "login",
+  ] as const) {
     const withRate = endpoint !== "login";
     if (endpoint === "login") {
       beforeLogins = { app: rss.peaks(), baseline: baselineRss?.peaks() ?? {} };
@@ -290,6 +302,10 @@ async function main(): Promise<void> {
   await logins;
   const peaks = await rss.stop();
   const baselinePeaks = baselineRss ? Object.values(await baselineRss.stop()) : [];
+  // Last, after the memory sampling: the earlier runs and their peaks stay as they were.
+  log(`preview at ${PREVIEW_RATE} req/s, alternating with its Stripe calls made directly…`);
+  const preview = await previewRun(app, seeded);
+  log(JSON.stringify(preview));
 
   const pgVersion = url ? await postgresVersion() : "PGlite";
   const results: Results = {
@@ -304,6 +320,8 @@ async function main(): Promise<void> {
       logLevel: env.BENCH_LOG_LEVEL ?? "info",
       users: seeded.tokens.length,
       subscribedUsers: seeded.subscriptionIds.length,
+      pendingChangeUsers: seeded.pendingTokens.length,
+      previewRate: PREVIEW_RATE,
       argon2: "19456 KiB, 2 iterations (production default)",
     },
     database: url ? "postgresql" : "pglite",
@@ -311,6 +329,7 @@ async function main(): Promise<void> {
     statusBeforeLogins,
     statusDuringLogins,
     ...(e2e ? { webhookEndToEnd: e2e } : {}),
+    preview,
     rssPeakMb: Object.values(peaks).map((m) => Math.round(m.rss)),
     pssPeakMb: Object.values(peaks).map((m) => Math.round(m.pss)),
     rssBeforeLoginsMb: Object.values(beforeLogins.app).map((m) => Math.round(m.rss)),
@@ -321,6 +340,77 @@ async function main(): Promise<void> {
   };
   await writeResults(results);
   log("wrote bench/results.json and bench/RESULTS.md");
+}
+
+/**
+ * The preview route (an upgrade to the next plan up) at PREVIEW_RATE, and the Stripe calls it
+ * makes, made directly with the SDK from this process at the same rate and with the same
+ * parameters: the subscription, then the proration invoice and the renewal previewed at once
+ * (`previewChange`). Slices alternate between the two (the order flips every slice), as the app
+ * and the baseline do elsewhere; the difference is what the route adds to Stripe's round trips.
+ */
+async function previewRun(app: Server, seeded: Seeded): Promise<PreviewResult> {
+  const request = requestFor("preview", seeded, WEBHOOK_SECRET);
+  let n = 0;
+  const direct = async () => {
+    const p = seeded.previews[n++ % seeded.previews.length];
+    if (!p) throw new Error("no subscribed user can upgrade");
+    const sub = await stripe.subscriptions.retrieve(p.subscriptionId);
+    const item = sub.items.data[0];
+    if (!item) throw new Error(`subscription ${sub.id} has no item`);
+    const items = [{ id: item.id, price: p.priceId, quantity: 1 }];
+    const previewWith = (proration_behavior: "always_invoice" | "none") =>
+      stripe.invoices.createPreview({
+        subscription: sub.id,
+        subscription_details: { items, proration_behavior },
+      });
+    await Promise.all([previewWith("always_invoice"), previewWith("none")]);
+  };
+  const options = { rate: PREVIEW_RATE, durationSeconds: WARMUP };
+  await paced(app.url, request, { ...options, connections: CONNECTIONS });
+  await pacedCalls(direct, options);
+  const seconds = DURATION / SLICES;
+  const route: PreciseRun[] = [];
+  const stripeRuns: PreciseRun[] = [];
+  let routeCpuMs = 0;
+  const sides = [
+    async () => {
+      const before = await cpuMs(app.proc.pid);
+      route.push(
+        await withMachine(
+          () =>
+            paced(app.url, request, {
+              rate: PREVIEW_RATE,
+              durationSeconds: seconds,
+              connections: CONNECTIONS,
+            }),
+          probe,
+        ),
+      );
+      routeCpuMs += (await cpuMs(app.proc.pid)) - before;
+    },
+    async () => {
+      stripeRuns.push(
+        await withMachine(
+          () => pacedCalls(direct, { rate: PREVIEW_RATE, durationSeconds: seconds }),
+          probe,
+        ),
+      );
+    },
+  ];
+  for (let i = 0; i < SLICES; i++) {
+    for (const side of sliceOrder(sides, i)) await side();
+  }
+  const routeRun = combine(route);
+  if (routeCpuMs > 0 && routeRun.requests > 0) {
+    routeRun.cpuUsPerRequest = Math.round((routeCpuMs * 1000) / routeRun.requests);
+  }
+  return {
+    rate: PREVIEW_RATE,
+    stripeCalls: "subscriptions.retrieve, then invoices.createPreview twice at once",
+    route: routeRun,
+    stripe: combine(stripeRuns),
+  };
 }
 
 async function postgresVersion(): Promise<string> {

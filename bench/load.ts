@@ -35,14 +35,24 @@ export interface LoadOptions {
   amount?: number;
 }
 
-export type Endpoint = "status" | "plans" | "profile" | "login" | "webhook";
+export type Endpoint =
+  | "status"
+  | "status-pending"
+  | "plans"
+  | "profile"
+  | "login"
+  | "webhook"
+  | "preview";
 
 export const PATHS: Record<Endpoint, string> = {
   status: "/api/subscriptions/status/",
+  /** Status of users with a downgrade scheduled (`pending_change`): the same route. */
+  "status-pending": "/api/subscriptions/status/",
   plans: "/api/subscriptions/plans/",
   profile: "/api/auth/profile/",
   login: "/api/auth/login/",
   webhook: "/api/webhooks/stripe/",
+  preview: "/api/subscriptions/change/preview/",
 };
 
 let eventCounter = 0;
@@ -103,9 +113,29 @@ export function requestFor(endpoint: Endpoint, seeded: Seeded, webhookSecret: st
       },
     };
   }
-  // Status reads the full path (user, subscription, plan) only for subscribed users.
+  if (endpoint === "preview") {
+    // An upgrade to the next plan up: Stripe previews the proration invoice and the renewal.
+    return {
+      method: "GET",
+      path,
+      setupRequest: (req) => {
+        const { token, planId } = pick(seeded.previews);
+        return {
+          ...req,
+          path: `${path}?plan_id=${planId}`,
+          headers: { authorization: `Bearer ${token}` },
+        };
+      },
+    };
+  }
+  // Status reads the full path (user, subscription, plan) only for subscribed users; those of
+  // status-pending read their scheduled change as well.
   const tokens =
-    endpoint === "status" ? seeded.tokens.slice(0, seeded.subscriptionIds.length) : seeded.tokens;
+    endpoint === "status"
+      ? seeded.tokens.slice(0, seeded.subscriptionIds.length)
+      : endpoint === "status-pending"
+        ? seeded.pendingTokens
+        : seeded.tokens;
   return {
     method: "GET",
     path,
@@ -256,6 +286,45 @@ export function quantile(sorted: number[], q: number): number {
   return Math.round(v * 100) / 100;
 }
 
+/** A fixed-rate run that started at `start` (performance.now() time) and has just ended. */
+function ratedRun(times: number[], failures: number, total: number, start: number): PreciseRun {
+  const elapsed = (performance.now() - start) / 1000;
+  times.sort((a, b) => a - b);
+  return {
+    rps: Math.round(times.length / elapsed),
+    p50: quantile(times, 0.5),
+    p99: quantile(times, 0.99),
+    failures,
+    requests: total,
+    times,
+    seconds: elapsed,
+  };
+}
+
+/**
+ * Calls `fire(due)` `total` times, the i-th due at start + i / rate: everything due by a timer's
+ * tick fires then, so a late timer fires its backlog at once, each counted from when it was due.
+ * Resolves with the start (performance.now() time) once the last has fired.
+ */
+function atRate(total: number, rate: number, fire: (due: number) => void): Promise<number> {
+  const interval = 1000 / rate;
+  const start = performance.now() + 5;
+  let fired = 0;
+  return new Promise((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      while (fired < total && start + fired * interval <= now) {
+        fire(start + fired * interval);
+        fired++;
+      }
+      if (fired < total) {
+        setTimeout(tick, Math.max(0, start + fired * interval - performance.now()));
+      } else resolve(start);
+    };
+    setTimeout(tick, 5);
+  });
+}
+
 /**
  * A truly fixed offered load (wrk2's method): request i is due at start + i / rate, goes out on a
  * free keep-alive connection (or waits for one), and its latency runs from when it was due, not
@@ -275,7 +344,6 @@ export async function paced(
 ): Promise<PreciseRun> {
   const target = new URL(url);
   const total = Math.round(options.rate * options.durationSeconds);
-  const interval = 1000 / options.rate;
   const times: number[] = [];
   let failures = 0;
   /** Requests due but not yet sent because every connection was busy, oldest first. */
@@ -308,33 +376,38 @@ export async function paced(
   // connecting is not what the run measures.
   await Promise.all(connections.map(() => send()));
   const responses: Promise<void>[] = [];
-  const start = performance.now() + 5;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const now = performance.now();
-      // Everything due by now goes out; a late timer sends its backlog at once, counted from due.
-      while (responses.length < total && start + responses.length * interval <= now) {
-        responses.push(send(start + responses.length * interval));
-      }
-      if (responses.length < total) {
-        setTimeout(tick, Math.max(0, start + responses.length * interval - performance.now()));
-      } else resolve();
-    };
-    setTimeout(tick, 5);
-  });
+  const start = await atRate(total, options.rate, (due) => responses.push(send(due)));
   await Promise.all(responses);
-  const elapsed = (performance.now() - start) / 1000;
+  const run = ratedRun(times, failures, total, start);
   for (const connection of connections) connection.close();
-  times.sort((a, b) => a - b);
-  return {
-    rps: Math.round(times.length / elapsed),
-    p50: quantile(times, 0.5),
-    p99: quantile(times, 0.99),
-    failures,
-    requests: total,
-    times,
-    seconds: elapsed,
-  };
+  return run;
+}
+
+/**
+ * `call` started at a fixed rate (call i due at start + i / rate), however many are in flight,
+ * each one's latency counted from when it was due, as `paced` counts a request's: for work that
+ * is not an HTTP request of ours, such as the Stripe SDK's calls the preview route makes.
+ */
+export async function pacedCalls(
+  call: () => Promise<unknown>,
+  options: { rate: number; durationSeconds: number },
+): Promise<PreciseRun> {
+  const total = Math.round(options.rate * options.durationSeconds);
+  const times: number[] = [];
+  let failures = 0;
+  const calls: Promise<void>[] = [];
+  const one = (due: number) =>
+    call().then(
+      () => {
+        times.push(performance.now() - due);
+      },
+      () => {
+        failures++;
+      },
+    );
+  const start = await atRate(total, options.rate, (due) => calls.push(one(due)));
+  await Promise.all(calls);
+  return ratedRun(times, failures, total, start);
 }
 
 export interface Memory {

@@ -1,15 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import pg from "pg";
+import { pino } from "pino";
 import type Stripe from "stripe";
 import { users } from "../src/accounts/accounts-tables.ts";
 import { hashPassword } from "../src/accounts/passwords.ts";
 import { signToken } from "../src/accounts/tokens.ts";
 import { payments } from "../src/billing/billing-tables.ts";
-import { createPlan } from "../src/billing/plans-service.ts";
+import { changeSubscription } from "../src/billing/change-service.ts";
+import { createPlan, type Plan } from "../src/billing/plans-service.ts";
 import { syncSubscription } from "../src/billing/stripe-events.ts";
 import { loadConfig } from "../src/config.ts";
 import type { Database } from "../src/platform/db/client.ts";
+import { SEND_EMAIL_QUEUE } from "../src/platform/email/email-jobs.ts";
 import type { JobDeps } from "../src/platform/feature.ts";
 import { Jobs } from "../src/platform/jobs/jobs.ts";
 import { jobDefinitions } from "../src/services.ts";
@@ -23,6 +26,24 @@ export interface Seeded {
   password: string;
   /** Stripe subscriptions that exist in the emulator and the projection (webhook events name them). */
   subscriptionIds: string[];
+  /**
+   * Access tokens of the users with a downgrade scheduled for the period end (status shows their
+   * `pending_change`). They are subscribed users besides the `subscriptionIds` ones, so the plain
+   * status run and the webhook events stay as they were.
+   */
+  pendingTokens: string[];
+  /**
+   * Subscribed users without a pending change who can upgrade (not on the dearest plan): the
+   * preview route's requests (`?plan_id=` the next plan up) and the same Stripe calls made
+   * directly (the subscription, its item and the new price).
+   */
+  previews: {
+    token: string;
+    planId: string;
+    subscriptionId: string;
+    itemId: string;
+    priceId: string;
+  }[];
 }
 
 export const SECRET_KEY = `bench-${randomBytes(24).toString("hex")}`;
@@ -51,12 +72,14 @@ export function databaseUrl(serverUrl: string, name: string): string {
  * Seeds `userCount` users (one argon2id hash shared by all: hashing each would take minutes and
  * measures nothing), `plans` plans in Stripe and in the table, and `subscribed` users with a real
  * emulator subscription projected through the production sync code. A few payments per
- * subscribed user give the payments page something to read.
+ * subscribed user give the payments page something to read. `pending` more users subscribe to a
+ * plan above the cheapest and schedule a downgrade to the plan below through the production
+ * change code (`changeSubscription`: a Stripe subscription schedule and its row).
  */
 export async function seed(
   database: Database,
   stripe: Stripe,
-  options: { userCount: number; subscribed: number; plans: number },
+  options: { userCount: number; subscribed: number; pending?: number; plans: number },
 ): Promise<Seeded> {
   const { db } = database;
   const hash = await hashPassword(PASSWORD, {
@@ -64,7 +87,7 @@ export async function seed(
     PASSWORD_HASH_ITERATIONS: 2,
     PASSWORD_HASH_CONCURRENCY: 1,
   });
-  const planRows = [];
+  const planRows: Plan[] = [];
   for (let i = 0; i < options.plans; i++) {
     const product = await stripe.products.create({ name: `Bench plan ${i}` });
     const price = await stripe.prices.create({
@@ -99,18 +122,19 @@ export async function seed(
   }
 
   // The sync code takes the job queue for cancellation emails, which a fresh active
-  // subscription never queues; an unstarted queue object satisfies the type.
+  // subscription never queues; an unstarted queue object satisfies the type. A scheduled change
+  // queues its email, so then the queue is started (inserting only, as an API process does).
   const jobs = new Jobs<JobDeps>(database, {
     defaultRetry: { limit: 0, delaySeconds: 1, backoff: false },
     log: console,
+    background: false,
   }).register(...jobDefinitions);
+  const pending = planRows.length > 1 ? (options.pending ?? 0) : 0;
+  if (pending > 0) await jobs.start();
   // The defaults: the emails (product name, links) are never sent from here.
   const deps = { db, stripe, jobs, config: loadConfig({}) };
-  const subscriptionIds: string[] = [];
-  for (let i = 0; i < options.subscribed; i++) {
-    const userId = ids[i];
-    const plan = planRows[i % planRows.length];
-    if (!userId || !plan) break;
+  const subscribe = async (i: number, plan: Plan) => {
+    const userId = ids[i] ?? "";
     const customer = await stripe.customers.create({
       email: values[i]?.email ?? "",
       metadata: { user_id: userId },
@@ -124,7 +148,32 @@ export async function seed(
       metadata: { user_id: userId },
     });
     const row = await syncSubscription(deps, sub.id);
+    return { userId, sub, row };
+  };
+  const subscriptionIds: string[] = [];
+  const previewOf: {
+    index: number;
+    planId: string;
+    subscriptionId: string;
+    itemId: string;
+    priceId: string;
+  }[] = [];
+  for (let i = 0; i < options.subscribed; i++) {
+    const plan = planRows[i % planRows.length];
+    if (!ids[i] || !plan) break;
+    const { userId, sub, row } = await subscribe(i, plan);
     subscriptionIds.push(sub.id);
+    const up = planRows[(i % planRows.length) + 1];
+    const item = sub.items.data[0];
+    if (up && item) {
+      previewOf.push({
+        index: i,
+        planId: up.id,
+        subscriptionId: sub.id,
+        itemId: item.id,
+        priceId: up.stripePriceId,
+      });
+    }
     await db.insert(payments).values(
       Array.from({ length: 5 }, (_, n) => ({
         userId,
@@ -139,6 +188,29 @@ export async function seed(
     );
   }
 
+  // A downgrade to the plan below, scheduled for the period end as a user's POST change/ would.
+  const changeDeps = { ...deps, logger: pino({ level: "silent" }) };
+  const pendingIndexes: number[] = [];
+  for (let j = 0; j < pending; j++) {
+    const i = subscriptionIds.length + j;
+    const k = 1 + (j % (planRows.length - 1));
+    const plan = planRows[k];
+    const lower = planRows[k - 1];
+    if (!ids[i] || !plan || !lower) break;
+    const { userId } = await subscribe(i, plan);
+    const result = await changeSubscription(changeDeps, userId, { plan_id: lower.id });
+    if (result.outcome !== "scheduled" || !result.subscription.pending_change) {
+      throw new Error(`seed: the downgrade of user ${i} was ${result.outcome}, not scheduled`);
+    }
+    pendingIndexes.push(i);
+  }
+  if (pending > 0) {
+    await jobs.stop(10_000);
+    // The "plan change scheduled" emails are not part of any measurement: a worker would send
+    // them during the webhook end-to-end run.
+    await db.execute(sql`delete from pgboss.job where name = ${SEND_EMAIL_QUEUE}`);
+  }
+
   const tokenConfig = loadConfig({ SECRET_KEY, ACCESS_TOKEN_LIFETIME: "2h" });
   const tokens = await Promise.all(
     ids.map(async (id) => (await signToken(tokenConfig, "access", id)).token),
@@ -148,5 +220,7 @@ export async function seed(
     emails: values.map((v) => v.email),
     password: PASSWORD,
     subscriptionIds,
+    pendingTokens: pendingIndexes.map((i) => tokens[i] ?? ""),
+    previews: previewOf.map(({ index, ...rest }) => ({ token: tokens[index] ?? "", ...rest })),
   };
 }
