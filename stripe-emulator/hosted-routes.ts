@@ -1,4 +1,3 @@
-import type { Controls } from "./controls.ts";
 import type { Emulator } from "./emulator.ts";
 import { StripeApiError } from "./errors.ts";
 import { renderInvoicePage, renderInvoicePdf } from "./resources/hosted-invoice.ts";
@@ -12,6 +11,16 @@ import { renderPortalPage } from "./resources/hosted-portal.ts";
 import type { PortalAction } from "./resources/portal.ts";
 import type { Exchange, Reply } from "./server.ts";
 
+/** What the pages' forms do: the test controls (controls.ts) that run them as the customer. */
+export interface HostedActions {
+  completeCheckoutSession(
+    id: string,
+    paymentMethod?: string,
+    authenticated?: boolean,
+  ): Promise<void>;
+  portalAction(sessionId: string, action: PortalAction): Promise<void>;
+}
+
 /**
  * The hosted pages' routes: `/checkout/{id}` (and its `/authorize` step), `/portal/{id}` (and
  * its actions), `/invoices/{id}` and `/invoices/{id}/pdf`. A form's POST answers with a redirect
@@ -20,7 +29,7 @@ import type { Exchange, Reply } from "./server.ts";
  */
 export async function hostedPage(
   em: Emulator,
-  c: Controls,
+  c: HostedActions,
   ex: Exchange,
   seg: string[],
 ): Promise<Reply | null> {
@@ -43,7 +52,7 @@ const field = (ex: Exchange, name: string): string => {
 
 async function checkoutPost(
   em: Emulator,
-  c: Controls,
+  c: HostedActions,
   ex: Exchange,
   id: string,
   step: string | undefined,
@@ -72,7 +81,7 @@ async function checkoutPost(
 
 async function portalPost(
   em: Emulator,
-  c: Controls,
+  c: HostedActions,
   ex: Exchange,
   id: string,
   step: string | undefined,
