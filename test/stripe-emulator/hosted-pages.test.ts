@@ -180,3 +180,12 @@ describe("hosted invoice page and PDF", () => {
     assert.equal((await fetch(`${base}/invoices/in_nope/pdf`)).status, 404);
   });
 });
+
+describe("invoice lines", () => {
+  test("a subscription line reads as Stripe words it: quantity, product, price per interval", async () => {
+    const { subId } = await paidSubscription();
+    const sub = await h.stripe.subscriptions.retrieve(subId, { expand: ["latest_invoice"] });
+    const [line] = (sub.latest_invoice as Stripe.Invoice).lines.data;
+    assert.equal(line?.description, "1 × Pro (at $10.00 / month)");
+  });
+});
