@@ -19,14 +19,12 @@ const WAIT = { timeout: 30_000 };
 let t: BillingTestApp;
 let browser: Browser;
 let basic: { id: string };
-let shots: string;
 
 before(async () => {
   if (skip) return;
   t = await startBillingApp();
   basic = await t.plan({ name: "Basic", amount: 900 });
   await t.plan({ name: "Pro", amount: 2900 });
-  shots = await mkdtemp(join(tmpdir(), "storefront-screenshots-"));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
@@ -43,6 +41,7 @@ after(async () => {
  * CSP violation on the storefront fails the test. A screenshot follows each step.
  */
 async function journey(name: string, steps: (step: Step, page: Page) => Promise<void>) {
+  const shots = await mkdtemp(join(tmpdir(), `storefront-screenshots-${name}-`));
   const context = await browser.newContext();
   const page = await context.newPage();
   const problems: string[] = [];
@@ -70,8 +69,7 @@ async function journey(name: string, steps: (step: Step, page: Page) => Promise<
   try {
     await steps(step, page);
     assert.deepEqual(problems, []);
-    await rm(shots, { recursive: true, force: true }).catch(() => {});
-    shots = await mkdtemp(join(tmpdir(), "storefront-screenshots-"));
+    await rm(shots, { recursive: true, force: true });
   } catch (err) {
     console.error(`storefront screenshots of "${name}": ${shots}`);
     throw err;
@@ -117,6 +115,9 @@ async function activeWithOneInvoice(step: Step, page: Page) {
       .waitFor(WAIT);
     await page.locator("tr.invoice").first().waitFor(WAIT);
     assert.equal(await page.locator("tr.invoice").count(), 1);
+    await page.locator("tr.payment").first().waitFor(WAIT);
+    assert.equal(await page.locator("tr.payment").count(), 1);
+    assert.match((await page.locator("tr.payment").textContent()) ?? "", /succeeded/);
     assert.equal(await page.locator("#plan").textContent(), "Basic");
     const pdf = await page.locator("tr.invoice a.pdf").getAttribute("href");
     assert.ok(pdf);

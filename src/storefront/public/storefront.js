@@ -250,7 +250,7 @@ async function accountView() {
     invoicesCard(invoices.results),
     paymentsCard(payments.results),
   );
-  return { status, invoices: invoices.count };
+  return { status, invoices: invoices.count, payments: payments.count };
 }
 
 function subscriptionCard(status, out) {
@@ -373,7 +373,7 @@ async function followUp() {
     const seen = await accountView();
     const sig = JSON.stringify(seen?.status ?? null);
     const done = fromCheckout
-      ? seen?.status.is_active && seen.invoices > 0
+      ? seen?.status.is_active && seen.invoices > 0 && seen.payments > 0
       : before === null || sig !== before;
     if (done) break;
     await new Promise((resolve) => setTimeout(resolve, 1000));
