@@ -348,28 +348,6 @@ function listSessions(ctx: Ctx, p: Params): Stripe.Checkout.Session[] {
   );
 }
 
-function createPortalSession(ctx: Ctx, p: Params): Stripe.BillingPortal.Session {
-  const customer = getCustomer(ctx, reqStr(p, "customer"), "customer");
-  const id = newId("bps");
-  const session: Stripe.BillingPortal.Session = {
-    id,
-    object: "billing_portal.session",
-    configuration: "bpc_emulator_default",
-    created: ctx.now(customer.id),
-    customer: customer.id,
-    customer_account: null,
-    flow: null,
-    livemode: false,
-    locale: null,
-    on_behalf_of: null,
-    return_url: optStr(p, "return_url") ?? null,
-    url: `${ctx.baseUrl()}/portal/${id}`,
-  };
-  ctx.state.portalSessions[id] = session;
-  ctx.emit("billing_portal.session.created", session, { customerId: customer.id });
-  return session;
-}
-
 export const checkoutRoutes: Route[] = [
   {
     method: "POST",
@@ -405,11 +383,5 @@ export const checkoutRoutes: Route[] = [
     path: "/v1/checkout/sessions/:id/expire",
     handler: ({ ctx, params, args }) =>
       render(ctx.state, expireSession(ctx, args.id ?? ""), expandList(params)),
-  },
-  {
-    method: "POST",
-    path: "/v1/billing_portal/sessions",
-    handler: ({ ctx, params }) =>
-      render(ctx.state, createPortalSession(ctx, params), expandList(params)),
   },
 ];

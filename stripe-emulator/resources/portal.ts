@@ -3,7 +3,11 @@ import { isEnded } from "../billing/lifecycle.ts";
 import { updateSubscription } from "../billing/update-subscription.ts";
 import type { Ctx } from "../context.ts";
 import { invalidParam, invalidRequest, noSuchObject } from "../errors.ts";
-import { updateCustomer } from "./customers.ts";
+import { newId } from "../ids.ts";
+import { expandList, optStr, type Params, reqStr } from "../params.ts";
+import { render } from "../render.ts";
+import type { Route } from "../router.ts";
+import { getCustomer, updateCustomer } from "./customers.ts";
 import { confirmSetupIntent, createSetupIntent } from "./setup-intents.ts";
 
 /**
@@ -17,6 +21,28 @@ export type PortalAction =
   | { kind: "cancel" | "renew"; subscription: string }
   | { kind: "switch"; subscription: string; price: string }
   | { kind: "card"; paymentMethod: string };
+
+function createPortalSession(ctx: Ctx, p: Params): Stripe.BillingPortal.Session {
+  const customer = getCustomer(ctx, reqStr(p, "customer"), "customer");
+  const id = newId("bps");
+  const session: Stripe.BillingPortal.Session = {
+    id,
+    object: "billing_portal.session",
+    configuration: "bpc_emulator_default",
+    created: ctx.now(customer.id),
+    customer: customer.id,
+    customer_account: null,
+    flow: null,
+    livemode: false,
+    locale: null,
+    on_behalf_of: null,
+    return_url: optStr(p, "return_url") ?? null,
+    url: `${ctx.baseUrl()}/portal/${id}`,
+  };
+  ctx.state.portalSessions[id] = session;
+  ctx.emit("billing_portal.session.created", session, { customerId: customer.id });
+  return session;
+}
 
 export function portalSession(ctx: Ctx, id: string): Stripe.BillingPortal.Session {
   const session = ctx.state.portalSessions[id];
@@ -82,3 +108,12 @@ function setDefaultCard(ctx: Ctx, customer: string, paymentMethod: string): void
     if (sub.default_payment_method) updateSubscription(ctx, sub, { default_payment_method: pm });
   }
 }
+
+export const portalRoutes: Route[] = [
+  {
+    method: "POST",
+    path: "/v1/billing_portal/sessions",
+    handler: ({ ctx, params }) =>
+      render(ctx.state, createPortalSession(ctx, params), expandList(params)),
+  },
+];
