@@ -313,6 +313,16 @@ function subscriptionCard(status, out) {
   );
 }
 
+/** A card with a title and a table of `rows`, or `empty` when there are none. */
+function tableCard(id, title, rows, empty) {
+  return h(
+    "div",
+    { class: "card", id },
+    h("h2", {}, title),
+    rows.length ? h("table", {}, rows) : h("p", {}, empty),
+  );
+}
+
 function invoicesCard(invoices) {
   const rows = invoices.map((inv) =>
     h(
@@ -331,12 +341,7 @@ function invoicesCard(invoices) {
       ),
     ),
   );
-  return h(
-    "div",
-    { class: "card", id: "invoices" },
-    h("h2", {}, "Invoices"),
-    rows.length ? h("table", {}, rows) : h("p", {}, "No invoices yet."),
-  );
+  return tableCard("invoices", "Invoices", rows, "No invoices yet.");
 }
 
 function paymentsCard(payments) {
@@ -344,18 +349,12 @@ function paymentsCard(payments) {
     h(
       "tr",
       { class: "payment" },
-      h("td", {}, day(p.created_at)),
-      h("td", {}, p.description ?? ""),
-      h("td", {}, p.status),
-      h("td", {}, money(p.amount, p.currency)),
+      [day(p.created_at), p.description ?? "", p.status, money(p.amount, p.currency)].map((v) =>
+        h("td", {}, v),
+      ),
     ),
   );
-  return h(
-    "div",
-    { class: "card", id: "payments" },
-    h("h2", {}, "Payments"),
-    rows.length ? h("table", {}, rows) : h("p", {}, "No payments yet."),
-  );
+  return tableCard("payments", "Payments", rows, "No payments yet.");
 }
 
 /**
