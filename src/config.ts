@@ -188,6 +188,12 @@ export const settings = {
       "Base URL of the web app, used in email links (/verify-email?token=…, " +
       "/reset-password?token=…, /plans, /billing).",
   },
+  STOREFRONT: {
+    parse: bool,
+    doc:
+      "on: serve the storefront (a small site over the public API: sign up, subscribe through " +
+      "Checkout, the account page) at /. Unset: on, except in production.",
+  },
   PRODUCT_NAME: {
     parse: str,
     default: "SaaS Billing",

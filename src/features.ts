@@ -2,6 +2,7 @@ import { accounts } from "./accounts/index.ts";
 import { billing, handleStripeEvents, stripeWebhookSource } from "./billing/index.ts";
 import { email } from "./platform/email/index.ts";
 import type { Feature } from "./platform/feature.ts";
+import { storefront } from "./storefront/index.ts";
 import { webhooksFeature } from "./webhooks/index.ts";
 
 /**
@@ -15,4 +16,5 @@ export const features: Feature[] = [
   billing,
   webhooksFeature(stripeWebhookSource, handleStripeEvents),
   email,
+  storefront,
 ];

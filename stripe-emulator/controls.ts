@@ -1,10 +1,12 @@
 import { customerIdOf } from "./billing/invoicing.ts";
 import type { Emulator } from "./emulator.ts";
 import { invalidRequest, StripeApiError } from "./errors.ts";
+import { hostedPage } from "./hosted-routes.ts";
 import { isRecord, type Params } from "./params.ts";
 import { completeCheckout } from "./resources/checkout.ts";
-import { renderCheckoutPage, renderPortalPage } from "./resources/hosted-pages.ts";
 import { confirmPaymentIntent, getPaymentIntent } from "./resources/payment-intents.ts";
+import type { PortalAction } from "./resources/portal.ts";
+import { runPortalAction } from "./resources/portal.ts";
 import { confirmSetupIntent, getSetupIntent } from "./resources/setup-intents.ts";
 import type { Exchange, Next, Reply, Stage } from "./server.ts";
 
@@ -22,7 +24,14 @@ export interface Controls {
    * id) they enter that card, else they complete 3-D Secure for one in `requires_action`.
    */
   confirmSetupIntent(id: string, paymentMethod?: string): Promise<void>;
-  completeCheckoutSession(id: string, paymentMethod?: string): Promise<void>;
+  /** `authenticated`: the customer passed 3-D Secure on the hosted page's authorize step. */
+  completeCheckoutSession(
+    id: string,
+    paymentMethod?: string,
+    authenticated?: boolean,
+  ): Promise<void>;
+  /** What the customer does on a Billing Portal session's page (resources/portal.ts). */
+  portalAction(sessionId: string, action: PortalAction): Promise<void>;
   idle(): Promise<void>;
 }
 
@@ -71,8 +80,11 @@ export function makeControls(em: Emulator): Controls {
         }
       });
     },
-    completeCheckoutSession: async (id, pm) => {
-      mutate(() => completeCheckout(em.ctx, id, pm));
+    completeCheckoutSession: async (id, pm, authenticated) => {
+      mutate(() => completeCheckout(em.ctx, id, pm, authenticated));
+    },
+    portalAction: async (sessionId, action) => {
+      mutate(() => runPortalAction(em.ctx, sessionId, action));
     },
     idle: () => em.dispatcher.idle(),
   };
@@ -95,17 +107,7 @@ export function controlsStage(em: Emulator, c: Controls): Stage {
     const p = ex.path.replace(/\/$/, "");
     const seg = p.split("/");
     const body = () => bodyOf(ex);
-    if (ex.method === "GET" && seg[1] === "checkout" && seg[2])
-      return renderCheckoutPage(em.ctx, seg[2]);
-    if (ex.method === "POST" && seg[1] === "checkout" && seg[2]) {
-      const pm =
-        typeof ex.params.payment_method === "string" ? ex.params.payment_method : undefined;
-      await c.completeCheckoutSession(seg[2], pm);
-      return renderCheckoutPage(em.ctx, seg[2]);
-    }
-    if (ex.method === "GET" && seg[1] === "portal" && seg[2])
-      return renderPortalPage(em.ctx, seg[2]);
-    if (seg[1] !== "_emulator") return next();
+    if (seg[1] !== "_emulator") return (await hostedPage(em, c, ex, seg)) ?? next();
     const route = `${ex.method} /${seg.slice(2).join("/")}`;
     if (route === "POST /reset") {
       c.reset();

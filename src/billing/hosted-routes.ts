@@ -8,6 +8,7 @@ import type { AppDeps } from "../platform/feature.ts";
 import { businessFailure, errorResponses, failures } from "../platform/http/error-schemas.ts";
 import { described } from "../platform/http/openapi.ts";
 import { PageQuery, pageRequest, paginated } from "../platform/http/pagination.ts";
+import { returnOrigins } from "../platform/http/storefront-origin.ts";
 import type { App } from "../platform/http/types.ts";
 import type { BillingDeps } from "./billing-deps.ts";
 import { startCheckout } from "./checkout-service.ts";
@@ -90,7 +91,12 @@ function checkoutRoutes({ app, appDeps, service, auth, base }: RouteContext): vo
       preValidation: [auth, requireVerifiedEmail(appDeps.config)],
     },
     async (request) =>
-      startCheckout(service, appDeps.config, requireUser(request).id, request.body),
+      startCheckout(
+        service,
+        returnOrigins(appDeps.config, request),
+        requireUser(request).id,
+        request.body,
+      ),
   );
 
   app.post(
@@ -124,7 +130,12 @@ function checkoutRoutes({ app, appDeps, service, auth, base }: RouteContext): vo
       preValidation: auth,
     },
     async (request) =>
-      openPortal(service, appDeps.config, requireUser(request).id, request.body ?? {}),
+      openPortal(
+        service,
+        returnOrigins(appDeps.config, request),
+        requireUser(request).id,
+        request.body ?? {},
+      ),
   );
 }
 

@@ -123,7 +123,27 @@ function precheckPayment(ctx: Ctx, pmId: string | null, behavior: string, amount
   }
 }
 
-export function lineSeeds(sub: Stripe.Subscription, trial: boolean): LineSeed[] {
+/**
+ * Stripe's wording of a subscription line: "1 × Pro (at $9.99 / month)", and "Trial period for
+ * Pro" on a trial's invoice; the product's name, the price's nickname only when it has none.
+ */
+function lineDescription(ctx: Ctx, price: Stripe.Price, quantity: number, trial: boolean): string {
+  const productId = typeof price.product === "string" ? price.product : price.product.id;
+  const name = ctx.state.products[productId]?.name ?? price.nickname ?? price.id;
+  if (trial) return `Trial period for ${name}`;
+  const format = new Intl.NumberFormat("en-US", { style: "currency", currency: price.currency });
+  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
+  const amount = format.format((price.unit_amount ?? 0) / 10 ** digits);
+  const r = price.recurring;
+  const every = !r
+    ? ""
+    : r.interval_count === 1
+      ? ` / ${r.interval}`
+      : ` / every ${r.interval_count} ${r.interval}s`;
+  return `${quantity} × ${name} (at ${amount}${every})`;
+}
+
+export function lineSeeds(ctx: Ctx, sub: Stripe.Subscription, trial: boolean): LineSeed[] {
   return sub.items.data.map((item) => ({
     price: item.price,
     quantity: item.quantity ?? 1,
@@ -132,7 +152,7 @@ export function lineSeeds(sub: Stripe.Subscription, trial: boolean): LineSeed[] 
     subscription: sub.id,
     subscriptionItem: item.id,
     proration: false,
-    description: `${trial ? "Trial period for " : ""}${item.quantity ?? 1} × ${item.price.nickname ?? item.price.id}`,
+    description: lineDescription(ctx, item.price, item.quantity ?? 1, trial),
   }));
 }
 
@@ -236,7 +256,7 @@ function startBilling(ctx: Ctx, sub: Stripe.Subscription, behavior: string, tria
     sub,
     "subscription_create",
     // Pending invoice items (a setup fee, say) are billed on the first invoice, as at Stripe.
-    [...pendingItemSeeds(ctx, sub), ...lineSeeds(sub, trial)],
+    [...pendingItemSeeds(ctx, sub), ...lineSeeds(ctx, sub, trial)],
     null,
   );
   finalizeInvoice(ctx, inv);

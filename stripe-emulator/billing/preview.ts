@@ -140,7 +140,7 @@ function previewNewSubscription(ctx: Ctx, p: Params, details: Params): Stripe.In
     },
     subItems,
   );
-  const lines = [...pendingItemSeeds(ctx, sub), ...lineSeeds(sub, false)];
+  const lines = [...pendingItemSeeds(ctx, sub), ...lineSeeds(ctx, sub, false)];
   const inv = invoiceBilledNow(ctx, sub, "subscription_create", lines);
   // The subscription does not exist: the preview names none.
   inv.parent = null;

@@ -46,7 +46,7 @@ export function renewSubscription(ctx: Ctx, sub: Stripe.Subscription): void {
     }
     if (wasTrial) s.status = "active";
   });
-  const lines = [...pendingLinesOf(ctx, sub), ...lineSeeds(sub, false)];
+  const lines = [...pendingLinesOf(ctx, sub), ...lineSeeds(ctx, sub, false)];
   delete ctx.state.pendingLines[sub.id];
   const now = ctx.now(customerIdOf(sub));
   // Stripe keeps billing an unpaid subscription, but leaves its invoices as drafts.
@@ -75,7 +75,7 @@ export function upcomingInvoice(
   const start = Math.min(...sub.items.data.map((i) => i.current_period_start));
   const end = Math.min(...sub.items.data.map((i) => i.current_period_end));
   // A schedule whose next phase starts at the period end sets what the renewal bills.
-  const next = lineSeeds(subscriptionAt(ctx.state, sub, end), false).map((line) => {
+  const next = lineSeeds(ctx, subscriptionAt(ctx.state, sub, end), false).map((line) => {
     const recurring = line.price.recurring;
     const until = recurring
       ? nextPeriodEnd(sub.billing_cycle_anchor, line.period.end, recurring)

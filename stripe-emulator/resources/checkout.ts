@@ -1,5 +1,7 @@
 import type Stripe from "stripe";
 import { createSubscription } from "../billing/create-subscription.ts";
+import { afterPayment } from "../billing/lifecycle.ts";
+import { attemptInvoicePayment } from "../billing/payments.ts";
 import type { Ctx } from "../context.ts";
 import { invalidParam, invalidRequest, noSuchObject } from "../errors.ts";
 import { newId } from "../ids.ts";
@@ -192,8 +194,18 @@ function buildLineItem(ctx: Ctx, price: Stripe.Price, quantity: number): Stripe.
   };
 }
 
-/** The customer pays on the hosted page: customer, card, subscription, then the completed event. */
-export function completeCheckout(ctx: Ctx, id: string, paymentMethod = "pm_card_visa"): void {
+/**
+ * The customer pays on the hosted page: customer, card, subscription, then the completed event.
+ * `authenticated`: they passed 3-D Secure on the page's authorize step, so the subscription is
+ * made `default_incomplete` and its first invoice paid on session with the challenge passed, as
+ * Stripe's Checkout does for a card that asks for it (created `incomplete`, then `active`).
+ */
+export function completeCheckout(
+  ctx: Ctx,
+  id: string,
+  paymentMethod = "pm_card_visa",
+  authenticated = false,
+): void {
   const session = ctx.state.checkoutSessions[id];
   const plan = ctx.state.checkoutPlans[id];
   if (!session || !plan) throw noSuchObject(id);
@@ -214,13 +226,14 @@ export function completeCheckout(ctx: Ctx, id: string, paymentMethod = "pm_card_
   const params: Params = {
     customer: customerId,
     items: plan.items.map((i) => ({ price: i.price, quantity: String(i.quantity) })),
-    payment_behavior: "error_if_incomplete",
+    payment_behavior: authenticated ? "default_incomplete" : "error_if_incomplete",
     default_payment_method: pm.id,
     metadata: optObj(sd, "metadata") ?? {},
   };
   const trialDays = optStr(sd, "trial_period_days");
   if (trialDays) params.trial_period_days = trialDays;
   const sub = createSubscription(ctx, params);
+  if (authenticated) payAuthenticated(ctx, sub);
   session.status = "complete";
   session.customer = customerId;
   session.customer_details = customerDetails(ctx, session, customerId);
@@ -229,6 +242,14 @@ export function completeCheckout(ctx: Ctx, id: string, paymentMethod = "pm_card_
   session.payment_status = sub.status === "trialing" ? "no_payment_required" : "paid";
   session.url = null;
   ctx.emit("checkout.session.completed", session, { customerId });
+}
+
+function payAuthenticated(ctx: Ctx, sub: Stripe.Subscription): void {
+  const inv =
+    typeof sub.latest_invoice === "string" ? ctx.state.invoices[sub.latest_invoice] : null;
+  if (inv?.status !== "open") return;
+  const result = attemptInvoicePayment(ctx, inv, { onSession: true, authenticated: true });
+  afterPayment(ctx, inv, result);
 }
 
 /**
@@ -327,28 +348,6 @@ function listSessions(ctx: Ctx, p: Params): Stripe.Checkout.Session[] {
   );
 }
 
-function createPortalSession(ctx: Ctx, p: Params): Stripe.BillingPortal.Session {
-  const customer = getCustomer(ctx, reqStr(p, "customer"), "customer");
-  const id = newId("bps");
-  const session: Stripe.BillingPortal.Session = {
-    id,
-    object: "billing_portal.session",
-    configuration: "bpc_emulator_default",
-    created: ctx.now(customer.id),
-    customer: customer.id,
-    customer_account: null,
-    flow: null,
-    livemode: false,
-    locale: null,
-    on_behalf_of: null,
-    return_url: optStr(p, "return_url") ?? null,
-    url: `${ctx.baseUrl()}/portal/${id}`,
-  };
-  ctx.state.portalSessions[id] = session;
-  ctx.emit("billing_portal.session.created", session, { customerId: customer.id });
-  return session;
-}
-
 export const checkoutRoutes: Route[] = [
   {
     method: "POST",
@@ -384,11 +383,5 @@ export const checkoutRoutes: Route[] = [
     path: "/v1/checkout/sessions/:id/expire",
     handler: ({ ctx, params, args }) =>
       render(ctx.state, expireSession(ctx, args.id ?? ""), expandList(params)),
-  },
-  {
-    method: "POST",
-    path: "/v1/billing_portal/sessions",
-    handler: ({ ctx, params }) =>
-      render(ctx.state, createPortalSession(ctx, params), expandList(params)),
   },
 ];

@@ -8,6 +8,7 @@ import { invoiceItemRoutes } from "./invoice-items.ts";
 import { invoiceRoutes } from "./invoices.ts";
 import { paymentIntentRoutes } from "./payment-intents.ts";
 import { paymentMethodRoutes } from "./payment-methods.ts";
+import { portalRoutes } from "./portal.ts";
 import { promotionCodeRoutes } from "./promotion-codes.ts";
 import { setupIntentRoutes } from "./setup-intents.ts";
 import { subscriptionItemRoutes } from "./subscription-items.ts";
@@ -28,6 +29,7 @@ export const allRoutes: Route[] = [
   ...eventRoutes,
   ...webhookEndpointRoutes,
   ...checkoutRoutes,
+  ...portalRoutes,
   ...setupIntentRoutes,
   ...couponRoutes,
   ...promotionCodeRoutes,

@@ -1,0 +1,401 @@
+// The storefront: one page over the public API (/api/…), no dependency. Tokens live in
+// sessionStorage (this tab only, gone when it closes); every value from the API is put in the
+// page as text, never as HTML.
+
+const TOKENS = "storefront.tokens";
+/** The last status the account page showed: back from the portal, a change is what to wait for. */
+const SEEN = "storefront.seen";
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+
+/** `h("p", {class: "x"}, "text", child)`: an element; strings become text nodes. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) el.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return el;
+}
+
+const tokens = () => JSON.parse(sessionStorage.getItem(TOKENS) ?? "null");
+const saveTokens = (pair) =>
+  pair ? sessionStorage.setItem(TOKENS, JSON.stringify(pair)) : sessionStorage.removeItem(TOKENS);
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(messageOf(body) || `The API answered ${status}.`);
+    this.status = status;
+  }
+}
+
+/** The API's error shapes: `{error}`, `{detail}`, or DRF's `{field: ["…"]}`. */
+function messageOf(body) {
+  if (!body || typeof body !== "object") return "";
+  if (typeof body.error === "string") return body.error;
+  if (typeof body.detail === "string") return body.detail;
+  return Object.entries(body)
+    .map(([field, value]) => `${field}: ${[value].flat().join(" ")}`)
+    .join("; ");
+}
+
+async function send(method, path, body, access) {
+  const headers = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (access) headers.authorization = `Bearer ${access}`;
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  return { res, data };
+}
+
+/** Calls the API as the signed-in user; an expired access token is refreshed once. */
+async function api(method, path, body) {
+  let pair = tokens();
+  let { res, data } = await send(method, path, body, pair?.access);
+  if (res.status === 401 && pair?.refresh) {
+    const renewed = await send("POST", "/api/auth/token/refresh/", { refresh: pair.refresh });
+    if (renewed.res.ok) {
+      pair = { access: renewed.data.access, refresh: renewed.data.refresh ?? pair.refresh };
+      saveTokens(pair);
+      ({ res, data } = await send(method, path, body, pair.access));
+    } else {
+      saveTokens(null);
+    }
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+function go(path) {
+  history.pushState(null, "", path);
+  render();
+}
+
+const link = (path, text, attrs = {}) =>
+  h(
+    "a",
+    {
+      href: path,
+      onclick: (e) => {
+        e.preventDefault();
+        go(path);
+      },
+      ...attrs,
+    },
+    text,
+  );
+
+function show(...children) {
+  main.replaceChildren(...children);
+}
+
+function errorLine(err) {
+  return h(
+    "p",
+    { class: "error", role: "alert" },
+    err instanceof Error ? err.message : String(err),
+  );
+}
+
+const money = (amount, currency) => `${amount} ${String(currency ?? "").toUpperCase()}`;
+const day = (iso) => (iso ? new Date(iso).toISOString().slice(0, 10) : "");
+
+function renderNav() {
+  const signedIn = tokens() !== null;
+  nav.replaceChildren(
+    link("/plans", "Plans"),
+    signedIn ? link("/billing", "Account", { id: "nav-account" }) : link("/login", "Sign in"),
+    signedIn
+      ? h("button", { type: "button", id: "sign-out", onclick: signOut }, "Sign out")
+      : link("/register", "Register"),
+  );
+}
+
+async function signOut() {
+  const pair = tokens();
+  if (pair) await send("POST", "/api/auth/logout/", { refresh: pair.refresh }, pair.access);
+  saveTokens(null);
+  go("/login");
+}
+
+/** A form whose submit calls `action(values)`; a refusal shows under the form. */
+function form(id, fields, submit, action) {
+  const out = h("div");
+  const el = h(
+    "form",
+    {
+      id,
+      onsubmit: async (e) => {
+        e.preventDefault();
+        out.replaceChildren();
+        const values = Object.fromEntries(new FormData(el));
+        try {
+          await action(values);
+        } catch (err) {
+          out.replaceChildren(errorLine(err));
+        }
+      },
+    },
+    fields.map(([name, label, type]) =>
+      h("label", {}, label, h("input", { name, type, required: "", autocomplete: name })),
+    ),
+    h("button", { type: "submit" }, submit),
+  );
+  return h("div", { class: "card" }, el, out);
+}
+
+function signedIn(answer) {
+  saveTokens({ access: answer.tokens.access, refresh: answer.tokens.refresh });
+  go("/billing");
+}
+
+function registerView() {
+  show(
+    h("h1", {}, "Create an account"),
+    form(
+      "register",
+      [
+        ["email", "Email", "email"],
+        ["username", "Username", "text"],
+        ["password", "Password", "password"],
+        ["password_confirm", "Password again", "password"],
+      ],
+      "Register",
+      async (v) => signedIn(await api("POST", "/api/auth/register/", v)),
+    ),
+  );
+}
+
+function loginView() {
+  show(
+    h("h1", {}, "Sign in"),
+    form(
+      "login",
+      [
+        ["email", "Email", "email"],
+        ["password", "Password", "password"],
+      ],
+      "Sign in",
+      async (v) => signedIn(await api("POST", "/api/auth/login/", v)),
+    ),
+  );
+}
+
+async function plansView() {
+  const plans = (await api("GET", "/api/subscriptions/plans/")).results;
+  const notice =
+    new URLSearchParams(location.search).get("checkout") === "canceled"
+      ? h("p", { class: "notice" }, "Checkout canceled: nothing was charged.")
+      : null;
+  show(h("h1", {}, "Plans"), notice, h("div", { class: "plans" }, plans.map(planCard)));
+}
+
+function planCard(plan) {
+  const out = h("div");
+  const subscribe = async () => {
+    if (!tokens()) return go("/register");
+    try {
+      const origin = location.origin;
+      const session = await api("POST", "/api/subscriptions/checkout/", {
+        plan_id: plan.id,
+        success_url: `${origin}/billing?checkout=success`,
+        cancel_url: `${origin}/plans?checkout=canceled`,
+      });
+      location.assign(session.url);
+    } catch (err) {
+      out.replaceChildren(errorLine(err));
+    }
+  };
+  return h(
+    "div",
+    { class: "card plan", "data-plan": plan.name },
+    h("h2", {}, plan.name),
+    h("p", {}, plan.description ?? ""),
+    h("p", { class: "price" }, `${money(plan.amount, plan.currency)} / ${plan.interval}`),
+    plan.trial_days > 0 ? h("p", {}, `${plan.trial_days}-day free trial`) : null,
+    h(
+      "ul",
+      {},
+      (plan.features ?? []).map((f) => h("li", {}, f)),
+    ),
+    h("button", { type: "button", class: "subscribe", onclick: subscribe }, "Subscribe"),
+    out,
+  );
+}
+
+async function accountView() {
+  if (!tokens()) return go("/login");
+  const [profile, status, invoices, payments] = await Promise.all([
+    api("GET", "/api/auth/profile/"),
+    api("GET", "/api/subscriptions/status/"),
+    api("GET", "/api/subscriptions/invoices/"),
+    api("GET", "/api/subscriptions/payments/"),
+  ]);
+  sessionStorage.setItem(SEEN, JSON.stringify(status));
+  const out = h("div");
+  show(
+    h("h1", {}, "Your account"),
+    h("p", {}, `Signed in as ${profile.email}`),
+    subscriptionCard(status, out),
+    out,
+    invoicesCard(invoices.results),
+    paymentsCard(payments.results),
+  );
+  return { status, invoices: invoices.count, payments: payments.count };
+}
+
+function subscriptionCard(status, out) {
+  const act = (fn) => async () => {
+    out.replaceChildren();
+    try {
+      await fn();
+    } catch (err) {
+      out.replaceChildren(errorLine(err));
+    }
+  };
+  const portal = act(async () => {
+    const { url } = await api("POST", "/api/subscriptions/portal/", {
+      return_url: `${location.origin}/billing?from=portal`,
+    });
+    location.assign(url);
+  });
+  const post = (path) =>
+    act(async () => {
+      await api("POST", path);
+      await render();
+    });
+  const live = status.status !== "inactive" && status.status !== "canceled";
+  const pending = status.pending_change;
+  return h(
+    "div",
+    { class: "card", id: "subscription" },
+    h("h2", {}, "Subscription"),
+    h("p", {}, "Status: ", h("span", { class: "status", id: "status" }, status.status)),
+    status.plan ? h("p", {}, "Plan: ", h("span", { id: "plan" }, status.plan.name)) : null,
+    status.current_period_end
+      ? h("p", {}, `Current period ends ${day(status.current_period_end)}`)
+      : null,
+    status.cancel_at_period_end
+      ? h("p", { id: "cancels" }, "Cancels at the end of the period.")
+      : null,
+    pending
+      ? h(
+          "p",
+          { id: "pending-change" },
+          `Pending change: ${pending.plan?.name ?? ""} × ${pending.quantity} from ${day(pending.effective_at)}`,
+        )
+      : null,
+    live ? null : link("/plans", "Choose a plan"),
+    live ? h("button", { type: "button", id: "portal", onclick: portal }, "Manage billing") : null,
+    live && !status.cancel_at_period_end
+      ? h(
+          "button",
+          { type: "button", id: "cancel", onclick: post("/api/subscriptions/cancel/") },
+          "Cancel subscription",
+        )
+      : null,
+    live && status.cancel_at_period_end
+      ? h(
+          "button",
+          { type: "button", id: "reactivate", onclick: post("/api/subscriptions/reactivate/") },
+          "Reactivate",
+        )
+      : null,
+  );
+}
+
+/** A card with a title and a table of `rows`, or `empty` when there are none. */
+function tableCard(id, title, rows, empty) {
+  return h(
+    "div",
+    { class: "card", id },
+    h("h2", {}, title),
+    rows.length ? h("table", {}, rows) : h("p", {}, empty),
+  );
+}
+
+function invoicesCard(invoices) {
+  const rows = invoices.map((inv) =>
+    h(
+      "tr",
+      { class: "invoice" },
+      h("td", {}, inv.number ?? inv.id),
+      h("td", {}, day(inv.created_at)),
+      h("td", {}, inv.status),
+      h("td", {}, money(inv.total, inv.currency)),
+      h(
+        "td",
+        {},
+        inv.hosted_invoice_url ? h("a", { href: inv.hosted_invoice_url }, "View") : null,
+        " ",
+        inv.invoice_pdf ? h("a", { href: inv.invoice_pdf, class: "pdf" }, "PDF") : null,
+      ),
+    ),
+  );
+  return tableCard("invoices", "Invoices", rows, "No invoices yet.");
+}
+
+function paymentsCard(payments) {
+  const rows = payments.map((p) =>
+    h(
+      "tr",
+      { class: "payment" },
+      [day(p.created_at), p.description ?? "", p.status, money(p.amount, p.currency)].map((v) =>
+        h("td", {}, v),
+      ),
+    ),
+  );
+  return tableCard("payments", "Payments", rows, "No payments yet.");
+}
+
+/**
+ * Back from Checkout or the portal, what the customer did reaches the API through Stripe's
+ * webhooks a moment later: the account page reads again (every second, for up to 30 s) until
+ * it shows.
+ */
+async function followUp() {
+  const query = new URLSearchParams(location.search);
+  const fromCheckout = query.get("checkout") === "success";
+  const fromPortal = query.get("from") === "portal";
+  if (!fromCheckout && !fromPortal) return accountView();
+  const before = sessionStorage.getItem(SEEN);
+  for (let i = 0; i < 30; i++) {
+    const seen = await accountView();
+    const sig = JSON.stringify(seen?.status ?? null);
+    const done = fromCheckout
+      ? seen?.status.is_active && seen.invoices > 0 && seen.payments > 0
+      : before === null || sig !== before;
+    if (done) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  history.replaceState(null, "", "/billing");
+}
+
+async function render() {
+  renderNav();
+  const path = location.pathname;
+  try {
+    if (path === "/register") registerView();
+    else if (path === "/login") loginView();
+    else if (path === "/billing") await followUp();
+    else await plansView();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      saveTokens(null);
+      return go("/login");
+    }
+    show(errorLine(err));
+  }
+}
+
+addEventListener("popstate", render);
+render();
