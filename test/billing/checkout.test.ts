@@ -300,6 +300,14 @@ describe("POST portal/", () => {
     await t.settle();
     let status = await t.http("GET", "/api/subscriptions/status/", { token: buyer.token });
     assert.equal(status.body.plan.id, bigger.id);
+    // Changing the number of seats in the portal is an update of the item's quantity.
+    await t.stripe.subscriptions.update(subId, {
+      items: [{ id: sub.items.data[0]?.id ?? "", quantity: 3 }],
+      proration_behavior: "none",
+    });
+    await t.settle();
+    status = await t.http("GET", "/api/subscriptions/status/", { token: buyer.token });
+    assert.equal(status.body.quantity, 3);
     await t.stripe.subscriptions.update(subId, {
       cancel_at: sub.items.data[0]?.current_period_end ?? 0,
     });
