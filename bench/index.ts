@@ -260,7 +260,7 @@ async function main(): Promise<void> {
     app: {},
     baseline: {},
   };
-  for (const endpoint of ["status", "plans", "profile", "webhook", "login"] as const) {
+  for (const endpoint of ["status", "access", "plans", "profile", "webhook", "login"] as const) {
     const withRate = endpoint !== "login";
     if (endpoint === "login") {
       beforeLogins = { app: rss.peaks(), baseline: baselineRss?.peaks() ?? {} };

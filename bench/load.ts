@@ -35,10 +35,11 @@ export interface LoadOptions {
   amount?: number;
 }
 
-export type Endpoint = "status" | "plans" | "profile" | "login" | "webhook";
+export type Endpoint = "status" | "access" | "plans" | "profile" | "login" | "webhook";
 
 export const PATHS: Record<Endpoint, string> = {
   status: "/api/subscriptions/status/",
+  access: "/api/subscriptions/access/",
   plans: "/api/subscriptions/plans/",
   profile: "/api/auth/profile/",
   login: "/api/auth/login/",
@@ -103,9 +104,9 @@ export function requestFor(endpoint: Endpoint, seeded: Seeded, webhookSecret: st
       },
     };
   }
-  // Status reads the full path (user, subscription, plan) only for subscribed users.
-  const tokens =
-    endpoint === "status" ? seeded.tokens.slice(0, seeded.subscriptionIds.length) : seeded.tokens;
+  // Status and access read the full path (user, subscription, plan) only for subscribed users.
+  const subscribed = endpoint === "status" || endpoint === "access";
+  const tokens = subscribed ? seeded.tokens.slice(0, seeded.subscriptionIds.length) : seeded.tokens;
   return {
     method: "GET",
     path,
