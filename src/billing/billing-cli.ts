@@ -2,7 +2,12 @@ import { UsageError } from "../platform/errors.ts";
 import type { Command } from "../platform/feature.ts";
 import { seedDemoPlans } from "./demo-plans.ts";
 import { formatMinor } from "./money.ts";
-import { type Entitlements, parseEntitlements } from "./plan-entitlements.ts";
+import {
+  ENTITLEMENTS_KEY,
+  type Entitlements,
+  entitlementsMetadata,
+  parseEntitlements,
+} from "./plan-entitlements.ts";
 import { type PlanSettings, parseCount, parseFlag } from "./plan-settings.ts";
 import {
   createPlan,
@@ -27,7 +32,8 @@ function row(p: Plan): string {
     seats(p),
     p.stripePriceId,
     p.features.join(", ") || "-",
-    Object.keys(p.entitlements).length > 0 ? JSON.stringify(p.entitlements) : "-",
+    // As written to Stripe: compact, keys sorted (jsonb keeps its own order).
+    entitlementsMetadata(p.entitlements)[ENTITLEMENTS_KEY] || "-",
   ].join("\t");
 }
 

@@ -53,6 +53,8 @@ describe("entitlements on plans", () => {
     const listed = await listedPlan(buyer.token, plan.id);
     assert.deepEqual(listed.entitlements, { api_access: true, projects: 10, sso: false });
     assert.deepEqual({ ...listed, entitlements: {} }, plan);
+    const shown = (await cli("plans:list", [])).out.split("\n").find((l) => l.startsWith(plan.id));
+    assert.match(shown ?? "", /\t\{"api_access":true,"projects":10,"sso":false\}$/);
     // '{}' takes them all away, and deletes the metadata key.
     assert.equal((await cli("plans:set", [plan.id, "--entitlements", "{}"])).code, 0);
     assert.equal(
