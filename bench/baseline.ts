@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { verify } from "@node-rs/argon2";
 import { createSigner, createVerifier } from "fast-jwt";
 import pg from "pg";
+import { accessPolicy } from "../src/billing/access-policy.ts";
 
 /**
  * The baseline the benchmark compares the API with: a bare `node:http` server doing the same JWT
@@ -128,6 +129,46 @@ function serve(): void {
         pending = changes[0] ?? null;
       }
       send(res, 200, { subscription: sub, pending_change: pending });
+    },
+    // The same two queries as the app (the second only when past due) and the app's own policy
+    // function: what is measured is everything around them.
+    "GET /api/subscriptions/access/": async (req, res) => {
+      const user = await userOf(req);
+      if (!user) return send(res, 401, { detail: "Authentication credentials were not provided." });
+      const { rows } = await pool.query({
+        // The plan as one value: its columns would shadow the subscription's (id, created_at).
+        text: "select s.*, to_jsonb(p) as plan from subscriptions s left join plans p on p.id = s.plan_id where s.user_id = $1 and (s.started = true or s.status = 'incomplete') order by s.ended, s.stripe_created_at desc, s.seq desc limit 1",
+        values: [user.id],
+      });
+      const sub = rows[0];
+      let firstFailureAt: Date | null = null;
+      if (sub?.status === "past_due") {
+        const failed = await pool.query(
+          "select min(occurred_at) as at from payments where subscription_id = $1 and status = 'failed' and occurred_at > coalesce((select max(p.occurred_at) from payments p where p.subscription_id = $1 and p.status = 'succeeded'), '-infinity'::timestamptz)",
+          [sub.id],
+        );
+        firstFailureAt = failed.rows[0]?.at ?? null;
+      }
+      const answer = accessPolicy(
+        sub
+          ? {
+              status: sub.status,
+              cancelAtPeriodEnd: sub.cancel_at_period_end,
+              cancelAt: sub.cancel_at,
+              currentPeriodStart: sub.current_period_start,
+              currentPeriodEnd: sub.current_period_end,
+              createdAt: sub.stripe_created_at,
+              firstFailureAt,
+            }
+          : null,
+        { gracePastDue: 7 * 86_400, graceIncomplete: 0 },
+        new Date(),
+      );
+      send(res, 200, {
+        ...answer,
+        plan: sub?.plan ?? null,
+        entitlements: answer.allowed ? (sub?.plan?.entitlements ?? {}) : {},
+      });
     },
     "GET /api/subscriptions/plans/": async (req, res) => {
       const user = await userOf(req);

@@ -268,6 +268,7 @@ async function main(): Promise<void> {
   for (const endpoint of [
     "status",
     "status-pending",
+    "access",
     "plans",
     "profile",
     "webhook",

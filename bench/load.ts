@@ -38,6 +38,7 @@ export interface LoadOptions {
 export type Endpoint =
   | "status"
   | "status-pending"
+  | "access"
   | "plans"
   | "profile"
   | "login"
@@ -48,6 +49,7 @@ export const PATHS: Record<Endpoint, string> = {
   status: "/api/subscriptions/status/",
   /** Status of users with a downgrade scheduled (`pending_change`): the same route. */
   "status-pending": "/api/subscriptions/status/",
+  access: "/api/subscriptions/access/",
   plans: "/api/subscriptions/plans/",
   profile: "/api/auth/profile/",
   login: "/api/auth/login/",
@@ -128,10 +130,10 @@ export function requestFor(endpoint: Endpoint, seeded: Seeded, webhookSecret: st
       },
     };
   }
-  // Status reads the full path (user, subscription, plan) only for subscribed users; those of
-  // status-pending read their scheduled change as well.
+  // Status and access read the full path (user, subscription, plan) only for subscribed users;
+  // those of status-pending read their scheduled change as well.
   const tokens =
-    endpoint === "status"
+    endpoint === "status" || endpoint === "access"
       ? seeded.tokens.slice(0, seeded.subscriptionIds.length)
       : endpoint === "status-pending"
         ? seeded.pendingTokens

@@ -101,6 +101,8 @@ export async function seed(
         name: product.name,
         priceId: price.id,
         features: ["API access", "Email support"],
+        // What an app's plans grant, so the access answer carries a realistic set.
+        entitlements: { projects: 5 * (i + 1), api_access: true, sso: i > 2 },
       }),
     );
   }

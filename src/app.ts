@@ -82,6 +82,7 @@ export async function buildApp(deps: AppDeps, routes: AppModule[] = modules): Pr
       { name: "auth", description: "Accounts and JWT tokens" },
       { name: "subscriptions", description: "Plans, subscriptions and payments" },
       { name: "webhooks", description: "Stripe event intake" },
+      { name: "internal", description: "For the app's other services (SERVICE_TOKENS)" },
       { name: "operations", description: "Health and readiness" },
     ],
   });

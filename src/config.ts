@@ -176,6 +176,21 @@ export const settings = {
     parse: str,
     doc: "Bearer token required for /metrics in production (unset: /metrics is refused there); 64 bits of entropy or more.",
   },
+  GRACE_PAST_DUE: {
+    parse: duration,
+    default: 7 * 86400,
+    doc: "How long a past_due subscription keeps access after its first failed renewal (seconds, or 72h, 7d …; 0: none). docs/access.md.",
+  },
+  GRACE_INCOMPLETE: {
+    parse: duration,
+    default: 0,
+    doc: "How long an incomplete subscription (first payment awaiting 3-D Secure) has access from its creation (0: none). docs/access.md.",
+  },
+  SERVICE_TOKENS: {
+    parse: list,
+    default: [],
+    doc: "Comma-separated bearer tokens of the app's other services for /api/internal/access/{user_id}/ (unset: the route refuses everyone). Production: each at least 32 characters and 128 bits of entropy (`openssl rand -hex 32`).",
+  },
   WEB_CONCURRENCY: {
     parse: int(1, 64),
     default: 1,
@@ -434,6 +449,11 @@ function productionProblems(config: Config): string[] {
   // /metrics shows traffic, not user data: the floor refuses a word, not a short generated token.
   const weakToken = config.METRICS_TOKEN && weakSecret(config.METRICS_TOKEN, 64);
   if (weakToken) problems.push(`METRICS_TOKEN: ${weakToken}`);
+  // They open every user's access answer: as strong as SECRET_KEY. Never quoted in the message.
+  for (const [i, token] of config.SERVICE_TOKENS.entries()) {
+    const weak = token.length < 32 ? "must be at least 32 characters" : weakSecret(token, 128);
+    if (weak) problems.push(`SERVICE_TOKENS: token ${i + 1} ${weak}`);
+  }
   if (!config.EMAIL_HOST) problems.push("EMAIL_HOST: required (SMTP is required in production)");
   return problems;
 }

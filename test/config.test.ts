@@ -110,6 +110,10 @@ describe("configuration", () => {
     ]);
     assert.deepEqual(refused({ METRICS_TOKEN: "metrics-secret" }), ["METRICS_TOKEN"]);
     assert.deepEqual(refused({ STRIPE_WEBHOOK_SECRET: "whsec_123" }), ["STRIPE_WEBHOOK_SECRET"]);
+    assert.deepEqual(refused({ SERVICE_TOKENS: `${randomBytes(32).toString("hex")},short` }), [
+      "SERVICE_TOKENS",
+    ]);
+    assert.deepEqual(refused({ SERVICE_TOKENS: "x".repeat(40) }), ["SERVICE_TOKENS"]);
     assert.deepEqual(refused({ ALLOWED_HOSTS: "api.example.com,*.example.com" }), [
       "ALLOWED_HOSTS",
     ]);
@@ -121,6 +125,7 @@ describe("configuration", () => {
       refused({
         SECRET_KEY: randomBytes(32).toString("hex"),
         METRICS_TOKEN: randomBytes(32).toString("hex"),
+        SERVICE_TOKENS: `${randomBytes(32).toString("hex")},${randomBytes(32).toString("hex")}`,
         STRIPE_WEBHOOK_SECRET: "whsec_aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF",
         CORS_ALLOWED_ORIGINS: "https://app.example.com,http://localhost:3000",
       }),

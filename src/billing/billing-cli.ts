@@ -2,6 +2,12 @@ import { UsageError } from "../platform/errors.ts";
 import type { Command } from "../platform/feature.ts";
 import { seedDemoPlans } from "./demo-plans.ts";
 import { formatMinor } from "./money.ts";
+import {
+  ENTITLEMENTS_KEY,
+  type Entitlements,
+  entitlementsMetadata,
+  parseEntitlements,
+} from "./plan-entitlements.ts";
 import { type PlanSettings, parseCount, parseFlag } from "./plan-settings.ts";
 import {
   createPlan,
@@ -26,18 +32,31 @@ function row(p: Plan): string {
     seats(p),
     p.stripePriceId,
     p.features.join(", ") || "-",
+    // As written to Stripe: compact, keys sorted (jsonb keeps its own order).
+    entitlementsMetadata(p.entitlements)[ENTITLEMENTS_KEY] || "-",
   ].join("\t");
 }
 
-const HEADER = ["id", "state", "name", "price", "trial", "seats", "stripe_price_id", "features"];
+const HEADER = [
+  "id",
+  "state",
+  "name",
+  "price",
+  "trial",
+  "seats",
+  "stripe_price_id",
+  "features",
+  "entitlements",
+];
 
 const str = (v: string | boolean | undefined): string | undefined =>
   typeof v === "string" ? v : undefined;
 
 const SETTINGS_USAGE =
-  "[--trial-days 0..730] [--per-seat true|false] [--min-quantity N] [--max-quantity N|none]";
+  "[--trial-days 0..730] [--per-seat true|false] [--min-quantity N] [--max-quantity N|none] [--entitlements JSON]";
 
 const settingsOptions = {
+  entitlements: { type: "string" },
   "trial-days": { type: "string" },
   "per-seat": { type: "string" },
   "min-quantity": { type: "string" },
@@ -61,6 +80,19 @@ function settingsOf(values: Record<string, string | boolean | undefined>): Parti
     throw err;
   }
   return change;
+}
+
+/** `--entitlements '{"projects": 10, "api_access": true}'`: the whole set; `'{}'` for none. */
+function entitlementsOf(
+  values: Record<string, string | boolean | undefined>,
+): Entitlements | undefined {
+  const text = str(values.entitlements);
+  if (text === undefined) return undefined;
+  if (text.trim() === "")
+    throw new UsageError('--entitlements takes a JSON object ("{}" for none)');
+  const read = parseEntitlements(text);
+  if (!read.entitlements) throw new UsageError(`--entitlements: ${read.problems.join("; ")}`);
+  return read.entitlements;
 }
 
 export const billingCommands: Record<string, Command> = {
@@ -107,6 +139,7 @@ export const billingCommands: Record<string, Command> = {
         interval,
         description: str(values.description),
         settings: settingsOf(values),
+        entitlements: entitlementsOf(values),
         features: (str(values.features) ?? "")
           .split(",")
           .map((f) => f.trim())
@@ -130,7 +163,7 @@ export const billingCommands: Record<string, Command> = {
   },
   "plans:set": {
     summary:
-      "Change a plan's trial or seat settings (written to its Stripe price's metadata, then the plan)",
+      "Change a plan's trial, seat or entitlement settings (written to its Stripe price's metadata, then the plan)",
     usage: `plans:set <plan id | stripe price id> ${SETTINGS_USAGE}`,
     options: settingsOptions,
     services: true,
@@ -139,8 +172,12 @@ export const billingCommands: Record<string, Command> = {
       const id = positionals[0];
       if (!id) throw new UsageError("a plan id or Stripe price id is required");
       const change = settingsOf(values);
-      if (Object.keys(change).length === 0) throw new UsageError("nothing to change");
-      out(row(await updatePlanSettings(services.database.db, services.stripe.stripe, id, change)));
+      const entitlements = entitlementsOf(values);
+      if (Object.keys(change).length === 0 && !entitlements) {
+        throw new UsageError("nothing to change");
+      }
+      const { db } = services.database;
+      out(row(await updatePlanSettings(db, services.stripe.stripe, id, change, entitlements)));
       return 0;
     },
   },

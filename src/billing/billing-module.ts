@@ -1,10 +1,11 @@
 import type { AppDeps } from "../platform/feature.ts";
 import type { App } from "../platform/http/types.ts";
+import { registerAccessRoutes } from "./access-routes.ts";
 import { registerBillingRoutes } from "./billing-routes.ts";
 import { registerChangeRoutes } from "./change-routes.ts";
 import { registerHostedRoutes } from "./hosted-routes.ts";
 
-/** The billing feature's HTTP surface: `/api/subscriptions/…`. */
+/** The billing feature's HTTP surface: `/api/subscriptions/…`, `/api/internal/access/…`. */
 export function billingModule(app: App, deps: AppDeps): void {
   if (!app.hasRequestDecorator("user")) app.decorateRequest("user", null);
   const billingDeps = {
@@ -16,4 +17,5 @@ export function billingModule(app: App, deps: AppDeps): void {
   registerBillingRoutes(app, deps, billingDeps);
   registerChangeRoutes(app, deps, billingDeps);
   registerHostedRoutes(app, deps, billingDeps);
+  registerAccessRoutes(app, deps, billingDeps);
 }

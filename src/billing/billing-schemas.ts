@@ -13,6 +13,18 @@ const NullableTime = Nullable(Time);
 /** An example plan id, used wherever a plan id appears (the real ones come from `plans/`). */
 const PLAN_ID = "5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39";
 
+/** What a plan grants: feature flags and numeric limits (docs/access.md). */
+export const Entitlements = Type.Record(
+  Type.String({ pattern: "^[a-z][a-z0-9_]{0,39}$" }),
+  // A type list, not anyOf: the serializer picks by typeof (see Nullable).
+  Type.Unsafe<boolean | number>({ type: ["boolean", "integer"], minimum: 0 }),
+  {
+    description:
+      "Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.",
+    examples: [{ projects: 10, api_access: true }],
+  },
+);
+
 export const Plan = Type.Object({
   id: Type.String({ format: "uuid", examples: [PLAN_ID] }),
   name: Type.String({ examples: ["Starter"] }),
@@ -40,6 +52,7 @@ export const Plan = Type.Object({
   }),
   min_quantity: Type.Integer({ minimum: 1, description: "Fewest seats (1 unless per seat)." }),
   max_quantity: Nullable(Type.Integer({ minimum: 1, description: "Most seats; null = no limit." })),
+  entitlements: Entitlements,
 });
 
 export const PlanPage = Paginated(Plan);

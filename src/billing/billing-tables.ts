@@ -43,6 +43,11 @@ export const plans = pgTable(
     perSeat: boolean().notNull().default(false),
     minQuantity: integer().notNull().default(1),
     maxQuantity: integer(),
+    /**
+     * What the plan grants: flags and numeric limits (`{"projects": 10, "api_access": true}`).
+     * Mirrors the price's `entitlements` metadata (docs/access.md).
+     */
+    entitlements: jsonb().$type<Record<string, boolean | number>>().notNull().default({}),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },

@@ -7,6 +7,12 @@ import { businessError } from "../platform/http/errors.ts";
 import type { PageRequest } from "../platform/http/pagination.ts";
 import { plans } from "./billing-tables.ts";
 import { formatMinor, parseMajor } from "./money.ts";
+import {
+  type Entitlements,
+  entitlementsMetadata,
+  entitlementsOfPrice,
+  sameEntitlements,
+} from "./plan-entitlements.ts";
 import { monthlyAmount } from "./plan-rank.ts";
 import {
   changeSettings,
@@ -36,6 +42,8 @@ export interface PlanBody {
   per_seat: boolean;
   min_quantity: number;
   max_quantity: number | null;
+  /** What the plan grants (docs/access.md). */
+  entitlements: Entitlements;
 }
 
 export function planBody(plan: Plan): PlanBody {
@@ -53,6 +61,7 @@ export function planBody(plan: Plan): PlanBody {
     per_seat: plan.perSeat,
     min_quantity: plan.minQuantity,
     max_quantity: plan.maxQuantity,
+    entitlements: plan.entitlements,
   };
 }
 
@@ -134,6 +143,7 @@ export interface PlanValues extends PlanSettings {
   interval: string;
   features: string[];
   isActive: boolean;
+  entitlements: Entitlements;
 }
 
 /** Inserts or updates the plan of one Stripe price. */
@@ -161,6 +171,31 @@ export interface NewPlanInput {
   description?: string | undefined;
   /** Trial and seat settings to change; the rest are read from the price's metadata. */
   settings?: Partial<PlanSettings> | undefined;
+  /** Replaces the entitlements the price's metadata carries. */
+  entitlements?: Entitlements | undefined;
+}
+
+/**
+ * The entitlements of a plan being registered: the given ones, written to the price's metadata
+ * first when they differ (as settings are), or else the price's own. Unreadable metadata is
+ * refused unless replaced.
+ */
+async function settleEntitlements(
+  stripe: Stripe,
+  price: Stripe.Price,
+  given: Entitlements | undefined,
+): Promise<Entitlements> {
+  const read = entitlementsOfPrice(price);
+  if (given === undefined) {
+    if (!read.entitlements) {
+      throw new UsageError(`price ${price.id} metadata: ${read.problems.join("; ")}`);
+    }
+    return read.entitlements;
+  }
+  if (!read.entitlements || !sameEntitlements(read.entitlements, given)) {
+    await stripe.prices.update(price.id, { metadata: entitlementsMetadata(given) });
+  }
+  return given;
 }
 
 /**
@@ -211,8 +246,10 @@ export async function createPlan(db: Executor, stripe: Stripe, input: NewPlanInp
   if (input.interval && input.interval !== interval) problems.push(`interval is ${interval}`);
   if (problems.length > 0) throw new Error(`price ${price.id}: ${problems.join("; ")}`);
   const settings = await settleSettings(stripe, price, input.settings ?? {});
+  const entitlements = await settleEntitlements(stripe, price, input.entitlements);
   return upsertPlan(db, {
     ...settings,
+    entitlements,
     name: input.name,
     description: input.description ?? "",
     stripePriceId: price.id,
@@ -261,24 +298,30 @@ async function planByIdOrPrice(db: Executor, idOrPriceId: string): Promise<Plan>
 }
 
 /**
- * `plans:set`: changes a plan's trial or seat settings. Stripe's price metadata is written
- * first, then our row, so a crash in between leaves Stripe ahead, which the next `plans:set` or
- * `plans:sync` repairs; never our row claiming what Stripe does not say.
+ * `plans:set`: changes a plan's trial or seat settings, and replaces its entitlements when given.
+ * Stripe's price metadata is written first (one update), then our row, so a crash in between
+ * leaves Stripe ahead, which the next `plans:set` or `plans:sync` repairs; never our row claiming
+ * what Stripe does not say.
  */
 export async function updatePlanSettings(
   db: Executor,
   stripe: Stripe,
   idOrPriceId: string,
   change: Partial<PlanSettings>,
+  entitlements?: Entitlements,
 ): Promise<Plan> {
   const plan = await planByIdOrPrice(db, idOrPriceId);
   const next = changeSettings(settingsOf(plan), change);
   const problems = settingsProblems(next);
   if (problems.length > 0) throw new UsageError(problems.join("; "));
-  await stripe.prices.update(plan.stripePriceId, { metadata: settingsMetadata(next) });
+  const metadata = {
+    ...settingsMetadata(next),
+    ...(entitlements ? entitlementsMetadata(entitlements) : {}),
+  };
+  await stripe.prices.update(plan.stripePriceId, { metadata });
   const [updated] = await db
     .update(plans)
-    .set({ ...next, updatedAt: new Date() })
+    .set({ ...next, ...(entitlements ? { entitlements } : {}), updatedAt: new Date() })
     .where(eq(plans.id, plan.id))
     .returning();
   if (!updated) throw new Error("plan vanished");
@@ -307,9 +350,13 @@ function planValuesOf(price: Stripe.Price): PlanValues | SkippedPrice | undefine
   if (!product || !interval || !INTERVALS.has(interval) || price.unit_amount === null) return;
   if (price.recurring?.interval_count !== 1) return;
   const read = settingsOfPrice(price);
-  if (!read.settings) return { priceId: price.id, problems: read.problems };
+  const granted = entitlementsOfPrice(price);
+  if (!read.settings || !granted.entitlements) {
+    return { priceId: price.id, problems: [...read.problems, ...granted.problems] };
+  }
   return {
     ...read.settings,
+    entitlements: granted.entitlements,
     name: product.name,
     description: product.description ?? "",
     stripePriceId: price.id,
@@ -324,7 +371,7 @@ function planValuesOf(price: Stripe.Price): PlanValues | SkippedPrice | undefine
 
 /**
  * `plans:sync`: one plan per active monthly/yearly price in Stripe (name, description and
- * marketing features from its product, trial and seats from its metadata); plans whose price is
+ * marketing features from its product, trial, seats and entitlements from its metadata); plans whose price is
  * no longer active are deactivated. A price whose metadata cannot be read is skipped and
  * reported, its plan left as it was: neither guessed settings nor a deactivation for a typo
  * made in the dashboard.

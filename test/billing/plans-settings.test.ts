@@ -1,17 +1,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import { parseArgs } from "node:util";
 import { eq } from "drizzle-orm";
 import { billingCommands } from "../../src/billing/billing-cli.ts";
 import { plans } from "../../src/billing/billing-tables.ts";
 import { seedDemoPlans } from "../../src/billing/demo-plans.ts";
 import { settingsOfPrice } from "../../src/billing/plan-settings.ts";
 import { createStripeClient } from "../../src/billing/stripe-client.ts";
-import { UsageError } from "../../src/platform/errors.ts";
 import { startStripeEmulator } from "../../stripe-emulator/index.ts";
 import { type BillingTestApp, startBillingApp } from "../helpers/billing.ts";
+import { runCommand } from "../helpers/commands.ts";
 
 // The plans commands run on the test app's services (its database and its emulator, which the
 // tests also drive as Stripe's dashboard), parsed and failing as `npm run cli` does (src/cli.ts).
@@ -22,34 +20,7 @@ before(async () => {
 });
 after(() => t?.close());
 
-async function cli(name: string, args: string[]): Promise<{ code: number; out: string }> {
-  const command = billingCommands[name];
-  assert.ok(command, name);
-  const lines: string[] = [];
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: command.options ?? {},
-      allowPositionals: true,
-      strict: true,
-    });
-    const code = await command.run({
-      config: t.config,
-      logger: t.services.logger,
-      values,
-      positionals,
-      services: t.services,
-      out: (line) => lines.push(line),
-      stdin: Readable.from([]),
-    });
-    return { code: code ?? 0, out: lines.join("\n") };
-  } catch (err) {
-    if (err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
-      return { code: 2, out: `Error: ${err.message}` };
-    }
-    throw err;
-  }
-}
+const cli = (name: string, args: string[]) => runCommand(t, billingCommands, name, args);
 
 /** A product and price made in Stripe (as in its dashboard), not registered as a plan. */
 async function price(options: {
@@ -162,6 +133,7 @@ describe("plans:create", () => {
       per_seat: true,
       min_quantity: 2,
       max_quantity: 10,
+      entitlements: {},
     });
   });
 

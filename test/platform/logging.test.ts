@@ -10,7 +10,12 @@ import { format } from "../../src/platform/log-pretty.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-const SECRETS = ["hunter22-secret", "eyJ.bearer-secret", "refresh-secret"];
+const SECRETS = [
+  "hunter22-secret",
+  "eyJ.bearer-secret",
+  "refresh-secret",
+  "service-token-secret-0123456789abcdef",
+];
 /** What a failed insert into users would carry among its parameters. */
 const HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
 
@@ -46,7 +51,7 @@ let t: TestApp;
 
 before(async () => {
   t = await startTestApp({
-    env: { LOG_LEVEL: "info" },
+    env: { LOG_LEVEL: "info", SERVICE_TOKENS: SECRETS[3] ?? "" },
     modules: [...modules, failing],
     worker: false,
     logDestination: { write: (line: string) => written.push(line) },
@@ -83,6 +88,15 @@ test("no secret of a request or of an error reaches the log", async () => {
     headers: { authorization: `Bearer ${SECRETS[1]}` },
     payload: { email: "nobody@example.com", password: SECRETS[0] },
   });
+  // A service token, right (an unknown user: 404) and wrong (401).
+  for (const token of [SECRETS[3], `${SECRETS[3]}x`]) {
+    const internal = await t.app.inject({
+      method: "GET",
+      url: "/api/internal/access/00000000-0000-4000-8000-000000000000/",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(internal.statusCode, token === SECRETS[3] ? 404 : 401);
+  }
   const res = await t.app.inject({
     method: "GET",
     url: "/test/fail/",

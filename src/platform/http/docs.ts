@@ -115,6 +115,11 @@ export async function registerDocs(app: App, options: DocsOptions): Promise<void
       components: {
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+          serviceToken: {
+            type: "http",
+            scheme: "bearer",
+            description: "One of SERVICE_TOKENS: the app's other services (internal routes).",
+          },
         },
       },
       tags: options.tags,

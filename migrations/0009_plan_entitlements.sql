@@ -1,0 +1,1 @@
+ALTER TABLE "plans" ADD COLUMN "entitlements" jsonb DEFAULT '{}'::jsonb NOT NULL;
