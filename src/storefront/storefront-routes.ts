@@ -13,6 +13,7 @@ export const PAGES = ["/", "/plans", "/billing", "/login", "/register"];
 const ASSETS = {
   "storefront.js": "text/javascript; charset=utf-8",
   "storefront.css": "text/css; charset=utf-8",
+  "favicon.svg": "image/svg+xml",
 } as const;
 
 // Everything from this server, no inline script or style: the script is a module file and the

@@ -52,8 +52,10 @@ async function journey(name: string, steps: (step: Step, page: Page) => Promise<
     return route.abort();
   });
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  // A CSP violation, a resource that failed to load (a missing favicon included) or any other
+  // error the page logs.
   page.on("console", (msg) => {
-    if (/Content Security Policy/i.test(msg.text())) problems.push(`CSP: ${msg.text()}`);
+    if (msg.type() === "error") problems.push(`console: ${msg.text()}`);
   });
   let n = 0;
   const step: Step = async (what, fn) => {
@@ -96,6 +98,8 @@ async function register(step: Step, page: Page) {
 async function subscribe(step: Step, page: Page, card: string) {
   await step("plans", async () => {
     await page.click('nav a[href="/plans"]');
+    await page.locator('.plan[data-plan="Basic"]').waitFor(WAIT);
+    assert.doesNotMatch((await page.locator("main").textContent()) ?? "", /null|undefined/);
     await page.locator('.plan[data-plan="Basic"] .subscribe').click();
     await page.waitForURL(/\/checkout\/cs_test_/, WAIT);
   });

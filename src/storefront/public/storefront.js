@@ -94,8 +94,9 @@ const link = (path, text, attrs = {}) =>
     text,
   );
 
+/** Replaces the page's content; absent parts (null) are left out rather than shown as "null". */
 function show(...children) {
-  main.replaceChildren(...children);
+  main.replaceChildren(...children.filter((c) => c != null));
 }
 
 function errorLine(err) {
