@@ -122,8 +122,21 @@ async function retrieveInvoice(stripe: Stripe, id: string): Promise<Stripe.Invoi
 export async function syncInvoice(deps: BillingDeps, id: string): Promise<boolean> {
   const readAt = await dbClock(deps.db);
   const inv = await retrieveInvoice(deps.stripe, id);
-  const customerId = inv ? customerIdOf(inv.customer) : null;
-  if (!inv?.id || !customerId) return false;
+  return inv ? await writeInvoice(deps, inv, readAt) : false;
+}
+
+/**
+ * Writes an invoice already read from Stripe, `readAt` being the database clock taken before that
+ * read (the version marker). Payment events use it with the invoice they read for the payment, so
+ * one event reads the invoice once.
+ */
+export async function writeInvoice(
+  deps: BillingDeps,
+  inv: Stripe.Invoice,
+  readAt: Date,
+): Promise<boolean> {
+  const customerId = customerIdOf(inv.customer);
+  if (!inv.id || !customerId) return false;
   const user = await resolveUser(
     deps.db,
     customerId,

@@ -96,7 +96,7 @@ function subscriptionIdOfInvoice(inv: Stripe.Invoice): string | null {
 }
 
 /** An invoice as the payment handlers need it: its PaymentIntent read through `payments`. */
-interface InvoiceFacts {
+export interface InvoiceFacts {
   invoice: Stripe.Invoice;
   paymentIntent: Stripe.PaymentIntent | null;
   snapshot: Snapshot | null;

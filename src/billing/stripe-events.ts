@@ -9,8 +9,9 @@ import type { BillingDeps } from "./billing-deps.ts";
 import { trialEndingEmail } from "./billing-emails.ts";
 import { plans } from "./billing-tables.ts";
 import { checkoutCompleted, checkoutExpired, linkOwnerThroughCheckout } from "./checkout-events.ts";
-import { syncInvoice } from "./invoices-service.ts";
+import { syncInvoice, writeInvoice } from "./invoices-service.ts";
 import {
+  type InvoiceFacts,
   invoiceFacts,
   recordActionRequired,
   recordInvoiceFailed,
@@ -22,6 +23,7 @@ import { queueCancellationEmails } from "./subscription-emails.ts";
 import {
   type Applied,
   applySubscriptions,
+  dbClock,
   fetchSubscription,
   RetryLater,
   type Snapshot,
@@ -139,20 +141,33 @@ async function invoicePaid(
   event: EventOf<"invoice.paid" | "invoice.payment_succeeded">,
 ): Promise<Outcome> {
   if (!event.data.object.id) return "ignored";
-  await recordInvoicePaid(deps, await invoiceFacts(deps, event.data.object.id));
-  await storeInvoice(deps, event.data.object.id);
+  await recordPayment(deps, event.data.object.id, recordInvoicePaid);
   return "processed";
 }
 
 /**
  * Writes the invoice into the users' invoices (invoices-service.ts), read back from Stripe under
  * the version marker, so of the many `invoice.*` events of one invoice, in any order, the latest
- * read wins. The payment events read it a second time for this: a read that starts after theirs is
- * the newer one, whichever handler's read it follows.
+ * read wins.
  */
 async function storeInvoice(deps: BillingDeps, id: string | undefined): Promise<Outcome> {
   if (!id) return "ignored";
   return (await syncInvoice(deps, id)) ? "processed" : "ignored";
+}
+
+/**
+ * A payment event: records the payment from one read of the invoice, then writes that same read
+ * into the users' invoices, the database clock taken before the read being its version marker.
+ */
+async function recordPayment(
+  deps: BillingDeps,
+  invoiceId: string,
+  record: (deps: BillingDeps, facts: InvoiceFacts) => Promise<void>,
+): Promise<void> {
+  const readAt = await dbClock(deps.db);
+  const facts = await invoiceFacts(deps, invoiceId);
+  await record(deps, facts);
+  await writeInvoice(deps, facts.invoice, readAt);
 }
 
 /**
@@ -176,16 +191,14 @@ const handlers: HandlerTable = {
     const inv = event.data.object;
     if (!inv.id) return "ignored";
     const at = { attempt: inv.attempt_count, created: event.created };
-    await recordInvoiceFailed(deps, await invoiceFacts(deps, inv.id), at);
-    await storeInvoice(deps, inv.id);
+    await recordPayment(deps, inv.id, (d, facts) => recordInvoiceFailed(d, facts, at));
     return "processed";
   },
   "invoice.payment_action_required": async (deps, event) => {
     const inv = event.data.object;
     if (!inv.id) return "ignored";
     const at = { attempt: inv.attempt_count, created: event.created };
-    await recordActionRequired(deps, await invoiceFacts(deps, inv.id), at);
-    await storeInvoice(deps, inv.id);
+    await recordPayment(deps, inv.id, (d, facts) => recordActionRequired(d, facts, at));
     return "processed";
   },
   "invoice.created": (deps, event) => storeInvoice(deps, event.data.object.id),
