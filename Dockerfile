@@ -7,6 +7,8 @@
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The typed client (clients/typescript) is an npm workspace: the lockfile names it.
+COPY clients/typescript/package.json ./clients/typescript/
 # Production dependencies only; `node@24` and the toolchain are devDependencies.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 

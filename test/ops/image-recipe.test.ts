@@ -66,7 +66,13 @@ test("the image recipe serves /readyz with production settings", {
   timeout: 300_000,
 }, async () => {
   const { copies, install, start, nodeOptions } = await recipe();
-  assert.deepEqual(copies.sort(), ["migrations", "package-lock.json", "package.json", "src"]);
+  assert.deepEqual(copies.sort(), [
+    "clients/typescript/package.json",
+    "migrations",
+    "package-lock.json",
+    "package.json",
+    "src",
+  ]);
   const dir = await mkdtemp(join(tmpdir(), "billing-image-"));
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   for (const path of copies) await cp(`${ROOT}${path}`, join(dir, path), { recursive: true });
