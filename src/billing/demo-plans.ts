@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import type { Executor } from "../platform/db/client.ts";
 import type { Logger } from "../platform/logging.ts";
+import { type Entitlements, entitlementsMetadata } from "./plan-entitlements.ts";
 import {
   changeSettings,
   DEFAULT_SETTINGS,
@@ -17,6 +18,8 @@ interface DemoProduct {
   prices: { amount: number; interval: "month" | "year" }[];
   /** Trial and seats of every price of the product (docs/plans.md). */
   settings?: Partial<PlanSettings>;
+  /** What every price of the product grants (docs/access.md), matching `features`. */
+  entitlements: Entitlements;
 }
 
 /** What the embedded default sells on first start (amounts in cents). */
@@ -27,23 +30,28 @@ const DEMO: DemoProduct[] = [
     description: "For individuals getting started.",
     features: ["5 projects", "10 GB storage", "Email support"],
     prices: [{ amount: 999, interval: "month" }],
+    entitlements: { projects: 5, storage_gb: 10, api_access: false, priority_support: false },
   },
   {
     key: "pro",
     name: "Pro",
     description: "For growing teams.",
-    features: ["Unlimited projects", "100 GB storage", "Priority support"],
+    features: ["1,000 projects", "100 GB storage", "API access", "Priority support"],
     prices: [
       { amount: 2900, interval: "month" },
       { amount: 29000, interval: "year" },
     ],
     settings: { trialDays: 14, perSeat: true, minQuantity: 1, maxQuantity: 50 },
+    entitlements: { projects: 1000, storage_gb: 100, api_access: true, priority_support: true },
   },
 ];
 
-/** The price metadata that carries `demo`'s settings; keys of unset values left out. */
+/** The price metadata that carries `demo`'s settings and entitlements; keys of unset values left out. */
 function metadataOf(demo: DemoProduct): Record<string, string> {
-  const all = settingsMetadata(changeSettings(DEFAULT_SETTINGS, demo.settings ?? {}));
+  const all = {
+    ...settingsMetadata(changeSettings(DEFAULT_SETTINGS, demo.settings ?? {})),
+    ...entitlementsMetadata(demo.entitlements),
+  };
   return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== ""));
 }
 

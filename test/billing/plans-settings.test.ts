@@ -5,6 +5,7 @@ import { eq } from "drizzle-orm";
 import { billingCommands } from "../../src/billing/billing-cli.ts";
 import { plans } from "../../src/billing/billing-tables.ts";
 import { seedDemoPlans } from "../../src/billing/demo-plans.ts";
+import { entitlementsOfPrice } from "../../src/billing/plan-entitlements.ts";
 import { settingsOfPrice } from "../../src/billing/plan-settings.ts";
 import { createStripeClient } from "../../src/billing/stripe-client.ts";
 import { startStripeEmulator } from "../../stripe-emulator/index.ts";
@@ -323,7 +324,7 @@ describe("plans:sync", () => {
 });
 
 describe("demo plans", () => {
-  test("Pro has a 14-day trial and 1 to 50 seats; Starter neither", async () => {
+  test("Pro has a 14-day trial and 1 to 50 seats, Starter neither; each grants its entitlements", async () => {
     // A plan exists, so seeding only gives the fresh emulator its catalog (it syncs an empty database only).
     await t.plan({});
     const emulator = await startStripeEmulator({});
@@ -340,6 +341,27 @@ describe("demo plans", () => {
         "Starter/month": { trialDays: 0, perSeat: false, minQuantity: 1, maxQuantity: null },
         "Pro/month": pro,
         "Pro/year": pro,
+      });
+      // Each grants what its features list says, so `access/?feature=…` answers out of the box.
+      const granted = prices.data.map((p) => {
+        const product = p.product as { name: string };
+        return [`${product.name}/${p.recurring?.interval}`, entitlementsOfPrice(p).entitlements];
+      });
+      const proGrants = {
+        projects: 1000,
+        storage_gb: 100,
+        api_access: true,
+        priority_support: true,
+      };
+      assert.deepEqual(Object.fromEntries(granted), {
+        "Starter/month": {
+          projects: 5,
+          storage_gb: 10,
+          api_access: false,
+          priority_support: false,
+        },
+        "Pro/month": proGrants,
+        "Pro/year": proGrants,
       });
     } finally {
       await emulator.close();
