@@ -1,3 +1,5 @@
+import { cronEvery } from "./platform/jobs/definitions.ts";
+
 /**
  * Parsers of setting values (the table in src/config.ts): each turns a raw environment string into
  * a typed value, or throws saying what the value must be.
@@ -86,6 +88,17 @@ export function durationAtLeast(min: number, { zeroIsOff = false } = {}): Parser
     return seconds;
   };
 }
+
+/** A `duration` that a cron schedule repeats exactly (see `cronEvery`): "5m", "1h", "1d" … */
+export const cronInterval: Parser<number> = (raw) => {
+  const seconds = duration(raw);
+  if (cronEvery(seconds) === undefined) {
+    throw new Error(
+      "must be whole minutes dividing an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30m) or whole hours dividing a day (1, 2, 3, 4, 6, 8, 12, 24h)",
+    );
+  }
+  return seconds;
+};
 
 /** A throttle rate in DRF's form "N/period": "10/min", "5/hour", "100/day", or "20/15m". */
 export interface Rate {

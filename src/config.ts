@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from "node:path";
 import {
   bool,
+  cronInterval,
   duration,
   durationAtLeast,
   int,
@@ -185,6 +186,16 @@ export const settings = {
     parse: duration,
     default: 0,
     doc: "How long an incomplete subscription (first payment awaiting 3-D Secure) has access from its creation (0: none). docs/access.md.",
+  },
+  ACCESS_CLAIMS: {
+    parse: bool,
+    default: false,
+    doc: "on: access tokens carry an `entitlements` claim (the plan's entitlements and allowed flag when the token was issued; stale for at most ACCESS_TOKEN_LIFETIME). docs/access.md.",
+  },
+  BUSINESS_METRICS_INTERVAL: {
+    parse: cronInterval,
+    default: 300,
+    doc: "How often a worker computes the business metrics /metrics shows (5m, 15m, 1h …: whole minutes dividing an hour, or hours dividing a day). docs/operations.md.",
   },
   SERVICE_TOKENS: {
     parse: list,

@@ -69,6 +69,8 @@ export async function openServices(
       // Each feature's settings-driven policies per queue (EMAIL_RETRY_*, WEBHOOK_RETRY_*), over
       // the definitions' own.
       retry: Object.assign({}, ...features.map((f) => f.retryPolicies?.(config) ?? {})),
+      // And their settings-driven schedules (BUSINESS_METRICS_INTERVAL).
+      schedules: Object.assign({}, ...features.map((f) => f.schedules?.(config) ?? {})),
       log: logger,
       timeoutSeconds: config.JOB_TIMEOUT,
       heartbeatSeconds: config.JOB_HEARTBEAT,

@@ -1,8 +1,13 @@
 import type { Feature, JobDeps } from "../platform/feature.ts";
+import { cronEvery } from "../platform/jobs/definitions.ts";
 import type { EventsHandler } from "../webhooks/index.ts";
 import { billingCommands } from "./billing-cli.ts";
 import { billingDepsOf } from "./billing-deps.ts";
 import { billingModule } from "./billing-module.ts";
+import { latestBusinessMetrics } from "./business-metrics.ts";
+import { businessMetricsCommands } from "./business-metrics-cli.ts";
+import { registerBusinessGauges } from "./business-metrics-gauges.ts";
+import { businessMetricsJob } from "./business-metrics-jobs.ts";
 import { seedDemoPlans } from "./demo-plans.ts";
 import { registerEmbeddedWebhook } from "./stripe-client.ts";
 import { handleEvents } from "./stripe-events.ts";
@@ -21,13 +26,29 @@ export const handleStripeEvents: EventsHandler<
 > = (deps, events, batch) =>
   handleEvents({ ...billingDepsOf(deps), logger: deps.logger }, events, batch);
 
-/** Plans, subscriptions and payments: `/api/subscriptions/…`, the `plans:*` commands. */
+/**
+ * Plans, subscriptions and payments: `/api/subscriptions/…`, the `plans:*` commands, and the
+ * business metrics on `/metrics`.
+ */
 export const billing: Feature = {
   name: "billing",
   routes: billingModule,
-  commands: billingCommands,
+  commands: { ...billingCommands, ...businessMetricsCommands },
+  jobs: [businessMetricsJob],
+  schedules: (config) => ({
+    // The setting's parser accepts only intervals cron repeats exactly.
+    [businessMetricsJob.name]: cronEvery(config.BUSINESS_METRICS_INTERVAL) ?? "*/5 * * * *",
+  }),
   provides: { subscriptionStatusOf },
   async onStart(services, { embeddedStripe }) {
+    // /metrics shows the stored business metrics; a failed read leaves them out of that scrape
+    // rather than failing the scrape (the HTTP and job metrics matter most during an outage).
+    registerBusinessGauges(services.metrics.registry, () =>
+      latestBusinessMetrics(services.database.db).catch((err: unknown) => {
+        services.logger.warn({ err }, "business metrics: the snapshot could not be read");
+        return undefined;
+      }),
+    );
     // The embedded default sells demo plans from the first start (emulator and database).
     if (embeddedStripe && services.stripe.emulator) {
       await seedDemoPlans(services.database.db, services.stripe.stripe, services.logger);

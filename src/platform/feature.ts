@@ -75,6 +75,8 @@ export interface Feature {
   jobs?: AnyJobDefinition[];
   /** Settings-driven retry policies per queue, over the definitions' own (e.g. EMAIL_RETRY_*). */
   retryPolicies?(config: Config): Record<string, Partial<RetryPolicy>>;
+  /** Settings-driven cron schedules per queue, over the definitions' own (e.g. BUSINESS_METRICS_INTERVAL). */
+  schedules?(config: Config): Record<string, string>;
   /** Its operator commands (`npm run cli -- <name>`). */
   commands?: Record<string, Command>;
   /** Runs once the services are open, before the process serves (e.g. demo-plan seeding). */

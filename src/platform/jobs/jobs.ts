@@ -40,6 +40,8 @@ export interface JobsOptions {
   onAttempt?: (queue: string, outcome: "completed" | "retried" | "failed") => void;
   /** Per-queue retry policies from configuration; they win over the definitions' own. */
   retry?: Record<string, Partial<RetryPolicy>>;
+  /** Per-queue cron schedules from configuration; they win over the definitions' own. */
+  schedules?: Record<string, string>;
   /** pg-boss job spies, so tests can await a job instead of sleeping. Never in production. */
   spies?: boolean;
   /** How often an idle worker looks for due jobs (new jobs wake it at once through NOTIFY). */
@@ -161,8 +163,9 @@ export class Jobs<D = unknown> {
         });
       } else await this.boss.createQueue(def.name, policy);
       // pg-boss keeps one schedule per queue and sends it from whichever instance holds the lock.
-      if (def.schedule && this.#options.background !== false)
-        await this.boss.schedule(def.name, def.schedule, {}, { tz: "UTC" });
+      const schedule = this.#options.schedules?.[def.name] ?? def.schedule;
+      if (schedule && this.#options.background !== false)
+        await this.boss.schedule(def.name, schedule, {}, { tz: "UTC" });
     }
   }
 
