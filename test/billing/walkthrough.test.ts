@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { freshDataDir } from "../helpers/database.ts";
-import { freePort, ROOT, startProcess } from "../helpers/process.ts";
+import { freePort, ROOT, runCli, startProcess } from "../helpers/process.ts";
 
 function has(command: string): boolean {
   try {
@@ -49,23 +49,20 @@ function run(script: string, env: Record<string, string>): Promise<{ code: numbe
 
 test("the README walkthrough runs on the embedded default", {
   skip: has("curl") && has("jq") ? false : "needs curl and jq",
-  timeout: 90_000,
+  timeout: 120_000,
 }, async () => {
   const dataDir = await freshDataDir(await mkdtemp(join(tmpdir(), "billing-walkthrough-")));
   const emulatorPort = await freePort();
-  const api = startProcess(
-    "src/main.ts",
-    {
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATA_DIR: dataDir,
-      STRIPE_EMULATOR_PORT: String(emulatorPort),
-      PASSWORD_HASH_MEMORY_KIB: "1024",
-      PASSWORD_HASH_ITERATIONS: "1",
-      LOG_LEVEL: "info",
-    },
-    dataDir,
-  );
+  const env = {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    DATA_DIR: dataDir,
+    STRIPE_EMULATOR_PORT: String(emulatorPort),
+    PASSWORD_HASH_MEMORY_KIB: "1024",
+    PASSWORD_HASH_ITERATIONS: "1",
+    LOG_LEVEL: "info",
+  };
+  let api = startProcess("src/main.ts", env, dataDir);
   try {
     const url = await api.url;
     const { code, out } = await run(await walkthroughScript(), {
@@ -123,6 +120,25 @@ test("the README walkthrough runs on the embedded default", {
     assert.doesNotMatch(logs, /Bearer \S/, "an Authorization header");
     assert.doesNotMatch(logs, /whsec_\w+|v1=[0-9a-f]{16}/, "a webhook secret or signature");
     assert.doesNotMatch(logs, /sk_(test|live)_\w+/, "a Stripe secret key");
+
+    // The business metrics of what the walkthrough left: one active Starter subscription, paid.
+    // The schedule runs every few minutes; an operator computes them at once with billing:metrics,
+    // which the embedded database lets run only while the API is stopped.
+    api.child.kill("SIGTERM");
+    await api.exited;
+    const cli = await runCli(["billing:metrics"], env, dataDir);
+    assert.equal(cli.code, 0, cli.output);
+    assert.match(cli.output, /^mrr usd 9\.99$/m);
+    api = startProcess("src/main.ts", env, dataDir);
+    const business = await (await fetch(`${await api.url}/metrics`)).text();
+    const gauge = (sample: string) =>
+      new RegExp(`^${sample.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(business)?.[1];
+    assert.equal(gauge('billing_mrr{currency="usd"}'), "9.99", business);
+    assert.equal(gauge('billing_subscriptions{status="active",plan="Starter"}'), "1");
+    assert.equal(gauge('billing_churned_subscriptions{window="30d"}'), "0");
+    assert.equal(gauge('billing_failed_invoices{window="30d"}'), "0");
+    assert.equal(gauge('billing_trials_ended{window="30d"}'), "0");
+    assert.ok(Number(gauge("billing_metrics_computed_timestamp_seconds")) > 0);
   } finally {
     api.child.kill("SIGTERM");
     await api.exited;
