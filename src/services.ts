@@ -95,6 +95,7 @@ export async function openServices(
       subscriptionStatusOf:
         features.find((f) => f.provides?.subscriptionStatusOf)?.provides?.subscriptionStatusOf ??
         noSubscription,
+      accessClaimOf: features.find((f) => f.provides?.accessClaimOf)?.provides?.accessClaimOf,
       async close() {
         try {
           await jobs.stop(config.SHUTDOWN_TIMEOUT * 1000);

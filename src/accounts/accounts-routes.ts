@@ -218,7 +218,13 @@ export function registerAccountRoutes(
       },
     },
     async (request) =>
-      rotateRefreshToken(deps.db, deps.config, request.body.refresh, clientOf(request)),
+      rotateRefreshToken(
+        deps.db,
+        deps.config,
+        request.body.refresh,
+        clientOf(request),
+        deps.claimOf,
+      ),
   );
 
   const profileSchema = { ...base, security: bearer };

@@ -20,7 +20,12 @@ import {
   verifyPassword,
 } from "./passwords.ts";
 import type { ClientInfo } from "./sessions.ts";
-import { issueTokenPair, revokeAllRefreshTokens, type TokenPair } from "./token-service.ts";
+import {
+  type ClaimOf,
+  issueTokenPair,
+  revokeAllRefreshTokens,
+  type TokenPair,
+} from "./token-service.ts";
 import type { TokenConfig } from "./tokens.ts";
 import { nameProblem, normalizeUsername, usernameFormatProblem } from "./user-fields.ts";
 
@@ -37,6 +42,8 @@ export interface AccountsDeps {
   config: AccountsConfig;
   jobs: Jobs<JobDeps>;
   subscriptionStatusOf: SubscriptionStatusOf;
+  /** The access token's `entitlements` claim; present only with ACCESS_CLAIMS=on. */
+  claimOf?: ClaimOf | undefined;
 }
 
 /** The public `user` shape (docs/architecture.md, 'The HTTP contract'). */
@@ -252,7 +259,7 @@ export async function register(
         })
         .returning(publicColumns);
       if (!user) throw new Error("insert returned no user");
-      const tokens = await issueTokenPair(tx, deps.config, user.id, client);
+      const tokens = await issueTokenPair(tx, deps.config, user.id, client, deps.claimOf);
       await queueWelcomeEmail(tx, deps, user);
       return { user, tokens };
     });
@@ -304,7 +311,7 @@ export async function login(
       .where(eq(users.id, row.id))
       .returning(publicColumns);
     if (!user) throw new Error("user vanished during login");
-    return { user, tokens: await issueTokenPair(tx, deps.config, row.id, client) };
+    return { user, tokens: await issueTokenPair(tx, deps.config, row.id, client, deps.claimOf) };
   });
   return { user: await userBody(deps, user), tokens };
 }
@@ -382,7 +389,7 @@ export async function changePassword(
     await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
     await revokeAllRefreshTokens(tx, userId, "password_changed");
     await queuePasswordChanged(tx, deps, row);
-    return issueTokenPair(tx, deps.config, userId, client);
+    return issueTokenPair(tx, deps.config, userId, client, deps.claimOf);
   });
 }
 

@@ -1,5 +1,6 @@
 import { and, eq, isNull, lt } from "drizzle-orm";
 import type { Db, Executor } from "../platform/db/client.ts";
+import type { AccessClaim } from "../platform/feature.ts";
 import { businessError, detailError } from "../platform/http/errors.ts";
 import { refreshTokens, users } from "./accounts-tables.ts";
 import {
@@ -27,15 +28,23 @@ export type RevokeReason =
   | "account_deleted"
   | "session_revoked";
 
+/**
+ * The access token's `entitlements` claim of a user, read in the transaction that signs it; given
+ * only with ACCESS_CLAIMS=on (accounts-module.ts), so with it off signing reads nothing more.
+ */
+export type ClaimOf = (executor: Executor, userId: string) => Promise<AccessClaim>;
+
 /** Signs a pair of `sessionId` and records the refresh token as outstanding in it. */
 async function signPair(
   executor: Executor,
   config: TokenConfig,
   userId: string,
   sessionId: string,
+  claimOf?: ClaimOf,
 ): Promise<{ pair: TokenPair; expiresAt: Date }> {
+  const entitlements = claimOf ? await claimOf(executor, userId) : undefined;
   const [access, refresh] = await Promise.all([
-    signToken(config, "access", userId, sessionId),
+    signToken(config, "access", userId, sessionId, entitlements),
     signToken(config, "refresh", userId, sessionId),
   ]);
   const expiresAt = new Date(refresh.claims.exp * 1000);
@@ -54,10 +63,11 @@ export async function issueTokenPair(
   config: TokenConfig,
   userId: string,
   client?: ClientInfo,
+  claimOf?: ClaimOf,
 ): Promise<TokenPair> {
   const expiresAt = new Date(Date.now() + config.REFRESH_TOKEN_LIFETIME * 1000);
   const sessionId = await openSession(executor, userId, expiresAt, client);
-  return (await signPair(executor, config, userId, sessionId)).pair;
+  return (await signPair(executor, config, userId, sessionId, claimOf)).pair;
 }
 
 /** Revokes every outstanding refresh token of a user, and so every session; returns how many. */
@@ -92,6 +102,7 @@ export async function rotateRefreshToken(
   config: TokenConfig,
   token: string,
   client?: ClientInfo,
+  claimOf?: ClaimOf,
 ): Promise<TokenPair> {
   const claims = await verifyToken(config, token, "refresh");
   if (!claims) throw invalidRefresh();
@@ -122,8 +133,10 @@ export async function rotateRefreshToken(
       .set({ revokedAt: new Date(), revokedReason: "rotated" })
       .where(eq(refreshTokens.jti, row.jti));
     // A token issued before sessions existed starts one now.
-    if (!row.sessionId) return { ok: await issueTokenPair(tx, config, row.userId, client) };
-    const { pair, expiresAt } = await signPair(tx, config, row.userId, row.sessionId);
+    if (!row.sessionId) {
+      return { ok: await issueTokenPair(tx, config, row.userId, client, claimOf) };
+    }
+    const { pair, expiresAt } = await signPair(tx, config, row.userId, row.sessionId, claimOf);
     await touchSession(tx, row.sessionId, expiresAt, client);
     return { ok: pair };
   });

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createSigner, createVerifier, TokenError } from "fast-jwt";
 import type { Config } from "../config.ts";
+import type { AccessClaim } from "../platform/feature.ts";
 
 export type TokenConfig = Pick<
   Config,
@@ -18,6 +19,8 @@ export interface TokenClaims {
   exp: number;
   /** The session (refresh-token family, src/accounts/sessions.ts) the token belongs to. */
   sid?: string;
+  /** Access tokens with ACCESS_CLAIMS=on: the access answer when it was signed (docs/access.md). */
+  entitlements?: AccessClaim;
 }
 
 export interface IssuedToken {
@@ -57,8 +60,9 @@ export async function signToken(
   type: TokenType,
   userId: string,
   sessionId?: string,
-  now = new Date(),
+  entitlements?: AccessClaim,
 ): Promise<IssuedToken> {
+  const now = new Date();
   const iat = Math.floor(now.getTime() / 1000);
   const lifetime = type === "access" ? config.ACCESS_TOKEN_LIFETIME : config.REFRESH_TOKEN_LIFETIME;
   const claims: TokenClaims = {
@@ -68,6 +72,7 @@ export async function signToken(
     iat,
     exp: iat + lifetime,
     ...(sessionId ? { sid: sessionId } : {}),
+    ...(entitlements ? { entitlements } : {}),
   };
   return { token: codecOf(config.SECRET_KEY).sign(claims), claims };
 }

@@ -1,6 +1,7 @@
 import { and, eq, gt, min, sql } from "drizzle-orm";
 import type { Executor } from "../platform/db/client.ts";
 import { prepared } from "../platform/db/prepared.ts";
+import type { AccessClaimOf } from "../platform/feature.ts";
 import { type AccessAnswer, type AccessSettings, accessPolicy } from "./access-policy.ts";
 import { payments } from "./billing-tables.ts";
 import type { Entitlements } from "./plan-entitlements.ts";
@@ -105,3 +106,13 @@ export function accessSettingsOf(config: {
 }): AccessSettings {
   return { gracePastDue: config.GRACE_PAST_DUE, graceIncomplete: config.GRACE_INCOMPLETE };
 }
+
+/**
+ * The `entitlements` claim of an access token (ACCESS_CLAIMS=on, docs/access.md): the access answer
+ * when the token is signed, without a feature. Accounts asks it through the services, inside the
+ * transaction that signs the token.
+ */
+export const accessClaimOf: AccessClaimOf = async (executor, config, userId) => {
+  const answer = await accessOf(executor, accessSettingsOf(config), userId, new Date());
+  return { allowed: answer.allowed, features: answer.entitlements };
+};

@@ -1,6 +1,7 @@
 import type { Feature, JobDeps } from "../platform/feature.ts";
 import { cronEvery } from "../platform/jobs/definitions.ts";
 import type { EventsHandler } from "../webhooks/index.ts";
+import { accessClaimOf } from "./access-service.ts";
 import { billingCommands } from "./billing-cli.ts";
 import { billingDepsOf } from "./billing-deps.ts";
 import { billingModule } from "./billing-module.ts";
@@ -39,7 +40,7 @@ export const billing: Feature = {
     // The setting's parser accepts only intervals cron repeats exactly.
     [businessMetricsJob.name]: cronEvery(config.BUSINESS_METRICS_INTERVAL) ?? "*/5 * * * *",
   }),
-  provides: { subscriptionStatusOf },
+  provides: { subscriptionStatusOf, accessClaimOf },
   async onStart(services, { embeddedStripe }) {
     // /metrics shows the stored business metrics; a failed read leaves them out of that scrape
     // rather than failing the scrape (the HTTP and job metrics matter most during an outage).

@@ -16,6 +16,21 @@ import type { StripeDeps } from "./stripe.ts";
 /** The `subscription_status` of the user shape: billing answers it, accounts asks it. */
 export type SubscriptionStatusOf = (executor: Executor, userId: string) => Promise<string>;
 
+/**
+ * The `entitlements` claim of an access token (ACCESS_CLAIMS=on, docs/access.md): whether the
+ * access policy allowed the user and what their plan granted when the token was signed. Billing
+ * answers it, accounts asks it.
+ */
+export interface AccessClaim {
+  allowed: boolean;
+  features: Record<string, boolean | number>;
+}
+export type AccessClaimOf = (
+  executor: Executor,
+  config: Config,
+  userId: string,
+) => Promise<AccessClaim>;
+
 /** What job handlers may draw on; each handler's own type names the few it uses. */
 export interface JobDeps {
   config: Config;
@@ -33,6 +48,8 @@ export interface JobDeps {
 export interface Services extends JobDeps {
   /** The `subscription_status` of the user shape, answered by billing. */
   subscriptionStatusOf: SubscriptionStatusOf;
+  /** The access token's `entitlements` claim, answered by billing (asked only with ACCESS_CLAIMS). */
+  accessClaimOf?: AccessClaimOf | undefined;
   close(): Promise<void>;
 }
 
@@ -46,6 +63,8 @@ export interface AppDeps {
   jobs: Jobs<JobDeps>;
   /** The `subscription_status` of the user shape; billing supplies it (default: "inactive"). */
   subscriptionStatusOf?: SubscriptionStatusOf;
+  /** The access token's `entitlements` claim (ACCESS_CLAIMS); billing supplies it. */
+  accessClaimOf?: AccessClaimOf | undefined;
   /** Billing and webhook routes reach Stripe through this. */
   stripe: StripeDeps;
 }
@@ -87,7 +106,7 @@ export interface Feature {
    */
   onListen?(services: Services, address: { host: string; port: number }): void;
   /** Answers another feature asks through the services (at most one feature provides each). */
-  provides?: { subscriptionStatusOf?: SubscriptionStatusOf };
+  provides?: { subscriptionStatusOf?: SubscriptionStatusOf; accessClaimOf?: AccessClaimOf };
 }
 
 /**
