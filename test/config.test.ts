@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { describe, test } from "node:test";
 import { ConfigError, loadConfig, settings } from "../src/config.ts";
+import { cronEvery } from "../src/platform/jobs/definitions.ts";
 import { PRODUCTION } from "./helpers/production.ts";
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -52,6 +53,23 @@ describe("configuration", () => {
     assert.ok(problems.some((p) => p.startsWith("MIGRATE_ON_START: must be true or false")));
     assert.ok(problems.some((p) => p.startsWith("DATABASE_URL: must be a postgres:")));
     assert.ok(problems.some((p) => p.startsWith("NODE_ENV: must be one of")));
+  });
+
+  test("BUSINESS_METRICS_INTERVAL takes only intervals a cron schedule repeats exactly", () => {
+    const every = (raw: string) =>
+      cronEvery(loadConfig({ BUSINESS_METRICS_INTERVAL: raw }).BUSINESS_METRICS_INTERVAL);
+    assert.equal(every(""), "*/5 * * * *");
+    assert.equal(every("15m"), "*/15 * * * *");
+    assert.equal(every("3600"), "0 */1 * * *");
+    assert.equal(every("6h"), "0 */6 * * *");
+    assert.equal(every("1d"), "0 0 * * *");
+    for (const bad of ["7m", "90s", "90m", "5h", "2d", "0"]) {
+      assert.match(
+        problemsOf({ BUSINESS_METRICS_INTERVAL: bad }).join(),
+        /^BUSINESS_METRICS_INTERVAL: must be whole minutes dividing an hour/,
+        bad,
+      );
+    }
   });
 
   test("production with nothing configured lists every missing or unsafe setting", () => {
