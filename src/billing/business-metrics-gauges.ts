@@ -8,14 +8,21 @@ type Read = () => Promise<BusinessMetricsSnapshot | undefined>;
 
 /**
  * One read for every gauge of a scrape: prom-client collects the gauges of a scrape concurrently,
- * so they share the read in flight, and a scrape costs one primary-key read of the snapshot.
+ * so they share the read in flight, and a scrape costs one primary-key read of the snapshot. A read
+ * that fails leaves the business gauges out of that scrape rather than failing it: the HTTP and job
+ * metrics matter most during a database outage.
  */
-function shared(read: Read): Read {
+function shared(read: Read, onError: (err: unknown) => void): Read {
   let inFlight: Promise<BusinessMetricsSnapshot | undefined> | undefined;
   return () => {
-    inFlight ??= read().finally(() => {
-      inFlight = undefined;
-    });
+    inFlight ??= read()
+      .catch((err: unknown) => {
+        onError(err);
+        return undefined;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
     return inFlight;
   };
 }
@@ -25,8 +32,12 @@ function shared(read: Read): Read {
  * the stored snapshot at scrape time: nothing is computed per scrape, and every API process of a
  * cluster shows the same values. Before the first snapshot the labelled gauges are absent.
  */
-export function registerBusinessGauges(registry: Registry, read: Read): void {
-  const latest = shared(read);
+export function registerBusinessGauges(
+  registry: Registry,
+  read: Read,
+  onError: (err: unknown) => void,
+): void {
+  const latest = shared(read, onError);
   const gauge = (
     name: string,
     help: string,

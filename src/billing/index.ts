@@ -36,19 +36,18 @@ export const billing: Feature = {
   routes: billingModule,
   commands: { ...billingCommands, ...businessMetricsCommands },
   jobs: [businessMetricsJob],
-  schedules: (config) => ({
-    // The setting's parser accepts only intervals cron repeats exactly.
-    [businessMetricsJob.name]: cronEvery(config.BUSINESS_METRICS_INTERVAL) ?? "*/5 * * * *",
-  }),
+  schedules(config) {
+    // The setting's parser accepts only intervals that cron repeats exactly.
+    const cron = cronEvery(config.BUSINESS_METRICS_INTERVAL);
+    return cron ? { [businessMetricsJob.name]: cron } : {};
+  },
   provides: { subscriptionStatusOf, accessClaimOf },
   async onStart(services, { embeddedStripe }) {
-    // /metrics shows the stored business metrics; a failed read leaves them out of that scrape
-    // rather than failing the scrape (the HTTP and job metrics matter most during an outage).
-    registerBusinessGauges(services.metrics.registry, () =>
-      latestBusinessMetrics(services.database.db).catch((err: unknown) => {
-        services.logger.warn({ err }, "business metrics: the snapshot could not be read");
-        return undefined;
-      }),
+    // Every process's /metrics shows the stored business metrics.
+    registerBusinessGauges(
+      services.metrics.registry,
+      () => latestBusinessMetrics(services.database.db),
+      (err) => services.logger.warn({ err }, "business metrics: the snapshot could not be read"),
     );
     // The embedded default sells demo plans from the first start (emulator and database).
     if (embeddedStripe && services.stripe.emulator) {

@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
+import { Registry } from "prom-client";
 import { payments, plans, subscriptions } from "../../src/billing/billing-tables.ts";
 import { refreshBusinessMetrics } from "../../src/billing/business-metrics.ts";
 import { businessMetricsCommands } from "../../src/billing/business-metrics-cli.ts";
+import { registerBusinessGauges } from "../../src/billing/business-metrics-gauges.ts";
 import { businessMetricsJob } from "../../src/billing/business-metrics-jobs.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 
@@ -227,6 +229,33 @@ describe("business metrics", () => {
     assert.equal(
       (await scrape()).get("billing_metrics_computed_timestamp_seconds"),
       now.getTime() / 1000,
+    );
+  });
+
+  test("a snapshot that cannot be read leaves the gauges out, not the scrape; one read a scrape", async () => {
+    const registry = new Registry();
+    let reads = 0;
+    const errors: unknown[] = [];
+    registerBusinessGauges(
+      registry,
+      async () => {
+        reads++;
+        throw new Error("connection refused");
+      },
+      (err) => errors.push(err),
+    );
+    const text = await registry.metrics();
+    assert.match(text, /^billing_metrics_computed_timestamp_seconds 0$/m);
+    assert.doesNotMatch(text, /^billing_mrr\{/m);
+    assert.equal(reads, 1, "ten gauges, one read");
+    assert.equal(errors.length, 1);
+  });
+
+  test("the job runs on BUSINESS_METRICS_INTERVAL's schedule", async () => {
+    const schedules = await t.services.jobs.boss.getSchedules(businessMetricsJob.name);
+    assert.deepEqual(
+      schedules.map((s) => s.cron),
+      ["0 0 * * *"],
     );
   });
 
