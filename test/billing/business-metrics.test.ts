@@ -125,8 +125,12 @@ before(async () => {
     unitAmount: 2000,
     discount: discount({ percent_off: 50, ends_at: ago(1).toISOString() }),
   });
-  // jpy (no minor unit): 2 seats of 500.
-  await subscription(teamJpy, { quantity: 2, unitAmount: 500 });
+  // jpy (no minor unit): 2 seats of 500; an amount off in another currency takes nothing off.
+  await subscription(teamJpy, {
+    quantity: 2,
+    unitAmount: 500,
+    discount: discount({ amount_off: 100, currency: "usd" }),
+  });
 
   // Churn: a paying subscription ended 5 days ago counts; one ended 40 days ago does not.
   const churned = await subscription(basic, { status: "canceled", endedAt: ago(5) });
