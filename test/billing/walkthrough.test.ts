@@ -49,7 +49,7 @@ function run(script: string, env: Record<string, string>): Promise<{ code: numbe
 
 test("the README walkthrough runs on the embedded default", {
   skip: has("curl") && has("jq") ? false : "needs curl and jq",
-  timeout: 120_000,
+  timeout: 180_000,
 }, async () => {
   const dataDir = await freshDataDir(await mkdtemp(join(tmpdir(), "billing-walkthrough-")));
   const emulatorPort = await freePort();
