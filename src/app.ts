@@ -14,11 +14,11 @@ import {
 import { PROBES, registerHealth } from "./platform/http/health.ts";
 import { waitForHandlersOnClose } from "./platform/http/in-flight.ts";
 import { acceptOptionalBodies } from "./platform/http/openapi.ts";
+import { RequestLog } from "./platform/http/request-log.ts";
 import { originForm } from "./platform/http/request-target.ts";
 import { registerSecurity } from "./platform/http/security.ts";
 import type { App } from "./platform/http/types.ts";
 import { validatorCompiler } from "./platform/http/validation.ts";
-import { RequestLog } from "./platform/logging.ts";
 import { registerMetrics } from "./platform/metrics.ts";
 
 export type { App };

@@ -1,4 +1,4 @@
-import { cronEvery } from "./platform/jobs/definitions.ts";
+import { cronEvery } from "./platform/jobs/cron.ts";
 
 /**
  * Parsers of setting values (the table in src/config.ts): each turns a raw environment string into

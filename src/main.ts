@@ -1,12 +1,14 @@
 import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
 import { isClusterPrimary, superviseCluster } from "./platform/cluster.ts";
-import { createLogger } from "./platform/logging.ts";
+import { lineLog } from "./platform/line-log.ts";
+import type { Logger } from "./platform/logging.ts";
 import {
   exitOnStartupFailure,
   loadConfigOrExit,
   lowerThreadPoolPriority,
   refuseUnsharedEmulator,
+  runToExit,
   saveCompileCache,
   stopOnSignals,
 } from "./platform/process.ts";
@@ -15,9 +17,8 @@ import {
 // The configuration is checked before the application modules load, so a bad setting is reported
 // at once instead of after a second of imports.
 const config = loadConfigOrExit();
-const logger = createLogger(config);
 
-async function main(): Promise<void> {
+async function main(logger: Logger): Promise<void> {
   const [{ buildApp }, { features }, { openServices }] = await Promise.all([
     import("./app.ts"),
     import("./features.ts"),
@@ -69,16 +70,21 @@ if (isClusterPrimary(config.WEB_CONCURRENCY)) {
     config,
     `WEB_CONCURRENCY=${config.WEB_CONCURRENCY} needs one Stripe for all its processes`,
   );
-  const url = config.DATABASE_URL;
+  // The primary only forks and supervises: what the API processes need is imported in the other
+  // branch and in main(), which it never runs (pino included: it logs with lineLog), and the
+  // migrations run in a process of their own, so the primary stays small for the life of the
+  // cluster (docs/performance.md, "Memory").
+  const logger = lineLog(config);
   superviseCluster(logger, {
     processes: config.WEB_CONCURRENCY,
     shutdownTimeoutSeconds: config.SHUTDOWN_TIMEOUT,
     prepare: async () => {
       if (!config.MIGRATE_ON_START) return;
-      const { migrateAndClose } = await import("./platform/db/migrate.ts");
-      await migrateAndClose({ url, poolMax: 1 });
+      // It has logged why it failed, in the line the primary would have written.
+      if ((await runToExit(new URL("./platform/db/migrate-process.ts", import.meta.url))) !== 0)
+        process.exit(1);
     },
-  }).catch(exitOnStartupFailure(logger, "API cluster", config));
+  }).then(saveCompileCache, exitOnStartupFailure(logger, "API cluster", config));
 } else {
   if (config.WORKER === "off") {
     refuseUnsharedEmulator(
@@ -86,5 +92,7 @@ if (isClusterPrimary(config.WEB_CONCURRENCY)) {
       "WORKER=off leaves the jobs to `npm run worker`, which needs the same Stripe",
     );
   }
-  main().catch(exitOnStartupFailure(logger, "API", config));
+  const { createLogger } = await import("./platform/logging.ts");
+  const logger = createLogger(config);
+  main(logger).catch(exitOnStartupFailure(logger, "API", config));
 }

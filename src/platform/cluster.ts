@@ -1,5 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
-import type { Logger } from "./logging.ts";
+import type { LogLines } from "./line-log.ts";
 
 export interface ClusterOptions {
   processes: number;
@@ -13,7 +13,7 @@ export interface ClusterOptions {
  * replaces one that dies, and on SIGTERM/SIGINT passes the signal on and waits — bounded — for
  * all of them to drain and exit.
  */
-export async function superviseCluster(logger: Logger, options: ClusterOptions): Promise<void> {
+export async function superviseCluster(logger: LogLines, options: ClusterOptions): Promise<void> {
   await options.prepare();
   let stopping = false;
   const fork = (): Worker =>

@@ -1,8 +1,9 @@
+import { fork } from "node:child_process";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { flushCompileCache, getCompileCacheDir } from "node:module";
 import { setPriority } from "node:os";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
-import type { Logger } from "./logging.ts";
+import type { LogLines } from "./line-log.ts";
 
 /**
  * Loads the configuration, `.env` in the working directory included when there is one (a variable
@@ -53,7 +54,7 @@ function loadEnvFileIfExists(path: string): void {
  * sentence saying what to do; anything else is a bug, logged with its stack.
  */
 export function exitOnStartupFailure(
-  logger: Logger,
+  logger: LogLines,
   what: string,
   config?: Pick<Config, "PORT" | "DATABASE_URL">,
 ) {
@@ -71,7 +72,7 @@ export function exitOnStartupFailure(
  * failed or took too long). A second signal exits at once.
  */
 export function stopOnSignals(
-  logger: Logger,
+  logger: LogLines,
   timeoutSeconds: number,
   stop: () => Promise<void>,
   signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"],
@@ -117,6 +118,19 @@ export function stopOnSignals(
  */
 export function saveCompileCache(): void {
   if (getCompileCacheDir()) flushCompileCache();
+}
+
+/**
+ * Runs the module at `url` in a child process with this process's Node options
+ * and environment, its output going to this process's, and resolves to its exit code (1 when a
+ * signal ended it).
+ */
+export function runToExit(url: URL): Promise<number> {
+  const child = fork(url);
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => resolve(code ?? 1));
+  });
 }
 
 /** The niceness of libuv's thread-pool threads in an API process: the lowest priority there is. */

@@ -352,6 +352,33 @@ describe("starting and stopping the API", () => {
     assert.ok((lines[0] ?? "").length < 300, lines[0]);
   });
 
+  test("a cluster whose migrations fail exits with the same one line and forks no API process", {
+    skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set",
+  }, async () => {
+    // The primary runs them in a child process of its own (src/platform/db/migrate-process.ts).
+    const name = `billing_missing_${randomBytes(4).toString("hex")}`;
+    const running = startProcess(
+      "src/main.ts",
+      {
+        PORT: "0",
+        HOST: "127.0.0.1",
+        WEB_CONCURRENCY: "2",
+        DATABASE_URL: databaseUrlFor(name),
+        STRIPE_SECRET_KEY: "sk_test_cluster",
+        STRIPE_API_BASE: "http://127.0.0.1:1",
+      },
+      await workdir(),
+    );
+    assert.equal(await running.exited, 1);
+    const lines = running.output().trim().split("\n");
+    assert.equal(lines.length, 1, running.output());
+    const { msg } = JSON.parse(lines[0] ?? "{}") as { msg?: string };
+    assert.equal(
+      msg,
+      `API cluster failed to start: PostgreSQL has no database "${name}" (DATABASE_URL): create it with \`createdb ${name}\``,
+    );
+  });
+
   test(".env is read when present, and its absence goes unmentioned", async () => {
     const cwd = await workdir();
     await writeFile(join(cwd, ".env"), "WEB_CONCURRENCY=2\n");

@@ -1,6 +1,8 @@
 import type { Static, TSchema } from "typebox";
 import { v5 as uuidv5 } from "uuid";
 
+export { cronEvery } from "./cron.ts";
+
 // What a feature declares about its background jobs (src/platform/jobs/jobs.ts runs them).
 
 export interface RetryPolicy {
@@ -61,21 +63,6 @@ export function defineJob<S extends TSchema, D>(
 ): JobDefinition<S, D>;
 export function defineJob<S extends TSchema, D>(definition: JobDefinition<S, D>) {
   return definition;
-}
-
-/**
- * The cron expression (UTC) that repeats every `seconds` exactly, or undefined when cron cannot:
- * whole minutes that divide an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 min), or whole hours
- * that divide a day (1, 2, 3, 4, 6, 8, 12, 24 h).
- */
-export function cronEvery(seconds: number): string | undefined {
-  if (seconds <= 0 || seconds % 60 !== 0) return undefined;
-  const minutes = seconds / 60;
-  if (minutes < 60) return 60 % minutes === 0 ? `*/${minutes} * * * *` : undefined;
-  if (minutes % 60 !== 0) return undefined;
-  const hours = minutes / 60;
-  if (hours === 24) return "0 0 * * *";
-  return 24 % hours === 0 ? `0 */${hours} * * *` : undefined;
 }
 
 // A fixed namespace so that one (queue, key) pair always names the same job id.
