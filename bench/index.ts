@@ -271,6 +271,7 @@ async function main(): Promise<void> {
     "access",
     "plans",
     "profile",
+    "invoices",
     "webhook",
     "login",
   ] as const) {

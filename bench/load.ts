@@ -41,6 +41,7 @@ export type Endpoint =
   | "access"
   | "plans"
   | "profile"
+  | "invoices"
   | "login"
   | "webhook"
   | "preview";
@@ -52,6 +53,8 @@ export const PATHS: Record<Endpoint, string> = {
   access: "/api/subscriptions/access/",
   plans: "/api/subscriptions/plans/",
   profile: "/api/auth/profile/",
+  /** The first page of the user's invoices (seeded for each subscribed user). */
+  invoices: "/api/subscriptions/invoices/",
   login: "/api/auth/login/",
   webhook: "/api/webhooks/stripe/",
   preview: "/api/subscriptions/change/preview/",
@@ -130,10 +133,10 @@ export function requestFor(endpoint: Endpoint, seeded: Seeded, webhookSecret: st
       },
     };
   }
-  // Status and access read the full path (user, subscription, plan) only for subscribed users;
-  // those of status-pending read their scheduled change as well.
+  // Status and access read the full path (user, subscription, plan) only for subscribed users,
+  // and only they have invoices; those of status-pending read their scheduled change as well.
   const tokens =
-    endpoint === "status" || endpoint === "access"
+    endpoint === "status" || endpoint === "access" || endpoint === "invoices"
       ? seeded.tokens.slice(0, seeded.subscriptionIds.length)
       : endpoint === "status-pending"
         ? seeded.pendingTokens

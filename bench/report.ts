@@ -128,7 +128,7 @@ export function targets(r: Results): TargetRow[] {
   const rows: TargetRow[] = [];
   const row = (target: string, measured: string, ok: boolean | undefined, baseline = "–") =>
     rows.push({ target, measured, verdict: verdict(ok), baseline });
-  for (const e of ["status", "status-pending", "access", "plans", "profile"] as const) {
+  for (const e of ["status", "status-pending", "access", "plans", "profile", "invoices"] as const) {
     const x = get(e);
     if (!x) continue;
     const base = x.baseline?.saturation.rps;

@@ -8,6 +8,7 @@ import { hashPassword } from "../src/accounts/passwords.ts";
 import { signToken } from "../src/accounts/tokens.ts";
 import { payments } from "../src/billing/billing-tables.ts";
 import { changeSubscription } from "../src/billing/change-service.ts";
+import { invoices } from "../src/billing/hosted-tables.ts";
 import { createPlan, type Plan } from "../src/billing/plans-service.ts";
 import { syncSubscription } from "../src/billing/stripe-events.ts";
 import { loadConfig } from "../src/config.ts";
@@ -48,6 +49,8 @@ export interface Seeded {
 
 export const SECRET_KEY = `bench-${randomBytes(24).toString("hex")}`;
 export const PASSWORD = "correct-Horse-battery-9";
+/** Invoices stored per subscribed user: the invoices page lists them all (one page). */
+const INVOICES_PER_USER = 6;
 
 /** Connects to the server's maintenance database to create or drop a bench database. */
 export async function adminQuery(serverUrl: string, query: string): Promise<void> {
@@ -187,6 +190,42 @@ export async function seed(
         description: plan.name,
         occurredAt: new Date(Date.now() - n * 30 * 86_400_000),
       })),
+    );
+    // And their invoices, as the invoice.* webhooks store them: the invoices page reads them.
+    await db.insert(invoices).values(
+      Array.from({ length: INVOICES_PER_USER }, (_, n) => {
+        const start = new Date(Date.now() - (n + 1) * 30 * 86_400_000);
+        const end = new Date(start.getTime() + 30 * 86_400_000);
+        return {
+          userId,
+          stripeInvoiceId: `in_bench_${tag}_${i}_${n}`,
+          stripeCustomerId: String(sub.customer),
+          stripeSubscriptionId: sub.id,
+          number: `BENCH-${tag}-${i}-${n}`,
+          status: "paid",
+          billingReason: n === INVOICES_PER_USER - 1 ? "subscription_create" : "subscription_cycle",
+          total: plan.amount,
+          amountDue: plan.amount,
+          amountPaid: plan.amount,
+          amountRemaining: 0,
+          currency: plan.currency,
+          periodStart: start,
+          periodEnd: end,
+          lines: [
+            {
+              description: `1 × ${plan.name} (at $${plan.amount / 100} / month)`,
+              amount: plan.amount,
+              quantity: 1,
+              period_start: start.toISOString(),
+              period_end: end.toISOString(),
+            },
+          ],
+          hostedInvoiceUrl: `https://invoice.stripe.com/i/bench_${tag}_${i}_${n}`,
+          invoicePdf: `https://pay.stripe.com/invoice/bench_${tag}_${i}_${n}/pdf`,
+          stripeCreatedAt: start,
+          stripeSyncedAt: new Date(),
+        };
+      }),
     );
   }
 
