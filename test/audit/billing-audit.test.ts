@@ -88,9 +88,10 @@ test("each change records its kind with only the fields that changed", () => {
       { cancel_at_period_end: false, canceled_at: null },
     ],
   ]);
-  assert.deepEqual(kinds(base, row({ cancelAt: at(20) })).map(([k]) => k), [
-    "subscription.cancel_scheduled",
-  ]);
+  assert.deepEqual(
+    kinds(base, row({ cancelAt: at(20) })).map(([k]) => k),
+    ["subscription.cancel_scheduled"],
+  );
   assert.deepEqual(kinds(base, row({ currentPeriodStart: at(31), currentPeriodEnd: at(59) })), [
     [
       "subscription.renewed",
