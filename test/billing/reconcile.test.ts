@@ -4,6 +4,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { auditLog } from "../../src/audit/audit-tables.ts";
 import { billingDepsOf } from "../../src/billing/billing-deps.ts";
 import { payments } from "../../src/billing/billing-tables.ts";
+import { billing } from "../../src/billing/index.ts";
 import {
   HEAL_KINDS,
   type ReconcileOptions,
@@ -14,6 +15,7 @@ import { readCheckpoint } from "../../src/billing/reconcile-checkpoint.ts";
 import { reconcileCommands } from "../../src/billing/reconcile-cli.ts";
 import { reconcileCheckpoints } from "../../src/billing/reconcile-tables.ts";
 import { createStripeClient } from "../../src/billing/stripe-client.ts";
+import { loadConfig } from "../../src/config.ts";
 import type { Db } from "../../src/platform/db/client.ts";
 import { createFaults } from "../../stripe-emulator/faults.ts";
 import { startStripeEmulator } from "../../stripe-emulator/index.ts";
@@ -155,12 +157,22 @@ describe("reconciliation with Stripe", () => {
     const afterBounded = (await readCheckpoint(healed.db)).eventsSince ?? 0;
     assert.ok(afterBounded > start, "the checkpoint advanced with the pages done");
 
-    // A run that fails after a page: the SDK's retries (2) and ours do not hide three 500s.
-    let reads = 0;
-    faults.inject({ method: "GET", path: /^\/v1\/subscriptions\/sub_/, fault: "500", times: 3 });
-    await assert.rejects(run({ onHeal: () => reads++ }));
+    // A run that fails at the life's refund, windows after the checkpoint: the SDK's retries (2)
+    // and ours (429 only) do not hide three 500s.
+    const broken = faults.inject({
+      method: "GET",
+      path: /^\/v1\/refunds$/,
+      fault: "500",
+      times: 3,
+    });
+    await assert.rejects(run(), { statusCode: 500 });
+    assert.equal(broken.fired, 3);
     const afterCrash = await readCheckpoint(healed.db);
-    assert.ok((afterCrash.eventsSince ?? 0) >= afterBounded);
+    assert.ok(
+      (afterCrash.eventsSince ?? 0) > afterBounded,
+      "windows done before the failure stay done",
+    );
+    assert.equal(await healed.db.$count(payments, eq(payments.status, "refunded")), 1, "not yet");
     const lease = await healed.db.select().from(reconcileCheckpoints);
     assert.equal(lease[0]?.leaseOwner, null, "a failed run gives the lease back");
 
@@ -168,7 +180,25 @@ describe("reconciliation with Stripe", () => {
     while (!report.complete) report = await run();
     assert.deepEqual(report.unresolved, []);
     assert.deepEqual(await billingState(healed.db), await billingState(reference.db));
+    assert.equal(await healed.db.$count(payments, eq(payments.status, "refunded")), 2);
     assert.deepEqual((await run()).healed, nothing);
+  });
+
+  test("billing.reconcile is scheduled every RECONCILE_INTERVAL (hourly by default)", async () => {
+    const schedules = (env: Record<string, string>) =>
+      billing.schedules?.(loadConfig({ NODE_ENV: "test", ...env })) ?? {};
+    assert.equal(schedules({})["billing.reconcile"], "0 */1 * * *");
+    assert.equal(schedules({ RECONCILE_INTERVAL: "6h" })["billing.reconcile"], "0 */6 * * *");
+    assert.equal(schedules({ RECONCILE_INTERVAL: "15m" })["billing.reconcile"], "*/15 * * * *");
+    assert.throws(() => loadConfig({ NODE_ENV: "test", RECONCILE_INTERVAL: "7h" }));
+  });
+
+  test("the emulator refuses `type` with `types`, and more than 20 `types`, as Stripe does", async () => {
+    await assert.rejects(stripe.events.list({ type: "invoice.paid", types: ["invoice.paid"] }), {
+      statusCode: 400,
+    });
+    const many = Array.from({ length: 21 }, () => "invoice.paid" as const);
+    await assert.rejects(stripe.events.list({ types: many }), { statusCode: 400, param: "types" });
   });
 
   test("one run at a time: a lease held by another run refuses; an expired one is taken over", async () => {
@@ -209,6 +239,13 @@ describe("reconciliation with Stripe", () => {
     assert.ok(lines.includes("healed refund: 1"), lines.join("\n"));
     assert.ok(lines.includes("healed subscription: 0"));
     assert.deepEqual(await readCheckpoint(healed.db), checkpoint, "the checkpoint stays");
+    const metrics = await healed.services.metrics.registry.metrics();
+    assert.match(
+      metrics,
+      /^billing_reconcile_healed_total\{kind="refund"\} 1$/m,
+      "the dry run not counted",
+    );
+    assert.match(metrics, /^billing_reconcile_healed_total\{kind="subscription"\} 0$/m);
     assert.deepEqual(await billingState(healed.db), await billingState(reference.db));
     await assert.rejects(command.run(context({ since: "yesterday-ish" })), {
       name: "Error",
