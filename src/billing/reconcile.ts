@@ -2,6 +2,7 @@ import Stripe from "stripe";
 import { type AuditContext, withActor } from "../audit/index.ts";
 import type { Logger } from "../platform/logging.ts";
 import type { BillingDeps } from "./billing-deps.ts";
+import { linkThroughCheckout } from "./checkout-events.ts";
 import { syncInvoice } from "./invoices-service.ts";
 import { recordInvoiceFailed, recordInvoicePaid, recordRefunds } from "./payments-service.ts";
 import { type Checkpoint, Lease, type ListKind, readCheckpoint } from "./reconcile-checkpoint.ts";
@@ -111,17 +112,33 @@ class Run {
     return true;
   }
 
-  /** Heals one difference (unless dry), counting it; an owner not known yet is reported instead. */
-  async heal(kinds: HealKind[], subject: string, fix: () => Promise<unknown>): Promise<void> {
+  /**
+   * Heals one difference (unless dry), counting it. An owner not known yet is looked for as the
+   * webhook path does (the Checkout Session that created `subscription`, whose completion may be
+   * the event that was lost), else the subject is reported unresolved.
+   */
+  async heal(
+    kinds: HealKind[],
+    subject: string,
+    subscription: string | null,
+    fix: () => Promise<unknown>,
+  ): Promise<void> {
     if (kinds.length === 0) return;
     if (!this.report.dryRun) {
       try {
         await withBackoff(this.backoff, fix);
       } catch (err) {
         if (!(err instanceof RetryLater)) throw err;
-        this.report.unresolved.push(subject);
-        this.deps.logger.warn({ subject, reason: err.message }, "reconcile: cannot heal yet");
-        return;
+        const linked =
+          subscription !== null &&
+          (await withBackoff(this.backoff, () => linkThroughCheckout(this.deps, subscription)));
+        if (linked) {
+          await withBackoff(this.backoff, fix);
+        } else {
+          this.report.unresolved.push(subject);
+          this.deps.logger.warn({ subject, reason: err.message }, "reconcile: cannot heal yet");
+          return;
+        }
       }
     }
     for (const kind of kinds) {
@@ -132,11 +149,16 @@ class Run {
   }
 }
 
+function subscriptionOfInvoice(inv: Stripe.Invoice): string | null {
+  const sub = inv.parent?.subscription_details?.subscription;
+  return typeof sub === "string" ? sub : (sub?.id ?? null);
+}
+
 async function examineSubscription(run: Run, sub: Stripe.Subscription): Promise<void> {
   if (!run.first(`sub:${sub.id}`)) return;
   const drift = await subscriptionDrift(run.deps.db, run.planIds, sub);
   if (drift.length === 0) return;
-  await run.heal(["subscription"], sub.id, () => syncSubscription(run.deps, sub.id));
+  await run.heal(["subscription"], sub.id, sub.id, () => syncSubscription(run.deps, sub.id));
 }
 
 /**
@@ -148,12 +170,13 @@ async function examineInvoice(run: Run, inv: Stripe.Invoice): Promise<void> {
   if (!id || !run.first(`inv:${id}`)) return;
   const drift = await invoiceDrift(run.deps.db, inv);
   const invoiceKind: HealKind[] = drift.length > 0 ? ["invoice"] : [];
+  const sub = subscriptionOfInvoice(inv);
   if (await paymentMissing(run.deps.db, inv)) {
-    await run.heal(["payment", ...invoiceKind], id, () =>
+    await run.heal(["payment", ...invoiceKind], id, sub, () =>
       recordPayment(run.deps, id, recordInvoicePaid),
     );
   } else {
-    await run.heal(invoiceKind, id, () => syncInvoice(run.deps, id));
+    await run.heal(invoiceKind, id, sub, () => syncInvoice(run.deps, id));
   }
 }
 
@@ -165,7 +188,7 @@ async function examineFailure(run: Run, event: Stripe.InvoicePaymentFailedEvent)
   if (await failureRecorded(run.deps.db, inv.id, attempt)) return;
   const at = { attempt, created: event.created };
   const id = inv.id;
-  await run.heal(["payment_failed"], `${id}#${attempt}`, () =>
+  await run.heal(["payment_failed"], `${id}#${attempt}`, subscriptionOfInvoice(inv), () =>
     recordPayment(run.deps, id, (d, facts) => recordInvoiceFailed(d, facts, at)),
   );
 }
@@ -174,7 +197,7 @@ async function examineRefund(run: Run, refund: Stripe.Refund): Promise<void> {
   if (!run.first(`re:${refund.id}`)) return;
   const charge = typeof refund.charge === "string" ? refund.charge : refund.charge?.id;
   if (!charge || !(await refundMissing(run.deps.db, refund))) return;
-  await run.heal(["refund"], refund.id, () => recordRefunds(run.deps, charge));
+  await run.heal(["refund"], refund.id, null, () => recordRefunds(run.deps, charge));
 }
 
 /** Reads an object an event names, at its current state; undefined when Stripe has it no more. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { and, eq, sql } from "drizzle-orm";
+import { users } from "../../src/accounts/accounts-tables.ts";
 import { auditLog } from "../../src/audit/audit-tables.ts";
 import { billingDepsOf } from "../../src/billing/billing-deps.ts";
 import { payments } from "../../src/billing/billing-tables.ts";
@@ -182,6 +183,30 @@ describe("reconciliation with Stripe", () => {
     assert.deepEqual(await billingState(healed.db), await billingState(reference.db));
     assert.equal(await healed.db.$count(payments, eq(payments.status, "refunded")), 2);
     assert.deepEqual((await run()).healed, nothing);
+  });
+
+  test("a Checkout subscription whose completion was never delivered: the owner is linked through its session, as the webhook path does", async () => {
+    const who = await twinUser(stripe, healed, reference, false);
+    const session = await stripe.checkout.sessions.create({
+      mode: "subscription",
+      line_items: [{ price, quantity: 1 }],
+      client_reference_id: who.userId,
+      customer_email: who.email,
+      success_url: "https://app.example.test/billing?done=1",
+      cancel_url: "https://app.example.test/plans",
+    });
+    await emulator.completeCheckoutSession(session.id, "pm_card_visa");
+    await deliverInOrder(reference, await takeHeld(emulator, KEY));
+
+    const report = await run();
+    assert.deepEqual(report.unresolved, []);
+    assert.equal(report.healed.subscription, 1);
+    assert.equal(report.healed.payment, 1);
+    assert.deepEqual(await billingState(healed.db), await billingState(reference.db));
+    const linked = async (db: Db) =>
+      (await db.select().from(users).where(eq(users.id, who.userId)))[0]?.stripeCustomerId;
+    assert.ok(await linked(healed.db));
+    assert.equal(await linked(healed.db), await linked(reference.db));
   });
 
   test("billing.reconcile is scheduled every RECONCILE_INTERVAL (hourly by default)", async () => {

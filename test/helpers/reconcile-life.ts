@@ -69,21 +69,25 @@ export async function twinPlan(stripe: Stripe, a: Side, b: Side): Promise<string
   return price.id;
 }
 
-/** A user linked to a new Stripe customer, the same row in both databases. */
-export async function twinUser(stripe: Stripe, a: Side, b: Side) {
+/** A user, the same row in both databases; linked to a new Stripe customer unless `linked` is false. */
+export async function twinUser(stripe: Stripe, a: Side, b: Side, linked = true) {
   const name = `rec_${randomBytes(5).toString("hex")}`;
   const password = "correct-Horse-battery-9";
   const { user } = await register(
     { ...a.services, db: a.db },
     { email: `${name}@example.test`, username: name, password, password_confirm: password },
   );
-  const customer = await stripe.customers.create({
-    email: user.email,
-    metadata: { user_id: user.id },
-  });
-  await setStripeCustomerId(a.db, user.id, customer.id);
+  let customerId = "";
+  if (linked) {
+    const customer = await stripe.customers.create({
+      email: user.email,
+      metadata: { user_id: user.id },
+    });
+    await setStripeCustomerId(a.db, user.id, customer.id);
+    customerId = customer.id;
+  }
   await b.db.insert(users).values(await a.db.select().from(users).where(eq(users.id, user.id)));
-  return { userId: user.id, customerId: customer.id };
+  return { userId: user.id, customerId, email: user.email };
 }
 
 async function useCard(stripe: Stripe, customer: string, card: string): Promise<void> {
