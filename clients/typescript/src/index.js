@@ -58,7 +58,7 @@ export function storageSession(storage, key) {
  * revokes every session of the user, so concurrent 401s share one refresh, and a request whose
  * token has already been replaced is only sent again.
  */
-function bearer(session, refreshClient) {
+function bearer(session, refreshClient, send) {
   const sent = new Map();
   let refreshing = null;
 
@@ -86,7 +86,7 @@ function bearer(session, refreshClient) {
       // Kept before sending: the body of a sent request cannot be read again.
       if (schemaPath !== REFRESH) sent.set(id, { retry: request.clone(), access });
     },
-    async onResponse({ response, id, options }) {
+    async onResponse({ response, id }) {
       const request = sent.get(id);
       sent.delete(id);
       if (!request || response.status !== 401) return;
@@ -98,7 +98,7 @@ function bearer(session, refreshClient) {
       const tokens = await renewed(request.access);
       if (!tokens) return;
       request.retry.headers.set("authorization", `Bearer ${tokens.access}`);
-      return options.fetch(request.retry);
+      return send(request.retry);
     },
     onError({ id }) {
       sent.delete(id);
@@ -115,7 +115,9 @@ function bearer(session, refreshClient) {
 export function createBillingClient({ baseUrl = "", fetch, session = memorySession() } = {}) {
   const options = fetch ? { baseUrl, fetch } : { baseUrl };
   const client = createClient(options);
-  client.use(bearer(session, createClient(options)));
+  // Called as a plain function: a browser's fetch refuses any other `this` than the window.
+  const send = (request) => (fetch ?? globalThis.fetch)(request);
+  client.use(bearer(session, createClient(options), send));
   client.session = session;
   return client;
 }
