@@ -144,6 +144,15 @@ describe("the client from Node", () => {
     assert.deepEqual(refused.body, { detail: "Authentication credentials were not provided." });
     assert.equal(refused.message, "Authentication credentials were not provided.");
 
+    // The types are the schema's (not `any`): `npm run typecheck` fails if these compile.
+    // @ts-expect-error: not a path of the API
+    const missing = await anonymous.GET("/api/no-such-path/");
+    assert.equal(missing.response.status, 404);
+    // @ts-expect-error: signing in takes a password
+    const incomplete = await anonymous.POST("/api/auth/login/", { body: { email: "a@b.co" } });
+    assert.equal(incomplete.response.status, 400);
+    assert.deepEqual(incomplete.error, { password: ["This field is required."] });
+
     const invalid = await anonymous
       .POST("/api/auth/register/", {
         body: { email: "no", username: "x", password: "p", password_confirm: "q" },
