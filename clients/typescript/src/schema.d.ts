@@ -461,6 +461,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/subscriptions/history/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * What happened to the caller's billing, newest first, 20 a page.
+     * @description The audit trail's rows of the caller (docs/access.md, 'Audit trail'): each billing transition with who caused it and the fields it changed. DRF's page-number pagination.
+     */
+    get: operations["subscriptions_history_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/subscriptions/invoices/": {
     parameters: {
       query?: never;
@@ -4779,6 +4799,144 @@ export interface operations {
       };
       /** @description The body is not JSON (Content-Type). */
       415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  subscriptions_history_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of the caller's audit trail. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              actor: {
+                /**
+                 * @description `user`: the user's id; `stripe_event`: the event's id; `system`: the job or command; `admin`: null (staff are not named).
+                 * @example evt_1QfXb2LkdIwHu7ix
+                 */
+                id: string | null;
+                /** @enum {string} */
+                kind: "user" | "admin" | "stripe_event" | "system";
+              };
+              /**
+               * @description The fields that changed, by their API name (`{}` before a creation); money as decimal strings, times as ISO-8601.
+               * @example {
+               *       "status": "past_due"
+               *     }
+               */
+              after: {
+                [key: string]: unknown;
+              };
+              /**
+               * @description The fields that changed, by their API name (`{}` before a creation); money as decimal strings, times as ISO-8601.
+               * @example {
+               *       "status": "past_due"
+               *     }
+               */
+              before: {
+                [key: string]: unknown;
+              };
+              /** Format: date-time */
+              created_at: string;
+              /** @description Increases with every row: the trail's order. */
+              id: number;
+              /** @example subscription.status_changed */
+              kind: string;
+              /** @example reconcile */
+              reason: string | null;
+              /** @description The id of the caller's own request that made the change; null for other actors. */
+              request_id: string | null;
+              /**
+               * @description What it happened to: `sub_…`, `in_…`, `re_…`, a plan change's id, `cus_…`.
+               * @example sub_1QfXb2LkdIwHu7ix
+               */
+              subject_id: string | null;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
           [name: string]: unknown;
