@@ -272,6 +272,7 @@ async function main(): Promise<void> {
     "plans",
     "profile",
     "invoices",
+    "history",
     "webhook",
     "login",
   ] as const) {

@@ -42,6 +42,7 @@ export type Endpoint =
   | "plans"
   | "profile"
   | "invoices"
+  | "history"
   | "login"
   | "webhook"
   | "preview";
@@ -55,6 +56,8 @@ export const PATHS: Record<Endpoint, string> = {
   profile: "/api/auth/profile/",
   /** The first page of the user's invoices (seeded for each subscribed user). */
   invoices: "/api/subscriptions/invoices/",
+  /** The first page of the user's audit trail (what the production sync code recorded). */
+  history: "/api/subscriptions/history/",
   login: "/api/auth/login/",
   webhook: "/api/webhooks/stripe/",
   preview: "/api/subscriptions/change/preview/",
@@ -134,9 +137,13 @@ export function requestFor(endpoint: Endpoint, seeded: Seeded, webhookSecret: st
     };
   }
   // Status and access read the full path (user, subscription, plan) only for subscribed users,
-  // and only they have invoices; those of status-pending read their scheduled change as well.
+  // and only they have invoices and an audit trail; those of status-pending read their scheduled
+  // change as well.
   const tokens =
-    endpoint === "status" || endpoint === "access" || endpoint === "invoices"
+    endpoint === "status" ||
+    endpoint === "access" ||
+    endpoint === "invoices" ||
+    endpoint === "history"
       ? seeded.tokens.slice(0, seeded.subscriptionIds.length)
       : endpoint === "status-pending"
         ? seeded.pendingTokens
