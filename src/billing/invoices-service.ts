@@ -1,7 +1,8 @@
-import { and, count, desc, eq, ne, sql } from "drizzle-orm";
+import { and, count, desc, eq, ne, type Placeholder, sql } from "drizzle-orm";
 import { toSnakeCase } from "drizzle-orm/casing";
 import Stripe from "stripe";
 import type { Executor } from "../platform/db/client.ts";
+import { prepared } from "../platform/db/prepared.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { PageRequest } from "../platform/http/pagination.ts";
 import type { BillingDeps } from "./billing-deps.ts";
@@ -181,24 +182,40 @@ export async function writeInvoice(
 }
 
 /** Drafts are Stripe's work in progress: a user sees an invoice once it is finalized. */
-const visible = (userId: string) => and(eq(invoices.userId, userId), ne(invoices.status, "draft"));
+const visible = (userId: string | Placeholder) =>
+  and(eq(invoices.userId, userId), ne(invoices.status, "draft"));
 const newestFirst = [desc(invoices.stripeCreatedAt), desc(invoices.id)];
 
-/** GET invoices/: the user's invoices, newest first. */
+/**
+ * GET invoices/: the user's invoices, newest first. The page and the count in one prepared
+ * statement, as the plans page reads them; the count alone only for a page past the end.
+ */
 export async function listInvoices(
   db: Executor,
   userId: string,
   page: PageRequest,
 ): Promise<{ count: number; invoices: InvoiceRow[] }> {
-  const [total] = await db.select({ n: count() }).from(invoices).where(visible(userId));
-  const rows = await db
-    .select()
-    .from(invoices)
-    .where(visible(userId))
-    .orderBy(...newestFirst)
-    .limit(page.limit)
-    .offset(page.offset);
-  return { count: total?.n ?? 0, invoices: rows };
+  const pageQuery = prepared(db, "invoices_page", (e) =>
+    e
+      .select({ invoice: invoices, total: sql<number>`count(*) over ()`.mapWith(Number) })
+      .from(invoices)
+      .where(visible(sql.placeholder("userId")))
+      .orderBy(...newestFirst)
+      .limit(sql.placeholder("limit"))
+      .offset(sql.placeholder("offset"))
+      .prepare("invoices_page"),
+  );
+  const rows = await pageQuery.execute({ userId, limit: page.limit, offset: page.offset });
+  if (rows[0]) return { count: rows[0].total, invoices: rows.map((row) => row.invoice) };
+  const countQuery = prepared(db, "invoices_count", (e) =>
+    e
+      .select({ n: count() })
+      .from(invoices)
+      .where(visible(sql.placeholder("userId")))
+      .prepare("invoices_count"),
+  );
+  const [total] = await countQuery.execute({ userId });
+  return { count: total?.n ?? 0, invoices: [] };
 }
 
 /** GET invoices/{id}/: one of the user's own invoices; anyone else's is a 404, as a missing one. */
