@@ -78,7 +78,12 @@ try {
     try {
       await runMigrations(database);
       const stripe = createStripeClient("sk_test_bench", emulator.url);
-      return await seed(database, stripe, { userCount: 500, subscribed: 100, plans: 5 });
+      return await seed(database, stripe, {
+        userCount: 500,
+        subscribed: 100,
+        pending: 50,
+        plans: 5,
+      });
     } finally {
       await database.close();
     }

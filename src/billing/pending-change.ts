@@ -1,5 +1,6 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Executor } from "../platform/db/client.ts";
+import { prepared } from "../platform/db/prepared.ts";
 import { plans } from "./billing-tables.ts";
 import { subscriptionChanges } from "./change-tables.ts";
 import { type PlanBody, planBody } from "./plans-service.ts";
@@ -22,16 +23,21 @@ export async function pendingChangeOf(
   row: SubscriptionRow,
 ): Promise<PendingChangeBody | null> {
   if (!row.stripeScheduleId || row.endedAt || row.cancelAtPeriodEnd || row.cancelAt) return null;
-  const [found] = await db
-    .select({ change: subscriptionChanges, plan: plans })
-    .from(subscriptionChanges)
-    .innerJoin(plans, eq(plans.id, subscriptionChanges.planId))
-    .where(
-      and(
-        eq(subscriptionChanges.subscriptionId, row.id),
-        eq(subscriptionChanges.status, "scheduled"),
-      ),
-    );
+  // Status asks this for every subscription with a schedule: a prepared statement, built once.
+  const query = prepared(db, "scheduled_change_with_plan", (e) =>
+    e
+      .select({ change: subscriptionChanges, plan: plans })
+      .from(subscriptionChanges)
+      .innerJoin(plans, eq(plans.id, subscriptionChanges.planId))
+      .where(
+        and(
+          eq(subscriptionChanges.subscriptionId, sql.placeholder("subscriptionId")),
+          eq(subscriptionChanges.status, "scheduled"),
+        ),
+      )
+      .prepare("scheduled_change_with_plan"),
+  );
+  const [found] = await query.execute({ subscriptionId: row.id });
   if (!found || found.change.stripeScheduleId !== row.stripeScheduleId) return null;
   if (row.currentPeriodEnd && row.currentPeriodEnd > found.change.effectiveAt) return null;
   return {
