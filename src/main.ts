@@ -73,7 +73,7 @@ if (isClusterPrimary(config.WEB_CONCURRENCY)) {
   // The primary only forks and supervises: what the API processes need is imported in the other
   // branch and in main(), which it never runs (pino included: it logs with lineLog), and the
   // migrations run in a process of their own, so the primary stays small for the life of the
-  // cluster (docs/performance.md, "Memory").
+  // cluster (docs/performance.md, "The API tier's memory").
   const logger = lineLog(config);
   superviseCluster(logger, {
     processes: config.WEB_CONCURRENCY,

@@ -27,15 +27,16 @@ const LEVELS: Record<string, number> = {
  * The cluster primary's logger: the JSON lines of createLogger's pino (level, time, pid, hostname,
  * the fields, msg; an `err` with its type, message and stack), each written at once. The primary
  * writes a handful of lines in its life, none of them with request data or a secret; pino and
- * what it loads were about 7 MB of its RSS (docs/performance.md, "Memory").
+ * what it loads were about 7 MB of its RSS (docs/performance.md, "The API tier's memory").
  */
 export function lineLog(config: Pick<Config, "LOG_LEVEL"> & Partial<Pick<Config, "NODE_ENV">>) {
   const threshold = LEVELS[config.LOG_LEVEL] ?? 30;
   const base = { pid: process.pid, hostname: hostname() };
-  const write =
+  const pretty =
     config.NODE_ENV === "development" && process.stdout.isTTY
-      ? (line: string) => prettyDestination(process.stdout).write(line)
-      : (line: string) => writeSync(1, line);
+      ? prettyDestination(process.stdout)
+      : undefined;
+  const write = pretty ? (line: string) => pretty.write(line) : writeLine;
   const method =
     (level: number): LogMethod =>
     (first: object | string, message?: string) => {
@@ -57,4 +58,24 @@ function withError(fields: object): object {
   if (!(err instanceof Error)) return fields;
   const { name, message, stack } = err;
   return { ...fields, err: { type: err.constructor?.name ?? name, message, stack } };
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes a whole line to stdout. The API processes share the primary's stdout, and a pipe one of
+ * them made non-blocking answers EAGAIN while its reader lags: the line is retried for up to about
+ * a second, then dropped, as it is when stdout is gone (EPIPE), rather than crashing the process
+ * that supervises the others.
+ */
+function writeLine(line: string): void {
+  let rest = Buffer.from(line);
+  for (let tries = 0; rest.length > 0; ) {
+    try {
+      rest = rest.subarray(writeSync(1, rest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || ++tries > 100) return;
+      Atomics.wait(pause, 0, 0, 10);
+    }
+  }
 }

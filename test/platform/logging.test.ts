@@ -232,3 +232,60 @@ test("a buffered log line is written within a moment while the process runs on",
   }
   assert.deepEqual(idle.messages(), ["line 0", "line 1", "line 2"]);
 });
+
+test("the cluster primary's lines (lineLog) have pino's shape, honour the level and carry an error's stack", async () => {
+  const modules = {
+    lineLog: new URL("../../src/platform/line-log.ts", import.meta.url).href,
+    logging: new URL("../../src/platform/logging.ts", import.meta.url).href,
+  };
+  const child = spawn(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `import { lineLog } from ${JSON.stringify(modules.lineLog)};
+       import { createLogger } from ${JSON.stringify(modules.logging)};
+       const line = lineLog({ LOG_LEVEL: "info" });
+       line.info({ processes: 2 }, "API cluster started");
+       line.error({ err: new TypeError("boom") }, "API cluster failed to start");
+       line.warn("second signal: exiting now");
+       lineLog({ LOG_LEVEL: "warn" }).info("not written");
+       createLogger({ LOG_LEVEL: "info" }).info({ processes: 2 }, "API cluster started");`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  assert.equal((await once(child, "exit"))[0], 0);
+  const lines = stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines.length, 4, stdout);
+  const [started, failed, warned, fromPino] = lines as [
+    Record<string, unknown>,
+    Record<string, unknown>,
+    Record<string, unknown>,
+    Record<string, unknown>,
+  ];
+  const withoutTime = ({ time, ...rest }: Record<string, unknown>) => {
+    assert.equal(typeof time, "number");
+    return rest;
+  };
+  assert.deepEqual(Object.keys(started), Object.keys(fromPino));
+  assert.deepEqual(withoutTime(started), withoutTime(fromPino));
+  assert.equal(failed.level, 50);
+  assert.equal(failed.msg, "API cluster failed to start");
+  const err = failed.err as { type: string; message: string; stack: string };
+  assert.equal(err.type, "TypeError");
+  assert.equal(err.message, "boom");
+  assert.match(err.stack, /^TypeError: boom\n\s+at /);
+  assert.deepEqual(withoutTime(warned), {
+    level: 40,
+    pid: started.pid,
+    hostname: started.hostname,
+    msg: "second signal: exiting now",
+  });
+});

@@ -1,5 +1,6 @@
 // Apart from definitions.ts so that loading the configuration (config-parsers.ts) loads nothing
-// else: the cluster primary reads it and imports as little as it can (docs/performance.md).
+// else: the cluster primary reads it and imports as little as it can (docs/performance.md, "The
+// API tier's memory").
 
 /**
  * The cron expression (UTC) that repeats every `seconds` exactly, or undefined when cron cannot:
