@@ -15,6 +15,32 @@ import { handleEvents } from "./stripe-events.ts";
 import { subscriptionStatusOf } from "./subscription-queries.ts";
 import { checkWebhookEndpoints } from "./webhook-endpoint-check.ts";
 
+// The staff admin API's operations half (src/admin/): payments, refunds and the plan catalog.
+export { Entitlements as EntitlementsSchema, Plan as PlanSchema } from "./billing-schemas.ts";
+export { formatMinor } from "./money.ts";
+export {
+  type CatalogEdit,
+  createCatalogPlan,
+  editCatalogPlan,
+  type NewCatalogPlan,
+} from "./plan-catalog.ts";
+export {
+  deactivatePlan,
+  findPlan,
+  listAllPlans,
+  type Plan,
+  type PlanBody,
+  planBody,
+  syncPlans,
+} from "./plans-service.ts";
+export {
+  findStaffPayment,
+  listStaffPayments,
+  PAYMENT_STATUSES,
+  type StaffPaymentBody,
+  type StaffPaymentFilter,
+  staffPaymentBody,
+} from "./staff-payments.ts";
 export { openStripe } from "./stripe-client.ts";
 export { receiveStripeEvent, stripeWebhookSource } from "./stripe-webhook-source.ts";
 

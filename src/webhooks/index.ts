@@ -12,6 +12,19 @@ export type {
   LedgerEvent,
   Outcome,
 } from "./webhook-ledger.ts";
+export type { StoredEvent } from "./webhook-ledger.ts";
+export {
+  dropEventDeadLetters,
+  EVENT_STATUSES,
+  type EventFilter,
+  type EventStatus,
+  eventJobs,
+  failedEventIds,
+  findEvent,
+  findEvents,
+  type Requeued,
+  requeueEvents,
+} from "./webhook-operations.ts";
 export { EventStore, type Intake, receiveEvent } from "./webhook-service.ts";
 export {
   EventRejected,
