@@ -15,6 +15,8 @@ import { handleEvents } from "./stripe-events.ts";
 import { subscriptionStatusOf } from "./subscription-queries.ts";
 import { checkWebhookEndpoints } from "./webhook-endpoint-check.ts";
 
+export { computeBusinessMetrics, WINDOW_DAYS } from "./business-metrics.ts";
+export { currencyExponent } from "./money.ts";
 export { openStripe } from "./stripe-client.ts";
 export { receiveStripeEvent, stripeWebhookSource } from "./stripe-webhook-source.ts";
 
