@@ -15,9 +15,10 @@ import { handleEvents } from "./stripe-events.ts";
 import { subscriptionStatusOf } from "./subscription-queries.ts";
 import { checkWebhookEndpoints } from "./webhook-endpoint-check.ts";
 
-// The staff admin API's operations half (src/admin/): payments, refunds and the plan catalog.
+// For the staff admin API (src/admin/): metrics, payments, refunds and the plan catalog.
 export { Entitlements as EntitlementsSchema, Plan as PlanSchema } from "./billing-schemas.ts";
-export { formatMinor } from "./money.ts";
+export { computeBusinessMetrics, WINDOW_DAYS } from "./business-metrics.ts";
+export { currencyExponent, formatMinor } from "./money.ts";
 export {
   type CatalogEdit,
   createCatalogPlan,
