@@ -1,11 +1,11 @@
 import { Type } from "typebox";
+import { EMAIL_STATUSES } from "../platform/email/email-operations.ts";
 import type { AppDeps } from "../platform/feature.ts";
 import { businessFailure, failures } from "../platform/http/error-schemas.ts";
 import { Nullable } from "../platform/http/nullable.ts";
 import { described } from "../platform/http/openapi.ts";
 import { PageQuery, Paginated, pageRequest, paginated } from "../platform/http/pagination.ts";
 import type { App } from "../platform/http/types.ts";
-import { EMAIL_STATUSES } from "../platform/email/email-operations.ts";
 import {
   listAdminDeadLetters,
   listAdminEmails,
@@ -51,9 +51,7 @@ const JobsQuery = Type.Object({
 
 const EmailsQuery = Type.Object({
   ...PageQuery.properties,
-  status: Type.Optional(
-    Type.Enum(EMAIL_STATUSES, { type: "string", description: statusText }),
-  ),
+  status: Type.Optional(Type.Enum(EMAIL_STATUSES, { type: "string", description: statusText })),
 });
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
@@ -70,6 +68,9 @@ export function jobsRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_jobs_list",
         summary: "Dead-lettered jobs (retries spent), newest first, 20 a page; filter by queue.",
+        description:
+          "A job that failed its last retry waits in its queue's dead-letter queue with its payload " +
+          "and last error (`email.send`, `webhooks.process`, …) until it is retried or purged.",
         querystring: JobsQuery,
         response: {
           200: described("A page of dead-lettered jobs.", Paginated(DeadLetter)),
@@ -119,6 +120,9 @@ export function jobsRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_jobs_emails_list",
         summary: "Recorded emails, newest first, 20 a page; `?status=failed` for the failed ones.",
+        description:
+          "The outbox: every email the system decided to send, with its delivery status, attempts " +
+          "and last error; what `emails:list` shows.",
         querystring: EmailsQuery,
         response: {
           200: described("A page of emails.", Paginated(Email)),

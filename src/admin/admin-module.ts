@@ -1,6 +1,10 @@
 import type { AppDeps } from "../platform/feature.ts";
 import { registerThrottle } from "../platform/http/throttle.ts";
 import type { App } from "../platform/http/types.ts";
+import { jobsRoutes } from "./admin-jobs-routes.ts";
+import { paymentsRoutes } from "./admin-payments-routes.ts";
+import { plansRoutes } from "./admin-plans-routes.ts";
+import { webhooksRoutes } from "./admin-webhooks-routes.ts";
 import { overviewRoutes } from "./overview-routes.ts";
 import { guardAdminScope } from "./staff-guard.ts";
 import { subscriptionsRoutes } from "./subscriptions-routes.ts";
@@ -13,7 +17,15 @@ import { usersRoutes } from "./users-routes.ts";
 export type AdminRoutes = (app: App, deps: AppDeps) => void | Promise<void>;
 
 /** Every part of the admin API, in registration order; a new part adds one entry. */
-export const adminRouteModules: AdminRoutes[] = [usersRoutes, subscriptionsRoutes, overviewRoutes];
+export const adminRouteModules: AdminRoutes[] = [
+  usersRoutes,
+  subscriptionsRoutes,
+  overviewRoutes,
+  paymentsRoutes,
+  webhooksRoutes,
+  jobsRoutes,
+  plansRoutes,
+];
 
 /**
  * The admin feature's HTTP surface: `/api/admin/…`, staff only. Its routes live in their own

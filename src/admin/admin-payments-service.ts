@@ -125,7 +125,10 @@ export async function refundPayment(
   if (!found) throw notFound();
   const payment = found.row;
   if (payment.status !== "succeeded") {
-    throw businessError("invalid", `Only a succeeded payment can be refunded; this one is ${payment.status}.`);
+    throw businessError(
+      "invalid",
+      `Only a succeeded payment can be refunded; this one is ${payment.status}.`,
+    );
   }
   try {
     const charge = await chargeOf(deps.stripe, payment);

@@ -88,6 +88,9 @@ export function plansRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_plans_list",
         summary: "Every plan, active first, 20 a page.",
+        description:
+          "Inactive plans too (no longer sold; their subscriptions keep running), with their Stripe " +
+          "product; what `plans:list` shows.",
         querystring: PageQuery,
         response: {
           200: described("A page of plans.", Paginated(AdminPlan)),

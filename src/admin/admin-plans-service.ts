@@ -85,13 +85,19 @@ export async function createAdminPlan(
   const plan = await refusalsAs400(deps, "plan create", () =>
     createCatalogPlan(deps.db, deps.stripe, input, key),
   );
-  await audit(deps, "admin.plan_created", plan, {}, {
-    name: plan.name,
-    stripe_price_id: plan.stripePriceId,
-    amount: plan.amount,
-    currency: plan.currency,
-    interval: plan.interval,
-  });
+  await audit(
+    deps,
+    "admin.plan_created",
+    plan,
+    {},
+    {
+      name: plan.name,
+      stripe_price_id: plan.stripePriceId,
+      amount: plan.amount,
+      currency: plan.currency,
+      interval: plan.interval,
+    },
+  );
   return adminPlanBody(plan);
 }
 
@@ -123,7 +129,10 @@ export async function editAdminPlan(
 }
 
 /** Stops selling a plan (its Stripe price is archived); its subscriptions keep running. */
-export async function deactivateAdminPlan(deps: AdminPlansDeps, id: string): Promise<AdminPlanBody> {
+export async function deactivateAdminPlan(
+  deps: AdminPlansDeps,
+  id: string,
+): Promise<AdminPlanBody> {
   const before = await findPlan(deps.db, id);
   if (!before) throw notFound();
   const plan = await refusalsAs400(deps, "plan deactivate", () =>

@@ -24,7 +24,10 @@ const EventSummary = Type.Object({
   id: Type.String({ examples: ["evt_1QfXb2LkdIwHu7ix"] }),
   type: Type.String({ examples: ["invoice.paid"] }),
   status: Status,
-  attempts: Type.Integer({ minimum: 0, description: "Processing attempts so far, replays included." }),
+  attempts: Type.Integer({
+    minimum: 0,
+    description: "Processing attempts so far, replays included.",
+  }),
   last_error: Nullable(Type.String({ description: "The last failed attempt's error." })),
   created: { ...Time, description: "When the sender created it." },
   received_at: Time,
@@ -33,7 +36,9 @@ const EventSummary = Type.Object({
 
 const EventJob = Type.Object({
   id: Type.String({ format: "uuid" }),
-  queue: Type.String({ description: "`webhooks.process`, or `webhooks.process.dead` for its dead letter." }),
+  queue: Type.String({
+    description: "`webhooks.process`, or `webhooks.process.dead` for its dead letter.",
+  }),
   state: Type.String({ examples: ["completed", "failed", "retry", "created", "active"] }),
   retry_count: Type.Integer({ minimum: 0 }),
   error: Nullable(Type.String()),
@@ -45,7 +50,11 @@ const EventJob = Type.Object({
 const EventDetail = Type.Object({
   ...EventSummary.properties,
   api_version: Nullable(Type.String()),
-  payload: Type.Unsafe<unknown>({ type: "object", description: "The event as Stripe sent it." }),
+  payload: Type.Unsafe<unknown>({
+    type: "object",
+    additionalProperties: true,
+    description: "The event as its sender sent it.",
+  }),
   jobs: Type.Array(EventJob, {
     description:
       "Its processing jobs, oldest first: the delivery's and each replay's, with their retries and errors (kept for the job queue's retention period).",
@@ -81,6 +90,9 @@ export function webhooksRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_webhooks_events_list",
         summary: "Received webhook events, newest first, 20 a page; filter by type and status.",
+        description:
+          "The webhook ledger: every verified event once, with its processing status, attempts and " +
+          "last error. `?status=failed` lists the dead-lettered ones, which replay-failed replays.",
         querystring: EventsQuery,
         response: {
           200: described("A page of events.", Paginated(EventSummary)),
@@ -103,6 +115,9 @@ export function webhooksRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_webhooks_events_retrieve",
         summary: "One webhook event: its payload, attempts, last error and processing jobs.",
+        description:
+          "`jobs` shows each time the event was queued (its delivery, each replay) and what became " +
+          "of it: retries, the error of a failed attempt, and its dead letter.",
         params: IdParams,
         response: {
           200: described("The event.", EventDetail),

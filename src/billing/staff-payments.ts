@@ -101,6 +101,8 @@ async function withRefunded(db: Executor, rows: PaymentRow[]): Promise<StaffPaym
   return rows.map((row) => ({
     row,
     refunded:
-      row.status === "succeeded" && row.stripeChargeId ? (byCharge.get(row.stripeChargeId) ?? 0) : 0,
+      row.status === "succeeded" && row.stripeChargeId
+        ? (byCharge.get(row.stripeChargeId) ?? 0)
+        : 0,
   }));
 }

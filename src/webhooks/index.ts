@@ -11,8 +11,8 @@ export type {
   HandlerResult,
   LedgerEvent,
   Outcome,
+  StoredEvent,
 } from "./webhook-ledger.ts";
-export type { StoredEvent } from "./webhook-ledger.ts";
 export {
   dropEventDeadLetters,
   EVENT_STATUSES,

@@ -77,9 +77,9 @@ describe("admin payments", () => {
     assert.deepEqual(await rowsOf(buyer.userId), ["refunded:10.00:0.00", "succeeded:25.00:10.00"]);
 
     // Stripe delivers charge.refunded again: still one refund row.
-    const [event] = (await t.stripe.events.list({ type: "charge.refunded", limit: 100 })).data.filter(
-      (e) => (e.data.object as { id: string }).id === payment.stripe_charge_id,
-    );
+    const [event] = (
+      await t.stripe.events.list({ type: "charge.refunded", limit: 100 })
+    ).data.filter((e) => (e.data.object as { id: string }).id === payment.stripe_charge_id);
     assert.ok(event, "Stripe sent charge.refunded");
     await t.emulator.redeliver(event.id);
     await t.settle();
@@ -141,7 +141,10 @@ describe("admin payments", () => {
     });
     assert.equal(over.status, 400);
     assert.match(over.body.amount[0], /less than or equal to 2000/);
-    assert.equal((await t.stripe.refunds.list({ charge: payment.stripe_charge_id })).data.length, 0);
+    assert.equal(
+      (await t.stripe.refunds.list({ charge: payment.stripe_charge_id })).data.length,
+      0,
+    );
 
     const part = await call("POST", `/api/admin/payments/${payment.id}/refund/`, {
       body: { amount: 500 },

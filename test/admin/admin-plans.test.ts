@@ -54,7 +54,11 @@ describe("admin plans", () => {
     assert.equal(price.recurring?.interval, "month");
     assert.equal(price.metadata.trial_days, "7");
     assert.equal(price.metadata.entitlements, '{"projects":100,"sso":true}');
-    const product = price.product as { id: string; name: string; marketing_features: { name?: string }[] };
+    const product = price.product as {
+      id: string;
+      name: string;
+      marketing_features: { name?: string }[];
+    };
     assert.equal(product.id, plan.stripe_product_id);
     assert.equal(product.name, plan.name);
     assert.deepEqual(
@@ -81,7 +85,9 @@ describe("admin plans", () => {
     assert.equal(first.status, 201);
     assert.equal(again.status, 201);
     assert.deepEqual(again.body, first.body);
-    const products = (await t.stripe.products.list({ limit: 100 })).data.filter((p) => p.name === name);
+    const products = (await t.stripe.products.list({ limit: 100 })).data.filter(
+      (p) => p.name === name,
+    );
     assert.equal(products.length, 1);
     const prices = await t.stripe.prices.list({ product: products[0]?.id ?? "", limit: 100 });
     assert.equal(prices.data.length, 1);
@@ -127,7 +133,11 @@ describe("admin plans", () => {
     assert.equal(synced.name, name);
     assert.deepEqual(synced.entitlements, { projects: 5 });
     const [audit] = await auditRows(t.services.database.db, "admin.plan_updated", plan.id);
-    assert.deepEqual(audit?.after, { name, features: ["Everything"], entitlements: { projects: 5 } });
+    assert.deepEqual(audit?.after, {
+      name,
+      features: ["Everything"],
+      entitlements: { projects: 5 },
+    });
 
     assert.equal((await call("PATCH", `/api/admin/plans/${plan.id}/`, { body: {} })).status, 400);
     const missing = await call("PATCH", `/api/admin/plans/${randomUUID()}/`, { body: { name } });

@@ -38,7 +38,10 @@ async function failedRefundEvent() {
   await t.stripe.refunds.create({ charge: paid.stripeChargeId });
   const event = await waitFor(
     async () => {
-      const res = await call("GET", "/api/admin/webhooks/events/?type=charge.refunded&status=failed");
+      const res = await call(
+        "GET",
+        "/api/admin/webhooks/events/?type=charge.refunded&status=failed",
+      );
       return res.body.results.find((e: { id: string }) => !seen.has(e.id));
     },
     { what: "the charge.refunded event to fail", timeoutMs: 30_000 },
@@ -96,7 +99,9 @@ describe("admin webhooks", () => {
     // Its dead letter is gone: the event is not listed as work left undone.
     const dead = await call("GET", "/api/admin/jobs/?queue=webhooks.process");
     assert.ok(
-      !dead.body.results.some((j: { payload: { eventId?: string } }) => j.payload.eventId === eventId),
+      !dead.body.results.some(
+        (j: { payload: { eventId?: string } }) => j.payload.eventId === eventId,
+      ),
     );
     await t.settle();
     assert.equal(await refundRows(buyer.userId), 1);

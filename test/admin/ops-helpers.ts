@@ -20,7 +20,9 @@ export type AdminCall = (
 ) => Promise<AdminResult>;
 
 /** A signed-up user made staff (as `users:grant-staff` does), and a caller acting as them. */
-export async function staffCaller(t: BillingTestApp): Promise<{ staff: Customer; call: AdminCall }> {
+export async function staffCaller(
+  t: BillingTestApp,
+): Promise<{ staff: Customer; call: AdminCall }> {
   const staff = await t.signUp();
   await t.services.database.db
     .update(users)

@@ -56,7 +56,10 @@ export async function findEmails(
   return { count: total?.n ?? 0, emails: rows };
 }
 
-export async function findEmail(db: Executor, id: string): Promise<EmailRecordWithUser | undefined> {
+export async function findEmail(
+  db: Executor,
+  id: string,
+): Promise<EmailRecordWithUser | undefined> {
   const [row] = await db.select(withUser).from(emails).where(eq(emails.id, id));
   return row;
 }
@@ -73,11 +76,9 @@ export async function requeueEmail<D extends EmailJobDeps>(
   id: string,
 ): Promise<{ email: EmailRecordWithUser; queued: boolean } | undefined> {
   const [email] = await tx.select(withUser).from(emails).where(eq(emails.id, id)).for("update");
-  if (!email || email.status !== "failed") return email ? { email, queued: false } : undefined;
-  await tx
-    .update(emails)
-    .set({ status: "queued", updatedAt: new Date() })
-    .where(eq(emails.id, id));
+  if (!email) return undefined;
+  if (email.status !== "failed") return { email, queued: false };
+  await tx.update(emails).set({ status: "queued", updatedAt: new Date() }).where(eq(emails.id, id));
   const queued = await jobs.enqueue(
     tx,
     sendEmailJob,
