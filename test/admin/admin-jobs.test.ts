@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { type BillingTestApp, startBillingApp } from "../helpers/billing.ts";
 import { type SmtpServer, startSmtp } from "../helpers/smtp.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { type AdminCall, auditRows, staffCaller } from "./ops-helpers.ts";
+import { ADMIN_ENV, type AdminCall, auditRows, staffCaller } from "./ops-helpers.ts";
 
 // Dead-lettered jobs and failed emails for staff, and retrying them. Emails to "flaky-…" addresses
 // are refused once by the SMTP server; with no retries (EMAIL_RETRY_LIMIT=0) that first refusal
@@ -17,6 +17,7 @@ before(async () => {
   smtp = await startSmtp((rcpt) => (rcpt.startsWith("flaky-") ? 1 : 0));
   t = await startBillingApp({
     env: {
+      ...ADMIN_ENV,
       EMAIL_HOST: "127.0.0.1",
       EMAIL_PORT: String(smtp.port),
       EMAIL_USE_TLS: "false",

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { refundPayment } from "../../src/admin/admin-payments-service.ts";
 import { type BillingTestApp, type Customer, startBillingApp } from "../helpers/billing.ts";
-import { type AdminCall, auditRows, staffCaller } from "./ops-helpers.ts";
+import { ADMIN_ENV, type AdminCall, auditRows, staffCaller } from "./ops-helpers.ts";
 
 // Payments for staff: the list of every user's payments, and refunds through Stripe's Refunds API,
 // recorded once when the `charge.refunded` webhook comes back (also when it comes back twice).
@@ -12,7 +12,7 @@ let t: BillingTestApp;
 let call: AdminCall;
 let staff: Customer;
 before(async () => {
-  t = await startBillingApp();
+  t = await startBillingApp({ env: ADMIN_ENV });
   ({ staff, call } = await staffCaller(t));
 });
 after(() => t?.close());

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { type BillingTestApp, startBillingApp } from "../helpers/billing.ts";
-import { type AdminCall, auditRows, staffCaller } from "./ops-helpers.ts";
+import { ADMIN_ENV, type AdminCall, auditRows, staffCaller } from "./ops-helpers.ts";
 
 // The plan catalog for staff: create (a Stripe product and price), edit, deactivate and sync, each
 // read back at Stripe through the SDK and in the plans the API sells.
@@ -10,7 +10,7 @@ import { type AdminCall, auditRows, staffCaller } from "./ops-helpers.ts";
 let t: BillingTestApp;
 let call: AdminCall;
 before(async () => {
-  t = await startBillingApp();
+  t = await startBillingApp({ env: ADMIN_ENV });
   ({ call } = await staffCaller(t));
 });
 after(() => t?.close());

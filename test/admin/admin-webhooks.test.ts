@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { createFaults } from "../../stripe-emulator/faults.ts";
 import { type BillingTestApp, startBillingApp } from "../helpers/billing.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { type AdminCall, auditRows, staffCaller } from "./ops-helpers.ts";
+import { ADMIN_ENV, type AdminCall, auditRows, staffCaller } from "./ops-helpers.ts";
 
 // The webhook ledger for staff: events by type and status, one event's attempts and errors, and
 // replay of one or every failed event through the processing job, after which it is processed.
@@ -14,7 +14,7 @@ let t: BillingTestApp;
 let call: AdminCall;
 before(async () => {
   // WEBHOOK_RETRY_LIMIT 1 (the helper's): an event fails for good after two attempts.
-  t = await startBillingApp({ stages: [faults.stage] });
+  t = await startBillingApp({ stages: [faults.stage], env: ADMIN_ENV });
   ({ call } = await staffCaller(t));
 });
 after(() => t?.close());
