@@ -5,6 +5,7 @@ import { asc, eq, sql } from "drizzle-orm";
 import { auditLog } from "../../src/audit/audit-tables.ts";
 import { handleStripeEvents } from "../../src/billing/index.ts";
 import { createPlan, type PlanBody, planBody } from "../../src/billing/plans-service.ts";
+import { applySubscription, fetchSubscription } from "../../src/billing/subscription-projection.ts";
 import { processStoredEvent } from "../../src/webhooks/webhook-ledger.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import {
@@ -219,6 +220,34 @@ describe("the audit trail of billing transitions", () => {
     const before = await count();
     await replayAll();
     assert.equal(await count(), before);
+  });
+
+  test("writers of a new subscription at once record its creation once", async () => {
+    // No webhook joins in: the three writes below are the only ones.
+    t.emulator.holdDeliveries(true);
+    const racer = await t.signUp();
+    const customer = await t.stripe.customers.create({
+      email: racer.email,
+      metadata: { user_id: racer.userId },
+    });
+    const pm = await t.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    const sub = await t.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: basic.stripe_price_id }],
+      default_payment_method: pm.id,
+      metadata: { user_id: racer.userId },
+    });
+    const deps = { db: t.services.database.db, stripe: t.stripe };
+    const snapshots = await Promise.all([1, 2, 3].map(() => fetchSubscription(deps, sub.id)));
+    // On PostgreSQL the three transactions overlap (each on its own connection); PGlite runs them
+    // one after the other.
+    await Promise.all(
+      snapshots.map((snapshot) => deps.db.transaction((tx) => applySubscription(tx, snapshot))),
+    );
+    assert.deepEqual(
+      (await rowsOf(racer.userId)).map((r) => [r.kind, r.subjectId]),
+      [["subscription.created", sub.id]],
+    );
   });
 
   test("the table is append-only: UPDATE, DELETE and TRUNCATE are refused", async () => {
