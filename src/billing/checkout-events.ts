@@ -87,7 +87,18 @@ export async function linkOwnerThroughCheckout(
   event: Stripe.Event,
 ): Promise<boolean> {
   const subscriptionId = subscriptionOf(event);
-  if (!subscriptionId) return false;
+  return subscriptionId ? linkThroughCheckout(deps, subscriptionId) : false;
+}
+
+/**
+ * Links the user named by the Checkout Session that created `subscriptionId` (reconciliation's
+ * way, when that session's `checkout.session.completed` was never delivered). Answers whether a
+ * user was linked.
+ */
+export async function linkThroughCheckout(
+  deps: BillingDeps,
+  subscriptionId: string,
+): Promise<boolean> {
   const found = await deps.stripe.checkout.sessions.list({
     subscription: subscriptionId,
     limit: 1,

@@ -160,7 +160,7 @@ async function storeInvoice(deps: BillingDeps, id: string | undefined): Promise<
  * A payment event: records the payment from one read of the invoice, then writes that same read
  * into the users' invoices, the database clock taken before the read being its version marker.
  */
-async function recordPayment(
+export async function recordPayment(
   deps: BillingDeps,
   invoiceId: string,
   record: (deps: BillingDeps, facts: InvoiceFacts) => Promise<void>,
