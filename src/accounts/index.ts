@@ -8,6 +8,7 @@ import { passwordResetJob } from "./password-reset.ts";
 
 // What other features may use of accounts (they import this file, never the folder's others).
 export {
+  findUserByEmail,
   findUsersByIdOrCustomer,
   getUserById,
   setStripeCustomerId,

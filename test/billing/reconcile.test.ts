@@ -116,20 +116,31 @@ describe("reconciliation with Stripe", () => {
     assert.equal(checkpoint.fullPassDone, true);
     assert.ok(checkpoint.eventsSince && checkpoint.eventsSince > 0);
 
-    // Enabled once the webhook path writes audit rows (the audit trail's instrumentation).
-    if ((await webhookPathAudits(reference.db)) > 0) {
-      const rows = await audits(healed.db);
-      assert.ok(rows.length > 0, "heals are audited");
-      assert.ok(rows.every((r) => r.reason === "reconcile"));
-      const facts = rows.map((r) => `${r.kind} ${r.subjectId} ${JSON.stringify(r.after)}`);
-      assert.equal(new Set(facts).size, facts.length, "each healed fact audited once");
-      const others = await healed.db.$count(
-        auditLog,
-        sql`${auditLog.actorKind} <> 'system' or ${auditLog.actorId} <> 'billing.reconcile'`,
-      );
-      const registration = await healed.db.$count(auditLog, eq(auditLog.actorKind, "user"));
-      assert.equal(others, registration, "every billing row written by the run is the run's");
-    }
+    // Each healed fact once in the audit trail, as the reconciler's: the payments one entry each
+    // (subject and attempt), the subscription's creation, and nothing under any other actor.
+    const rows = await audits(healed.db);
+    assert.ok(rows.every((r) => r.reason === "reconcile"));
+    const facts = rows.map((r) => `${r.kind} ${r.subjectId} ${JSON.stringify(r.after)}`);
+    assert.equal(new Set(facts).size, facts.length, "each healed fact audited once");
+    const paymentFacts = rows.filter((r) => r.kind.startsWith("payment."));
+    assert.deepEqual(
+      paymentFacts.map((r) => `${r.kind} ${r.subjectId} ${r.after.attempt ?? ""}`).sort(),
+      (await healed.db.select().from(payments))
+        .map((p) => {
+          const kind = { succeeded: "recorded", failed: "failed", refunded: "refunded" }[p.status];
+          const attempt = p.status === "failed" ? p.attempt : "";
+          return `payment.${kind} ${p.stripeRefundId ?? p.stripeInvoiceId} ${attempt}`;
+        })
+        .sort(),
+    );
+    assert.equal(rows.filter((r) => r.kind === "subscription.created").length, 1);
+    assert.ok(await webhookPathAudits(reference.db), "delivery audits as the events");
+    const billingKinds = sql`${auditLog.kind} like 'payment.%' or ${auditLog.kind} like 'subscription.%'`;
+    const allBilling = await healed.db.$count(auditLog, billingKinds);
+    assert.equal(
+      allBilling,
+      paymentFacts.length + rows.filter((r) => r.kind.startsWith("subscription.")).length,
+    );
 
     const auditRows = await healed.db.$count(auditLog);
     const again = await run();
