@@ -227,6 +227,7 @@ describe("reconciliation with Stripe", () => {
     assert.equal(schedules({ RECONCILE_INTERVAL: "6h" })["billing.reconcile"], "0 */6 * * *");
     assert.equal(schedules({ RECONCILE_INTERVAL: "15m" })["billing.reconcile"], "*/15 * * * *");
     assert.throws(() => loadConfig({ NODE_ENV: "test", RECONCILE_INTERVAL: "7h" }));
+    assert.equal(schedules({ RECONCILE_INTERVAL: "0" })["billing.reconcile"], undefined);
   });
 
   test("the emulator refuses `type` with `types`, and more than 20 `types`, as Stripe does", async () => {
