@@ -264,7 +264,14 @@ async function fullPass(run: Run, checkpoint: Checkpoint, lease: Lease | undefin
   return true;
 }
 
-/** The widest window tried at once; an empty one doubles the next, a full one is narrowed. */
+/**
+ * How far before its checkpoint a run starts reading events again: an event created in the very
+ * second the last run stopped, or listed by Stripe a moment late, is not missed. Re-read events
+ * cost a read each; what they name is healed already and compares equal.
+ */
+export const OVERLAP_SECONDS = 300;
+
+/** The first window tried; an empty one doubles the next, a full one is narrowed. */
 const FIRST_WINDOW_SECONDS = 86_400;
 
 /**
@@ -317,7 +324,9 @@ export async function reconcile(
         complete = await fullPass(run, checkpoint, lease);
       }
       if (complete) {
-        complete = await eventsPass(run, options.since ?? checkpoint.eventsSince ?? 0, lease);
+        const since =
+          checkpoint.eventsSince === null ? 0 : checkpoint.eventsSince - OVERLAP_SECONDS;
+        complete = await eventsPass(run, options.since ?? Math.max(0, since), lease);
       }
       run.report.complete = complete;
       return run.report;

@@ -14,6 +14,7 @@ import {
 } from "../../src/billing/reconcile.ts";
 import { readCheckpoint } from "../../src/billing/reconcile-checkpoint.ts";
 import { reconcileCommands } from "../../src/billing/reconcile-cli.ts";
+import { reconcileJob } from "../../src/billing/reconcile-jobs.ts";
 import { reconcileCheckpoints } from "../../src/billing/reconcile-tables.ts";
 import { createStripeClient } from "../../src/billing/stripe-client.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -243,6 +244,10 @@ describe("reconciliation with Stripe", () => {
       .update(reconcileCheckpoints)
       .set({ leaseOwner: "another-worker", leaseUntil: sql`now() + interval '5 minutes'` });
     await assert.rejects(run(), { name: "ReconcileBusy" });
+    const job = { id: "scheduled", retryCount: 0, lastAttempt: true };
+    await reconcileJob.handler({}, healed.services, job); // skipped, not failed
+    const [held] = await healed.db.select().from(reconcileCheckpoints);
+    assert.equal(held?.leaseOwner, "another-worker", "the skipped run left the lease alone");
     await healed.db
       .update(reconcileCheckpoints)
       .set({ leaseUntil: sql`now() - interval '1 second'` });
