@@ -121,6 +121,8 @@ class Run {
     kinds: HealKind[],
     subject: string,
     subscription: string | null,
+    /** What differed, for the log: the fields, or the missing fact. */
+    why: string[],
     fix: () => Promise<unknown>,
   ): Promise<void> {
     if (kinds.length === 0) return;
@@ -145,7 +147,8 @@ class Run {
       this.report.healed[kind]++;
       this.options.onHeal?.(kind);
     }
-    this.deps.logger.info({ subject, kinds, dryRun: this.report.dryRun }, "reconcile: healed");
+    const dryRun = this.report.dryRun;
+    this.deps.logger.info({ subject, kinds, why, dryRun }, "reconcile: healed");
   }
 }
 
@@ -158,7 +161,7 @@ async function examineSubscription(run: Run, sub: Stripe.Subscription): Promise<
   if (!run.first(`sub:${sub.id}`)) return;
   const drift = await subscriptionDrift(run.deps.db, run.planIds, sub);
   if (drift.length === 0) return;
-  await run.heal(["subscription"], sub.id, sub.id, () => syncSubscription(run.deps, sub.id));
+  await run.heal(["subscription"], sub.id, sub.id, drift, () => syncSubscription(run.deps, sub.id));
 }
 
 /**
@@ -172,11 +175,11 @@ async function examineInvoice(run: Run, inv: Stripe.Invoice): Promise<void> {
   const invoiceKind: HealKind[] = drift.length > 0 ? ["invoice"] : [];
   const sub = subscriptionOfInvoice(inv);
   if (await paymentMissing(run.deps.db, inv)) {
-    await run.heal(["payment", ...invoiceKind], id, sub, () =>
+    await run.heal(["payment", ...invoiceKind], id, sub, ["no succeeded payment", ...drift], () =>
       recordPayment(run.deps, id, recordInvoicePaid),
     );
   } else {
-    await run.heal(invoiceKind, id, sub, () => syncInvoice(run.deps, id));
+    await run.heal(invoiceKind, id, sub, drift, () => syncInvoice(run.deps, id));
   }
 }
 
@@ -188,7 +191,8 @@ async function examineFailure(run: Run, event: Stripe.InvoicePaymentFailedEvent)
   if (await failureRecorded(run.deps.db, inv.id, attempt)) return;
   const at = { attempt, created: event.created };
   const id = inv.id;
-  await run.heal(["payment_failed"], `${id}#${attempt}`, subscriptionOfInvoice(inv), () =>
+  const why = [`no failed payment for attempt ${attempt}`];
+  await run.heal(["payment_failed"], `${id}#${attempt}`, subscriptionOfInvoice(inv), why, () =>
     recordPayment(run.deps, id, (d, facts) => recordInvoiceFailed(d, facts, at)),
   );
 }
@@ -197,7 +201,8 @@ async function examineRefund(run: Run, refund: Stripe.Refund): Promise<void> {
   if (!run.first(`re:${refund.id}`)) return;
   const charge = typeof refund.charge === "string" ? refund.charge : refund.charge?.id;
   if (!charge || !(await refundMissing(run.deps.db, refund))) return;
-  await run.heal(["refund"], refund.id, null, () => recordRefunds(run.deps, charge));
+  const why = ["no refunded payment"];
+  await run.heal(["refund"], refund.id, null, why, () => recordRefunds(run.deps, charge));
 }
 
 /** Reads an object an event names, at its current state; undefined when Stripe has it no more. */
