@@ -221,19 +221,20 @@ async function current<T>(run: Run, read: () => Promise<T>): Promise<T | undefin
 /** What one event says changed, compared at Stripe's current state (once per run per object). */
 async function examineEvent(run: Run, event: Stripe.Event): Promise<void> {
   const { stripe } = run.deps;
-  if (event.type.startsWith("customer.subscription.")) {
-    const id = (event.data.object as Stripe.Subscription).id;
+  if (event.type === "invoice.payment_failed") await examineFailure(run, event);
+  const object = event.data.object;
+  if (object.object === "subscription") {
+    const id = object.id;
     if (run.seen.has(`sub:${id}`)) return;
     const sub = await current(run, () => stripe.subscriptions.retrieve(id));
     if (sub) await examineSubscription(run, sub);
-  } else if (event.type.startsWith("invoice.")) {
-    if (event.type === "invoice.payment_failed") await examineFailure(run, event);
-    const id = (event.data.object as Stripe.Invoice).id;
+  } else if (object.object === "invoice") {
+    const id = object.id;
     if (!id || run.seen.has(`inv:${id}`)) return;
     const inv = await current(run, () => stripe.invoices.retrieve(id));
     if (inv) await examineInvoice(run, inv);
-  } else if (event.type === "charge.refunded") {
-    const charge = (event.data.object as Stripe.Charge).id;
+  } else if (object.object === "charge") {
+    const charge = object.id;
     if (!run.first(`ch:${charge}`)) return;
     const refunds = await current(run, () => stripe.refunds.list({ charge, limit: 100 }));
     for (const refund of refunds?.data ?? []) await examineRefund(run, refund);
