@@ -2175,10 +2175,7 @@ export interface operations {
           /** Format: uuid */
           plan_id: string;
           quantity?: number;
-          /**
-           * @description Default: an upgrade now, a downgrade at the period end (the user's own rules).
-           * @enum {string}
-           */
+          /** @description Default: an upgrade now, a downgrade at the period end (the user's own rules). */
           when?: "now" | "period_end";
         };
       };
