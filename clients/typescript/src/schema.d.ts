@@ -2045,7 +2045,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Stripe refused the cancellation. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Stripe refused the cancellation. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -2397,7 +2397,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The change is refused (same plan, seats out of range, …). */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The change is refused (same plan, seats out of range, …). */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -2759,7 +2759,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Not in trial, the new end is not later, or Stripe refused. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Not in trial, the new end is not later, or Stripe refused. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -3101,7 +3101,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Not a monthly plan, ended, or Stripe refused. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Not a monthly plan, ended, or Stripe refused. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -4049,7 +4049,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -4209,7 +4209,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Staff cannot deactivate themselves. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Staff cannot deactivate themselves. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -4369,7 +4369,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The address is already verified (a verification email). */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The address is already verified (a verification email). */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
