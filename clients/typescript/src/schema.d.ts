@@ -1533,7 +1533,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -1840,7 +1840,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -2308,7 +2308,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The payment is not a succeeded one, is refunded in full, or Stripe refused. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The payment is not a succeeded one, is refunded in full, or Stripe refused. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -2722,7 +2722,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -2936,7 +2936,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -3141,7 +3141,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -3353,7 +3353,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -7084,7 +7084,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -7236,7 +7236,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
