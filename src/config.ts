@@ -198,9 +198,9 @@ export const settings = {
     doc: "How often a worker computes the business metrics /metrics shows (5m, 15m, 1h …: whole minutes dividing an hour, or hours dividing a day). docs/operations.md.",
   },
   RECONCILE_INTERVAL: {
-    parse: cronInterval,
+    parse: (raw) => (duration(raw) === 0 ? 0 : cronInterval(raw)),
     default: 3600,
-    doc: "How often a worker reconciles the database with Stripe (1h, 6h …: whole minutes dividing an hour, or hours dividing a day). docs/operations.md, 'Reconciliation'.",
+    doc: "How often a worker reconciles the database with Stripe (1h, 6h …: whole minutes dividing an hour, or hours dividing a day; 0: never, only `billing:reconcile`). docs/operations.md, 'Reconciliation'.",
   },
   RECONCILE_MAX_OBJECTS: {
     parse: int(1),
@@ -375,6 +375,18 @@ export const settings = {
     parse: rate,
     default: { max: 30, windowSeconds: 600 },
     doc: "Uses of emailed links (verify email, confirm a password reset) per client IP.",
+  },
+  THROTTLE_ADMIN: {
+    parse: rate,
+    default: { max: 300, windowSeconds: 60 },
+    doc: "Admin API requests (/api/admin/) per staff user.",
+  },
+  ADMIN_IDEMPOTENCY_KEY_TTL: {
+    parse: durationAtLeast(60),
+    default: 86400,
+    doc:
+      "How long the first answer to an admin write sent with an Idempotency-Key is kept and " +
+      "replayed to a retry (seconds, or 24h, 7d); older keys are purged hourly.",
   },
 } satisfies Record<string, Setting<unknown>>;
 

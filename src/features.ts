@@ -1,4 +1,5 @@
 import { accounts } from "./accounts/index.ts";
+import { admin } from "./admin/index.ts";
 import { audit } from "./audit/index.ts";
 import { billing, handleStripeEvents, stripeWebhookSource } from "./billing/index.ts";
 import { email } from "./platform/email/index.ts";
@@ -19,4 +20,5 @@ export const features: Feature[] = [
   email,
   storefront,
   audit,
+  admin,
 ];

@@ -11,7 +11,20 @@ export type {
   HandlerResult,
   LedgerEvent,
   Outcome,
+  StoredEvent,
 } from "./webhook-ledger.ts";
+export {
+  dropEventDeadLetters,
+  EVENT_STATUSES,
+  type EventFilter,
+  type EventStatus,
+  eventJobs,
+  failedEventIds,
+  findEvent,
+  findEvents,
+  type Requeued,
+  requeueEvents,
+} from "./webhook-operations.ts";
 export { EventStore, type Intake, receiveEvent } from "./webhook-service.ts";
 export {
   EventRejected,
@@ -20,6 +33,7 @@ export {
   type IncomingEvent,
   type Verifier,
 } from "./webhook-source.ts";
+export { countEventsByStatus } from "./webhook-stats.ts";
 
 /**
  * The webhook ledger, for one sender of signed events: intake at POST /api/webhooks/<name>/

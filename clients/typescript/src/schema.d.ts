@@ -5,6 +5,530 @@
  */
 
 export interface paths {
+  "/api/admin/jobs/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Dead-lettered jobs (retries spent), newest first, 20 a page; filter by queue.
+     * @description A job that failed its last retry waits in its queue's dead-letter queue with its payload and last error (`email.send`, `webhooks.process`, …) until it is retried or purged.
+     */
+    get: operations["admin_jobs_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/jobs/{id}/retry/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a dead-lettered job back to its queue with a fresh retry budget.
+     * @description The job leaves the dead-letter list; a retried request finds nothing to retry (404). Audited as `admin.job_retried`.
+     */
+    post: operations["admin_jobs_retry"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/jobs/emails/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Recorded emails, newest first, 20 a page; `?status=failed` for the failed ones.
+     * @description The outbox: every email the system decided to send, with its delivery status, attempts and last error; what `emails:list` shows.
+     */
+    get: operations["admin_jobs_emails_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/jobs/emails/{id}/retry/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a failed email again (the message recorded when it was first queued).
+     * @description The email goes back to `queued` with a new send job, and its dead letter is removed. Only a `failed` email can be retried (409 otherwise, also for a retried request, which finds it queued). Audited as `admin.email_retried`.
+     */
+    post: operations["admin_jobs_emails_retry"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/overview/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Business metrics computed now (MRR, subscriptions, trials, churn, recovery) and recent failures.
+     * @description Computed on each request (not the stored snapshot of /metrics): MRR per currency, subscriptions by status and plan, trials, churn and recovery over the window; failed payments in the window, stored webhook events by state, emails whose retries are spent, and dead-lettered jobs per queue.
+     */
+    get: operations["admin_overview"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/payments/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Payments of every user, newest first, 20 a page; filter by user and status.
+     * @description A refund is its own `refunded` row, recorded once when Stripe's `charge.refunded` webhook comes back; the payment it refunds shows it in `amount_refunded`.
+     */
+    get: operations["admin_payments_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/payments/{id}/refund/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Refund a payment fully or partly through Stripe.
+     * @description Asks Stripe's Refunds API (idempotently: the Idempotency-Key names the refund at Stripe). The refund is not written here: it appears in the payments once, when Stripe's `charge.refunded` webhook comes back. Audited as `admin.refund_requested`.
+     */
+    post: operations["admin_payments_refund"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/plans/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every plan, active first, 20 a page.
+     * @description Inactive plans too (no longer sold; their subscriptions keep running), with their Stripe product; what `plans:list` shows.
+     */
+    get: operations["admin_plans_list"];
+    put?: never;
+    /**
+     * Create a plan: a Stripe product and recurring price, registered as a plan.
+     * @description Trial, seats and entitlements go into the price's metadata, where `plans:sync` reads them. The Idempotency-Key names the product and price at Stripe. Audited as `admin.plan_created`.
+     */
+    post: operations["admin_plans_create"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/plans/{id}/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /**
+     * Rename a plan, or change its description, features or entitlements.
+     * @description Name, description and features are its Stripe product's (every plan of that product changes); entitlements its price's metadata. Stripe is written first, then the plans. Audited as `admin.plan_updated`.
+     */
+    patch: operations["admin_plans_update"];
+    trace?: never;
+  };
+  "/api/admin/plans/{id}/deactivate/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Stop selling a plan; its subscriptions keep running.
+     * @description Archives its Stripe price (so `plans:sync` agrees) and marks the plan inactive. Audited as `admin.plan_deactivated`.
+     */
+    post: operations["admin_plans_deactivate"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/plans/sync/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Mirror Stripe's active recurring prices as plans (as `plans:sync` does).
+     * @description One plan per active monthly or yearly price; plans whose price is no longer active are deactivated; a price whose metadata cannot be read is skipped and reported. Audited as `admin.plans_synced`.
+     */
+    post: operations["admin_plans_sync"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every user's subscriptions, newest first, by status, plan and creation time.
+     * @description Example: `?status=past_due&plan=…&created_after=2026-01-01T00:00:00Z`. Pages of 20, `{count, next, previous, results}`.
+     */
+    get: operations["admin_subscriptions_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/{id}/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One subscription, by our id or Stripe's.
+     * @description The subscription with its user, Stripe customer and trial.
+     */
+    get: operations["admin_subscriptions_read"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/{id}/cancel/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Cancel at the period end (default) or now, as the user's own cancel does.
+     * @description Example: `{"at_period_end": false}`. The body may be left out (at the period end). Acts on the user's current subscription only (409 otherwise).
+     */
+    post: operations["admin_subscriptions_cancel"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/{id}/change-plan/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Change the plan or seats for the user, by the user's own change rules.
+     * @description Example: `{"plan_id": "…", "quantity": 3}`. The user's own change/ service: an upgrade now (charged at once), a downgrade at the period end unless `when` says otherwise.
+     */
+    post: operations["admin_subscriptions_change_plan"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/{id}/extend-trial/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Move a running trial's end later (Stripe's trial_end): by `days`, or to `trial_end`.
+     * @description Example: `{"days": 14}` or `{"trial_end": "2026-02-01T00:00:00Z"}`. No proration; the billing cycle is anchored on the new end, as at Stripe. Only a trialing subscription.
+     */
+    post: operations["admin_subscriptions_extend_trial"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/{id}/grant-free-period/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Give N free months: a 100 %-off coupon repeating N months on the subscription.
+     * @description The billing cycle, status and card stay; the invoices of those months are issued at zero; discounts the subscription had are kept and apply again afterwards. Monthly plans only.
+     */
+    post: operations["admin_subscriptions_grant_free_period"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/users/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Find users by email, username, name, Stripe customer id or id; newest first.
+     * @description Example: `?search=ada@example.com`. Pages of 20, `{count, next, previous, results}`; `%` and `_` match themselves.
+     */
+    get: operations["admin_users_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/users/{id}/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A user with their subscriptions, invoices, payments, emails, sessions and audit trail.
+     * @description The current subscription as the user's status/ shows it; the newest 20 subscriptions, invoices, payments and emails; open sessions; the newest 50 audit entries (actor `admin` for staff actions).
+     */
+    get: operations["admin_users_read"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/users/{id}/activate/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Let a deactivated user sign in again (their old sessions stay ended).
+     * @description Deactivation locks the user out at once (every request reads `is_active`) and ends every session, so a later activation asks for a fresh sign-in. Staff cannot deactivate themselves; a deleted account cannot be activated.
+     */
+    post: operations["admin_users_activate"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/users/{id}/deactivate/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Lock a user out now: every token stops working and every session ends.
+     * @description Deactivation locks the user out at once (every request reads `is_active`) and ends every session, so a later activation asks for a fresh sign-in. Staff cannot deactivate themselves; a deleted account cannot be activated.
+     */
+    post: operations["admin_users_deactivate"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/users/{id}/resend-email/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a new verification email, or one of the user's emails again (`email_id`).
+     * @description Without a body: a new verification link (the previous one stops working). With `{"email_id": …}`: a copy of that email of this user, exactly as it was rendered, as a new email row.
+     */
+    post: operations["admin_users_resend_email"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/webhooks/events/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Received webhook events, newest first, 20 a page; filter by type and status.
+     * @description The webhook ledger: every verified event once, with its processing status, attempts and last error. `?status=failed` lists the dead-lettered ones, which replay-failed replays.
+     */
+    get: operations["admin_webhooks_events_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/webhooks/events/{id}/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One webhook event: its payload, attempts, last error and processing jobs.
+     * @description `jobs` shows each time the event was queued (its delivery, each replay) and what became of it: retries, the error of a failed attempt, and its dead letter.
+     */
+    get: operations["admin_webhooks_events_retrieve"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/webhooks/events/{id}/replay/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Process a stored event again, whatever its status.
+     * @description Sets it back to `pending` and queues its processing job: the worker runs it through the same handler and ordering guards as a delivery, and it ends `processed` when that succeeds. A retried request queues nothing more. Audited as `admin.webhook_replayed`.
+     */
+    post: operations["admin_webhooks_events_replay"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/webhooks/events/replay-failed/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Process every failed (dead-lettered) event again, oldest first, up to 500 a request.
+     * @description Each is queued as by the single replay; `remaining` counts the failed events still waiting (send the request again to replay them).
+     */
+    post: operations["admin_webhooks_events_replay_failed"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/auth/change-email/": {
     parameters: {
       query?: never;
@@ -815,6 +1339,6001 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  admin_jobs_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        queue?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of dead-lettered jobs. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              /** Format: date-time */
+              dead_lettered_at: string;
+              /** @description Its last attempt's error. */
+              error: string | null;
+              /**
+               * Format: uuid
+               * @description The job's id in its dead-letter queue.
+               */
+              id: string;
+              /** @description The job's payload. */
+              payload: unknown;
+              /**
+               * @description The queue it failed on.
+               * @example email.send
+               */
+              queue: string;
+              /** Format: date-time */
+              queued_at: string | null;
+              /** @description Retries it used before it gave up. */
+              retry_count: number;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_jobs_retry: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Queued again; the body is the job as it was dead-lettered. */
+      202: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** Format: date-time */
+            dead_lettered_at: string;
+            /** @description Its last attempt's error. */
+            error: string | null;
+            /**
+             * Format: uuid
+             * @description The job's id in its dead-letter queue.
+             */
+            id: string;
+            /** @description The job's payload. */
+            payload: unknown;
+            /**
+             * @description The queue it failed on.
+             * @example email.send
+             */
+            queue: string;
+            /** Format: date-time */
+            queued_at: string | null;
+            /** @description Retries it used before it gave up. */
+            retry_count: number;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No dead-lettered job with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_jobs_emails_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        /** @description queued → sent, or queued → retrying → failed once its retries are spent. */
+        status?: "queued" | "retrying" | "sent" | "failed";
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of emails. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              attempts: number;
+              /** @description What caused it (an invoice id for a receipt, …). */
+              cause: string;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: uuid */
+              id: string;
+              last_error: string | null;
+              provider_message_id: string | null;
+              recipient: string;
+              /** Format: date-time */
+              sent_at: string | null;
+              /**
+               * @description queued → sent, or queued → retrying → failed once its retries are spent.
+               * @enum {string}
+               */
+              status: "queued" | "retrying" | "sent" | "failed";
+              subject: string;
+              /** @example billing.subscription_confirmation */
+              template: string;
+              /** Format: uuid */
+              user_id: string | null;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_jobs_emails_retry: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Queued again. */
+      202: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            attempts: number;
+            /** @description What caused it (an invoice id for a receipt, …). */
+            cause: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            last_error: string | null;
+            provider_message_id: string | null;
+            recipient: string;
+            /** Format: date-time */
+            sent_at: string | null;
+            /**
+             * @description queued → sent, or queued → retrying → failed once its retries are spent.
+             * @enum {string}
+             */
+            status: "queued" | "retrying" | "sent" | "failed";
+            subject: string;
+            /** @example billing.subscription_confirmation */
+            template: string;
+            /** Format: uuid */
+            user_id: string | null;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No email with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The email is not failed (queued, retrying or sent). */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_overview: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The overview. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            failures: {
+              /** @description Jobs in each dead-letter queue (pg-boss's counts, refreshed every minute or so). */
+              dead_jobs: {
+                count: number;
+                queue: string;
+              }[];
+              /** @description Emails whose retries are spent. */
+              failed_emails: number;
+              /** @description Failed payment attempts in the window. */
+              failed_payments: number;
+              /** @description Stored Stripe events by state; `failed` ones are dead-lettered (replay them). */
+              webhook_events: {
+                failed: number;
+                pending: number;
+                retrying: number;
+              };
+            };
+            metrics: {
+              churned: number;
+              /** Format: date-time */
+              computed_at: string;
+              mrr: {
+                /** @description Monthly recurring revenue, major units. */
+                amount: string;
+                currency: string;
+              }[];
+              recovery: {
+                failed: number;
+                recovered: number;
+              };
+              subscriptions: {
+                count: number;
+                plan: string;
+                status: string;
+              }[];
+              trials: {
+                converted: number;
+                ended: number;
+              };
+              /** @description The window of the trials, churn, recovery and failed-payment figures. */
+              window_days: number;
+            };
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_payments_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        status?: "succeeded" | "failed" | "pending" | "refunded";
+        /** @description Only this user's payments. */
+        user?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of payments. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Of a `succeeded` payment: what its recorded refunds (the `refunded` rows of its charge) add up to.
+               * @example 9.99
+               */
+              amount_refunded: string;
+              /** @description The invoice's attempt number, on a `failed` row. */
+              attempt: number;
+              /** Format: date-time */
+              created_at: string;
+              /** @example usd */
+              currency: string;
+              description: string;
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              discount_amount: string;
+              failure_message: string | null;
+              /** Format: uuid */
+              id: string;
+              promotion_code: string | null;
+              quantity: number | null;
+              /** @enum {string} */
+              status: "succeeded" | "failed" | "pending" | "refunded";
+              stripe_charge_id: string | null;
+              stripe_invoice_id: string | null;
+              stripe_payment_intent_id: string | null;
+              /** @description Set on a `refunded` row. */
+              stripe_refund_id: string | null;
+              unit_amount: string | null;
+              /** Format: uuid */
+              user_id: string;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_payments_refund: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": {
+          /** @description Minor units (999 = 9.99 USD). Absent: everything not refunded yet. At most the refundable rest. */
+          amount?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Stripe made the refund. */
+      201: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * @description Decimal string in major units with the currency's decimals.
+             * @example 9.99
+             */
+            amount: string;
+            currency: string;
+            /**
+             * @description Stripe's refund id (`re_…`).
+             * @example re_3Q…
+             */
+            id: string;
+            /** Format: uuid */
+            payment_id: string;
+            /**
+             * @description Still refundable after this refund.
+             * @example 9.99
+             */
+            remaining: string;
+            /** @description Stripe's: `succeeded`, `pending`, `requires_action`, `failed` or `canceled`. */
+            status: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The payment is not a succeeded one, is refunded in full, or Stripe refused. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No payment with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_plans_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of plans. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Sold: listed on /api/subscriptions/plans/. */
+              is_active: boolean;
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /** @example prod_Q… */
+              stripe_product_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_plans_create: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /**
+           * @description Major units, with at most the currency's decimals: 9.99, 1000 (JPY).
+           * @example 9.99
+           */
+          amount: string;
+          /** @example usd */
+          currency: string;
+          description?: string;
+          /**
+           * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+           * @example {
+           *       "projects": 10,
+           *       "api_access": true
+           *     }
+           */
+          entitlements?: {
+            [key: string]: boolean | number;
+          };
+          /** @description Marketing features, shown with the plan (the Stripe product's). */
+          features?: string[];
+          /** @enum {string} */
+          interval: "month" | "year";
+          max_quantity?: number | null;
+          min_quantity?: number;
+          name: string;
+          per_seat?: boolean;
+          trial_days?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description The plan. */
+      201: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            amount: string;
+            /**
+             * @description Lowercase ISO 4217 code.
+             * @example usd
+             */
+            currency: string;
+            /** @example For individuals getting started. */
+            description: string;
+            /**
+             * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+             * @example {
+             *       "projects": 10,
+             *       "api_access": true
+             *     }
+             */
+            entitlements: {
+              [key: string]: boolean | number;
+            };
+            /**
+             * @example [
+             *       "5 projects",
+             *       "10 GB storage",
+             *       "Email support"
+             *     ]
+             */
+            features: string[];
+            /**
+             * Format: uuid
+             * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+             */
+            id: string;
+            /** @enum {string} */
+            interval: "month" | "year";
+            /** @description Sold: listed on /api/subscriptions/plans/. */
+            is_active: boolean;
+            /** @description Most seats; null = no limit. */
+            max_quantity: number | null;
+            /** @description Fewest seats (1 unless per seat). */
+            min_quantity: number;
+            /**
+             * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+             * @example 9.99
+             */
+            monthly_amount: string;
+            /** @example Starter */
+            name: string;
+            /** @description Billed per seat: the subscription's quantity is the number of seats. */
+            per_seat: boolean;
+            /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+            stripe_price_id: string;
+            /** @example prod_Q… */
+            stripe_product_id: string;
+            /**
+             * @description Free days before the first charge; 0 = no trial.
+             * @example 0
+             */
+            trial_days: number;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_plans_update: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          description?: string;
+          /**
+           * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+           * @example {
+           *       "projects": 10,
+           *       "api_access": true
+           *     }
+           */
+          entitlements?: {
+            [key: string]: boolean | number;
+          };
+          /** @description Marketing features, shown with the plan (the Stripe product's). */
+          features?: string[];
+          name?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The plan as it now is. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            amount: string;
+            /**
+             * @description Lowercase ISO 4217 code.
+             * @example usd
+             */
+            currency: string;
+            /** @example For individuals getting started. */
+            description: string;
+            /**
+             * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+             * @example {
+             *       "projects": 10,
+             *       "api_access": true
+             *     }
+             */
+            entitlements: {
+              [key: string]: boolean | number;
+            };
+            /**
+             * @example [
+             *       "5 projects",
+             *       "10 GB storage",
+             *       "Email support"
+             *     ]
+             */
+            features: string[];
+            /**
+             * Format: uuid
+             * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+             */
+            id: string;
+            /** @enum {string} */
+            interval: "month" | "year";
+            /** @description Sold: listed on /api/subscriptions/plans/. */
+            is_active: boolean;
+            /** @description Most seats; null = no limit. */
+            max_quantity: number | null;
+            /** @description Fewest seats (1 unless per seat). */
+            min_quantity: number;
+            /**
+             * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+             * @example 9.99
+             */
+            monthly_amount: string;
+            /** @example Starter */
+            name: string;
+            /** @description Billed per seat: the subscription's quantity is the number of seats. */
+            per_seat: boolean;
+            /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+            stripe_price_id: string;
+            /** @example prod_Q… */
+            stripe_product_id: string;
+            /**
+             * @description Free days before the first charge; 0 = no trial.
+             * @example 0
+             */
+            trial_days: number;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No plan with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_plans_deactivate: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The plan, inactive. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            amount: string;
+            /**
+             * @description Lowercase ISO 4217 code.
+             * @example usd
+             */
+            currency: string;
+            /** @example For individuals getting started. */
+            description: string;
+            /**
+             * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+             * @example {
+             *       "projects": 10,
+             *       "api_access": true
+             *     }
+             */
+            entitlements: {
+              [key: string]: boolean | number;
+            };
+            /**
+             * @example [
+             *       "5 projects",
+             *       "10 GB storage",
+             *       "Email support"
+             *     ]
+             */
+            features: string[];
+            /**
+             * Format: uuid
+             * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+             */
+            id: string;
+            /** @enum {string} */
+            interval: "month" | "year";
+            /** @description Sold: listed on /api/subscriptions/plans/. */
+            is_active: boolean;
+            /** @description Most seats; null = no limit. */
+            max_quantity: number | null;
+            /** @description Fewest seats (1 unless per seat). */
+            min_quantity: number;
+            /**
+             * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+             * @example 9.99
+             */
+            monthly_amount: string;
+            /** @example Starter */
+            name: string;
+            /** @description Billed per seat: the subscription's quantity is the number of seats. */
+            per_seat: boolean;
+            /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+            stripe_price_id: string;
+            /** @example prod_Q… */
+            stripe_product_id: string;
+            /**
+             * @description Free days before the first charge; 0 = no trial.
+             * @example 0
+             */
+            trial_days: number;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No plan with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_plans_sync: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description What the sync did. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @description Plans whose price is no longer active. */
+            deactivated: number;
+            /** @description Prices whose metadata could not be read: their plans were left as they were. */
+            skipped: {
+              problems: string[];
+              stripe_price_id: string;
+            }[];
+            synced: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Sold: listed on /api/subscriptions/plans/. */
+              is_active: boolean;
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /** @example prod_Q… */
+              stripe_product_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_list: {
+    parameters: {
+      query?: {
+        /** @description Created (at Stripe) at or after. */
+        created_after?: string;
+        /** @description Created (at Stripe) before. */
+        created_before?: string;
+        /** @description Page number, from 1. */
+        page?: number;
+        /** @description A plan id. */
+        plan?: string;
+        status?:
+          | "active"
+          | "trialing"
+          | "past_due"
+          | "unpaid"
+          | "paused"
+          | "canceled"
+          | "incomplete"
+          | "incomplete_expired";
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of subscriptions. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              cancel_at_period_end: boolean;
+              /** Format: date-time */
+              canceled_at: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              current_period_end: string | null;
+              /** Format: date-time */
+              current_period_start: string | null;
+              /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+              discount: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount_off: string | null;
+                /**
+                 * @description The promotion code.
+                 * @example LAUNCH20
+                 */
+                code: string | null;
+                /** @description The currency of `amount_off`. */
+                currency: string | null;
+                /**
+                 * Format: date-time
+                 * @description When it stops applying; null when it does not end by date.
+                 */
+                ends_at: string | null;
+                /** @example 20 */
+                percent_off: number | null;
+              } | null;
+              /** Format: date-time */
+              ended_at: string | null;
+              /** Format: uuid */
+              id: string;
+              /** @description True for active and trialing. */
+              is_active: boolean;
+              /** @description Cancel it with DELETE change/; another change replaces it. */
+              pending_change?: {
+                /**
+                 * Format: date-time
+                 * @description The current period's end.
+                 */
+                effective_at: string;
+                plan: {
+                  /**
+                   * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                   * @example 9.99
+                   */
+                  amount: string;
+                  /**
+                   * @description Lowercase ISO 4217 code.
+                   * @example usd
+                   */
+                  currency: string;
+                  /** @example For individuals getting started. */
+                  description: string;
+                  /**
+                   * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                   * @example {
+                   *       "projects": 10,
+                   *       "api_access": true
+                   *     }
+                   */
+                  entitlements: {
+                    [key: string]: boolean | number;
+                  };
+                  /**
+                   * @example [
+                   *       "5 projects",
+                   *       "10 GB storage",
+                   *       "Email support"
+                   *     ]
+                   */
+                  features: string[];
+                  /**
+                   * Format: uuid
+                   * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                   */
+                  id: string;
+                  /** @enum {string} */
+                  interval: "month" | "year";
+                  /** @description Most seats; null = no limit. */
+                  max_quantity: number | null;
+                  /** @description Fewest seats (1 unless per seat). */
+                  min_quantity: number;
+                  /**
+                   * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                   * @example 9.99
+                   */
+                  monthly_amount: string;
+                  /** @example Starter */
+                  name: string;
+                  /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                  per_seat: boolean;
+                  /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                  stripe_price_id: string;
+                  /**
+                   * @description Free days before the first charge; 0 = no trial.
+                   * @example 0
+                   */
+                  trial_days: number;
+                };
+                quantity: number;
+              } | null;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              } | null;
+              /** @description Seats on a per-seat plan; 1 otherwise. */
+              quantity: number;
+              /**
+               * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+               * @example active
+               */
+              status: string;
+              /** @example cus_QfXc2LkdIwHu7i */
+              stripe_customer_id: string;
+              /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+              stripe_subscription_id: string;
+              /** Format: date-time */
+              trial_end: string | null;
+              /** Format: date-time */
+              trial_start: string | null;
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              unit_amount: string | null;
+              /** Format: date-time */
+              updated_at: string;
+              /** Format: uuid */
+              user_id: string;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_read: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Our subscription id (uuid) or Stripe's (`sub_…`). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The subscription. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            cancel_at_period_end: boolean;
+            /** Format: date-time */
+            canceled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            current_period_end: string | null;
+            /** Format: date-time */
+            current_period_start: string | null;
+            /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+            discount: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount_off: string | null;
+              /**
+               * @description The promotion code.
+               * @example LAUNCH20
+               */
+              code: string | null;
+              /** @description The currency of `amount_off`. */
+              currency: string | null;
+              /**
+               * Format: date-time
+               * @description When it stops applying; null when it does not end by date.
+               */
+              ends_at: string | null;
+              /** @example 20 */
+              percent_off: number | null;
+            } | null;
+            /** Format: date-time */
+            ended_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description True for active and trialing. */
+            is_active: boolean;
+            /** @description Cancel it with DELETE change/; another change replaces it. */
+            pending_change?: {
+              /**
+               * Format: date-time
+               * @description The current period's end.
+               */
+              effective_at: string;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              };
+              quantity: number;
+            } | null;
+            plan: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            } | null;
+            /** @description Seats on a per-seat plan; 1 otherwise. */
+            quantity: number;
+            /**
+             * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+             * @example active
+             */
+            status: string;
+            /** @example cus_QfXc2LkdIwHu7i */
+            stripe_customer_id: string;
+            /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+            stripe_subscription_id: string;
+            /** Format: date-time */
+            trial_end: string | null;
+            /** Format: date-time */
+            trial_start: string | null;
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            unit_amount: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: uuid */
+            user_id: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such subscription. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_cancel: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        /** @description Our subscription id (uuid) or Stripe's (`sub_…`). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": {
+          /**
+           * @description true: cancel at the end of the paid period (default); false: now.
+           * @default true
+           */
+          at_period_end: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description The subscription after the cancellation. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            cancel_at_period_end: boolean;
+            /** Format: date-time */
+            canceled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            current_period_end: string | null;
+            /** Format: date-time */
+            current_period_start: string | null;
+            /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+            discount: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount_off: string | null;
+              /**
+               * @description The promotion code.
+               * @example LAUNCH20
+               */
+              code: string | null;
+              /** @description The currency of `amount_off`. */
+              currency: string | null;
+              /**
+               * Format: date-time
+               * @description When it stops applying; null when it does not end by date.
+               */
+              ends_at: string | null;
+              /** @example 20 */
+              percent_off: number | null;
+            } | null;
+            /** Format: date-time */
+            ended_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description True for active and trialing. */
+            is_active: boolean;
+            /** @description Cancel it with DELETE change/; another change replaces it. */
+            pending_change?: {
+              /**
+               * Format: date-time
+               * @description The current period's end.
+               */
+              effective_at: string;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              };
+              quantity: number;
+            } | null;
+            plan: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            } | null;
+            /** @description Seats on a per-seat plan; 1 otherwise. */
+            quantity: number;
+            /**
+             * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+             * @example active
+             */
+            status: string;
+            /** @example cus_QfXc2LkdIwHu7i */
+            stripe_customer_id: string;
+            /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+            stripe_subscription_id: string;
+            /** Format: date-time */
+            trial_end: string | null;
+            /** Format: date-time */
+            trial_start: string | null;
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            unit_amount: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: uuid */
+            user_id: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Stripe refused the cancellation. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such subscription. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_change_plan: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        /** @description Our subscription id (uuid) or Stripe's (`sub_…`). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** Format: uuid */
+          plan_id: string;
+          quantity?: number;
+          /** @description Default: an upgrade now, a downgrade at the period end (the user's own rules). */
+          when?: "now" | "period_end";
+        };
+      };
+    };
+    responses: {
+      /** @description Changed, scheduled, or waiting for the customer. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * @description `requires_action`: the proration charge needs the customer's 3-D Secure; the old plan stays until they confirm it.
+             * @enum {string}
+             */
+            status: "changed" | "scheduled" | "requires_action";
+            subscription: {
+              cancel_at_period_end: boolean;
+              /** Format: date-time */
+              canceled_at: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              current_period_end: string | null;
+              /** Format: date-time */
+              current_period_start: string | null;
+              /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+              discount: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount_off: string | null;
+                /**
+                 * @description The promotion code.
+                 * @example LAUNCH20
+                 */
+                code: string | null;
+                /** @description The currency of `amount_off`. */
+                currency: string | null;
+                /**
+                 * Format: date-time
+                 * @description When it stops applying; null when it does not end by date.
+                 */
+                ends_at: string | null;
+                /** @example 20 */
+                percent_off: number | null;
+              } | null;
+              /** Format: date-time */
+              ended_at: string | null;
+              /** Format: uuid */
+              id: string;
+              /** @description True for active and trialing. */
+              is_active: boolean;
+              /** @description Cancel it with DELETE change/; another change replaces it. */
+              pending_change?: {
+                /**
+                 * Format: date-time
+                 * @description The current period's end.
+                 */
+                effective_at: string;
+                plan: {
+                  /**
+                   * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                   * @example 9.99
+                   */
+                  amount: string;
+                  /**
+                   * @description Lowercase ISO 4217 code.
+                   * @example usd
+                   */
+                  currency: string;
+                  /** @example For individuals getting started. */
+                  description: string;
+                  /**
+                   * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                   * @example {
+                   *       "projects": 10,
+                   *       "api_access": true
+                   *     }
+                   */
+                  entitlements: {
+                    [key: string]: boolean | number;
+                  };
+                  /**
+                   * @example [
+                   *       "5 projects",
+                   *       "10 GB storage",
+                   *       "Email support"
+                   *     ]
+                   */
+                  features: string[];
+                  /**
+                   * Format: uuid
+                   * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                   */
+                  id: string;
+                  /** @enum {string} */
+                  interval: "month" | "year";
+                  /** @description Most seats; null = no limit. */
+                  max_quantity: number | null;
+                  /** @description Fewest seats (1 unless per seat). */
+                  min_quantity: number;
+                  /**
+                   * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                   * @example 9.99
+                   */
+                  monthly_amount: string;
+                  /** @example Starter */
+                  name: string;
+                  /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                  per_seat: boolean;
+                  /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                  stripe_price_id: string;
+                  /**
+                   * @description Free days before the first charge; 0 = no trial.
+                   * @example 0
+                   */
+                  trial_days: number;
+                };
+                quantity: number;
+              } | null;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              } | null;
+              /** @description Seats on a per-seat plan; 1 otherwise. */
+              quantity: number;
+              /**
+               * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+               * @example active
+               */
+              status: string;
+              /** @example cus_QfXc2LkdIwHu7i */
+              stripe_customer_id: string;
+              /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+              stripe_subscription_id: string;
+              /** Format: date-time */
+              trial_end: string | null;
+              /** Format: date-time */
+              trial_start: string | null;
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              unit_amount: string | null;
+              /** Format: date-time */
+              updated_at: string;
+              /** Format: uuid */
+              user_id: string;
+            };
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The change is refused (same plan, seats out of range, …). */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The proration charge was declined: nothing changed. */
+      402: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such subscription. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_extend_trial: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        /** @description Our subscription id (uuid) or Stripe's (`sub_…`). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "days": 14
+         *     }
+         */
+        "application/json": {
+          /** @description Days added to the current trial end. */
+          days?: number;
+          /**
+           * Format: date-time
+           * @description The new trial end (later than the current).
+           */
+          trial_end?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The subscription with its new trial end. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            cancel_at_period_end: boolean;
+            /** Format: date-time */
+            canceled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            current_period_end: string | null;
+            /** Format: date-time */
+            current_period_start: string | null;
+            /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+            discount: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount_off: string | null;
+              /**
+               * @description The promotion code.
+               * @example LAUNCH20
+               */
+              code: string | null;
+              /** @description The currency of `amount_off`. */
+              currency: string | null;
+              /**
+               * Format: date-time
+               * @description When it stops applying; null when it does not end by date.
+               */
+              ends_at: string | null;
+              /** @example 20 */
+              percent_off: number | null;
+            } | null;
+            /** Format: date-time */
+            ended_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description True for active and trialing. */
+            is_active: boolean;
+            /** @description Cancel it with DELETE change/; another change replaces it. */
+            pending_change?: {
+              /**
+               * Format: date-time
+               * @description The current period's end.
+               */
+              effective_at: string;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              };
+              quantity: number;
+            } | null;
+            plan: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            } | null;
+            /** @description Seats on a per-seat plan; 1 otherwise. */
+            quantity: number;
+            /**
+             * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+             * @example active
+             */
+            status: string;
+            /** @example cus_QfXc2LkdIwHu7i */
+            stripe_customer_id: string;
+            /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+            stripe_subscription_id: string;
+            /** Format: date-time */
+            trial_end: string | null;
+            /** Format: date-time */
+            trial_start: string | null;
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            unit_amount: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: uuid */
+            user_id: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Not in trial, the new end is not later, or Stripe refused. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such subscription. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_grant_free_period: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        /** @description Our subscription id (uuid) or Stripe's (`sub_…`). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description Free months from the next invoice. */
+          months: number;
+        };
+      };
+    };
+    responses: {
+      /** @description The subscription with its discount. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            cancel_at_period_end: boolean;
+            /** Format: date-time */
+            canceled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            current_period_end: string | null;
+            /** Format: date-time */
+            current_period_start: string | null;
+            /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+            discount: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount_off: string | null;
+              /**
+               * @description The promotion code.
+               * @example LAUNCH20
+               */
+              code: string | null;
+              /** @description The currency of `amount_off`. */
+              currency: string | null;
+              /**
+               * Format: date-time
+               * @description When it stops applying; null when it does not end by date.
+               */
+              ends_at: string | null;
+              /** @example 20 */
+              percent_off: number | null;
+            } | null;
+            /** Format: date-time */
+            ended_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description True for active and trialing. */
+            is_active: boolean;
+            /** @description Cancel it with DELETE change/; another change replaces it. */
+            pending_change?: {
+              /**
+               * Format: date-time
+               * @description The current period's end.
+               */
+              effective_at: string;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              };
+              quantity: number;
+            } | null;
+            plan: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            } | null;
+            /** @description Seats on a per-seat plan; 1 otherwise. */
+            quantity: number;
+            /**
+             * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+             * @example active
+             */
+            status: string;
+            /** @example cus_QfXc2LkdIwHu7i */
+            stripe_customer_id: string;
+            /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+            stripe_subscription_id: string;
+            /** Format: date-time */
+            trial_end: string | null;
+            /** Format: date-time */
+            trial_start: string | null;
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            unit_amount: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: uuid */
+            user_id: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Not a monthly plan, ended, or Stripe refused. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such subscription. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_users_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        /**
+         * @description Part of the email, username or name (any case), or a Stripe customer id or user id exactly.
+         * @example ada@example.com
+         */
+        search?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of users. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              /** Format: date-time */
+              created_at: string;
+              email: string;
+              email_verified: boolean;
+              first_name: string;
+              /** Format: uuid */
+              id: string;
+              is_active: boolean;
+              is_staff: boolean;
+              is_superuser: boolean;
+              /** Format: date-time */
+              last_login: string | null;
+              last_name: string;
+              stripe_customer_id: string | null;
+              username: string;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_users_read: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The user and their history. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @description Audit trail, the newest 50. */
+            audit: {
+              actor_id: string | null;
+              /** @enum {string} */
+              actor_kind: "user" | "admin" | "stripe_event" | "system";
+              after: {
+                [key: string]: unknown;
+              };
+              before: {
+                [key: string]: unknown;
+              };
+              /** Format: date-time */
+              created_at: string;
+              id: number;
+              /** @example subscription.status_changed */
+              kind: string;
+              reason: string | null;
+              request_id: string | null;
+              subject_id: string | null;
+            }[];
+            /** @description Emails sent or queued, the newest 20. */
+            emails: {
+              attempts: number;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: uuid */
+              id: string;
+              last_error: string | null;
+              recipient: string;
+              /** Format: date-time */
+              sent_at: string | null;
+              /** @enum {string} */
+              status: "queued" | "retrying" | "sent" | "failed";
+              subject: string;
+              template: string;
+            }[];
+            /** @description Invoices, the newest 20. */
+            invoices: {
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              amount_due: string;
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              amount_paid: string;
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              amount_remaining: string;
+              /** @example subscription_create */
+              billing_reason: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** Format: uri */
+              hosted_invoice_url: string | null;
+              /**
+               * @description Stripe's invoice id.
+               * @example in_1QfXc4LkdIwHu7ix
+               */
+              id: string;
+              /** Format: uri */
+              invoice_pdf: string | null;
+              lines: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals.
+                 * @example 9.99
+                 */
+                amount: string;
+                /** @example 1 × Starter (at $9.99 / month) */
+                description: string | null;
+                /** Format: date-time */
+                period_end: string | null;
+                /** Format: date-time */
+                period_start: string | null;
+                quantity: number | null;
+              }[];
+              /** @example A1B2C3D4-0001 */
+              number: string | null;
+              /** Format: date-time */
+              period_end: string | null;
+              /** Format: date-time */
+              period_start: string | null;
+              /**
+               * @description Stripe's: open, paid, uncollectible, void (drafts are not listed).
+               * @example paid
+               */
+              status: string;
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              total: string;
+            }[];
+            /** @description Payments, the newest 20. */
+            payments: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /** Format: date-time */
+              created_at: string;
+              /** @example usd */
+              currency: string;
+              /** @example Starter (subscription_create) */
+              description: string;
+              /**
+               * @description What discounts took off this invoice, in major units.
+               * @example 0.00
+               */
+              discount_amount: string;
+              /** Format: uuid */
+              id: string;
+              /** @example LAUNCH20 */
+              promotion_code: string | null;
+              /** @description The subscription line's quantity (seats). */
+              quantity: number | null;
+              /** @enum {string} */
+              status: "succeeded" | "failed" | "pending" | "refunded";
+              /** @example in_1QfXc4LkdIwHu7ixS2cGk9Tn */
+              stripe_invoice_id: string | null;
+              /** @example pi_3QfXc5LkdIwHu7ix0Vb1Lq2W */
+              stripe_payment_intent_id: string | null;
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              unit_amount: string | null;
+            }[];
+            /** @description Open sessions, most recently used first. */
+            sessions: {
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              expires_at: string;
+              /** Format: uuid */
+              id: string;
+              ip: string;
+              /** Format: date-time */
+              last_used_at: string;
+              user_agent: string;
+            }[];
+            subscription: {
+              cancel_at_period_end?: boolean;
+              /** Format: date-time */
+              canceled_at?: string | null;
+              /** Format: date-time */
+              created_at?: string;
+              /** Format: date-time */
+              current_period_end?: string | null;
+              /** Format: date-time */
+              current_period_start?: string | null;
+              /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+              discount?: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount_off: string | null;
+                /**
+                 * @description The promotion code.
+                 * @example LAUNCH20
+                 */
+                code: string | null;
+                /** @description The currency of `amount_off`. */
+                currency: string | null;
+                /**
+                 * Format: date-time
+                 * @description When it stops applying; null when it does not end by date.
+                 */
+                ends_at: string | null;
+                /** @example 20 */
+                percent_off: number | null;
+              } | null;
+              /** Format: uuid */
+              id?: string;
+              /** @description True for active and trialing. */
+              is_active: boolean;
+              /** @description Cancel it with DELETE change/; another change replaces it. */
+              pending_change?: {
+                /**
+                 * Format: date-time
+                 * @description The current period's end.
+                 */
+                effective_at: string;
+                plan: {
+                  /**
+                   * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                   * @example 9.99
+                   */
+                  amount: string;
+                  /**
+                   * @description Lowercase ISO 4217 code.
+                   * @example usd
+                   */
+                  currency: string;
+                  /** @example For individuals getting started. */
+                  description: string;
+                  /**
+                   * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                   * @example {
+                   *       "projects": 10,
+                   *       "api_access": true
+                   *     }
+                   */
+                  entitlements: {
+                    [key: string]: boolean | number;
+                  };
+                  /**
+                   * @example [
+                   *       "5 projects",
+                   *       "10 GB storage",
+                   *       "Email support"
+                   *     ]
+                   */
+                  features: string[];
+                  /**
+                   * Format: uuid
+                   * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                   */
+                  id: string;
+                  /** @enum {string} */
+                  interval: "month" | "year";
+                  /** @description Most seats; null = no limit. */
+                  max_quantity: number | null;
+                  /** @description Fewest seats (1 unless per seat). */
+                  min_quantity: number;
+                  /**
+                   * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                   * @example 9.99
+                   */
+                  monthly_amount: string;
+                  /** @example Starter */
+                  name: string;
+                  /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                  per_seat: boolean;
+                  /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                  stripe_price_id: string;
+                  /**
+                   * @description Free days before the first charge; 0 = no trial.
+                   * @example 0
+                   */
+                  trial_days: number;
+                };
+                quantity: number;
+              } | null;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              } | null;
+              /** @description Seats on a per-seat plan; 1 otherwise. */
+              quantity?: number;
+              /**
+               * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+               * @example active
+               */
+              status: string;
+              /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+              stripe_subscription_id?: string;
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              unit_amount?: string | null;
+              /** Format: date-time */
+              updated_at?: string;
+            };
+            /** @description Every subscription, the newest 20. */
+            subscriptions: {
+              cancel_at_period_end: boolean;
+              /** Format: date-time */
+              canceled_at: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              current_period_end: string | null;
+              /** Format: date-time */
+              current_period_start: string | null;
+              /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+              discount: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount_off: string | null;
+                /**
+                 * @description The promotion code.
+                 * @example LAUNCH20
+                 */
+                code: string | null;
+                /** @description The currency of `amount_off`. */
+                currency: string | null;
+                /**
+                 * Format: date-time
+                 * @description When it stops applying; null when it does not end by date.
+                 */
+                ends_at: string | null;
+                /** @example 20 */
+                percent_off: number | null;
+              } | null;
+              /** Format: date-time */
+              ended_at: string | null;
+              /** Format: uuid */
+              id: string;
+              /** @description True for active and trialing. */
+              is_active: boolean;
+              /** @description Cancel it with DELETE change/; another change replaces it. */
+              pending_change?: {
+                /**
+                 * Format: date-time
+                 * @description The current period's end.
+                 */
+                effective_at: string;
+                plan: {
+                  /**
+                   * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                   * @example 9.99
+                   */
+                  amount: string;
+                  /**
+                   * @description Lowercase ISO 4217 code.
+                   * @example usd
+                   */
+                  currency: string;
+                  /** @example For individuals getting started. */
+                  description: string;
+                  /**
+                   * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                   * @example {
+                   *       "projects": 10,
+                   *       "api_access": true
+                   *     }
+                   */
+                  entitlements: {
+                    [key: string]: boolean | number;
+                  };
+                  /**
+                   * @example [
+                   *       "5 projects",
+                   *       "10 GB storage",
+                   *       "Email support"
+                   *     ]
+                   */
+                  features: string[];
+                  /**
+                   * Format: uuid
+                   * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                   */
+                  id: string;
+                  /** @enum {string} */
+                  interval: "month" | "year";
+                  /** @description Most seats; null = no limit. */
+                  max_quantity: number | null;
+                  /** @description Fewest seats (1 unless per seat). */
+                  min_quantity: number;
+                  /**
+                   * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                   * @example 9.99
+                   */
+                  monthly_amount: string;
+                  /** @example Starter */
+                  name: string;
+                  /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                  per_seat: boolean;
+                  /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                  stripe_price_id: string;
+                  /**
+                   * @description Free days before the first charge; 0 = no trial.
+                   * @example 0
+                   */
+                  trial_days: number;
+                };
+                quantity: number;
+              } | null;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              } | null;
+              /** @description Seats on a per-seat plan; 1 otherwise. */
+              quantity: number;
+              /**
+               * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+               * @example active
+               */
+              status: string;
+              /** @example cus_QfXc2LkdIwHu7i */
+              stripe_customer_id: string;
+              /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+              stripe_subscription_id: string;
+              /** Format: date-time */
+              trial_end: string | null;
+              /** Format: date-time */
+              trial_start: string | null;
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              unit_amount: string | null;
+              /** Format: date-time */
+              updated_at: string;
+              /** Format: uuid */
+              user_id: string;
+            }[];
+            user: {
+              /** Format: date-time */
+              created_at: string;
+              email: string;
+              email_verified: boolean;
+              first_name: string;
+              /** Format: uuid */
+              id: string;
+              is_active: boolean;
+              is_staff: boolean;
+              is_superuser: boolean;
+              /** Format: date-time */
+              last_login: string | null;
+              last_name: string;
+              stripe_customer_id: string | null;
+              username: string;
+            };
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such user. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_users_activate: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The user. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** Format: date-time */
+            created_at: string;
+            email: string;
+            email_verified: boolean;
+            first_name: string;
+            /** Format: uuid */
+            id: string;
+            is_active: boolean;
+            is_staff: boolean;
+            is_superuser: boolean;
+            /** Format: date-time */
+            last_login: string | null;
+            last_name: string;
+            stripe_customer_id: string | null;
+            username: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such user. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The account is deleted. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_users_deactivate: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The user. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** Format: date-time */
+            created_at: string;
+            email: string;
+            email_verified: boolean;
+            first_name: string;
+            /** Format: uuid */
+            id: string;
+            is_active: boolean;
+            is_staff: boolean;
+            is_superuser: boolean;
+            /** Format: date-time */
+            last_login: string | null;
+            last_name: string;
+            stripe_customer_id: string | null;
+            username: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Staff cannot deactivate themselves. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such user. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_users_resend_email: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": {
+          /**
+           * Format: uuid
+           * @description An email of this user's (from the detail's `emails`) to send again as it was. Left out: a new verification email with a fresh link.
+           */
+          email_id?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Queued. */
+      202: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * Format: uuid
+             * @description The copy's id; null for a verification email.
+             */
+            email_id: string | null;
+            message: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The address is already verified (a verification email). */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such user. The user has no email with that id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_webhooks_events_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        /** @description pending → processed | ignored (a type nothing acts on), or retrying → failed (retries spent: dead-lettered). */
+        status?: "pending" | "processed" | "ignored" | "retrying" | "failed";
+        /** @example invoice.paid */
+        type?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of events. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              /** @description Processing attempts so far, replays included. */
+              attempts: number;
+              /**
+               * Format: date-time
+               * @description When the sender created it.
+               */
+              created: string;
+              /** @example evt_1QfXb2LkdIwHu7ix */
+              id: string;
+              /** @description The last failed attempt's error. */
+              last_error: string | null;
+              /** Format: date-time */
+              processed_at: string | null;
+              /** Format: date-time */
+              received_at: string;
+              /**
+               * @description pending → processed | ignored (a type nothing acts on), or retrying → failed (retries spent: dead-lettered).
+               * @enum {string}
+               */
+              status: "pending" | "processed" | "ignored" | "retrying" | "failed";
+              /** @example invoice.paid */
+              type: string;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_webhooks_events_retrieve: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The event. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            api_version: string | null;
+            /** @description Processing attempts so far, replays included. */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description When the sender created it.
+             */
+            created: string;
+            /** @example evt_1QfXb2LkdIwHu7ix */
+            id: string;
+            /** @description Its processing jobs, oldest first: the delivery's and each replay's, with their retries and errors (kept for the job queue's retention period). */
+            jobs: {
+              /** Format: date-time */
+              completed_at: string | null;
+              /** Format: date-time */
+              created_at: string;
+              error: string | null;
+              /** Format: uuid */
+              id: string;
+              /** @description `webhooks.process`, or `webhooks.process.dead` for its dead letter. */
+              queue: string;
+              retry_count: number;
+              /** Format: date-time */
+              started_at: string | null;
+              /**
+               * @example completed
+               * @example failed
+               * @example retry
+               * @example created
+               * @example active
+               */
+              state: string;
+            }[];
+            /** @description The last failed attempt's error. */
+            last_error: string | null;
+            /** @description The event as its sender sent it. */
+            payload: {
+              [key: string]: unknown;
+            };
+            /** Format: date-time */
+            processed_at: string | null;
+            /** Format: date-time */
+            received_at: string;
+            /**
+             * @description pending → processed | ignored (a type nothing acts on), or retrying → failed (retries spent: dead-lettered).
+             * @enum {string}
+             */
+            status: "pending" | "processed" | "ignored" | "retrying" | "failed";
+            /** @example invoice.paid */
+            type: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No stored event with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_webhooks_events_replay: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Queued for processing. */
+      202: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            id: string;
+            previous_status: string;
+            /**
+             * @description Queued for the worker.
+             * @enum {string}
+             */
+            status: "pending";
+            type: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No stored event with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_webhooks_events_replay_failed: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Queued for processing. */
+      202: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            remaining: number;
+            replayed: {
+              id: string;
+              previous_status: string;
+              /**
+               * @description Queued for the worker.
+               * @enum {string}
+               */
+              status: "pending";
+              type: string;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
   auth_change_email: {
     parameters: {
       query?: never;
