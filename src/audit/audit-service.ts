@@ -1,5 +1,6 @@
 import { desc, eq, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../platform/db/client.ts";
+import { prepared } from "../platform/db/prepared.ts";
 import { type AuditContext, currentActor } from "./audit-context.ts";
 import { type AuditRow, auditLog } from "./audit-tables.ts";
 
@@ -58,16 +59,27 @@ export async function listAudit(
   db: Executor,
   filter: { userId: string; limit: number; offset?: number },
 ): Promise<{ count: number; rows: AuditRow[] }> {
-  const where = eq(auditLog.userId, filter.userId);
-  const [rows, [total]] = await Promise.all([
-    db
+  // The history page's reads: prepared statements, built once (as the invoices page's).
+  const page = prepared(db, "audit_page", (e) =>
+    e
       .select()
       .from(auditLog)
-      .where(where)
+      .where(eq(auditLog.userId, sql.placeholder("userId")))
       .orderBy(desc(auditLog.id))
-      .limit(filter.limit)
-      .offset(filter.offset ?? 0),
-    db.select({ count: sql<number>`count(*)::int` }).from(auditLog).where(where),
+      .limit(sql.placeholder("limit"))
+      .offset(sql.placeholder("offset"))
+      .prepare("audit_page"),
+  );
+  const counted = prepared(db, "audit_count", (e) =>
+    e
+      .select({ count: sql<number>`count(*)::int` })
+      .from(auditLog)
+      .where(eq(auditLog.userId, sql.placeholder("userId")))
+      .prepare("audit_count"),
+  );
+  const [rows, [total]] = await Promise.all([
+    page.execute({ userId: filter.userId, limit: filter.limit, offset: filter.offset ?? 0 }),
+    counted.execute({ userId: filter.userId }),
   ]);
   return { count: total?.count ?? 0, rows };
 }
