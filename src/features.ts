@@ -1,4 +1,5 @@
 import { accounts } from "./accounts/index.ts";
+import { adminConsole } from "./admin-console/index.ts";
 import { billing, handleStripeEvents, stripeWebhookSource } from "./billing/index.ts";
 import { email } from "./platform/email/index.ts";
 import type { Feature } from "./platform/feature.ts";
@@ -17,4 +18,5 @@ export const features: Feature[] = [
   webhooksFeature(stripeWebhookSource, handleStripeEvents),
   email,
   storefront,
+  adminConsole,
 ];
