@@ -66,10 +66,11 @@ module.exports = {
     },
     {
       name: "not-to-unresolvable",
-      comment: "An import that does not resolve is a typo or a missing dependency.",
+      comment:
+        "An import that does not resolve is a typo or a missing dependency. A page's script (src/*/public/) imports by URL what the app serves (/client/index.js).",
       severity: "error",
       from: {},
-      to: { couldNotResolve: true },
+      to: { couldNotResolve: true, pathNot: "^/client/" },
     },
   ],
   options: {

@@ -29,6 +29,8 @@ WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json ./
 COPY --chown=node:node src ./src
+# The typed client's ES modules: the app serves them at /client/ to its pages (docs/client.md).
+COPY --chown=node:node clients/typescript/src ./clients/typescript/src
 COPY --chown=node:node migrations ./migrations
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

@@ -5,6 +5,7 @@ import pkg from "../package.json" with { type: "json" };
 import type { Config } from "./config.ts";
 import { features } from "./features.ts";
 import type { AppDeps, AppModule } from "./platform/feature.ts";
+import { registerClientFiles } from "./platform/http/client-files.ts";
 import { registerDocs } from "./platform/http/docs.ts";
 import {
   frameworkErrors,
@@ -87,6 +88,7 @@ export async function buildApp(deps: AppDeps, routes: AppModule[] = modules): Pr
     ],
   });
   registerHealth(app, deps.database);
+  await registerClientFiles(app);
   for (const register of routes) await register(app, deps);
 
   finishRoutes();

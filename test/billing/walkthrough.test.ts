@@ -4,8 +4,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { createBillingClient, unwrap } from "../../clients/typescript/src/index.js";
 import { freshDataDir } from "../helpers/database.ts";
 import { freePort, ROOT, runCli, startProcess } from "../helpers/process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 function has(command: string): boolean {
   try {
@@ -45,6 +47,44 @@ function run(script: string, env: Record<string, string>): Promise<{ code: numbe
     });
     child.on("exit", (code) => resolve({ code: code ?? 1, out }));
   });
+}
+
+/**
+ * The walkthrough's first steps again, through the typed client (docs/client.md) as a Node
+ * program would take them: sign in, subscribe, see the payment, and a stale token refreshed.
+ */
+async function throughTheClient(url: string): Promise<void> {
+  const api = createBillingClient({ baseUrl: url });
+  const id = Math.random().toString(36).slice(2, 10);
+  const account = { email: `grace-${id}@example.com`, password: "correct-Horse-battery-9" };
+  unwrap(
+    await api.POST("/api/auth/register/", {
+      body: { ...account, username: `grace_${id}`, password_confirm: account.password },
+    }),
+  );
+  const { tokens } = unwrap(await api.POST("/api/auth/login/", { body: account }));
+  api.session.set(tokens);
+  const plans = unwrap(await api.GET("/api/subscriptions/plans/")).results;
+  const starter = plans.find((plan) => plan.name === "Starter");
+  assert.ok(starter, JSON.stringify(plans));
+  const created = unwrap(
+    await api.POST("/api/subscriptions/create/", {
+      body: { plan_id: starter.id, payment_method_id: "pm_card_visa" },
+    }),
+  );
+  assert.equal(created.subscription.status, "active");
+  const payments = await waitFor(
+    async () => {
+      const page = unwrap(await api.GET("/api/subscriptions/payments/"));
+      return page.count === 1 && page.results;
+    },
+    { what: "the client's payment", timeoutMs: 30_000 },
+  );
+  assert.equal(payments[0]?.amount, "9.99");
+  api.session.set({ ...tokens, access: "expired" });
+  const status = unwrap(await api.GET("/api/subscriptions/status/"));
+  assert.deepEqual([status.status, status.plan?.name], ["active", "Starter"]);
+  assert.notEqual(api.session.get()?.refresh, tokens.refresh, "the pair was refreshed");
 }
 
 test("the README walkthrough runs on the embedded default", {
@@ -139,6 +179,8 @@ test("the README walkthrough runs on the embedded default", {
     assert.equal(gauge('billing_failed_invoices{window="30d"}'), "0");
     assert.equal(gauge('billing_trials_ended{window="30d"}'), "0");
     assert.ok(Number(gauge("billing_metrics_computed_timestamp_seconds")) > 0);
+    // After the metrics above, which count the walkthrough's subscription only.
+    await throughTheClient(await api.url);
   } finally {
     api.child.kill("SIGTERM");
     await api.exited;

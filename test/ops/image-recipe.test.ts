@@ -68,6 +68,8 @@ test("the image recipe serves /readyz with production settings", {
   const { copies, install, start, nodeOptions } = await recipe();
   assert.deepEqual(copies.sort(), [
     "clients/typescript/package.json",
+    // Served at /client/ (it reads them, and openapi-fetch's file, at start).
+    "clients/typescript/src",
     "migrations",
     "package-lock.json",
     "package.json",

@@ -1,12 +1,15 @@
-// The storefront: one page over the public API (/api/…), no dependency. Tokens live in
-// sessionStorage (this tab only, gone when it closes); every value from the API is put in the
-// page as text, never as HTML.
+// The storefront: one page over the public API (/api/…) through the typed client the app serves
+// at /client/ (docs/client.md). Tokens live in sessionStorage (this tab only, gone when it
+// closes); every value from the API is put in the page as text, never as HTML.
+import { ApiError, createBillingClient, storageSession, unwrap } from "/client/index.js";
 
-const TOKENS = "storefront.tokens";
 /** The last status the account page showed: back from the portal, a change is what to wait for. */
 const SEEN = "storefront.seen";
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
+const session = storageSession(sessionStorage, "storefront.tokens");
+/** The API as the signed-in user; an access token that is no longer valid is refreshed once. */
+const api = createBillingClient({ session });
 
 /** `h("p", {class: "x"}, "text", child)`: an element; strings become text nodes. */
 function h(tag, attrs = {}, ...children) {
@@ -20,59 +23,6 @@ function h(tag, attrs = {}, ...children) {
     el.append(typeof child === "string" ? document.createTextNode(child) : child);
   }
   return el;
-}
-
-const tokens = () => JSON.parse(sessionStorage.getItem(TOKENS) ?? "null");
-const saveTokens = (pair) =>
-  pair ? sessionStorage.setItem(TOKENS, JSON.stringify(pair)) : sessionStorage.removeItem(TOKENS);
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super(messageOf(body) || `The API answered ${status}.`);
-    this.status = status;
-  }
-}
-
-/** The API's error shapes: `{error}`, `{detail}`, or DRF's `{field: ["…"]}`. */
-function messageOf(body) {
-  if (!body || typeof body !== "object") return "";
-  if (typeof body.error === "string") return body.error;
-  if (typeof body.detail === "string") return body.detail;
-  return Object.entries(body)
-    .map(([field, value]) => `${field}: ${[value].flat().join(" ")}`)
-    .join("; ");
-}
-
-async function send(method, path, body, access) {
-  const headers = { accept: "application/json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  if (access) headers.authorization = `Bearer ${access}`;
-  const res = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
-  return { res, data };
-}
-
-/** Calls the API as the signed-in user; an expired access token is refreshed once. */
-async function api(method, path, body) {
-  let pair = tokens();
-  let { res, data } = await send(method, path, body, pair?.access);
-  if (res.status === 401 && pair?.refresh) {
-    const renewed = await send("POST", "/api/auth/token/refresh/", { refresh: pair.refresh });
-    if (renewed.res.ok) {
-      pair = { access: renewed.data.access, refresh: renewed.data.refresh ?? pair.refresh };
-      saveTokens(pair);
-      ({ res, data } = await send(method, path, body, pair.access));
-    } else {
-      saveTokens(null);
-    }
-  }
-  if (!res.ok) throw new ApiError(res.status, data);
-  return data;
 }
 
 function go(path) {
@@ -111,7 +61,7 @@ const money = (amount, currency) => `${amount} ${String(currency ?? "").toUpperC
 const day = (iso) => (iso ? new Date(iso).toISOString().slice(0, 10) : "");
 
 function renderNav() {
-  const signedIn = tokens() !== null;
+  const signedIn = session.get() !== null;
   nav.replaceChildren(
     link("/plans", "Plans"),
     signedIn ? link("/billing", "Account", { id: "nav-account" }) : link("/login", "Sign in"),
@@ -122,9 +72,10 @@ function renderNav() {
 }
 
 async function signOut() {
-  const pair = tokens();
-  if (pair) await send("POST", "/api/auth/logout/", { refresh: pair.refresh }, pair.access);
-  saveTokens(null);
+  const pair = session.get();
+  // Signing out here does not depend on the answer: the tokens are dropped either way.
+  if (pair) await api.POST("/api/auth/logout/", { body: { refresh: pair.refresh } });
+  session.set(null);
   go("/login");
 }
 
@@ -155,7 +106,7 @@ function form(id, fields, submit, action) {
 }
 
 function signedIn(answer) {
-  saveTokens({ access: answer.tokens.access, refresh: answer.tokens.refresh });
+  session.set({ access: answer.tokens.access, refresh: answer.tokens.refresh });
   go("/billing");
 }
 
@@ -171,7 +122,7 @@ function registerView() {
         ["password_confirm", "Password again", "password"],
       ],
       "Register",
-      async (v) => signedIn(await api("POST", "/api/auth/register/", v)),
+      async (v) => signedIn(unwrap(await api.POST("/api/auth/register/", { body: v }))),
     ),
   );
 }
@@ -186,13 +137,13 @@ function loginView() {
         ["password", "Password", "password"],
       ],
       "Sign in",
-      async (v) => signedIn(await api("POST", "/api/auth/login/", v)),
+      async (v) => signedIn(unwrap(await api.POST("/api/auth/login/", { body: v }))),
     ),
   );
 }
 
 async function plansView() {
-  const plans = (await api("GET", "/api/subscriptions/plans/")).results;
+  const plans = unwrap(await api.GET("/api/subscriptions/plans/")).results;
   const notice =
     new URLSearchParams(location.search).get("checkout") === "canceled"
       ? h("p", { class: "notice" }, "Checkout canceled: nothing was charged.")
@@ -203,15 +154,19 @@ async function plansView() {
 function planCard(plan) {
   const out = h("div");
   const subscribe = async () => {
-    if (!tokens()) return go("/register");
+    if (!session.get()) return go("/register");
     try {
       const origin = location.origin;
-      const session = await api("POST", "/api/subscriptions/checkout/", {
-        plan_id: plan.id,
-        success_url: `${origin}/billing?checkout=success`,
-        cancel_url: `${origin}/plans?checkout=canceled`,
-      });
-      location.assign(session.url);
+      const checkout = unwrap(
+        await api.POST("/api/subscriptions/checkout/", {
+          body: {
+            plan_id: plan.id,
+            success_url: `${origin}/billing?checkout=success`,
+            cancel_url: `${origin}/plans?checkout=canceled`,
+          },
+        }),
+      );
+      location.assign(checkout.url);
     } catch (err) {
       out.replaceChildren(errorLine(err));
     }
@@ -234,13 +189,15 @@ function planCard(plan) {
 }
 
 async function accountView() {
-  if (!tokens()) return go("/login");
-  const [profile, status, invoices, payments] = await Promise.all([
-    api("GET", "/api/auth/profile/"),
-    api("GET", "/api/subscriptions/status/"),
-    api("GET", "/api/subscriptions/invoices/"),
-    api("GET", "/api/subscriptions/payments/"),
-  ]);
+  if (!session.get()) return go("/login");
+  const [profile, status, invoices, payments] = (
+    await Promise.all([
+      api.GET("/api/auth/profile/"),
+      api.GET("/api/subscriptions/status/"),
+      api.GET("/api/subscriptions/invoices/"),
+      api.GET("/api/subscriptions/payments/"),
+    ])
+  ).map(unwrap);
   sessionStorage.setItem(SEEN, JSON.stringify(status));
   const out = h("div");
   show(
@@ -264,14 +221,16 @@ function subscriptionCard(status, out) {
     }
   };
   const portal = act(async () => {
-    const { url } = await api("POST", "/api/subscriptions/portal/", {
-      return_url: `${location.origin}/billing?from=portal`,
-    });
+    const { url } = unwrap(
+      await api.POST("/api/subscriptions/portal/", {
+        body: { return_url: `${location.origin}/billing?from=portal` },
+      }),
+    );
     location.assign(url);
   });
   const post = (path) =>
     act(async () => {
-      await api("POST", path);
+      unwrap(await api.POST(path));
       await render();
     });
   const live = status.status !== "inactive" && status.status !== "canceled";
@@ -391,7 +350,7 @@ async function render() {
     else await plansView();
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
-      saveTokens(null);
+      session.set(null);
       return go("/login");
     }
     show(errorLine(err));
