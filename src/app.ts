@@ -85,6 +85,13 @@ export async function buildApp(deps: AppDeps, routes: AppModule[] = modules): Pr
       { name: "webhooks", description: "Stripe event intake" },
       { name: "internal", description: "For the app's other services (SERVICE_TOKENS)" },
       { name: "operations", description: "Health and readiness" },
+      {
+        name: "admin",
+        description:
+          "Staff only (is_staff or is_superuser): support tasks on users, subscriptions, payments, " +
+          "webhooks and plans. Throttled per staff user (THROTTLE_ADMIN), audited as the staff " +
+          "user, and writes are safe to retry with an `Idempotency-Key` header.",
+      },
     ],
   });
   registerHealth(app, deps.database);

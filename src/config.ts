@@ -373,6 +373,18 @@ export const settings = {
     default: { max: 30, windowSeconds: 600 },
     doc: "Uses of emailed links (verify email, confirm a password reset) per client IP.",
   },
+  THROTTLE_ADMIN: {
+    parse: rate,
+    default: { max: 300, windowSeconds: 60 },
+    doc: "Admin API requests (/api/admin/) per staff user.",
+  },
+  ADMIN_IDEMPOTENCY_KEY_TTL: {
+    parse: durationAtLeast(60),
+    default: 86400,
+    doc:
+      "How long the first answer to an admin write sent with an Idempotency-Key is kept and " +
+      "replayed to a retry (seconds, or 24h, 7d); older keys are purged hourly.",
+  },
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof settings;

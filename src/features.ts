@@ -1,4 +1,5 @@
 import { accounts } from "./accounts/index.ts";
+import { admin } from "./admin/index.ts";
 import { adminConsole } from "./admin-console/index.ts";
 import { billing, handleStripeEvents, stripeWebhookSource } from "./billing/index.ts";
 import { email } from "./platform/email/index.ts";
@@ -18,5 +19,6 @@ export const features: Feature[] = [
   webhooksFeature(stripeWebhookSource, handleStripeEvents),
   email,
   storefront,
+  admin,
   adminConsole,
 ];

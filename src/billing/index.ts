@@ -15,6 +15,33 @@ import { handleEvents } from "./stripe-events.ts";
 import { subscriptionStatusOf } from "./subscription-queries.ts";
 import { checkWebhookEndpoints } from "./webhook-endpoint-check.ts";
 
+// For the staff admin API (src/admin/): metrics, payments, refunds and the plan catalog.
+export { Entitlements as EntitlementsSchema, Plan as PlanSchema } from "./billing-schemas.ts";
+export { computeBusinessMetrics, WINDOW_DAYS } from "./business-metrics.ts";
+export { currencyExponent, formatMinor } from "./money.ts";
+export {
+  type CatalogEdit,
+  createCatalogPlan,
+  editCatalogPlan,
+  type NewCatalogPlan,
+} from "./plan-catalog.ts";
+export {
+  deactivatePlan,
+  findPlan,
+  listAllPlans,
+  type Plan,
+  type PlanBody,
+  planBody,
+  syncPlans,
+} from "./plans-service.ts";
+export {
+  findStaffPayment,
+  listStaffPayments,
+  PAYMENT_STATUSES,
+  type StaffPaymentBody,
+  type StaffPaymentFilter,
+  staffPaymentBody,
+} from "./staff-payments.ts";
 export { openStripe } from "./stripe-client.ts";
 export { receiveStripeEvent, stripeWebhookSource } from "./stripe-webhook-source.ts";
 

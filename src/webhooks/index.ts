@@ -11,7 +11,20 @@ export type {
   HandlerResult,
   LedgerEvent,
   Outcome,
+  StoredEvent,
 } from "./webhook-ledger.ts";
+export {
+  dropEventDeadLetters,
+  EVENT_STATUSES,
+  type EventFilter,
+  type EventStatus,
+  eventJobs,
+  failedEventIds,
+  findEvent,
+  findEvents,
+  type Requeued,
+  requeueEvents,
+} from "./webhook-operations.ts";
 export { EventStore, type Intake, receiveEvent } from "./webhook-service.ts";
 export {
   EventRejected,

@@ -182,6 +182,7 @@ export const billingDeclarations: Record<string, Shape> = {
   "POST /v1/refunds": shape<Stripe.RefundCreateParams>({
     amount: int,
     charge: str,
+    metadata,
     payment_intent: str,
     reason: oneOf<Stripe.RefundCreateParams.Reason>(
       "duplicate",

@@ -84,6 +84,7 @@ function refund(ctx: Ctx, p: Params): Stripe.Refund {
     "requested_by_customer",
   ] as const);
   const re = buildRefund(charge, amount, ctx.now(customerId), reason ?? null);
+  re.metadata = mergeMetadata({}, p);
   ctx.state.refunds[re.id] = re;
   const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
   charge.amount_refunded += amount;

@@ -82,13 +82,8 @@ export function clientKey(ip: string): string {
   return `${prefix.join(":")}::/64`;
 }
 
-/**
- * Rate limiting on @fastify/rate-limit's stores (memory, or Redis with an atomic Lua counter). We
- * call its limiters ourselves rather than as route hooks: one route checks several rules (per IP and
- * per account, the account known only after parsing or authentication), and the 429 must be our
- * error shape.
- */
-export async function registerThrottle(app: App, options: ThrottleOptions): Promise<Throttle> {
+/** @fastify/rate-limit's store (and its Redis connection), once per app. */
+async function registerStore(app: App, options: ThrottleOptions): Promise<void> {
   // ioredis, and its heap, load only where a Redis store is configured.
   const redis = options.redisUrl
     ? new (await import("ioredis")).Redis(options.redisUrl, {
@@ -108,6 +103,18 @@ export async function registerThrottle(app: App, options: ThrottleOptions): Prom
     cache: 100_000,
     ...(redis ? { redis, nameSpace: options.namespace ?? "throttle:" } : {}),
   });
+}
+
+/**
+ * Rate limiting on @fastify/rate-limit's stores (memory, or Redis with an atomic Lua counter). We
+ * call its limiters ourselves rather than as route hooks: one route checks several rules (per IP and
+ * per account, the account known only after parsing or authentication), and the 429 must be our
+ * error shape.
+ */
+export async function registerThrottle(app: App, options: ThrottleOptions): Promise<Throttle> {
+  // Several features throttle: the first to ask registers the store, the others share it (one
+  // Redis connection per process; scopes keep their counters apart).
+  if (!app.hasDecorator("createRateLimit")) await registerStore(app, options);
   // The store asks the key generator for the key synchronously on each call: callers set it just
   // before and call one counter at a time.
   const keys = new WeakMap<FastifyRequest, string>();

@@ -13,7 +13,7 @@ import {
 } from "./definitions.ts";
 
 /** The PostgreSQL schema pg-boss keeps its tables in. */
-const JOB_SCHEMA = "pgboss";
+export const JOB_SCHEMA = "pgboss";
 
 /**
  * Installs or upgrades pg-boss's schema, and nothing else (no supervision, no schedules): run with
@@ -128,6 +128,11 @@ export class Jobs<D = unknown> {
       this.#definitions.set(def.name, def);
     }
     return this;
+  }
+
+  /** The registered queues' names. */
+  queueNames(): string[] {
+    return [...this.#definitions.keys()];
   }
 
   retryPolicy(def: { name: string; retry?: Partial<RetryPolicy> }): RetryPolicy {

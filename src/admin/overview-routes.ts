@@ -1,0 +1,27 @@
+import type { AppDeps } from "../platform/feature.ts";
+import { described } from "../platform/http/openapi.ts";
+import type { App } from "../platform/http/types.ts";
+import { Overview } from "./overview-schemas.ts";
+import { adminOverview } from "./overview-service.ts";
+import { adminErrors } from "./staff-guard.ts";
+
+/** `GET /api/admin/overview/`: the business at a glance. */
+export function overviewRoutes(app: App, deps: AppDeps): void {
+  app.get(
+    "/api/admin/overview/",
+    {
+      schema: {
+        tags: ["admin"],
+        security: [{ bearerAuth: [] }],
+        operationId: "admin_overview",
+        summary:
+          "Business metrics computed now (MRR, subscriptions, trials, churn, recovery) and recent failures.",
+        response: {
+          200: described("The overview.", Overview),
+          ...adminErrors(),
+        },
+      },
+    },
+    async () => adminOverview(deps.database.db, new Date()),
+  );
+}
