@@ -3,6 +3,7 @@ import { AppError, UsageError } from "../platform/errors.ts";
 import type { Command, CommandContext } from "../platform/feature.ts";
 import { deletionState, runAccountDeletion, scheduleAccountDeletion } from "./account-deletion.ts";
 import { createSuperuser, findUserByEmail, setUserActive } from "./accounts-service.ts";
+import { setStaff } from "./staff-service.ts";
 
 /** Asks on the terminal without echoing what is typed. */
 function promptHidden(question: string): Promise<string> {
@@ -69,6 +70,8 @@ export const accountCommands: Record<string, Command> = {
       }
     },
   },
+  "users:grant-staff": staffCommand(true),
+  "users:revoke-staff": staffCommand(false),
   "users:deactivate": activeCommand(false),
   "users:activate": activeCommand(true),
   "users:delete": {
@@ -126,6 +129,27 @@ function activeCommand(active: boolean): Command {
       }
       await setUserActive(services.database.db, user.id, active);
       out(`User ${user.email} ${verb}d.`);
+      return 0;
+    },
+  };
+}
+
+/** The admin scope (/api/admin/) follows is_staff or is_superuser; revoking clears both. */
+function staffCommand(staff: boolean): Command {
+  const name = staff ? "users:grant-staff" : "users:revoke-staff";
+  return {
+    summary: staff
+      ? "Make a user staff: the admin API (/api/admin/) and console accept them"
+      : "Take the admin scope away (is_staff and is_superuser cleared)",
+    usage: `${name} --email E`,
+    options: { email: { type: "string" } },
+    services: true,
+    async run({ values, services, out }) {
+      if (!services) throw new Error(`${name} needs services`);
+      if (typeof values.email !== "string") throw new UsageError("--email is required");
+      const user = await setStaff(services.database.db, values.email, staff);
+      if (!user) throw new UsageError(`No user with email ${values.email}.`);
+      out(`User ${user.email} ${staff ? "is now staff" : "is no longer staff"}.`);
       return 0;
     },
   };

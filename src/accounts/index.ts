@@ -6,15 +6,23 @@ import { accountsModule } from "./accounts-module.ts";
 import { syncStripeEmailJob } from "./email-change.ts";
 import { passwordResetJob } from "./password-reset.ts";
 
+export { deletionState } from "./account-deletion.ts";
 // What other features may use of accounts (they import this file, never the folder's others).
 export {
   findUsersByIdOrCustomer,
   getUserById,
   setStripeCustomerId,
+  setUserActive,
   type User,
 } from "./accounts-service.ts";
 export { authenticate, requireUser } from "./authenticate.ts";
-export { requireVerifiedEmail, unverifiedEmailFailure } from "./email-verification.ts";
+export {
+  requireVerifiedEmail,
+  resendVerification,
+  unverifiedEmailFailure,
+} from "./email-verification.ts";
+export { listSessions } from "./sessions.ts";
+export { searchUsers, setStaff } from "./staff-service.ts";
 
 /** Users, JWT tokens and the `/api/auth/…` routes; the hourly purge of expired refresh tokens. */
 export const accounts: Feature = {

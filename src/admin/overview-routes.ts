@@ -22,6 +22,6 @@ export function overviewRoutes(app: App, deps: AppDeps): void {
         },
       },
     },
-    async () => adminOverview(deps.database.db, new Date()),
+    async () => adminOverview(deps, new Date()),
   );
 }

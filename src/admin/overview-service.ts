@@ -1,17 +1,52 @@
-import { computeBusinessMetrics, currencyExponent, WINDOW_DAYS } from "../billing/index.ts";
+import { count, eq } from "drizzle-orm";
+import {
+  computeBusinessMetrics,
+  countFailedPayments,
+  currencyExponent,
+  WINDOW_DAYS,
+} from "../billing/index.ts";
 import type { Db } from "../platform/db/client.ts";
+import { emails } from "../platform/email/email-tables.ts";
+import type { AppDeps } from "../platform/feature.ts";
+import { countEventsByStatus } from "../webhooks/index.ts";
 import type { Overview } from "./overview-schemas.ts";
+
+const DEAD = ".dead";
+
+async function failedEmails(db: Db): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(emails).where(eq(emails.status, "failed"));
+  return row?.n ?? 0;
+}
+
+/** pg-boss's dead-letter queues that hold jobs. */
+async function deadJobs(jobs: AppDeps["jobs"]): Promise<Overview["failures"]["dead_jobs"]> {
+  const queues = await jobs.boss.getQueues();
+  return queues
+    .filter((q) => q.name.endsWith(DEAD) && q.queuedCount > 0)
+    .map((q) => ({ queue: q.name.slice(0, -DEAD.length), count: q.queuedCount }));
+}
 
 /**
  * The overview, computed now rather than read from the stored snapshot (up to
- * BUSINESS_METRICS_INTERVAL old): support looks at it right after acting. One read-only
- * repeatable-read transaction, so the figures agree with each other.
+ * BUSINESS_METRICS_INTERVAL old): support looks at it right after acting. The metrics come from
+ * one read-only repeatable-read transaction, so they agree with each other.
  */
-export async function adminOverview(db: Db, now: Date): Promise<Overview> {
-  const metrics = await db.transaction((tx) => computeBusinessMetrics(tx, now), {
-    isolationLevel: "repeatable read",
-    accessMode: "read only",
-  });
+export async function adminOverview(
+  deps: Pick<AppDeps, "database" | "jobs">,
+  now: Date,
+): Promise<Overview> {
+  const { db } = deps.database;
+  const since = new Date(now.getTime() - WINDOW_DAYS * 86_400_000);
+  const [metrics, failedPayments, events, mails, dead] = await Promise.all([
+    db.transaction((tx) => computeBusinessMetrics(tx, now), {
+      isolationLevel: "repeatable read",
+      accessMode: "read only",
+    }),
+    countFailedPayments(db, since),
+    countEventsByStatus(db),
+    failedEmails(db),
+    deadJobs(deps.jobs),
+  ]);
   return {
     metrics: {
       computed_at: now.toISOString(),
@@ -24,6 +59,16 @@ export async function adminOverview(db: Db, now: Date): Promise<Overview> {
       trials: metrics.trials,
       churned: metrics.churned,
       recovery: metrics.recovery,
+    },
+    failures: {
+      failed_payments: failedPayments,
+      webhook_events: {
+        failed: events.failed ?? 0,
+        retrying: events.retrying ?? 0,
+        pending: events.pending ?? 0,
+      },
+      failed_emails: mails,
+      dead_jobs: dead,
     },
   };
 }

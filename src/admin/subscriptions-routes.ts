@@ -1,5 +1,191 @@
+import {
+  billingDepsOf,
+  cancelForStaff,
+  changePlanForStaff,
+  extendTrial,
+  grantFreePeriod,
+  listSubscriptionsForStaff,
+  subscriptionForStaff,
+} from "../billing/index.ts";
 import type { AppDeps } from "../platform/feature.ts";
+import { businessFailure, type ErrorCase, failures } from "../platform/http/error-schemas.ts";
+import { fieldError } from "../platform/http/errors.ts";
+import { described } from "../platform/http/openapi.ts";
+import { pageRequest, paginated } from "../platform/http/pagination.ts";
 import type { App } from "../platform/http/types.ts";
+import { adminErrors, adminWriteErrors } from "./staff-guard.ts";
+import {
+  ChangeOutcome,
+  ExtendTrialBody,
+  FreePeriodBody,
+  StaffCancelBody,
+  StaffChangeBody,
+  StaffSubscription,
+  StaffSubscriptionPage,
+  SubscriptionParams,
+  SubscriptionQuery,
+} from "./subscriptions-schemas.ts";
+
+const base = { tags: ["admin"], security: [{ bearerAuth: [] }] };
+const notFound = businessFailure(404, "No such subscription.");
+const notCurrent = businessFailure(409, "The subscription is not its user's current one.");
+const actionErrors = (...refusals: ErrorCase[]) =>
+  adminWriteErrors(failures.jsonBody, [notFound, notCurrent, ...refusals]);
+
+const DAY_MS = 86_400_000;
 
 /** `/api/admin/subscriptions/…`: filter subscriptions and act on one at Stripe. */
-export function subscriptionsRoutes(_app: App, _deps: AppDeps): void {}
+export function subscriptionsRoutes(app: App, deps: AppDeps): void {
+  const billing = { ...billingDepsOf(deps), logger: deps.logger };
+  const db = deps.database.db;
+
+  app.get(
+    "/api/admin/subscriptions/",
+    {
+      schema: {
+        ...base,
+        operationId: "admin_subscriptions_list",
+        summary: "Every user's subscriptions, newest first, by status, plan and creation time.",
+        querystring: SubscriptionQuery,
+        response: {
+          200: described("A page of subscriptions.", StaffSubscriptionPage),
+          ...adminErrors(failures.fields, failures.page),
+        },
+      },
+    },
+    async (request) => {
+      const { status, plan, created_after, created_before } = request.query;
+      const at = pageRequest(request.query);
+      const result = await listSubscriptionsForStaff(
+        db,
+        {
+          status,
+          planId: plan,
+          createdAfter: created_after ? new Date(created_after) : undefined,
+          createdBefore: created_before ? new Date(created_before) : undefined,
+        },
+        at,
+      );
+      return paginated(request, at, result.count, result.subscriptions);
+    },
+  );
+
+  app.get(
+    "/api/admin/subscriptions/:id/",
+    {
+      schema: {
+        ...base,
+        operationId: "admin_subscriptions_read",
+        summary: "One subscription, by our id or Stripe's.",
+        params: SubscriptionParams,
+        response: {
+          200: described("The subscription.", StaffSubscription),
+          ...adminErrors([notFound]),
+        },
+      },
+    },
+    async (request) => subscriptionForStaff(db, request.params.id),
+  );
+
+  app.post(
+    "/api/admin/subscriptions/:id/cancel/",
+    {
+      schema: {
+        ...base,
+        operationId: "admin_subscriptions_cancel",
+        summary: "Cancel at the period end (default) or now, as the user's own cancel does.",
+        params: SubscriptionParams,
+        body: StaffCancelBody,
+        response: {
+          200: described("The subscription after the cancellation.", StaffSubscription),
+          ...actionErrors(businessFailure(400, "Stripe refused the cancellation.")),
+        },
+      },
+      config: { optionalBody: true },
+    },
+    async (request) => cancelForStaff(billing, request.params.id, request.body.at_period_end),
+  );
+
+  app.post(
+    "/api/admin/subscriptions/:id/extend-trial/",
+    {
+      schema: {
+        ...base,
+        operationId: "admin_subscriptions_extend_trial",
+        summary:
+          "Move a running trial's end later (Stripe's trial_end): by `days`, or to `trial_end`.",
+        params: SubscriptionParams,
+        body: ExtendTrialBody,
+        response: {
+          200: described("The subscription with its new trial end.", StaffSubscription),
+          ...actionErrors(
+            businessFailure(400, "Not in trial, the new end is not later, or Stripe refused."),
+          ),
+        },
+      },
+    },
+    async (request) => {
+      const { days, trial_end } = request.body;
+      if ((days === undefined) === (trial_end === undefined)) {
+        throw fieldError("non_field_errors", "Give exactly one of days and trial_end.");
+      }
+      let end: Date;
+      if (trial_end !== undefined) end = new Date(trial_end);
+      else {
+        const current = await subscriptionForStaff(db, request.params.id);
+        const from = current.trial_end ? Date.parse(current.trial_end) : Date.now();
+        end = new Date(from + (days ?? 0) * DAY_MS);
+      }
+      return extendTrial(billing, request.params.id, end);
+    },
+  );
+
+  app.post(
+    "/api/admin/subscriptions/:id/grant-free-period/",
+    {
+      schema: {
+        ...base,
+        operationId: "admin_subscriptions_grant_free_period",
+        summary: "Give N free months: a 100 %-off coupon repeating N months on the subscription.",
+        description:
+          "The billing cycle, status and card stay; the invoices of those months are issued at " +
+          "zero; discounts the subscription had are kept and apply again afterwards. Monthly plans only.",
+        params: SubscriptionParams,
+        body: FreePeriodBody,
+        response: {
+          200: described("The subscription with its discount.", StaffSubscription),
+          ...actionErrors(businessFailure(400, "Not a monthly plan, ended, or Stripe refused.")),
+        },
+      },
+    },
+    async (request) => grantFreePeriod(billing, request.params.id, request.body.months),
+  );
+
+  app.post(
+    "/api/admin/subscriptions/:id/change-plan/",
+    {
+      schema: {
+        ...base,
+        operationId: "admin_subscriptions_change_plan",
+        summary: "Change the plan or seats for the user, by the user's own change rules.",
+        params: SubscriptionParams,
+        body: StaffChangeBody,
+        response: {
+          200: described("Changed, scheduled, or waiting for the customer.", ChangeOutcome),
+          ...actionErrors(
+            businessFailure(400, "The change is refused (same plan, seats out of range, …)."),
+            businessFailure(402, "The proration charge was declined: nothing changed."),
+          ),
+        },
+      },
+    },
+    async (request) => {
+      const { outcome, subscription } = await changePlanForStaff(
+        billing,
+        request.params.id,
+        request.body as { plan_id: string; quantity?: number; when?: "now" | "period_end" },
+      );
+      return { status: outcome, subscription };
+    },
+  );
+}

@@ -1,5 +1,131 @@
+import { requireUser, resendVerification, searchUsers } from "../accounts/index.ts";
 import type { AppDeps } from "../platform/feature.ts";
+import { businessFailure, failures } from "../platform/http/error-schemas.ts";
+import { described } from "../platform/http/openapi.ts";
+import { pageRequest, paginated } from "../platform/http/pagination.ts";
 import type { App } from "../platform/http/types.ts";
+import { adminErrors, adminWriteErrors } from "./staff-guard.ts";
+import {
+  ResendEmailBody,
+  ResendResult,
+  StaffUser,
+  StaffUserPage,
+  UserDetail,
+  UserParams,
+  UserQuery,
+} from "./users-schemas.ts";
+import {
+  requireUserById,
+  resendEmailCopy,
+  setActive,
+  staffUserBody,
+  userDetail,
+} from "./users-service.ts";
+
+const base = { tags: ["admin"], security: [{ bearerAuth: [] }] };
+const noUser = businessFailure(404, "No such user.");
 
 /** `/api/admin/users/…`: find a customer, read everything about them, act on the account. */
-export function usersRoutes(_app: App, _deps: AppDeps): void {}
+export function usersRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
+
+  app.get(
+    "/api/admin/users/",
+    {
+      schema: {
+        ...base,
+        operationId: "admin_users_list",
+        summary: "Find users by email, username, name, Stripe customer id or id; newest first.",
+        querystring: UserQuery,
+        response: {
+          200: described("A page of users.", StaffUserPage),
+          ...adminErrors(failures.fields, failures.page),
+        },
+      },
+    },
+    async (request) => {
+      const at = pageRequest(request.query);
+      const found = await searchUsers(db, request.query.search, at);
+      return paginated(request, at, found.count, found.users.map(staffUserBody));
+    },
+  );
+
+  app.get(
+    "/api/admin/users/:id/",
+    {
+      schema: {
+        ...base,
+        operationId: "admin_users_read",
+        summary:
+          "A user with their subscriptions, invoices, payments, emails, sessions and audit trail.",
+        params: UserParams,
+        response: {
+          200: described("The user and their history.", UserDetail),
+          ...adminErrors(failures.fields, [noUser]),
+        },
+      },
+    },
+    async (request) => userDetail(db, request.params.id),
+  );
+
+  for (const active of [true, false]) {
+    const verb = active ? "activate" : "deactivate";
+    app.post(
+      `/api/admin/users/:id/${verb}/`,
+      {
+        schema: {
+          ...base,
+          operationId: `admin_users_${verb}`,
+          summary: active
+            ? "Let a deactivated user sign in again (their old sessions stay ended)."
+            : "Lock a user out now: every token stops working and every session ends.",
+          params: UserParams,
+          response: {
+            200: described("The user.", StaffUser),
+            ...adminWriteErrors(failures.jsonBody, [
+              noUser,
+              active
+                ? businessFailure(409, "The account is deleted.")
+                : businessFailure(400, "Staff cannot deactivate themselves."),
+            ]),
+          },
+        },
+      },
+      async (request) =>
+        staffUserBody(await setActive(db, requireUser(request).id, request.params.id, active)),
+    );
+  }
+
+  app.post(
+    "/api/admin/users/:id/resend-email/",
+    {
+      schema: {
+        ...base,
+        operationId: "admin_users_resend_email",
+        summary: "Send a new verification email, or one of the user's emails again (`email_id`).",
+        params: UserParams,
+        body: ResendEmailBody,
+        response: {
+          202: described("Queued.", ResendResult),
+          ...adminWriteErrors(failures.jsonBody, [
+            noUser,
+            businessFailure(404, "The user has no email with that id."),
+            businessFailure(400, "The address is already verified (a verification email)."),
+          ]),
+        },
+      },
+      config: { optionalBody: true },
+    },
+    async (request, reply) => {
+      const user = await requireUserById(db, request.params.id);
+      reply.code(202);
+      const { email_id } = request.body;
+      if (email_id) {
+        const copy = await resendEmailCopy(deps, user.id, email_id);
+        return { message: "Email queued again.", email_id: copy };
+      }
+      await resendVerification({ db, jobs: deps.jobs, config: deps.config }, user);
+      return { message: "Verification email queued.", email_id: null };
+    },
+  );
+}

@@ -15,10 +15,20 @@ import { handleEvents } from "./stripe-events.ts";
 import { subscriptionStatusOf } from "./subscription-queries.ts";
 import { checkWebhookEndpoints } from "./webhook-endpoint-check.ts";
 
+export { billingDepsOf } from "./billing-deps.ts";
 // For the staff admin API (src/admin/): metrics, payments, refunds and the plan catalog.
-export { Entitlements as EntitlementsSchema, Plan as PlanSchema } from "./billing-schemas.ts";
+export {
+  Entitlements as EntitlementsSchema,
+  Payment,
+  Plan as PlanSchema,
+  Subscription,
+  SubscriptionStatus,
+} from "./billing-schemas.ts";
 export { computeBusinessMetrics, WINDOW_DAYS } from "./business-metrics.ts";
+export { Invoice } from "./hosted-schemas.ts";
+export { invoiceBody, listInvoices } from "./invoices-service.ts";
 export { currencyExponent, formatMinor } from "./money.ts";
+export { listPayments, paymentBody } from "./payments-service.ts";
 export {
   type CatalogEdit,
   createCatalogPlan,
@@ -42,8 +52,21 @@ export {
   type StaffPaymentFilter,
   staffPaymentBody,
 } from "./staff-payments.ts";
+export {
+  actionableSubscription,
+  cancelForStaff,
+  changePlanForStaff,
+  countFailedPayments,
+  extendTrial,
+  grantFreePeriod,
+  listSubscriptionsForStaff,
+  type StaffSubscriptionBody,
+  type SubscriptionFilter,
+  subscriptionForStaff,
+} from "./staff-service.ts";
 export { openStripe } from "./stripe-client.ts";
 export { receiveStripeEvent, stripeWebhookSource } from "./stripe-webhook-source.ts";
+export { subscriptionStatus } from "./subscriptions-service.ts";
 
 /**
  * What Stripe events mean to billing, as the webhook ledger runs them (src/features.ts injects it):

@@ -395,7 +395,11 @@ export async function settleOpenSubscriptions(
 
 const CANCELLABLE = new Set(["active", "trialing", "past_due"]);
 
-async function writeBack(deps: BillingDeps, snapshot: Snapshot): Promise<SubscriptionBody> {
+/**
+ * Writes what Stripe answered to a change into the projection, as the webhook of that change will
+ * again (the later read wins), with the emails it reveals; returns the row's body.
+ */
+export async function writeBack(deps: BillingDeps, snapshot: Snapshot): Promise<SubscriptionBody> {
   const applied = await deps.db.transaction((tx) => applyAndQueueCancellations(tx, deps, snapshot));
   return appliedBody(deps.db, applied);
 }

@@ -33,6 +33,7 @@ export {
   type IncomingEvent,
   type Verifier,
 } from "./webhook-source.ts";
+export { countEventsByStatus } from "./webhook-stats.ts";
 
 /**
  * The webhook ledger, for one sender of signed events: intake at POST /api/webhooks/<name>/

@@ -28,7 +28,13 @@ function adminRoutes() {
 
 test("the route table has admin routes of users, subscriptions and the overview", () => {
   const urls = new Set(adminRoutes().map((r) => r.url));
-  for (const url of ["/api/admin/overview/"]) {
+  for (const url of [
+    "/api/admin/users/",
+    "/api/admin/users/:id/",
+    "/api/admin/subscriptions/",
+    "/api/admin/subscriptions/:id/cancel/",
+    "/api/admin/overview/",
+  ]) {
     assert.ok(urls.has(url), `${url} is registered`);
   }
 });
