@@ -205,12 +205,3 @@ export function cell(value, key = "") {
   if (typeof value === "object") return h("code", {}, JSON.stringify(value));
   return String(value);
 }
-
-/** Columns for rows of a shape the page does not name: `keys`, else the first row's own. */
-export function autoColumns(rows, keys) {
-  const names = keys ?? Object.keys(rows?.[0] ?? {});
-  return names.map((key) => ({
-    label: key.replaceAll("_", " "),
-    value: (row) => cell(row[key], key),
-  }));
-}

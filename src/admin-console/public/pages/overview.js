@@ -1,55 +1,85 @@
 import { get } from "../api.js";
-import { autoColumns, cell, h, link, section, table } from "../ui.js";
+import { h, link, money, section, table, when } from "../ui.js";
 
-/** A number or money figure as a card; a group of them (`counts`) as a row of cards. */
-function cards(entries) {
-  return h(
+const card = (label, value, attrs = {}) =>
+  h(
     "div",
-    { class: "cards" },
-    entries.map(([key, value]) =>
-      h(
-        "div",
-        { class: "card", "data-metric": key },
-        h("span", { class: "metric" }, cell(value, key)),
-        h("span", {}, key.replaceAll("_", " ")),
-      ),
-    ),
+    { class: "card", ...attrs },
+    h("span", { class: "metric" }, String(value)),
+    h("span", {}, label),
   );
-}
-
-const scalar = (value) => value === null || typeof value !== "object";
 
 /**
- * The business metrics (GET /api/admin/overview/): figures as cards, groups of figures (counts by
- * status) as rows of cards, and lists (recent failures) as tables.
+ * The business metrics and what failed (GET /api/admin/overview/): MRR per currency, trials,
+ * churn and payment recovery over the window, subscriptions by status and plan, and the failures
+ * to act on, each linking to the page that acts on it.
  */
 export async function overviewPage() {
-  const data = await get("/api/admin/overview/");
-  const entries = Object.entries(data ?? {});
-  const figures = entries.filter(([, v]) => scalar(v));
-  const groups = entries.filter(([, v]) => v && typeof v === "object" && !Array.isArray(v));
-  const lists = entries.filter(([, v]) => Array.isArray(v));
+  const { metrics, failures } = await get("/api/admin/overview/");
+  const window = `last ${metrics.window_days} days`;
+  const events = failures.webhook_events;
+  const deadJobs = failures.dead_jobs.reduce((sum, q) => sum + q.count, 0);
   return {
     title: "Overview",
     body: [
-      figures.length ? cards(figures) : null,
-      groups.map(([key, value]) =>
-        section(
-          key.replaceAll("_", " "),
-          cards(Object.entries(value).filter(([, v]) => scalar(v))),
+      h("p", { class: "empty" }, `Computed ${when(metrics.computed_at)}.`),
+      h(
+        "div",
+        { class: "cards", id: "metrics" },
+        metrics.mrr.length === 0
+          ? card("MRR", "0")
+          : metrics.mrr.map((m) =>
+              card(`MRR (${m.currency.toUpperCase()})`, money(m.amount, m.currency)),
+            ),
+        card(
+          `Trials converted (${window})`,
+          `${metrics.trials.converted} of ${metrics.trials.ended}`,
+        ),
+        card(`Churned (${window})`, metrics.churned),
+        card(
+          `Payments recovered (${window})`,
+          `${metrics.recovery.recovered} of ${metrics.recovery.failed}`,
         ),
       ),
-      lists.map(([key, rows]) =>
-        section(key.replaceAll("_", " "), table(key.replaceAll("_", " "), autoColumns(rows), rows)),
+      section(
+        "Recent failures",
+        h(
+          "div",
+          { class: "cards", id: "failures" },
+          card(`Failed payments (${window})`, failures.failed_payments),
+          h(
+            "div",
+            { class: "card" },
+            h("span", { class: "metric" }, String(events.failed)),
+            link("#/webhooks?status=failed", "Failed webhook events"),
+            h("span", {}, ` (${events.retrying} retrying, ${events.pending} pending)`),
+          ),
+          h(
+            "div",
+            { class: "card" },
+            h("span", { class: "metric" }, String(failures.failed_emails)),
+            link("#/failures", "Failed emails"),
+          ),
+          h(
+            "div",
+            { class: "card" },
+            h("span", { class: "metric" }, String(deadJobs)),
+            link("#/failures", "Dead-lettered jobs"),
+          ),
+        ),
       ),
-      h(
-        "p",
-        {},
-        "Failures to act on: ",
-        link("#/webhooks?status=failed", "failed webhook events"),
-        ", ",
-        link("#/failures", "failed jobs and emails"),
-        ".",
+      section(
+        "Subscriptions",
+        table(
+          "Subscriptions by status and plan",
+          [
+            { label: "Status", value: (r) => link(`#/subscriptions?status=${r.status}`, r.status) },
+            { label: "Plan", value: (r) => r.plan },
+            { label: "Count", value: (r) => String(r.count) },
+          ],
+          metrics.subscriptions,
+          { empty: "No subscriptions yet." },
+        ),
       ),
     ],
   };

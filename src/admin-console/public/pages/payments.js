@@ -14,12 +14,11 @@ export async function paymentsPage({ query, go, refresh }) {
       h("option", { value: s, selected: s === status }, s || "Any status"),
     ),
   );
-  const rows = data.results.map((p) => ({ ...p }));
   return {
     title: "Payments",
     body: [
       filterForm("#/payments", go, [["Status", select]], "Filter"),
-      paymentsTable(rows, refresh),
+      paymentsTable(data.results, refresh, { customers: true }),
       pager(data, page, (p) => go("#/payments", { status, page: p })),
       h(
         "p",

@@ -7,6 +7,7 @@ import {
   h,
   money,
   notify,
+  pager,
   section,
   table,
 } from "../ui.js";
@@ -140,9 +141,10 @@ function deactivateButton(plan, refresh) {
 }
 
 /** GET /api/admin/plans/: every plan, active or not, with create, edit, deactivate and sync. */
-export async function plansPage({ refresh }) {
-  const data = await get("/api/admin/plans/");
-  const plans = Array.isArray(data) ? data : (data.results ?? []);
+export async function plansPage({ query, go, refresh }) {
+  const page = Math.max(1, Number(query.get("page")) || 1);
+  const data = await get("/api/admin/plans/", { query: { page } });
+  const plans = data.results;
   return {
     title: "Plans",
     body: [
@@ -153,7 +155,9 @@ export async function plansPage({ refresh }) {
           "Sync from Stripe",
           async () => {
             const result = await mutate("sync-plans", "POST", "/api/admin/plans/sync/");
-            notify(result?.message ?? "Plans synced from Stripe.");
+            notify(
+              `${result.synced.length} plans synced, ${result.deactivated} deactivated, ${result.skipped.length} skipped.`,
+            );
             refresh();
           },
           { class: "secondary", id: "sync-plans" },
@@ -176,8 +180,9 @@ export async function plansPage({ refresh }) {
           },
         ],
         plans,
-        { empty: "No plans yet." },
+        { empty: "No plans yet.", rowClass: () => "plan" },
       ),
+      pager(data, page, (p) => go("#/plans", { page: p })),
       section("New plan", createForm(refresh)),
     ],
   };

@@ -15,7 +15,7 @@ import {
   table,
   when,
 } from "../ui.js";
-import { filterForm, paymentsTable } from "./users.js";
+import { filterForm, invoicesTable, paymentsTable } from "./users.js";
 
 const STATUSES = [
   "",
@@ -37,17 +37,26 @@ const select = (name, options, selected) =>
 
 /** Every plan, for the plan filter and the change-plan dialog. */
 async function allPlans() {
-  const data = await get("/api/admin/plans/");
-  return Array.isArray(data) ? data : (data.results ?? []);
+  const plans = [];
+  for (let page = 1; ; page += 1) {
+    const data = await get("/api/admin/plans/", { query: { page } });
+    plans.push(...data.results);
+    if (!data.next) return plans;
+  }
 }
 
 /** GET /api/admin/subscriptions/?status=&plan=&page=. */
 export async function subscriptionsPage({ query, go }) {
   const status = query.get("status") ?? "";
   const plan = query.get("plan") ?? "";
+  const from = query.get("from") ?? "";
+  const to = query.get("to") ?? "";
   const page = Math.max(1, Number(query.get("page")) || 1);
+  const filters = { status, plan, from, to };
   const [data, plans] = await Promise.all([
-    get("/api/admin/subscriptions/", { query: { status, plan, page } }),
+    get("/api/admin/subscriptions/", {
+      query: { status, plan, page, created_after: dayStart(from), created_before: dayStart(to) },
+    }),
     allPlans(),
   ]);
   return {
@@ -73,12 +82,13 @@ export async function subscriptionsPage({ query, go }) {
         "Subscriptions",
         [
           {
-            label: "Customer",
+            label: "Subscription",
             value: (s) =>
-              link(`#/subscriptions/${s.id}`, s.user?.email ?? s.user_email ?? s.id, {
+              link(`#/subscriptions/${s.id}`, s.stripe_subscription_id, {
                 class: "subscription-link",
               }),
           },
+          { label: "Customer", value: (s) => link(`#/users/${s.user_id}`, s.stripe_customer_id) },
           { label: "Plan", value: (s) => s.plan?.name ?? "" },
           { label: "Status", value: (s) => badge(s.status) },
           { label: "Period ends", value: (s) => when(s.current_period_end) },
@@ -87,7 +97,7 @@ export async function subscriptionsPage({ query, go }) {
         data.results,
         { empty: "No subscription matches these filters." },
       ),
-      pager(data, page, (p) => go("#/subscriptions", { status, plan, page: p })),
+      pager(data, page, (p) => go("#/subscriptions", { ...filters, page: p })),
     ],
   };
 }
@@ -123,7 +133,9 @@ function actions(sub, plans, refresh) {
           confirm: "Cancel now",
         });
         if (!ok) return;
-        await post("cancel-now", "/api/admin/subscriptions/{id}/cancel/", { at_period_end: false });
+        await post("cancel-now", "/api/admin/subscriptions/{id}/cancel/", {
+          at_period_end: false,
+        });
         notify("Subscription canceled.");
         refresh();
       },
@@ -188,7 +200,7 @@ function actions(sub, plans, refresh) {
         const choice = select(
           "plan_id",
           plans
-            .filter((p) => p.id !== sub.plan?.id)
+            .filter((p) => p.id !== sub.plan?.id && p.is_active !== false)
             .map((p) => [p.id, `${p.name} (${money(p.amount, p.currency)}/${p.interval})`]),
         );
         const answer = await confirmAction({
@@ -196,13 +208,33 @@ function actions(sub, plans, refresh) {
           message: `Now on ${sub.plan?.name ?? "no plan"}. The change is prorated as the customer's own would be.`,
           confirm: "Change plan",
           danger: false,
-          fields: [field("New plan", choice)],
+          fields: [
+            field("New plan", choice),
+            field(
+              "When",
+              select("when", [
+                ["", "As the customer's own change would (upgrade now, downgrade at period end)"],
+                ["now", "Now, prorated"],
+                ["period_end", "At the end of the period"],
+              ]),
+            ),
+          ],
         });
         if (!answer?.plan_id) return;
-        await post("change-plan", "/api/admin/subscriptions/{id}/change-plan/", {
-          plan_id: answer.plan_id,
-        });
-        notify("Plan changed.");
+        const body = { plan_id: answer.plan_id, ...(answer.when ? { when: answer.when } : {}) };
+        const result = await post(
+          "change-plan",
+          "/api/admin/subscriptions/{id}/change-plan/",
+          body,
+        );
+        notify(
+          {
+            changed: "Plan changed.",
+            scheduled: "Plan change scheduled for the end of the period.",
+            requires_action:
+              "The proration charge needs the customer's 3-D Secure; the plan stays until they confirm it.",
+          }[result.status] ?? "Plan change sent.",
+        );
         refresh();
       },
       { class: "secondary", id: "change-plan" },
@@ -210,45 +242,40 @@ function actions(sub, plans, refresh) {
   );
 }
 
-/** GET /api/admin/subscriptions/{id}/: the subscription, its customer and payments, and actions. */
+/**
+ * GET /api/admin/subscriptions/{id}/ and its customer's page (for the email, payments and
+ * invoices): the subscription, what can be done to it, and its money.
+ */
 export async function subscriptionPage({ id, refresh }) {
-  const [data, plans] = await Promise.all([
+  const [sub, plans] = await Promise.all([
     get("/api/admin/subscriptions/{id}/", { path: { id } }),
     allPlans(),
   ]);
-  const sub = data.subscription ?? data;
-  const user = data.user ?? sub.user;
+  const customer = await get("/api/admin/users/{id}/", { path: { id: sub.user_id } });
   return {
-    title: `Subscription: ${user?.email ?? sub.plan?.name ?? id}`,
+    title: `Subscription of ${customer.user.email}`,
     body: [
       facts([
-        ["Customer", user ? link(`#/users/${user.id}`, user.email) : null],
+        ["Customer", link(`#/users/${customer.user.id}`, customer.user.email, { id: "customer" })],
         ["Plan", sub.plan?.name],
         ["Status", h("span", { id: "subscription-status" }, badge(sub.status))],
+        ["Trial started", when(sub.trial_start)],
         ["Trial ends", h("span", { id: "trial-end" }, when(sub.trial_end))],
         ["Current period", `${when(sub.current_period_start)} → ${when(sub.current_period_end)}`],
         ["Cancels at period end", cell(sub.cancel_at_period_end)],
         ["Canceled at", when(sub.canceled_at)],
-        ["Discount", sub.discount ? cell(sub.discount) : null],
+        ["Ended at", when(sub.ended_at)],
+        [
+          "Discount",
+          sub.discount
+            ? `${sub.discount.percent_off ? `${sub.discount.percent_off} %` : money(sub.discount.amount_off, sub.discount.currency)} off${sub.discount.ends_at ? ` until ${when(sub.discount.ends_at)}` : ""}`
+            : null,
+        ],
         ["Stripe id", h("code", {}, sub.stripe_subscription_id)],
       ]),
       actions(sub, plans, refresh),
-      section("Payments", paymentsTable(data.payments ?? [], refresh)),
-      data.invoices
-        ? section(
-            "Invoices",
-            table(
-              "Invoices",
-              [
-                { label: "Number", value: (i) => i.number ?? i.id },
-                { label: "Status", value: (i) => badge(i.status) },
-                { label: "Total", value: (i) => money(i.total ?? i.amount_due, i.currency) },
-                { label: "Date", value: (i) => when(i.created_at ?? i.created) },
-              ],
-              data.invoices,
-            ),
-          )
-        : null,
+      section("Payments", paymentsTable(customer.payments, refresh)),
+      section("Invoices of this customer", invoicesTable(customer.invoices)),
     ],
   };
 }

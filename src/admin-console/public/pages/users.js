@@ -1,7 +1,6 @@
 import { get, mutate } from "../api.js";
 import {
   actionButton,
-  autoColumns,
   badge,
   cell,
   confirmAction,
@@ -52,10 +51,14 @@ export async function usersPage({ query, go }) {
             value: (u) => link(`#/users/${u.id}`, u.email, { class: "user-link" }),
           },
           { label: "Name", value: (u) => [u.first_name, u.last_name].filter(Boolean).join(" ") },
-          { label: "Subscription", value: (u) => badge(u.subscription_status ?? "inactive") },
+          {
+            label: "Customer",
+            value: (u) => (u.stripe_customer_id ? h("code", {}, u.stripe_customer_id) : ""),
+          },
           { label: "Active", value: (u) => cell(u.is_active) },
           { label: "Staff", value: (u) => cell(u.is_staff) },
-          { label: "Joined", value: (u) => when(u.date_joined ?? u.created_at) },
+          { label: "Joined", value: (u) => when(u.created_at) },
+          { label: "Last sign-in", value: (u) => when(u.last_login) },
         ],
         data.results,
         {
@@ -103,7 +106,7 @@ function resend(user, email) {
     async () => {
       await mutate(what, "POST", "/api/admin/users/{id}/resend-email/", {
         path: { id: user.id },
-        body: email ? { email_id: email.id } : { template: "verification" },
+        body: email ? { email_id: email.id } : {},
       });
       notify("Email queued.");
     },
@@ -111,11 +114,27 @@ function resend(user, email) {
   );
 }
 
+/** The current subscription (or its status alone when there is none) with a link to act on it. */
+function subscriptionCard(sub) {
+  if (!sub?.id)
+    return h("p", { class: "empty" }, `No subscription (${sub?.status ?? "inactive"}).`);
+  return h(
+    "div",
+    { class: "card", id: "subscription" },
+    facts([
+      ["Plan", sub.plan?.name],
+      ["Status", badge(sub.status)],
+      ["Period ends", when(sub.current_period_end)],
+      ["Cancels at period end", cell(sub.cancel_at_period_end)],
+    ]),
+    h("p", {}, link(`#/subscriptions/${sub.id}`, "Open subscription", { id: "open-subscription" })),
+  );
+}
+
 /** GET /api/admin/users/{id}/: the user with their subscription, money, emails, sessions, audit. */
 export async function userPage({ id, refresh }) {
   const data = await get("/api/admin/users/{id}/", { path: { id } });
-  const user = data.user ?? data;
-  const sub = data.subscription;
+  const user = data.user;
   return {
     title: user.email,
     body: [
@@ -127,10 +146,11 @@ export async function userPage({ id, refresh }) {
           "Stripe customer",
           user.stripe_customer_id ? h("code", {}, user.stripe_customer_id) : null,
         ],
-        ["Active", cell(user.is_active)],
+        ["Active", h("span", { id: "user-active" }, cell(user.is_active))],
         ["Email verified", cell(user.email_verified)],
         ["Staff", cell(user.is_staff)],
-        ["Joined", when(user.date_joined ?? user.created_at)],
+        ["Joined", when(user.created_at)],
+        ["Last sign-in", when(user.last_login)],
       ]),
       h(
         "div",
@@ -138,34 +158,26 @@ export async function userPage({ id, refresh }) {
         activation(user, refresh),
         user.email_verified ? null : resend(user),
       ),
-      section(
-        "Subscription",
-        sub
-          ? h(
-              "div",
-              { class: "card", id: "subscription" },
-              facts([
-                ["Plan", sub.plan?.name],
-                ["Status", badge(sub.status)],
-                ["Period ends", when(sub.current_period_end)],
-                ["Cancels at period end", cell(sub.cancel_at_period_end)],
-              ]),
-              h(
-                "p",
-                {},
-                link(`#/subscriptions/${sub.id}`, "Open subscription", { id: "open-subscription" }),
-              ),
-            )
-          : h("p", { class: "empty" }, "No subscription."),
-      ),
-      section(
-        "Invoices",
-        table(
-          "Invoices",
-          autoColumns(data.invoices, ["number", "status", "total", "currency", "created_at"]),
-          data.invoices,
-        ),
-      ),
+      section("Subscription", subscriptionCard(data.subscription)),
+      data.subscriptions.length > 1
+        ? section(
+            "Earlier subscriptions",
+            table(
+              "Every subscription",
+              [
+                {
+                  label: "Plan",
+                  value: (s) => link(`#/subscriptions/${s.id}`, s.plan?.name ?? s.id),
+                },
+                { label: "Status", value: (s) => badge(s.status) },
+                { label: "Created", value: (s) => when(s.created_at) },
+                { label: "Ended", value: (s) => when(s.ended_at) },
+              ],
+              data.subscriptions,
+            ),
+          )
+        : null,
+      section("Invoices", invoicesTable(data.invoices)),
       section("Payments", paymentsTable(data.payments, refresh)),
       section(
         "Emails",
@@ -176,44 +188,105 @@ export async function userPage({ id, refresh }) {
             { label: "Template", value: (e) => e.template },
             { label: "Status", value: (e) => badge(e.status) },
             { label: "Sent", value: (e) => when(e.sent_at ?? e.created_at) },
+            { label: "Error", value: (e) => e.last_error ?? "" },
             { label: "Action", value: (e) => resend(user, e) },
           ],
           data.emails,
+          { empty: "No emails." },
         ),
       ),
-      section("Sessions", table("Sessions", autoColumns(data.sessions), data.sessions)),
-      section("Audit", table("Audit trail", autoColumns(data.audit), data.audit)),
+      section(
+        "Sessions",
+        table(
+          "Open sessions",
+          [
+            { label: "Device", value: (s) => s.user_agent },
+            { label: "IP", value: (s) => s.ip },
+            { label: "Signed in", value: (s) => when(s.created_at) },
+            { label: "Last used", value: (s) => when(s.last_used_at) },
+            { label: "Expires", value: (s) => when(s.expires_at) },
+          ],
+          data.sessions,
+          { empty: "No open sessions." },
+        ),
+      ),
+      section(
+        "Audit",
+        table(
+          "Audit trail",
+          [
+            { label: "When", value: (a) => when(a.created_at) },
+            { label: "What", value: (a) => a.kind },
+            {
+              label: "By",
+              value: (a) => [a.actor_kind, a.actor_id ? ` ${a.actor_id}` : ""].join(""),
+            },
+            { label: "Reason", value: (a) => a.reason ?? "" },
+            { label: "Change", value: (a) => h("code", {}, JSON.stringify(a.after)) },
+          ],
+          data.audit,
+          { empty: "Nothing audited yet." },
+        ),
+      ),
     ],
   };
 }
 
+export function invoicesTable(invoices) {
+  return table(
+    "Invoices",
+    [
+      { label: "Number", value: (i) => i.number ?? i.id },
+      { label: "Status", value: (i) => badge(i.status) },
+      { label: "Total", value: (i) => money(i.total, i.currency) },
+      { label: "Paid", value: (i) => money(i.amount_paid, i.currency) },
+      { label: "Reason", value: (i) => i.billing_reason ?? "" },
+      { label: "Date", value: (i) => when(i.created_at) },
+    ],
+    invoices,
+    { empty: "No invoices." },
+  );
+}
+
+/** "4.50" in a currency whose amounts have `decimals` digits → 450 (minor units), or null. */
+export function minorUnits(text, decimals) {
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(String(text).trim());
+  if (!match || (match[2] ?? "").length > decimals) return null;
+  return Number(match[1]) * 10 ** decimals + Number((match[2] ?? "").padEnd(decimals, "0") || 0);
+}
+
 /**
- * Payments with a refund action: the whole amount, or part of it (asked in the dialog). The row
- * shows the API's status; a refund is recorded when Stripe's webhook comes back.
+ * Payments with a refund action: the whole amount, or part of it (asked in the dialog). Stripe
+ * makes the refund at once; the row shows it when Stripe's webhook comes back.
  */
-export function paymentsTable(payments, refresh) {
+export function paymentsTable(payments, refresh, { customers = false } = {}) {
   return table(
     "Payments",
     [
       { label: "Date", value: (p) => when(p.created_at) },
+      customers
+        ? { label: "Customer", value: (p) => link(`#/users/${p.user_id}`, "Open customer") }
+        : null,
       { label: "Amount", value: (p) => money(p.amount, p.currency) },
       { label: "Status", value: (p) => badge(p.status) },
       {
         label: "Refunded",
-        value: (p) => money(p.amount_refunded ?? p.refunded_amount, p.currency),
+        value: (p) => (p.amount_refunded ? money(p.amount_refunded, p.currency) : ""),
       },
       { label: "Description", value: (p) => p.description },
       {
         label: "Action",
         value: (p) => (p.status === "succeeded" ? refundButton(p, refresh) : ""),
       },
-    ],
+    ].filter(Boolean),
     payments,
-    { rowClass: () => "payment", empty: "No payments." },
+    { rowClass: (p) => `payment payment-${p.status}`, empty: "No payments." },
   );
 }
 
 function refundButton(payment, refresh) {
+  const decimals = (String(payment.amount).split(".")[1] ?? "").length;
+  const currency = String(payment.currency).toUpperCase();
   return actionButton(
     "Refund",
     async () => {
@@ -221,26 +294,29 @@ function refundButton(payment, refresh) {
         name: "amount",
         inputmode: "decimal",
         placeholder: payment.amount,
-        pattern: "^\\d+(\\.\\d+)?$",
       });
       const answer = await confirmAction({
         title: "Refund this payment?",
-        message: `${money(payment.amount, payment.currency)} paid ${when(payment.created_at)}. Leave the amount empty to refund it all.`,
+        message: `${money(payment.amount, payment.currency)} paid ${when(payment.created_at)}. Leave the amount empty to refund everything not refunded yet.`,
         confirm: "Refund",
-        fields: [field(`Amount (${String(payment.currency).toUpperCase()}, optional)`, amount)],
+        fields: [field(`Amount in ${currency} (optional)`, amount)],
       });
       if (!answer) return;
-      const body = answer.amount ? { amount: answer.amount } : {};
-      await mutate(
-        `refund:${payment.id}:${answer.amount ?? ""}`,
+      let body = {};
+      if (answer.amount) {
+        const minor = minorUnits(answer.amount, decimals);
+        if (!minor) throw new Error(`“${answer.amount}” is not an amount in ${currency}.`);
+        body = { amount: minor };
+      }
+      const refund = await mutate(
+        `refund:${payment.id}:${body.amount ?? "all"}`,
         "POST",
         "/api/admin/payments/{id}/refund/",
-        {
-          path: { id: payment.id },
-          body,
-        },
+        { path: { id: payment.id }, body },
       );
-      notify("Refund requested; it shows once Stripe confirms it.");
+      notify(
+        `Refunded ${money(refund.amount, refund.currency)} (${refund.status}); it shows here once Stripe's webhook confirms it.`,
+      );
       refresh();
     },
     {

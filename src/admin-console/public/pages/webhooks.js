@@ -1,8 +1,8 @@
 import { get, mutate } from "../api.js";
 import {
   actionButton,
-  autoColumns,
   badge,
+  cell,
   confirmAction,
   facts,
   h,
@@ -15,7 +15,7 @@ import {
 } from "../ui.js";
 import { filterForm } from "./users.js";
 
-const STATUSES = ["", "pending", "processed", "failed", "ignored"];
+const STATUSES = ["", "pending", "processed", "ignored", "retrying", "failed"];
 
 /** GET /api/admin/webhooks/events/?type=&status=&page=. */
 export async function webhooksPage({ query, go, refresh }) {
@@ -76,9 +76,9 @@ export async function webhooksPage({ query, go, refresh }) {
           },
           { label: "Type", value: (e) => e.type },
           { label: "Status", value: (e) => badge(e.status) },
-          { label: "Attempts", value: (e) => String(e.attempts ?? "") },
-          { label: "Received", value: (e) => when(e.received_at ?? e.created_at) },
-          { label: "Error", value: (e) => e.error ?? e.last_error ?? "" },
+          { label: "Attempts", value: (e) => String(e.attempts) },
+          { label: "Received", value: (e) => when(e.received_at) },
+          { label: "Last error", value: (e) => e.last_error ?? "" },
         ],
         data.results,
         { empty: "No event matches these filters.", rowClass: () => "event" },
@@ -88,21 +88,21 @@ export async function webhooksPage({ query, go, refresh }) {
   };
 }
 
-/** GET /api/admin/webhooks/events/{id}/: the event, its attempts and errors, and a replay. */
+/** GET /api/admin/webhooks/events/{id}/: the event, its processing jobs and errors, and a replay. */
 export async function webhookPage({ id, refresh }) {
-  const data = await get("/api/admin/webhooks/events/{id}/", { path: { id } });
-  const event = data.event ?? data;
-  const attempts = data.attempts ?? event.attempts_list ?? [];
+  const event = await get("/api/admin/webhooks/events/{id}/", { path: { id } });
   return {
-    title: `Event ${event.stripe_event_id ?? event.id}`,
+    title: `Event ${event.id}`,
     body: [
       facts([
         ["Type", event.type],
         ["Status", h("span", { id: "event-status" }, badge(event.status))],
-        ["Attempts", String(event.attempts ?? attempts.length)],
-        ["Received", when(event.received_at ?? event.created_at)],
+        ["Attempts", String(event.attempts)],
+        ["Created at Stripe", when(event.created)],
+        ["Received", when(event.received_at)],
         ["Processed", when(event.processed_at)],
-        ["Last error", event.error ?? event.last_error],
+        ["API version", event.api_version],
+        ["Last error", event.last_error],
       ]),
       h(
         "div",
@@ -111,7 +111,7 @@ export async function webhookPage({ id, refresh }) {
           "Replay event",
           async () => {
             await mutate(
-              `replay:${event.id}:${event.attempts ?? ""}`,
+              `replay:${event.id}:${event.attempts}`,
               "POST",
               "/api/admin/webhooks/events/{id}/replay/",
               {
@@ -123,13 +123,33 @@ export async function webhookPage({ id, refresh }) {
           },
           { id: "replay" },
         ),
+        actionButton("Reload", async () => refresh(), { class: "secondary", id: "reload" }),
       ),
-      Array.isArray(attempts)
-        ? section("Attempts", table("Attempts", autoColumns(attempts), attempts))
-        : null,
-      event.payload || data.payload
-        ? section("Payload", h("pre", {}, JSON.stringify(event.payload ?? data.payload, null, 2)))
-        : null,
+      section(
+        "Processing attempts",
+        table(
+          "Processing jobs",
+          [
+            { label: "Job", value: (j) => h("code", {}, j.id) },
+            { label: "Queue", value: (j) => j.queue },
+            { label: "State", value: (j) => badge(j.state) },
+            { label: "Retries", value: (j) => String(j.retry_count) },
+            { label: "Started", value: (j) => when(j.started_at) },
+            { label: "Completed", value: (j) => when(j.completed_at) },
+            { label: "Error", value: (j) => (j.error ? cell(j.error) : "") },
+          ],
+          event.jobs,
+          { empty: "No processing job is kept for this event." },
+        ),
+      ),
+      section(
+        "Payload",
+        h(
+          "pre",
+          { tabindex: "0", "aria-label": "Event payload" },
+          JSON.stringify(event.payload, null, 2),
+        ),
+      ),
     ],
   };
 }
