@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import { users } from "../../src/accounts/accounts-tables.ts";
+import type { App } from "../../src/app.ts";
 import type { Executor } from "../../src/platform/db/client.ts";
 import type { AppModule } from "../../src/platform/feature.ts";
 
@@ -29,4 +30,38 @@ export function routeRecorder(): { module: AppModule; routes: RecordedRoute[] } 
       });
     },
   };
+}
+
+export interface AdminCall {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies, asserted field by field
+  body: any;
+  headers: Record<string, unknown>;
+}
+
+/** A staff user of `app` and a caller of the admin API as them (optionally with an Idempotency-Key). */
+export async function staffCaller(
+  app: App,
+  db: Executor,
+  signUp: () => Promise<{ token: string; userId: string }>,
+) {
+  const staff = await signUp();
+  await makeStaff(db, staff.userId);
+  const call = async (
+    method: string,
+    url: string,
+    options: { body?: unknown; key?: string; token?: string } = {},
+  ): Promise<AdminCall> => {
+    const res = await app.inject({
+      method: method as "GET",
+      url,
+      headers: {
+        authorization: `Bearer ${options.token ?? staff.token}`,
+        ...(options.key ? { "idempotency-key": options.key } : {}),
+      },
+      ...(options.body === undefined ? {} : { payload: options.body as object }),
+    });
+    return { status: res.statusCode, body: res.body ? res.json() : null, headers: res.headers };
+  };
+  return { staff, call };
 }
