@@ -1,5 +1,5 @@
 import { Type } from "typebox";
-import { EntitlementsSchema, PlanSchema } from "../billing/index.ts";
+import { EntitlementsSchema, Plan as PlanSchema } from "../billing/index.ts";
 import type { AppDeps } from "../platform/feature.ts";
 import { businessFailure, failures } from "../platform/http/error-schemas.ts";
 import { Nullable } from "../platform/http/nullable.ts";

@@ -8,7 +8,7 @@ import {
   findPlan,
   listAllPlans,
   type NewCatalogPlan,
-  type Plan,
+  type PlanRow as Plan,
   type PlanBody,
   planBody,
   syncPlans,

@@ -15,12 +15,12 @@ import { handleEvents } from "./stripe-events.ts";
 import { subscriptionStatusOf } from "./subscription-queries.ts";
 import { checkWebhookEndpoints } from "./webhook-endpoint-check.ts";
 
+// For the staff admin API (src/admin/).
 export { billingDepsOf } from "./billing-deps.ts";
-// For the staff admin API (src/admin/): metrics, payments, refunds and the plan catalog.
 export {
   Entitlements as EntitlementsSchema,
   Payment,
-  Plan as PlanSchema,
+  Plan,
   Subscription,
   SubscriptionStatus,
 } from "./billing-schemas.ts";
@@ -39,7 +39,7 @@ export {
   deactivatePlan,
   findPlan,
   listAllPlans,
-  type Plan,
+  type Plan as PlanRow,
   type PlanBody,
   planBody,
   syncPlans,
