@@ -248,6 +248,9 @@ export function invoicesTable(invoices) {
   );
 }
 
+/** The decimals of the API's amounts ("9.99" → 2, "1000" → 0): the currency's. */
+const decimalsOf = (amount) => (String(amount).split(".")[1] ?? "").length;
+
 /** "4.50" in a currency whose amounts have `decimals` digits → 450 (minor units), or null. */
 export function minorUnits(text, decimals) {
   const match = /^(\d+)(?:\.(\d+))?$/.exec(String(text).trim());
@@ -260,6 +263,20 @@ export function minorUnits(text, decimals) {
  * makes the refund at once; the row shows it when Stripe's webhook comes back.
  */
 export function paymentsTable(payments, refresh, { customers = false } = {}) {
+  // What was refunded of each payment (its refund rows share its PaymentIntent), in minor units.
+  const refunded = new Map();
+  for (const p of payments) {
+    if (p.status !== "refunded" || !p.stripe_payment_intent_id) continue;
+    const minor = minorUnits(p.amount, decimalsOf(p.amount)) ?? 0;
+    refunded.set(
+      p.stripe_payment_intent_id,
+      (refunded.get(p.stripe_payment_intent_id) ?? 0) + minor,
+    );
+  }
+  const refundable = (p) =>
+    p.status === "succeeded" &&
+    (refunded.get(p.stripe_payment_intent_id) ?? 0) <
+      (minorUnits(p.amount, decimalsOf(p.amount)) ?? 0);
   return table(
     "Payments",
     [
@@ -276,7 +293,7 @@ export function paymentsTable(payments, refresh, { customers = false } = {}) {
       { label: "Description", value: (p) => p.description },
       {
         label: "Action",
-        value: (p) => (p.status === "succeeded" ? refundButton(p, refresh) : ""),
+        value: (p) => (refundable(p) ? refundButton(p, refresh) : ""),
       },
     ].filter(Boolean),
     payments,
@@ -285,7 +302,7 @@ export function paymentsTable(payments, refresh, { customers = false } = {}) {
 }
 
 function refundButton(payment, refresh) {
-  const decimals = (String(payment.amount).split(".")[1] ?? "").length;
+  const decimals = decimalsOf(payment.amount);
   const currency = String(payment.currency).toUpperCase();
   return actionButton(
     "Refund",

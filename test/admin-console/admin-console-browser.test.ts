@@ -1,0 +1,229 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { Page } from "playwright-core";
+import { DAY } from "../helpers/billing.ts";
+import { waitFor } from "../helpers/wait.ts";
+import {
+  type ConsoleWorld,
+  chromiumMissing,
+  journey,
+  signIn,
+  startConsoleWorld,
+  WAIT,
+} from "./console-world.ts";
+
+// Support work in the admin console, in a real headless Chromium over the admin API: find a
+// customer, refund their last payment, replay a failed Stripe event, extend a trial; a user who is
+// not staff gets a clear page; and the users page fits a phone's width.
+
+const skip = chromiumMissing;
+let w: ConsoleWorld;
+
+before(async () => {
+  if (skip) return;
+  w = await startConsoleWorld();
+});
+after(async () => {
+  await w?.close();
+});
+
+/** Reloads the page until `check` holds (the worker acts in the background). */
+async function reloadUntil(page: Page, what: string, check: () => Promise<boolean>) {
+  await waitFor(
+    async () => {
+      await page.reload();
+      await page.locator("main h1").waitFor(WAIT);
+      await page.locator("main[aria-busy]").waitFor({ state: "detached", ...WAIT });
+      return check();
+    },
+    { what, timeoutMs: 30_000, intervalMs: 250 },
+  );
+}
+
+describe("the admin console in a browser", { skip }, () => {
+  test("find a customer by email, open the subscription, refund the last payment: it shows once", async () => {
+    await journey(w.browser, "refund", async (step, page) => {
+      await step("sign-in", () => signIn(page, w.t.url, w.staff));
+      await step("find-customer", async () => {
+        await page.getByRole("link", { name: "Users" }).click();
+        await page.getByRole("heading", { level: 1, name: "Users" }).waitFor(WAIT);
+        await page.getByLabel("Email, name or customer id").fill(w.payer.email);
+        await page.getByRole("button", { name: "Search" }).click();
+        await page.waitForURL(/#\/users\?search=/, WAIT);
+        const rows = page.locator("tr.user");
+        await rows.first().waitFor(WAIT);
+        assert.equal(await rows.count(), 1);
+        await page.getByRole("link", { name: w.payer.email }).click();
+        await page.getByRole("heading", { level: 1, name: w.payer.email }).waitFor(WAIT);
+      });
+      await step("open-subscription", async () => {
+        await page.locator("#open-subscription").click();
+        await page
+          .getByRole("heading", { level: 1, name: `Subscription of ${w.payer.email}` })
+          .waitFor(WAIT);
+        assert.match((await page.locator("#subscription-status").textContent()) ?? "", /active/);
+      });
+      await step("refund", async () => {
+        const paid = page.locator("tr.payment-succeeded");
+        assert.equal(await paid.count(), 1);
+        await paid.getByRole("button", { name: /^Refund / }).click();
+        const dialog = page.getByRole("dialog", { name: "Refund this payment?" });
+        await dialog.waitFor(WAIT);
+        await dialog.getByRole("button", { name: "Refund" }).click();
+        await page
+          .locator("#status")
+          .filter({ hasText: /^Refunded 29\.00 USD/ })
+          .waitFor(WAIT);
+      });
+      await step("refund-recorded-once", async () => {
+        const refunded = page.locator("tr.payment-refunded");
+        await reloadUntil(
+          page,
+          "the refund to be recorded",
+          async () => (await refunded.count()) > 0,
+        );
+        await w.t.settle();
+        await page.reload();
+        await page.locator("tr.payment").first().waitFor(WAIT);
+        assert.equal(await refunded.count(), 1);
+        assert.match((await refunded.textContent()) ?? "", /29\.00 USD/);
+        // Refunded in full: nothing left to refund on the payment.
+        assert.equal(await page.getByRole("button", { name: /^Refund / }).count(), 0);
+      });
+    });
+  });
+
+  test("replay a failed webhook event: its status becomes processed", async () => {
+    await journey(w.browser, "replay", async (step, page) => {
+      await step("sign-in", () => signIn(page, w.t.url, w.staff));
+      await step("failed-events", async () => {
+        await page.getByRole("link", { name: "Webhooks" }).click();
+        await page.getByRole("heading", { level: 1, name: "Webhook events" }).waitFor(WAIT);
+        await page.getByLabel("Status").selectOption("failed");
+        await page.getByRole("button", { name: "Filter" }).click();
+        await page.waitForURL(/status=failed/, WAIT);
+        await page.getByRole("link", { name: w.failedEventId }).click();
+      });
+      await step("event", async () => {
+        await page
+          .getByRole("heading", { level: 1, name: `Event ${w.failedEventId}` })
+          .waitFor(WAIT);
+        assert.equal(await page.locator("#event-status").textContent(), "failed");
+        assert.ok((await page.locator("tbody tr").count()) > 0, "its processing jobs are listed");
+      });
+      await step("replay", async () => {
+        await page.getByRole("button", { name: "Replay event" }).click();
+        await page.locator("#status").filter({ hasText: "Replay queued." }).waitFor(WAIT);
+        await reloadUntil(
+          page,
+          "the replayed event to be processed",
+          async () => (await page.locator("#event-status").textContent()) === "processed",
+        );
+      });
+    });
+  });
+
+  test("extend a trial by 10 days", async () => {
+    await journey(w.browser, "trial", async (step, page) => {
+      const [sub] = await w.t.subscriptionsOf(w.trialer.userId);
+      assert.ok(sub?.trialEnd);
+      await step("sign-in", () => signIn(page, w.t.url, w.staff));
+      await step("trialing", async () => {
+        await page.getByRole("link", { name: "Subscriptions" }).click();
+        await page.getByRole("heading", { level: 1, name: "Subscriptions" }).waitFor(WAIT);
+        await page.getByLabel("Status").selectOption("trialing");
+        await page.getByRole("button", { name: "Filter" }).click();
+        await page.waitForURL(/status=trialing/, WAIT);
+        await page.getByRole("link", { name: sub.stripeSubscriptionId }).click();
+        await page.locator("#subscription-status").filter({ hasText: "trialing" }).waitFor(WAIT);
+      });
+      await step("extend", async () => {
+        const before = await page.locator("#trial-end").textContent();
+        await page.getByRole("button", { name: "Extend trial" }).click();
+        const dialog = page.getByRole("dialog", { name: "Extend the trial" });
+        await dialog.getByLabel("Days to add").fill("10");
+        await dialog.getByRole("button", { name: "Extend trial" }).click();
+        await page
+          .locator("#status")
+          .filter({ hasText: "Trial extended by 10 days." })
+          .waitFor(WAIT);
+        await page
+          .locator("#trial-end")
+          .filter({ hasNotText: before ?? "" })
+          .waitFor(WAIT);
+      });
+      const atStripe = await w.t.stripe.subscriptions.retrieve(sub.stripeSubscriptionId);
+      assert.equal(atStripe.trial_end, Math.floor(sub.trialEnd.getTime() / 1000) + 10 * DAY);
+    });
+  });
+
+  test("a user who is not staff: the admin API answers 403 and the console says so", async () => {
+    await journey(
+      w.browser,
+      "not-staff",
+      async (step, page) => {
+        const admin: number[] = [];
+        page.on("response", (res) => {
+          if (new URL(res.url()).pathname.startsWith("/api/admin/")) admin.push(res.status());
+        });
+        await step("sign-in", () => signIn(page, w.t.url, w.notStaff, "This account is not staff"));
+        assert.ok(admin.length > 0);
+        assert.ok(
+          admin.every((status) => status === 403),
+          String(admin),
+        );
+        assert.match((await page.locator("#not-staff").textContent()) ?? "", /no staff access/);
+        await step("direct-link", async () => {
+          await page.goto(`${w.t.url}/admin/#/users`);
+          await page
+            .getByRole("heading", { level: 1, name: "This account is not staff" })
+            .waitFor(WAIT);
+        });
+        assert.ok(
+          admin.every((status) => status === 403),
+          String(admin),
+        );
+        await step("sign-out", async () => {
+          await page.getByRole("button", { name: "Sign out" }).click();
+          await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor(WAIT);
+        });
+      },
+      // Chromium logs each refused request (403) as a console error.
+      { allowConsoleErrors: true },
+    );
+  });
+
+  test("at 375 px, the users page and a user's page do not scroll the page sideways", async () => {
+    await journey(
+      w.browser,
+      "phone",
+      async (step, page) => {
+        const overflow = () =>
+          page.evaluate<number>(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+          );
+        await step("sign-in", () => signIn(page, w.t.url, w.staff));
+        await step("users", async () => {
+          await page.goto(`${w.t.url}/admin/#/users`);
+          await page.locator("tr.user").first().waitFor(WAIT);
+          assert.equal(await overflow(), 0);
+          // The navigation is behind the menu button, which says whether it is open.
+          const menu = page.getByRole("button", { name: "Menu" });
+          assert.equal(await menu.getAttribute("aria-expanded"), "false");
+          await menu.click();
+          assert.equal(await menu.getAttribute("aria-expanded"), "true");
+          await page
+            .getByRole("navigation", { name: "Admin sections" })
+            .getByRole("link", { name: "Users" })
+            .waitFor(WAIT);
+        });
+        await step("user", async () => {
+          await page.goto(`${w.t.url}/admin/#/users/${w.payer.userId}`);
+          await page.getByRole("heading", { level: 1, name: w.payer.email }).waitFor(WAIT);
+          assert.equal(await overflow(), 0);
+        });
+      },
+      { width: 375 },
+    );
+  });
+});
