@@ -23,10 +23,14 @@ const STATUSES = [
   "trialing",
   "past_due",
   "unpaid",
-  "incomplete",
-  "canceled",
   "paused",
+  "canceled",
+  "incomplete",
+  "incomplete_expired",
 ];
+
+/** A date input's `2026-12-07` as the API's date-time (midnight UTC), or undefined. */
+const dayStart = (day) => (day ? `${day}T00:00:00Z` : undefined);
 
 const select = (name, options, selected) =>
   h(
