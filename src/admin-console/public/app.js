@@ -146,7 +146,7 @@ function notStaffPage() {
         "p",
         {},
         "Ask an operator to grant it (",
-        h("code", {}, "npm run cli -- users:grant-staff <email>"),
+        h("code", {}, "npm run cli -- users:grant-staff --email <email>"),
         "), or sign out and sign in with a staff account.",
       ),
     ),

@@ -164,23 +164,25 @@ function actions(sub, plans, refresh) {
           },
           { class: "danger", id: "cancel-at-period-end" },
         ),
-    actionButton(
-      "Extend trial",
-      async () => {
-        const days = await askNumber(
-          "Extend the trial",
-          `The trial ${sub.trial_end ? `ends ${when(sub.trial_end)}` : "would start now"}; add days to it.`,
-          "Days to add",
+    sub.status !== "trialing"
+      ? null
+      : actionButton(
           "Extend trial",
-          "730",
-        );
-        if (!days) return;
-        await post("extend-trial", "/api/admin/subscriptions/{id}/extend-trial/", { days });
-        notify(`Trial extended by ${days} days.`);
-        refresh();
-      },
-      { class: "secondary", id: "extend-trial" },
-    ),
+          async () => {
+            const days = await askNumber(
+              "Extend the trial",
+              `The trial ${sub.trial_end ? `ends ${when(sub.trial_end)}` : "would start now"}; add days to it.`,
+              "Days to add",
+              "Extend trial",
+              "730",
+            );
+            if (!days) return;
+            await post("extend-trial", "/api/admin/subscriptions/{id}/extend-trial/", { days });
+            notify(`Trial extended by ${days} days.`);
+            refresh();
+          },
+          { class: "secondary", id: "extend-trial" },
+        ),
     actionButton(
       "Grant free period",
       async () => {
@@ -264,7 +266,7 @@ export async function subscriptionPage({ id, refresh }) {
         ["Plan", sub.plan?.name],
         ["Status", h("span", { id: "subscription-status" }, badge(sub.status))],
         ["Trial started", when(sub.trial_start)],
-        ["Trial ends", h("span", { id: "trial-end" }, when(sub.trial_end))],
+        ["Trial ends", sub.trial_end ? h("span", { id: "trial-end" }, when(sub.trial_end)) : null],
         ["Current period", `${when(sub.current_period_start)} → ${when(sub.current_period_end)}`],
         ["Cancels at period end", cell(sub.cancel_at_period_end)],
         ["Canceled at", when(sub.canceled_at)],
