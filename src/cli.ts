@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { withDefaultActor } from "./audit/index.ts";
 import { features } from "./features.ts";
 import { pgliteDataDir } from "./platform/db/client.ts";
 import { migrateAndClose } from "./platform/db/migrate.ts";
@@ -71,7 +72,10 @@ export async function runCli(
       strict: true,
     });
     if (command.services) services = await openServices(config, logger, { worksJobs: false });
-    return (await command.run({ config, logger, values, positionals, services, out, stdin })) ?? 0;
+    const context = { config, logger, values, positionals, services, out, stdin };
+    // What a command changes is recorded in the audit trail as its doing.
+    const actor = { actor: { kind: "system" as const, job: `cli:${name}` } };
+    return (await withDefaultActor(actor, () => command.run(context))) ?? 0;
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
       out(`Error: ${err.message}`);

@@ -197,6 +197,16 @@ export const settings = {
     default: 300,
     doc: "How often a worker computes the business metrics /metrics shows (5m, 15m, 1h …: whole minutes dividing an hour, or hours dividing a day). docs/operations.md.",
   },
+  RECONCILE_INTERVAL: {
+    parse: cronInterval,
+    default: 3600,
+    doc: "How often a worker reconciles the database with Stripe (1h, 6h …: whole minutes dividing an hour, or hours dividing a day). docs/operations.md, 'Reconciliation'.",
+  },
+  RECONCILE_MAX_OBJECTS: {
+    parse: int(1),
+    default: 10000,
+    doc: "Stripe objects (events, subscriptions, invoices, refunds) one reconciliation run reads at most; the next run continues from its checkpoint.",
+  },
   SERVICE_TOKENS: {
     parse: list,
     default: [],

@@ -1,6 +1,7 @@
 import { accounts } from "./accounts/index.ts";
 import { admin } from "./admin/index.ts";
 import { adminConsole } from "./admin-console/index.ts";
+import { audit } from "./audit/index.ts";
 import { billing, handleStripeEvents, stripeWebhookSource } from "./billing/index.ts";
 import { email } from "./platform/email/index.ts";
 import type { Feature } from "./platform/feature.ts";
@@ -19,6 +20,7 @@ export const features: Feature[] = [
   webhooksFeature(stripeWebhookSource, handleStripeEvents),
   email,
   storefront,
+  audit,
   admin,
   adminConsole,
 ];

@@ -1,3 +1,4 @@
+import { withDefaultActor } from "./audit/index.ts";
 import { openStripe } from "./billing/index.ts";
 import type { Config } from "./config.ts";
 import { features } from "./features.ts";
@@ -20,6 +21,27 @@ export const jobDefinitions: AnyJobDefinition[] = features.flatMap((f) => f.jobs
 
 /** Until a feature answers it, every user's `subscription_status` is "inactive". */
 const noSubscription: SubscriptionStatusOf = async () => "inactive";
+
+/**
+ * The definition with its handler run as the system job of its queue, for the audit trail (a
+ * handler may name a more precise actor: the webhook job names each event).
+ */
+function actingAsQueue(definition: AnyJobDefinition): AnyJobDefinition {
+  const context = { actor: { kind: "system" as const, job: definition.name } };
+  const { handler, batch } = definition;
+  return {
+    ...definition,
+    ...(handler ? { handler: (...args) => withDefaultActor(context, () => handler(...args)) } : {}),
+    ...(batch
+      ? {
+          batch: {
+            ...batch,
+            handler: (...args) => withDefaultActor(context, () => batch.handler(...args)),
+          },
+        }
+      : {}),
+  };
+}
 
 export interface ServicesOptions {
   /** Overrides for tests: an already open database, job spies, other job definitions. */
@@ -80,7 +102,7 @@ export async function openServices(
         ? { pollingIntervalSeconds: options.pollingIntervalSeconds }
         : {}),
     });
-    jobs.register(...(options.jobs ?? jobDefinitions));
+    jobs.register(...(options.jobs ?? jobDefinitions).map(actingAsQueue));
     await jobs.start();
     const mailer = options.mailer ?? createMailer(config, logger);
     const stripe = options.stripe ?? (await openStripe(config, logger, database));

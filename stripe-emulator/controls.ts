@@ -16,6 +16,8 @@ export interface Controls {
   advanceTime(seconds: number): Promise<void>;
   holdDeliveries(hold: boolean): void;
   heldEvents(): string[];
+  /** Drops the held events undelivered (Stripe gave up on the endpoint); answers their ids. */
+  discardHeld(): string[];
   deliver(eventIds: string[]): Promise<void>;
   redeliver(eventId: string): Promise<void>;
   confirmPaymentIntent(id: string): Promise<void>;
@@ -52,6 +54,7 @@ export function makeControls(em: Emulator): Controls {
     },
     holdDeliveries: (hold) => em.dispatcher.hold(hold),
     heldEvents: () => em.dispatcher.heldEvents(),
+    discardHeld: () => em.dispatcher.discardHeld(),
     deliver: (ids) => em.dispatcher.deliver(ids),
     redeliver: (id) => em.dispatcher.redeliver(id),
     confirmPaymentIntent: async (id) => {
@@ -124,6 +127,7 @@ export function controlsStage(em: Emulator, c: Controls): Stage {
       return ok();
     }
     if (route === "GET /held") return ok({ event_ids: c.heldEvents() });
+    if (route === "POST /discard") return ok({ event_ids: c.discardHeld() });
     if (route === "POST /deliver") {
       const ids = body().event_ids;
       const list = Array.isArray(ids)

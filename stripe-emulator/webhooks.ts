@@ -63,6 +63,17 @@ export class WebhookDispatcher {
     return [...this.#held];
   }
 
+  /**
+   * Drops the held events without delivering them: an endpoint that was down (or misconfigured)
+   * for as long as Stripe retried, so only the Events API and the objects still tell what happened.
+   * Answers the ids dropped, in creation order.
+   */
+  discardHeld(): string[] {
+    const dropped = this.#held;
+    this.#held = [];
+    return dropped;
+  }
+
   /** Delivers the given events in this order, each after the previous one was answered. */
   async deliver(ids: string[]): Promise<void> {
     for (const id of ids) {

@@ -54,6 +54,7 @@ describe("npm run cli", () => {
     const { code, out } = await cli(["help"]);
     assert.equal(code, 0);
     for (const name of [
+      "audit:list",
       "createsuperuser",
       "db:migrate",
       "emails:list",
@@ -96,5 +97,15 @@ describe("npm run cli", () => {
     assert.match(off.out, /deactivated/);
     const unknown = await cli(["users:deactivate", "--email", "ghost@example.com"]);
     assert.equal(unknown.code, 2);
+  });
+
+  test("audit:list: a user without rows, and an unknown email exits 2 saying so", async () => {
+    assert.equal((await cli(["db:migrate"])).code, 0);
+    const none = await cli(["audit:list", "--email", "root@example.com"]);
+    assert.equal(none.code, 0, none.out);
+    assert.equal(none.out, "no audit rows");
+    const unknown = await cli(["audit:list", "--email", "ghost@example.com"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.out, /No user with email ghost@example.com\./);
   });
 });

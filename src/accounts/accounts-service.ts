@@ -141,15 +141,27 @@ export async function findUsersByIdOrCustomer(
     .where(or(inArray(users.id, ids), inArray(users.stripeCustomerId, customerIds)));
 }
 
+/**
+ * Links the user to a Stripe customer. Answers the customer it replaced (`previous`, null for
+ * none) when the link changed, undefined when it was this customer already (or no such user):
+ * billing records a change in the audit trail. In a transaction, the row stays locked to its end.
+ */
 export async function setStripeCustomerId(
   executor: Executor,
   userId: string,
   customerId: string,
-): Promise<void> {
+): Promise<{ previous: string | null } | undefined> {
+  const [current] = await executor
+    .select({ customerId: users.stripeCustomerId })
+    .from(users)
+    .where(eq(users.id, userId))
+    .for("update");
+  if (!current || current.customerId === customerId) return undefined;
   await executor
     .update(users)
     .set({ stripeCustomerId: customerId, updatedAt: new Date() })
     .where(eq(users.id, userId));
+  return { previous: current.customerId };
 }
 
 /**

@@ -9,6 +9,7 @@ import { passwordResetJob } from "./password-reset.ts";
 export { deletionState } from "./account-deletion.ts";
 // What other features may use of accounts (they import this file, never the folder's others).
 export {
+  findUserByEmail,
   findUsersByIdOrCustomer,
   getUserById,
   setStripeCustomerId,

@@ -102,7 +102,9 @@ export function jobsRoutes(app: App, deps: AppDeps): void {
         params: IdParams,
         response: {
           202: described("Queued again; the body is the job as it was dead-lettered.", DeadLetter),
-          ...adminWriteErrors([businessFailure(404, "No dead-lettered job with this id.")]),
+          ...adminWriteErrors(failures.jsonBody, [
+            businessFailure(404, "No dead-lettered job with this id."),
+          ]),
         },
       },
     },
@@ -155,7 +157,7 @@ export function jobsRoutes(app: App, deps: AppDeps): void {
         params: IdParams,
         response: {
           202: described("Queued again.", Email),
-          ...adminWriteErrors([
+          ...adminWriteErrors(failures.jsonBody, [
             businessFailure(404, "No email with this id."),
             businessFailure(409, "The email is not failed (queued, retrying or sent)."),
           ]),

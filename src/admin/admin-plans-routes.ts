@@ -183,7 +183,7 @@ export function plansRoutes(app: App, deps: AppDeps): void {
         params: IdParams,
         response: {
           200: described("The plan, inactive.", AdminPlan),
-          ...adminWriteErrors([refused, notFound]),
+          ...adminWriteErrors(failures.jsonBody, [refused, notFound]),
         },
       },
     },
@@ -203,7 +203,7 @@ export function plansRoutes(app: App, deps: AppDeps): void {
           "`admin.plans_synced`.",
         response: {
           200: described("What the sync did.", SyncResult),
-          ...adminWriteErrors([refused]),
+          ...adminWriteErrors(failures.jsonBody, [refused]),
         },
       },
     },

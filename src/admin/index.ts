@@ -1,6 +1,7 @@
 import type { Feature } from "../platform/feature.ts";
 import { purgeIdempotencyKeysJob } from "./admin-jobs.ts";
 import { adminModule } from "./admin-module.ts";
+import { adminOpsCommands } from "./admin-ops-cli.ts";
 
 export { type AdminRoutes, adminRouteModules } from "./admin-module.ts";
 export {
@@ -20,4 +21,5 @@ export const admin: Feature = {
   name: "admin",
   routes: adminModule,
   jobs: [purgeIdempotencyKeysJob],
+  commands: adminOpsCommands,
 };

@@ -16,6 +16,8 @@ export function overviewRoutes(app: App, deps: AppDeps): void {
         operationId: "admin_overview",
         summary:
           "Business metrics computed now (MRR, subscriptions, trials, churn, recovery) and recent failures.",
+        description:
+          "Computed on each request (not the stored snapshot of /metrics): MRR per currency, subscriptions by status and plan, trials, churn and recovery over the window; failed payments in the window, stored webhook events by state, emails whose retries are spent, and dead-lettered jobs per queue.",
         response: {
           200: described("The overview.", Overview),
           ...adminErrors(),

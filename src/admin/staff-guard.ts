@@ -143,11 +143,12 @@ export function guardAdminScope(scope: App, deps: AppDeps, limit: Limiter): void
     const write = [route.method].flat().some((m) => WRITES.has(m));
     const required = write ? [401, 403, 409, 429] : [401, 403, 429];
     const missing = required.filter((status) => !declared(route, status));
-    const tags = (route.schema as { tags?: string[] } | undefined)?.tags ?? [];
-    if (missing.length > 0 || !tags.includes("admin")) {
+    const docs = (route.schema ?? {}) as { tags?: string[]; description?: string };
+    if (missing.length > 0 || !docs.tags?.includes("admin") || !docs.description) {
       throw new Error(
-        `admin route ${name} must have the "admin" tag and declare ${missing.join(", ")} ` +
-          "(adminErrors / adminWriteErrors in src/admin/staff-guard.ts)",
+        `admin route ${name} must have the "admin" tag, a description, and declare ` +
+          `${missing.join(", ") || "its failures"} (adminErrors / adminWriteErrors in ` +
+          "src/admin/staff-guard.ts)",
       );
     }
     if (write && route.schema && !route.schema.headers) route.schema.headers = IdempotencyHeaders;

@@ -46,6 +46,8 @@ export function subscriptionsRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_subscriptions_list",
         summary: "Every user's subscriptions, newest first, by status, plan and creation time.",
+        description:
+          "Example: `?status=past_due&plan=\u2026&created_after=2026-01-01T00:00:00Z`. Pages of 20, `{count, next, previous, results}`.",
         querystring: SubscriptionQuery,
         response: {
           200: described("A page of subscriptions.", StaffSubscriptionPage),
@@ -77,6 +79,7 @@ export function subscriptionsRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_subscriptions_read",
         summary: "One subscription, by our id or Stripe's.",
+        description: "The subscription with its user, Stripe customer and trial.",
         params: SubscriptionParams,
         response: {
           200: described("The subscription.", StaffSubscription),
@@ -94,6 +97,8 @@ export function subscriptionsRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_subscriptions_cancel",
         summary: "Cancel at the period end (default) or now, as the user's own cancel does.",
+        description:
+          'Example: `{"at_period_end": false}`. The body may be left out (at the period end). Acts on the user\'s current subscription only (409 otherwise).',
         params: SubscriptionParams,
         body: StaffCancelBody,
         response: {
@@ -114,6 +119,8 @@ export function subscriptionsRoutes(app: App, deps: AppDeps): void {
         operationId: "admin_subscriptions_extend_trial",
         summary:
           "Move a running trial's end later (Stripe's trial_end): by `days`, or to `trial_end`.",
+        description:
+          'Example: `{"days": 14}` or `{"trial_end": "2026-02-01T00:00:00Z"}`. No proration; the billing cycle is anchored on the new end, as at Stripe. Only a trialing subscription.',
         params: SubscriptionParams,
         body: ExtendTrialBody,
         response: {
@@ -168,6 +175,8 @@ export function subscriptionsRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_subscriptions_change_plan",
         summary: "Change the plan or seats for the user, by the user's own change rules.",
+        description:
+          'Example: `{"plan_id": "\u2026", "quantity": 3}`. The user\'s own change/ service: an upgrade now (charged at once), a downgrade at the period end unless `when` says otherwise.',
         params: SubscriptionParams,
         body: StaffChangeBody,
         response: {

@@ -36,6 +36,8 @@ export function usersRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_users_list",
         summary: "Find users by email, username, name, Stripe customer id or id; newest first.",
+        description:
+          "Example: `?search=ada@example.com`. Pages of 20, `{count, next, previous, results}`; `%` and `_` match themselves.",
         querystring: UserQuery,
         response: {
           200: described("A page of users.", StaffUserPage),
@@ -58,6 +60,8 @@ export function usersRoutes(app: App, deps: AppDeps): void {
         operationId: "admin_users_read",
         summary:
           "A user with their subscriptions, invoices, payments, emails, sessions and audit trail.",
+        description:
+          "The current subscription as the user's status/ shows it; the newest 20 subscriptions, invoices, payments and emails; open sessions; the newest 50 audit entries (actor `admin` for staff actions).",
         params: UserParams,
         response: {
           200: described("The user and their history.", UserDetail),
@@ -79,6 +83,8 @@ export function usersRoutes(app: App, deps: AppDeps): void {
           summary: active
             ? "Let a deactivated user sign in again (their old sessions stay ended)."
             : "Lock a user out now: every token stops working and every session ends.",
+          description:
+            "Deactivation locks the user out at once (every request reads `is_active`) and ends every session, so a later activation asks for a fresh sign-in. Staff cannot deactivate themselves; a deleted account cannot be activated.",
           params: UserParams,
           response: {
             200: described("The user.", StaffUser),
@@ -103,6 +109,8 @@ export function usersRoutes(app: App, deps: AppDeps): void {
         ...base,
         operationId: "admin_users_resend_email",
         summary: "Send a new verification email, or one of the user's emails again (`email_id`).",
+        description:
+          'Without a body: a new verification link (the previous one stops working). With `{"email_id": \u2026}`: a copy of that email of this user, exactly as it was rendered, as a new email row.',
         params: UserParams,
         body: ResendEmailBody,
         response: {

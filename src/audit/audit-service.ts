@@ -10,6 +10,8 @@ export interface AuditEntry {
   subjectId?: string | null;
   before?: Record<string, unknown>;
   after?: Record<string, unknown>;
+  /** Who caused this one, when it is not the actor of the work in progress (a batch's events). */
+  context?: AuditContext;
 }
 
 function actorColumns(context: AuditContext) {
@@ -30,7 +32,8 @@ function actorColumns(context: AuditContext) {
 
 /**
  * Appends transitions to the audit trail in `tx`, the transaction that made them, with the actor
- * of the work in progress (`withActor`) unless `context` names another.
+ * of the work in progress (`withActor`, `withDefaultActor`) unless `context` or the entry's own
+ * `context` names another.
  */
 export async function recordAudit(
   tx: Tx,
@@ -38,7 +41,6 @@ export async function recordAudit(
   context: AuditContext = currentActor(),
 ): Promise<void> {
   if (entries.length === 0) return;
-  const actor = actorColumns(context);
   await tx.insert(auditLog).values(
     entries.map((entry) => ({
       userId: entry.userId,
@@ -46,7 +48,7 @@ export async function recordAudit(
       subjectId: entry.subjectId ?? null,
       before: entry.before ?? {},
       after: entry.after ?? {},
-      ...actor,
+      ...actorColumns(entry.context ?? context),
     })),
   );
 }
@@ -68,4 +70,23 @@ export async function listAudit(
     db.select({ count: sql<number>`count(*)::int` }).from(auditLog).where(where),
   ]);
   return { count: total?.count ?? 0, rows };
+}
+
+/**
+ * A row as its user sees it: the actor's id except a staff user's, and the request's id only when
+ * it was the user's own request (another actor's requests are not theirs to see).
+ */
+export function auditBody(row: AuditRow, viewer: string) {
+  const own = row.actorKind === "user" && row.actorId === viewer;
+  return {
+    id: row.id,
+    kind: row.kind,
+    subject_id: row.subjectId,
+    actor: { kind: row.actorKind, id: row.actorKind === "admin" ? null : row.actorId },
+    request_id: own ? row.requestId : null,
+    reason: row.reason,
+    before: row.before,
+    after: row.after,
+    created_at: row.createdAt.toISOString(),
+  };
 }

@@ -22,6 +22,7 @@ import {
 } from "./billing-schemas.ts";
 import { listPayments, paymentBody } from "./payments-service.ts";
 import { listActivePlans, planBody } from "./plans-service.ts";
+import { actAsCaller } from "./route-actor.ts";
 import {
   cancelSubscription,
   createSubscription,
@@ -102,6 +103,7 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
       },
       // Checkout and plan-change routes, when added, take the same guard.
       preValidation: [auth, requireVerifiedEmail(appDeps.config)],
+      preHandler: actAsCaller,
     },
     async (request, reply) => {
       const user = requireUser(request);
@@ -167,6 +169,7 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
       // The original accepted a bare POST: no body means the defaults.
       config: { optionalBody: true },
       preValidation: auth,
+      preHandler: actAsCaller,
     },
     async (request) => {
       const immediately = request.body?.cancel_immediately ?? false;
@@ -199,6 +202,7 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
       },
       config: { optionalBody: true, documentedBody: IgnoredBody },
       preValidation: auth,
+      preHandler: actAsCaller,
     },
     async (request) => {
       const subscription = await reactivateSubscription(service, requireUser(request).id);

@@ -17,6 +17,7 @@ import {
   PreviewQuery,
 } from "./change-schemas.ts";
 import { cancelScheduledChange, changeSubscription, previewChange } from "./change-service.ts";
+import { actAsCaller } from "./route-actor.ts";
 
 const refusals = [
   businessFailure(
@@ -89,6 +90,7 @@ export function registerChangeRoutes(app: App, appDeps: AppDeps, deps: BillingDe
         },
       },
       preValidation: [auth, requireVerifiedEmail(appDeps.config)],
+      preHandler: actAsCaller,
     },
     async (request) => {
       const result = await changeSubscription(service, requireUser(request).id, request.body);
@@ -129,6 +131,7 @@ export function registerChangeRoutes(app: App, appDeps: AppDeps, deps: BillingDe
         },
       },
       preValidation: auth,
+      preHandler: actAsCaller,
     },
     async (request) => ({
       message: "Scheduled change canceled.",

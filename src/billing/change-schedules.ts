@@ -1,6 +1,8 @@
 import { and, eq } from "drizzle-orm";
 import Stripe from "stripe";
-import type { Executor } from "../platform/db/client.ts";
+import { recordAudit } from "../audit/index.ts";
+import type { Tx } from "../platform/db/client.ts";
+import { planChangeAudit } from "./billing-audit.ts";
 import type { Change } from "./change-rules.ts";
 import { subscriptionChanges } from "./change-tables.ts";
 
@@ -81,13 +83,16 @@ export async function releaseSchedule(
   }
 }
 
-/** Marks the subscription's scheduled change as `status` (its schedule was released or rewritten). */
+/**
+ * Marks the subscription's scheduled change as `status` (its schedule was released or rewritten),
+ * and records that in the audit trail.
+ */
 export async function endScheduledChange(
-  db: Executor,
+  tx: Tx,
   subscriptionId: string,
   status: "replaced" | "canceled",
 ): Promise<void> {
-  await db
+  const ended = await tx
     .update(subscriptionChanges)
     .set({ status, updatedAt: new Date() })
     .where(
@@ -95,5 +100,10 @@ export async function endScheduledChange(
         eq(subscriptionChanges.subscriptionId, subscriptionId),
         eq(subscriptionChanges.status, "scheduled"),
       ),
-    );
+    )
+    .returning();
+  await recordAudit(
+    tx,
+    ended.map((row) => planChangeAudit(row, "scheduled")),
+  );
 }

@@ -1,9 +1,11 @@
 import { and, eq, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 import { getUserById, type User } from "../accounts/index.ts";
+import { recordAudit } from "../audit/index.ts";
 import type { Tx } from "../platform/db/client.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
+import { planChangeAudit } from "./billing-audit.ts";
 import type { BillingDeps } from "./billing-deps.ts";
 import { plans } from "./billing-tables.ts";
 import { queueChangeEmail } from "./change-emails.ts";
@@ -140,7 +142,7 @@ export async function changeSubscription(
     // A change made now replaces one scheduled for later.
     if (scheduleId) {
       await releaseSchedule(deps.stripe, scheduleId, `${key}:release`);
-      await endScheduledChange(deps.db, row.id, "replaced");
+      await deps.db.transaction((tx) => endScheduledChange(tx, row.id, "replaced"));
     }
     if (promo) {
       await deps.stripe.subscriptions.update(
@@ -209,12 +211,19 @@ async function changeNow(
     // (`confirmAwaitingChange`).
     await deps.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`change:${change.row.id}`}))`);
-      await tx.insert(subscriptionChanges).values({
-        ...changeRow(change, user, at.promoCode),
-        status: "awaiting_payment",
-        stripeInvoiceId: invoice?.id ?? null,
-        effectiveAt: readAt,
-      });
+      const inserted = await tx
+        .insert(subscriptionChanges)
+        .values({
+          ...changeRow(change, user, at.promoCode),
+          status: "awaiting_payment",
+          stripeInvoiceId: invoice?.id ?? null,
+          effectiveAt: readAt,
+        })
+        .returning();
+      await recordAudit(
+        tx,
+        inserted.map((row) => planChangeAudit(row)),
+      );
     });
     const subscription = await subscriptionBody(deps.db, change.row);
     return {
@@ -285,12 +294,19 @@ async function record(
       plans: [change.plan, change.from],
     });
     await endScheduledChange(tx, change.row.id, "replaced");
-    await tx.insert(subscriptionChanges).values({
-      ...changeRow(change, user, done.promoCode),
-      status: scheduled ? "scheduled" : "applied",
-      stripeScheduleId: scheduled?.scheduleId ?? null,
-      effectiveAt: scheduled?.effectiveAt ?? snapshot.readAt,
-    });
+    const inserted = await tx
+      .insert(subscriptionChanges)
+      .values({
+        ...changeRow(change, user, done.promoCode),
+        status: scheduled ? "scheduled" : "applied",
+        stripeScheduleId: scheduled?.scheduleId ?? null,
+        effectiveAt: scheduled?.effectiveAt ?? snapshot.readAt,
+      })
+      .returning();
+    await recordAudit(
+      tx,
+      inserted.map((row) => planChangeAudit(row)),
+    );
     await queueChangeEmail(tx, deps, {
       id: key,
       user,
@@ -358,6 +374,7 @@ export async function confirmAwaitingChange(
     )
     .returning();
   if (!found) return;
+  await recordAudit(tx, [planChangeAudit(found, "awaiting_payment")]);
   const [plan] = await tx.select().from(plans).where(eq(plans.id, found.planId));
   await queueChangeEmail(tx, deps, {
     id: found.id,

@@ -1,9 +1,9 @@
 import Stripe from "stripe";
-import { getUserById, setStripeCustomerId } from "../accounts/index.ts";
+import { getUserById } from "../accounts/index.ts";
 import type { Outcome } from "../webhooks/index.ts";
 import type { BillingDeps } from "./billing-deps.ts";
 import { recordSessionStatus } from "./checkout-service.ts";
-import { customerIdOf } from "./owners.ts";
+import { customerIdOf, linkCustomer } from "./owners.ts";
 import { queueCancellationEmails } from "./subscription-emails.ts";
 import { applySubscription, fetchSubscription } from "./subscription-projection.ts";
 
@@ -49,7 +49,7 @@ async function linkSession(deps: BillingDeps, session: Stripe.Checkout.Session):
   if (!user) return false;
   const snapshot = await fetchSubscription(deps, subscriptionId);
   await deps.db.transaction(async (tx) => {
-    if (user.stripeCustomerId !== customerId) await setStripeCustomerId(tx, user.id, customerId);
+    await linkCustomer(tx, user.id, customerId);
     const applied = await applySubscription(tx, snapshot, {
       user: { ...user, stripeCustomerId: customerId },
     });
@@ -87,7 +87,18 @@ export async function linkOwnerThroughCheckout(
   event: Stripe.Event,
 ): Promise<boolean> {
   const subscriptionId = subscriptionOf(event);
-  if (!subscriptionId) return false;
+  return subscriptionId ? linkThroughCheckout(deps, subscriptionId) : false;
+}
+
+/**
+ * Links the user named by the Checkout Session that created `subscriptionId` (reconciliation's
+ * way, when that session's `checkout.session.completed` was never delivered). Answers whether a
+ * user was linked.
+ */
+export async function linkThroughCheckout(
+  deps: BillingDeps,
+  subscriptionId: string,
+): Promise<boolean> {
   const found = await deps.stripe.checkout.sessions.list({
     subscription: subscriptionId,
     limit: 1,

@@ -28,6 +28,7 @@ import {
 import { getInvoice, invoiceBody, listInvoices, upcomingInvoice } from "./invoices-service.ts";
 import { defaultCard, updatePaymentMethod } from "./payment-method-service.ts";
 import { openPortal } from "./portal-service.ts";
+import { actAsCaller } from "./route-actor.ts";
 
 /**
  * `/api/subscriptions/checkout/`, `portal/`, `invoices/…` and `payment-method/`
@@ -89,6 +90,7 @@ function checkoutRoutes({ app, appDeps, service, auth, base }: RouteContext): vo
         },
       },
       preValidation: [auth, requireVerifiedEmail(appDeps.config)],
+      preHandler: actAsCaller,
     },
     async (request) =>
       startCheckout(
@@ -128,6 +130,7 @@ function checkoutRoutes({ app, appDeps, service, auth, base }: RouteContext): vo
       },
       config: { optionalBody: true },
       preValidation: auth,
+      preHandler: actAsCaller,
     },
     async (request) =>
       openPortal(
@@ -281,6 +284,7 @@ function paymentMethodRoutes({ app, deps, service, auth, base }: RouteContext): 
       },
       config: { optionalBody: true },
       preValidation: auth,
+      preHandler: actAsCaller,
     },
     async (request) =>
       updatePaymentMethod(service, requireUser(request).id, request.body?.payment_method_id),

@@ -10,6 +10,8 @@ import { businessMetricsCommands } from "./business-metrics-cli.ts";
 import { registerBusinessGauges } from "./business-metrics-gauges.ts";
 import { businessMetricsJob } from "./business-metrics-jobs.ts";
 import { seedDemoPlans } from "./demo-plans.ts";
+import { reconcileCommands } from "./reconcile-cli.ts";
+import { reconcileHealedCounter, reconcileJob } from "./reconcile-jobs.ts";
 import { registerEmbeddedWebhook } from "./stripe-client.ts";
 import { handleEvents } from "./stripe-events.ts";
 import { subscriptionStatusOf } from "./subscription-queries.ts";
@@ -84,15 +86,20 @@ export const handleStripeEvents: EventsHandler<
 export const billing: Feature = {
   name: "billing",
   routes: billingModule,
-  commands: { ...billingCommands, ...businessMetricsCommands },
-  jobs: [businessMetricsJob],
+  commands: { ...billingCommands, ...businessMetricsCommands, ...reconcileCommands },
+  jobs: [businessMetricsJob, reconcileJob],
   schedules(config) {
-    // The setting's parser accepts only intervals that cron repeats exactly.
-    const cron = cronEvery(config.BUSINESS_METRICS_INTERVAL);
-    return cron ? { [businessMetricsJob.name]: cron } : {};
+    // The settings' parser accepts only intervals that cron repeats exactly.
+    const metrics = cronEvery(config.BUSINESS_METRICS_INTERVAL);
+    const reconcile = cronEvery(config.RECONCILE_INTERVAL);
+    return {
+      ...(metrics ? { [businessMetricsJob.name]: metrics } : {}),
+      ...(reconcile ? { [reconcileJob.name]: reconcile } : {}),
+    };
   },
   provides: { subscriptionStatusOf, accessClaimOf },
   async onStart(services, { embeddedStripe }) {
+    reconcileHealedCounter(services.metrics.registry);
     // Every process's /metrics shows the stored business metrics.
     registerBusinessGauges(
       services.metrics.registry,

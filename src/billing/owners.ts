@@ -1,6 +1,8 @@
 import type Stripe from "stripe";
-import { findUsersByIdOrCustomer, type User } from "../accounts/index.ts";
-import type { Executor } from "../platform/db/client.ts";
+import { findUsersByIdOrCustomer, setStripeCustomerId, type User } from "../accounts/index.ts";
+import { recordAudit } from "../audit/index.ts";
+import type { Executor, Tx } from "../platform/db/client.ts";
+import { customerLinkedAudit } from "./billing-audit.ts";
 
 export function customerIdOf(
   customer: string | Stripe.Customer | Stripe.DeletedCustomer | null,
@@ -46,4 +48,10 @@ export async function resolveUsers(db: Executor, owners: Owner[]): Promise<(User
       (isUserId(metadataUserId) ? byId.get(metadataUserId) : undefined) ??
       (customerId ? byCustomer.get(customerId) : undefined),
   );
+}
+
+/** Links the user to a Stripe customer in `tx`, recording `customer.linked` when that changed it. */
+export async function linkCustomer(tx: Tx, userId: string, customerId: string): Promise<void> {
+  const changed = await setStripeCustomerId(tx, userId, customerId);
+  if (changed) await recordAudit(tx, [customerLinkedAudit(userId, changed.previous, customerId)]);
 }

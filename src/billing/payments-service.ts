@@ -1,9 +1,11 @@
 import { and, count, desc, eq, inArray } from "drizzle-orm";
 import Stripe from "stripe";
 import type { User } from "../accounts/index.ts";
+import { recordAudit } from "../audit/index.ts";
 import type { Executor, Tx } from "../platform/db/client.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
 import type { PageRequest } from "../platform/http/pagination.ts";
+import { paymentAudit } from "./billing-audit.ts";
 import type { BillingDeps } from "./billing-deps.ts";
 import {
   paymentActionRequiredEmail,
@@ -165,7 +167,7 @@ export async function recordInvoicePaid(deps: BillingDeps, facts: InvoiceFacts):
   if (inv.amount_paid <= 0) return;
   await deps.db.transaction(async (tx) => {
     const ctx = await contextOf(tx, deps, facts);
-    await tx
+    const inserted = await tx
       .insert(payments)
       .values({
         ...invoicePayment(ctx, facts),
@@ -173,7 +175,9 @@ export async function recordInvoicePaid(deps: BillingDeps, facts: InvoiceFacts):
         status: "succeeded",
         occurredAt: new Date((inv.status_transitions.paid_at ?? inv.created) * 1000),
       })
-      .onConflictDoNothing();
+      .onConflictDoNothing()
+      .returning();
+    await recordAudit(tx, inserted.map(paymentAudit));
     await queueEmail(tx, deps, {
       to: ctx.user.email,
       template: subscriptionConfirmationEmail,
@@ -242,7 +246,7 @@ export async function recordInvoiceFailed(
   const { attempt } = event;
   await deps.db.transaction(async (tx) => {
     const ctx = await contextOf(tx, deps, facts);
-    await tx
+    const inserted = await tx
       .insert(payments)
       .values({
         ...invoicePayment(ctx, facts),
@@ -252,7 +256,9 @@ export async function recordInvoiceFailed(
         failureMessage: facts.paymentIntent?.last_payment_error?.message ?? null,
         occurredAt: new Date(event.created * 1000),
       })
-      .onConflictDoNothing();
+      .onConflictDoNothing()
+      .returning();
+    await recordAudit(tx, inserted.map(paymentAudit));
     if (inv.billing_reason === "subscription_create") return;
     await queueInvoiceEmail(tx, deps, ctx, paymentFailedEmail, inv, attempt);
   });
@@ -348,9 +354,10 @@ export async function recordRefunds(deps: BillingDeps, chargeId: string): Promis
       ? { id: paid.userId }
       : await resolveUser(tx, customerIdOf(charge.customer), charge.metadata.user_id);
     if (!user) throw new RetryLater(`no user known yet for charge ${charge.id}`);
+    const recorded: PaymentRow[] = [];
     for (const refund of refunds.data) {
       if (refund.status === "failed" || refund.status === "canceled") continue;
-      await tx
+      const inserted = await tx
         .insert(payments)
         .values({
           userId: user.id,
@@ -365,8 +372,11 @@ export async function recordRefunds(deps: BillingDeps, chargeId: string): Promis
           description: `Refund${paid ? ` of ${paid.description}` : ""}`,
           occurredAt: new Date(refund.created * 1000),
         })
-        .onConflictDoNothing();
+        .onConflictDoNothing()
+        .returning();
+      recorded.push(...inserted);
     }
+    await recordAudit(tx, recorded.map(paymentAudit));
   });
   return true;
 }

@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import pLimit from "p-limit";
 import type Stripe from "stripe";
+import { type AuditContext, actorOr, withDefaultActor } from "../audit/index.ts";
 import type { Tx } from "../platform/db/client.ts";
 import { queueEmail } from "../platform/email/email-service.ts";
 import type { Logger } from "../platform/logging.ts";
@@ -159,7 +160,7 @@ async function storeInvoice(deps: BillingDeps, id: string | undefined): Promise<
  * A payment event: records the payment from one read of the invoice, then writes that same read
  * into the users' invoices, the database clock taken before the read being its version marker.
  */
-async function recordPayment(
+export async function recordPayment(
   deps: BillingDeps,
   invoiceId: string,
   record: (deps: BillingDeps, facts: InvoiceFacts) => Promise<void>,
@@ -247,6 +248,11 @@ export async function handleEvent(deps: BillingDeps, event: Stripe.Event): Promi
 
 export type EventDeps = BillingDeps & { logger: Logger };
 
+/** The audit trail's actor of what an event's handling changes (unless a caller named another). */
+const eventActor = (eventId: string): AuditContext => ({
+  actor: { kind: "stripe_event", eventId },
+});
+
 /** Verified and shape-checked at intake; stored as received. */
 const stripeEvent = (event: LedgerEvent) => event.payload as Stripe.Event;
 
@@ -279,7 +285,8 @@ export async function handleEvents(
       continue;
     }
     try {
-      results.push(await handleEvent(deps, stripeEvent(event)));
+      const handle = () => handleEvent(deps, stripeEvent(event));
+      results.push(await withDefaultActor(eventActor(event.id), handle));
     } catch (err) {
       results.push(err instanceof Error ? err : new Error(String(err)));
     }
@@ -309,8 +316,12 @@ async function syncTogether(
       limit(() => deps.stripe.subscriptions.retrieve(id, { expand: DISCOUNT_EXPAND })),
     ),
   );
+  // Each subscription's transitions are recorded as caused by the last of its events here.
+  const causeOf = (id: string) => actorOr(eventActor(bySubscription.get(id)?.at(-1)?.id ?? ""));
   const snapshots: Snapshot[] = reads.flatMap((read) =>
-    read.status === "fulfilled" ? [{ sub: read.value, readAt: batch.readAt }] : [],
+    read.status === "fulfilled"
+      ? [{ sub: read.value, readAt: batch.readAt, cause: causeOf(read.value.id) }]
+      : [],
   );
   if (snapshots.length === 0) return new Set();
   try {

@@ -2,7 +2,9 @@ import { inArray, sql } from "drizzle-orm";
 import { toSnakeCase } from "drizzle-orm/casing";
 import type Stripe from "stripe";
 import type { User } from "../accounts/index.ts";
+import { type AuditContext, recordAudit } from "../audit/index.ts";
 import { type Executor, queryRows, type Tx } from "../platform/db/client.ts";
+import { subscriptionTransitions } from "./billing-audit.ts";
 import { plans, subscriptions } from "./billing-tables.ts";
 import { customerIdOf, resolveUsers } from "./owners.ts";
 import type { Plan } from "./plans-service.ts";
@@ -21,7 +23,12 @@ import type { SubscriptionRow } from "./subscription-queries.ts";
 export interface Snapshot {
   sub: Stripe.Subscription;
   readAt: Date;
+  /** Who caused this read, for the audit trail, when not the actor of the work in progress. */
+  cause?: AuditContext;
 }
+
+/** The advisory-lock class of "applying this subscription" (the key is its id's hash). */
+const APPLY_LOCK = 7301;
 
 /** A cause that cannot be handled yet (e.g. the user is not linked); the job retries later. */
 export class RetryLater extends Error {
@@ -169,6 +176,10 @@ export async function applySubscriptions(
     return { user, plan, values };
   });
   const toWrite = outcomes.flatMap((o) => (o instanceof RetryLater ? [] : [o]));
+  const prior = await lockAndRead(
+    tx,
+    toWrite.map((o) => o.values.stripeSubscriptionId),
+  );
   const written =
     toWrite.length > 0
       ? await tx
@@ -186,17 +197,18 @@ export async function applySubscriptions(
           .returning()
       : [];
   const writtenById = new Map(written.map((row) => [row.stripeSubscriptionId, row]));
-  const refused = toWrite
-    .map((o) => o.values.stripeSubscriptionId)
-    .filter((id) => !writtenById.has(id));
-  const stored =
-    refused.length > 0
-      ? await tx
-          .select()
-          .from(subscriptions)
-          .where(inArray(subscriptions.stripeSubscriptionId, refused))
-      : [];
-  const storedById = new Map(stored.map((row) => [row.stripeSubscriptionId, row]));
+  // Each write records what it changed, in this transaction; a refused or idle one nothing.
+  const causeOf = new Map(snapshots.map((s) => [s.sub.id, s.cause]));
+  await recordAudit(
+    tx,
+    written.flatMap((row) =>
+      subscriptionTransitions(
+        prior.get(row.stripeSubscriptionId),
+        row,
+        causeOf.get(row.stripeSubscriptionId),
+      ),
+    ),
+  );
 
   return outcomes.map((outcome) => {
     if (outcome instanceof RetryLater) return outcome;
@@ -204,10 +216,35 @@ export async function applySubscriptions(
     const { user, plan } = outcome;
     const row = writtenById.get(id);
     if (row) return { row, written: true, user, plan };
-    const current = storedById.get(id);
+    // Refused: the row is as read under the lock.
+    const current = prior.get(id);
     if (!current) throw new Error(`subscription ${id} vanished`);
     return { row: current, written: false, user, plan };
   });
+}
+
+/**
+ * Serializes the writers of these subscriptions (a webhook batch, the API's answer, another
+ * worker) and reads their stored rows: the diff the audit trail records is then against the row
+ * this write replaces. A transaction-scoped advisory lock rather than `FOR UPDATE`, which cannot
+ * lock a row that does not exist yet: two first writes of one subscription would both see none and
+ * both record its creation. Taken in id order, so batches that share subscriptions cannot deadlock.
+ */
+async function lockAndRead(tx: Tx, ids: string[]): Promise<Map<string, SubscriptionRow>> {
+  if (ids.length === 0) return new Map();
+  const keys = sql.join(
+    [...ids].sort().map((id) => sql`(${id})`),
+    sql`, `,
+  );
+  await tx.execute(
+    sql`select pg_advisory_xact_lock(${APPLY_LOCK}, hashtext(id)) from (values ${keys}) as k(id) order by id`,
+  );
+  // A statement of its own: one that waited for the lock must see what its holder committed.
+  const rows = await tx
+    .select()
+    .from(subscriptions)
+    .where(inArray(subscriptions.stripeSubscriptionId, ids));
+  return new Map(rows.map((row) => [row.stripeSubscriptionId, row]));
 }
 
 /** An upsert's `set` that takes each of `keys` from the proposed row (`excluded`). */

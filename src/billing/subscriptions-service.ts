@@ -1,6 +1,6 @@
 import { and, eq, lt, sql } from "drizzle-orm";
 import Stripe from "stripe";
-import { getUserById, setStripeCustomerId, type User } from "../accounts/index.ts";
+import { getUserById, type User } from "../accounts/index.ts";
 import type { Executor, Tx } from "../platform/db/client.ts";
 import { AppError } from "../platform/errors.ts";
 import { businessError, fieldError } from "../platform/http/errors.ts";
@@ -10,6 +10,7 @@ import { subscriptionCheckouts } from "./billing-tables.ts";
 import { quantityFor } from "./change-rules.ts";
 import { endScheduledChange, releaseSchedule } from "./change-schedules.ts";
 import { formatMinor } from "./money.ts";
+import { linkCustomer } from "./owners.ts";
 import { type PendingChangeBody, pendingChangeOf } from "./pending-change.ts";
 import { findPlan, getActivePlan, type Plan, type PlanBody, planBody } from "./plans-service.ts";
 import { promotionCodeError, resolvePromotionCode } from "./promotion-codes.ts";
@@ -172,7 +173,7 @@ export async function ensureCustomer(
       { email: user.email, name: user.username, metadata: { user_id: user.id } },
       { idempotencyKey: `customer:${user.id}` },
     ));
-  await setStripeCustomerId(deps.db, user.id, customer.id);
+  await deps.db.transaction((tx) => linkCustomer(tx, user.id, customer.id));
   return { user, customer: customer.id };
 }
 
@@ -442,7 +443,7 @@ export async function cancelSubscription(
     deps.logger.error({ err, subscription: row.stripeSubscriptionId }, "cancel failed");
     throw businessError("invalid", "Failed to cancel subscription.");
   }
-  if (release) await endScheduledChange(deps.db, row.id, "canceled");
+  if (release) await deps.db.transaction((tx) => endScheduledChange(tx, row.id, "canceled"));
   return writeBack(deps, { sub, readAt });
 }
 

@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import type { Ctx } from "../context.ts";
-import { noSuchObject } from "../errors.ts";
+import { invalidParam, invalidRequest, noSuchObject } from "../errors.ts";
 import { matchesRange, paginate } from "../lists.ts";
 import { optArr, optStr, type Params } from "../params.ts";
 import type { Route } from "../router.ts";
@@ -8,6 +8,13 @@ import type { Route } from "../router.ts";
 function listEvents(ctx: Ctx, p: Params): Stripe.EventBase[] {
   const type = optStr(p, "type");
   const types = optArr(p, "types")?.map(String);
+  // Stripe's refusals: one filter or the other, and at most 20 names.
+  if (type !== undefined && types !== undefined) {
+    throw invalidRequest("You may pass either `type` or `types`, but not both.");
+  }
+  if (types !== undefined && types.length > 20) {
+    throw invalidParam("types", "`types` accepts at most 20 event types.");
+  }
   return Object.values(ctx.state.events).filter((e) => {
     if (type !== undefined && !matchType(e.type, type)) return false;
     if (types !== undefined && !types.includes(e.type)) return false;

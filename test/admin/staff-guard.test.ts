@@ -2,10 +2,14 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { sql } from "drizzle-orm";
+import Fastify from "fastify";
 import { Type } from "typebox";
 import { type AdminRoutes, adminRouteModules, adminWriteErrors } from "../../src/admin/index.ts";
+import { guardAdminScope } from "../../src/admin/staff-guard.ts";
+import type { App } from "../../src/app.ts";
 import { currentActor } from "../../src/audit/index.ts";
 import { queryRows } from "../../src/platform/db/client.ts";
+import { errorSchemas } from "../../src/platform/http/error-schemas.ts";
 import { bearer, type Registered, registerUser, startAccountsApp } from "../accounts/helpers.ts";
 import type { TestApp } from "../helpers/app.ts";
 import { makeStaff } from "./helpers.ts";
@@ -23,6 +27,7 @@ const probe: AdminRoutes = (app, deps) => {
         tags: ["admin"],
         operationId: "admin_test_probe",
         summary: "Test probe.",
+        description: "Answers who the handler runs as.",
         body: Type.Object({ n: Type.Integer() }),
         response: {
           201: Type.Object({
@@ -132,5 +137,40 @@ describe("the admin scope", () => {
     const calm = await registerUser(t.app);
     await makeStaff(t.services.database.db, calm.id);
     assert.equal((await post({ n: 21 }, {}, calm.access)).statusCode, 201, "others are not held");
+  });
+});
+
+describe("registering an admin route", () => {
+  const attempt = async (url: string, schema: Record<string, unknown>) => {
+    const app = Fastify() as unknown as App;
+    for (const shape of errorSchemas) app.addSchema(shape);
+    guardAdminScope(app, t.services, async () => {});
+    app.get(url, { schema }, async () => ({}));
+    try {
+      await app.ready();
+    } finally {
+      await app.close();
+    }
+  };
+  const complete = { tags: ["admin"], description: "A route.", response: adminWriteErrors() };
+
+  test("fails when the route forgets the admin failures, tag or description", async () => {
+    await attempt("/api/admin/fine/", complete);
+    await assert.rejects(
+      attempt("/api/admin/no-errors/", { ...complete, response: { 200: Type.Object({}) } }),
+      /must have the "admin" tag, a description, and declare 401, 403, 429/,
+    );
+    await assert.rejects(
+      attempt("/api/admin/no-tag/", { ...complete, tags: ["x"] }),
+      /"admin" tag/,
+    );
+    await assert.rejects(
+      attempt("/api/admin/no-description/", { ...complete, description: undefined }),
+      /a description/,
+    );
+  });
+
+  test("fails outside /api/admin/", async () => {
+    await assert.rejects(attempt("/api/elsewhere/", complete), /must be under \/api\/admin\//);
   });
 });

@@ -9,6 +9,7 @@ import { type AdminCall, staffCaller } from "./helpers.ts";
 // emulator) and lands in our projection, as the user's own actions do.
 
 let t: BillingTestApp;
+let staffId: string;
 let admin: (
   method: string,
   url: string,
@@ -16,7 +17,9 @@ let admin: (
 ) => Promise<AdminCall>;
 before(async () => {
   t = await startBillingApp();
-  admin = (await staffCaller(t.app, t.services.database.db, () => t.signUp())).call;
+  const caller = await staffCaller(t.app, t.services.database.db, () => t.signUp());
+  admin = caller.call;
+  staffId = caller.staff.userId;
 });
 after(() => t?.close());
 
@@ -100,6 +103,17 @@ describe("subscription actions", () => {
     await t.settle();
     const detail = await admin("GET", `/api/admin/subscriptions/${sub}/`);
     assert.equal(detail.body.cancel_at_period_end, true);
+
+    // The transition is audited once, as the staff user's, with the admin request's id.
+    const user = await admin("GET", `/api/admin/users/${detail.body.user_id}/`);
+    const byAdmin = user.body.audit.filter(
+      (a: { actor_kind: string; subject_id: string }) =>
+        a.actor_kind === "admin" && a.subject_id === sub,
+    );
+    assert.equal(byAdmin.length, 1, JSON.stringify(user.body.audit));
+    assert.equal(byAdmin[0].actor_id, staffId);
+    assert.equal(byAdmin[0].request_id, res.headers["x-request-id"]);
+    assert.equal(byAdmin[0].after.cancel_at_period_end, true);
   });
 
   test("cancel now: canceled at Stripe and here; cancelling again is a 404", async () => {

@@ -208,4 +208,28 @@ describe("the client from Node", () => {
     assert.equal(session.get(), null);
     assert.throws(() => unwrap(answer), ApiError);
   });
+
+  test("a refresh that fails for another reason (503) keeps the session for later", async () => {
+    const client = await signedIn();
+    const pair = client.session.get();
+    assert.ok(pair);
+    const stale = { ...pair, access: "not-a-token" };
+    const session = memorySession(stale);
+    const unavailable = createBillingClient({
+      baseUrl: url,
+      session,
+      fetch: async (request) =>
+        new URL(request.url).pathname === "/api/auth/token/refresh/"
+          ? Response.json(
+              { detail: "Service temporarily unavailable, try again later." },
+              {
+                status: 503,
+              },
+            )
+          : fetch(request),
+    });
+    const answer = await unavailable.GET("/api/auth/profile/");
+    assert.equal(answer.response.status, 401);
+    assert.deepEqual(session.get(), stale);
+  });
 });

@@ -22,6 +22,7 @@ import { EventStore } from "../../src/webhooks/webhook-service.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import { signPayload, startStripeEmulator } from "../../stripe-emulator/index.ts";
 import type { Stage } from "../../stripe-emulator/server.ts";
+import { assertSameAuditTrail } from "../helpers/audit-trail.ts";
 import {
   type Captured,
   captureEvents,
@@ -38,7 +39,8 @@ import { waitFor } from "../helpers/wait.ts";
 // Webhook storm: every Stripe event of many billing lives is delivered three times, shuffled, 24 at
 // a time, to the API process while the worker process is SIGKILLed twice in the middle of a job and
 // restarted. The projection must end exactly where one in-order delivery of each event ends (a
-// second database, fed in order), with no duplicate payment and no email sent twice.
+// second database, fed in order), with no duplicate payment and no email sent twice, and the audit
+// trail must hold the same transitions, each once.
 // Full size: at least 5,000 distinct events, so 15,000 deliveries.
 
 const FULL = process.env.RELIABILITY_SCALE === "full";
@@ -413,12 +415,14 @@ test(`webhook storm: ${FULL ? "≥ 5,000" : "≥ 200"} events ×3, shuffled, con
   for (const [user, want] of expected) assert.deepEqual(actual.get(user), want, `user ${user}`);
   assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
   const sent = await assertNoDuplicates(db);
+  const audited = await assertSameAuditTrail(db, reference.database.db, events);
 
   const alive = running.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
   for (const r of alive) r.child.kill("SIGTERM");
   for (const r of alive) assert.equal(await r.exited, 0, r.output());
   process.stdout.write(
-    `# ${events.length} events, ${statuses.length} deliveries, ${sent} emails; ` +
+    `# ${events.length} events, ${statuses.length} deliveries, ${sent} emails, ` +
+      `${audited} audit rows; ` +
       `the kills caught ${kills.map((k) => k.length).join(" and ")} webhook jobs; ` +
       `storm (s): ${timeline}; in-order reference ${inOrderSeconds.toFixed(1)} s, ` +
       `whole test ${((Date.now() - started) / 1000).toFixed(1)} s\n`,

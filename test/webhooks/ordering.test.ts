@@ -255,7 +255,9 @@ describe("delivery order and redelivery", () => {
     t.emulator.holdDeliveries(true);
     // Made in Stripe's dashboard for a linked customer: no API request records the payment.
     const { sub } = await dashboardSubscription(buyer.email, plan.stripe_price_id, {
-      link: (customerId) => setStripeCustomerId(db, buyer.userId, customerId),
+      link: async (customerId) => {
+        await setStripeCustomerId(db, buyer.userId, customerId);
+      },
       metadata: { user_id: buyer.userId },
     });
     await t.stripe.refunds.create({

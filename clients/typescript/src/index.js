@@ -68,8 +68,10 @@ function bearer(session, refreshClient, send) {
     if (current.access !== used) return current;
     refreshing ??= refreshClient
       .POST(REFRESH, { body: { refresh: current.refresh } })
-      .then(({ data }) => {
-        session.set(data ?? null);
+      .then(({ data, response }) => {
+        // Refused (401): the pair is dead, sign out. Throttled or unavailable: keep it for later.
+        if (data) session.set(data);
+        else if (response.status === 401) session.set(null);
         return data ?? null;
       })
       .finally(() => {
@@ -90,6 +92,7 @@ function bearer(session, refreshClient, send) {
       const request = sent.get(id);
       sent.delete(id);
       if (!request || response.status !== 401) return;
+      // A 401 without a JSON body is not about the token: left as it is.
       const body = await response
         .clone()
         .json()

@@ -5,6 +5,246 @@
  */
 
 export interface paths {
+  "/api/admin/overview/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Business metrics computed now (MRR, subscriptions, trials, churn, recovery) and recent failures.
+     * @description Computed on each request (not the stored snapshot of /metrics): MRR per currency, subscriptions by status and plan, trials, churn and recovery over the window; failed payments in the window, stored webhook events by state, emails whose retries are spent, and dead-lettered jobs per queue.
+     */
+    get: operations["admin_overview"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every user's subscriptions, newest first, by status, plan and creation time.
+     * @description Example: `?status=past_due&plan=…&created_after=2026-01-01T00:00:00Z`. Pages of 20, `{count, next, previous, results}`.
+     */
+    get: operations["admin_subscriptions_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/{id}/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One subscription, by our id or Stripe's.
+     * @description The subscription with its user, Stripe customer and trial.
+     */
+    get: operations["admin_subscriptions_read"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/{id}/cancel/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Cancel at the period end (default) or now, as the user's own cancel does.
+     * @description Example: `{"at_period_end": false}`. The body may be left out (at the period end). Acts on the user's current subscription only (409 otherwise).
+     */
+    post: operations["admin_subscriptions_cancel"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/{id}/change-plan/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Change the plan or seats for the user, by the user's own change rules.
+     * @description Example: `{"plan_id": "…", "quantity": 3}`. The user's own change/ service: an upgrade now (charged at once), a downgrade at the period end unless `when` says otherwise.
+     */
+    post: operations["admin_subscriptions_change_plan"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/{id}/extend-trial/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Move a running trial's end later (Stripe's trial_end): by `days`, or to `trial_end`.
+     * @description Example: `{"days": 14}` or `{"trial_end": "2026-02-01T00:00:00Z"}`. No proration; the billing cycle is anchored on the new end, as at Stripe. Only a trialing subscription.
+     */
+    post: operations["admin_subscriptions_extend_trial"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/subscriptions/{id}/grant-free-period/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Give N free months: a 100 %-off coupon repeating N months on the subscription.
+     * @description The billing cycle, status and card stay; the invoices of those months are issued at zero; discounts the subscription had are kept and apply again afterwards. Monthly plans only.
+     */
+    post: operations["admin_subscriptions_grant_free_period"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/users/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Find users by email, username, name, Stripe customer id or id; newest first.
+     * @description Example: `?search=ada@example.com`. Pages of 20, `{count, next, previous, results}`; `%` and `_` match themselves.
+     */
+    get: operations["admin_users_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/users/{id}/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A user with their subscriptions, invoices, payments, emails, sessions and audit trail.
+     * @description The current subscription as the user's status/ shows it; the newest 20 subscriptions, invoices, payments and emails; open sessions; the newest 50 audit entries (actor `admin` for staff actions).
+     */
+    get: operations["admin_users_read"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/users/{id}/activate/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Let a deactivated user sign in again (their old sessions stay ended).
+     * @description Deactivation locks the user out at once (every request reads `is_active`) and ends every session, so a later activation asks for a fresh sign-in. Staff cannot deactivate themselves; a deleted account cannot be activated.
+     */
+    post: operations["admin_users_activate"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/users/{id}/deactivate/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Lock a user out now: every token stops working and every session ends.
+     * @description Deactivation locks the user out at once (every request reads `is_active`) and ends every session, so a later activation asks for a fresh sign-in. Staff cannot deactivate themselves; a deleted account cannot be activated.
+     */
+    post: operations["admin_users_deactivate"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/users/{id}/resend-email/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a new verification email, or one of the user's emails again (`email_id`).
+     * @description Without a body: a new verification link (the previous one stops working). With `{"email_id": …}`: a copy of that email of this user, exactly as it was rendered, as a new email row.
+     */
+    post: operations["admin_users_resend_email"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/auth/change-email/": {
     parameters: {
       query?: never;
@@ -461,6 +701,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/subscriptions/history/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * What happened to the caller's billing, newest first, 20 a page.
+     * @description The audit trail's rows of the caller (docs/access.md, 'Audit trail'): each billing transition with who caused it and the fields it changed. DRF's page-number pagination.
+     */
+    get: operations["subscriptions_history_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/subscriptions/invoices/": {
     parameters: {
       query?: never;
@@ -795,6 +1055,3432 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  admin_overview: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The overview. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            failures: {
+              /** @description Jobs in each dead-letter queue (pg-boss's counts, refreshed every minute or so). */
+              dead_jobs: {
+                count: number;
+                queue: string;
+              }[];
+              /** @description Emails whose retries are spent. */
+              failed_emails: number;
+              /** @description Failed payment attempts in the window. */
+              failed_payments: number;
+              /** @description Stored Stripe events by state; `failed` ones are dead-lettered (replay them). */
+              webhook_events: {
+                failed: number;
+                pending: number;
+                retrying: number;
+              };
+            };
+            metrics: {
+              churned: number;
+              /** Format: date-time */
+              computed_at: string;
+              mrr: {
+                /** @description Monthly recurring revenue, major units. */
+                amount: string;
+                currency: string;
+              }[];
+              recovery: {
+                failed: number;
+                recovered: number;
+              };
+              subscriptions: {
+                count: number;
+                plan: string;
+                status: string;
+              }[];
+              trials: {
+                converted: number;
+                ended: number;
+              };
+              /** @description The window of the trials, churn, recovery and failed-payment figures. */
+              window_days: number;
+            };
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_list: {
+    parameters: {
+      query?: {
+        /** @description Created (at Stripe) at or after. */
+        created_after?: string;
+        /** @description Created (at Stripe) before. */
+        created_before?: string;
+        /** @description Page number, from 1. */
+        page?: number;
+        /** @description A plan id. */
+        plan?: string;
+        status?:
+          | "active"
+          | "trialing"
+          | "past_due"
+          | "unpaid"
+          | "paused"
+          | "canceled"
+          | "incomplete"
+          | "incomplete_expired";
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of subscriptions. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              cancel_at_period_end: boolean;
+              /** Format: date-time */
+              canceled_at: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              current_period_end: string | null;
+              /** Format: date-time */
+              current_period_start: string | null;
+              /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+              discount: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount_off: string | null;
+                /**
+                 * @description The promotion code.
+                 * @example LAUNCH20
+                 */
+                code: string | null;
+                /** @description The currency of `amount_off`. */
+                currency: string | null;
+                /**
+                 * Format: date-time
+                 * @description When it stops applying; null when it does not end by date.
+                 */
+                ends_at: string | null;
+                /** @example 20 */
+                percent_off: number | null;
+              } | null;
+              /** Format: date-time */
+              ended_at: string | null;
+              /** Format: uuid */
+              id: string;
+              /** @description True for active and trialing. */
+              is_active: boolean;
+              /** @description Cancel it with DELETE change/; another change replaces it. */
+              pending_change?: {
+                /**
+                 * Format: date-time
+                 * @description The current period's end.
+                 */
+                effective_at: string;
+                plan: {
+                  /**
+                   * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                   * @example 9.99
+                   */
+                  amount: string;
+                  /**
+                   * @description Lowercase ISO 4217 code.
+                   * @example usd
+                   */
+                  currency: string;
+                  /** @example For individuals getting started. */
+                  description: string;
+                  /**
+                   * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                   * @example {
+                   *       "projects": 10,
+                   *       "api_access": true
+                   *     }
+                   */
+                  entitlements: {
+                    [key: string]: boolean | number;
+                  };
+                  /**
+                   * @example [
+                   *       "5 projects",
+                   *       "10 GB storage",
+                   *       "Email support"
+                   *     ]
+                   */
+                  features: string[];
+                  /**
+                   * Format: uuid
+                   * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                   */
+                  id: string;
+                  /** @enum {string} */
+                  interval: "month" | "year";
+                  /** @description Most seats; null = no limit. */
+                  max_quantity: number | null;
+                  /** @description Fewest seats (1 unless per seat). */
+                  min_quantity: number;
+                  /**
+                   * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                   * @example 9.99
+                   */
+                  monthly_amount: string;
+                  /** @example Starter */
+                  name: string;
+                  /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                  per_seat: boolean;
+                  /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                  stripe_price_id: string;
+                  /**
+                   * @description Free days before the first charge; 0 = no trial.
+                   * @example 0
+                   */
+                  trial_days: number;
+                };
+                quantity: number;
+              } | null;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              } | null;
+              /** @description Seats on a per-seat plan; 1 otherwise. */
+              quantity: number;
+              /**
+               * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+               * @example active
+               */
+              status: string;
+              /** @example cus_QfXc2LkdIwHu7i */
+              stripe_customer_id: string;
+              /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+              stripe_subscription_id: string;
+              /** Format: date-time */
+              trial_end: string | null;
+              /** Format: date-time */
+              trial_start: string | null;
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              unit_amount: string | null;
+              /** Format: date-time */
+              updated_at: string;
+              /** Format: uuid */
+              user_id: string;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_read: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Our subscription id (uuid) or Stripe's (`sub_…`). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The subscription. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            cancel_at_period_end: boolean;
+            /** Format: date-time */
+            canceled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            current_period_end: string | null;
+            /** Format: date-time */
+            current_period_start: string | null;
+            /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+            discount: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount_off: string | null;
+              /**
+               * @description The promotion code.
+               * @example LAUNCH20
+               */
+              code: string | null;
+              /** @description The currency of `amount_off`. */
+              currency: string | null;
+              /**
+               * Format: date-time
+               * @description When it stops applying; null when it does not end by date.
+               */
+              ends_at: string | null;
+              /** @example 20 */
+              percent_off: number | null;
+            } | null;
+            /** Format: date-time */
+            ended_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description True for active and trialing. */
+            is_active: boolean;
+            /** @description Cancel it with DELETE change/; another change replaces it. */
+            pending_change?: {
+              /**
+               * Format: date-time
+               * @description The current period's end.
+               */
+              effective_at: string;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              };
+              quantity: number;
+            } | null;
+            plan: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            } | null;
+            /** @description Seats on a per-seat plan; 1 otherwise. */
+            quantity: number;
+            /**
+             * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+             * @example active
+             */
+            status: string;
+            /** @example cus_QfXc2LkdIwHu7i */
+            stripe_customer_id: string;
+            /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+            stripe_subscription_id: string;
+            /** Format: date-time */
+            trial_end: string | null;
+            /** Format: date-time */
+            trial_start: string | null;
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            unit_amount: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: uuid */
+            user_id: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such subscription. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_cancel: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        /** @description Our subscription id (uuid) or Stripe's (`sub_…`). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": {
+          /**
+           * @description true: cancel at the end of the paid period (default); false: now.
+           * @default true
+           */
+          at_period_end: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description The subscription after the cancellation. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            cancel_at_period_end: boolean;
+            /** Format: date-time */
+            canceled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            current_period_end: string | null;
+            /** Format: date-time */
+            current_period_start: string | null;
+            /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+            discount: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount_off: string | null;
+              /**
+               * @description The promotion code.
+               * @example LAUNCH20
+               */
+              code: string | null;
+              /** @description The currency of `amount_off`. */
+              currency: string | null;
+              /**
+               * Format: date-time
+               * @description When it stops applying; null when it does not end by date.
+               */
+              ends_at: string | null;
+              /** @example 20 */
+              percent_off: number | null;
+            } | null;
+            /** Format: date-time */
+            ended_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description True for active and trialing. */
+            is_active: boolean;
+            /** @description Cancel it with DELETE change/; another change replaces it. */
+            pending_change?: {
+              /**
+               * Format: date-time
+               * @description The current period's end.
+               */
+              effective_at: string;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              };
+              quantity: number;
+            } | null;
+            plan: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            } | null;
+            /** @description Seats on a per-seat plan; 1 otherwise. */
+            quantity: number;
+            /**
+             * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+             * @example active
+             */
+            status: string;
+            /** @example cus_QfXc2LkdIwHu7i */
+            stripe_customer_id: string;
+            /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+            stripe_subscription_id: string;
+            /** Format: date-time */
+            trial_end: string | null;
+            /** Format: date-time */
+            trial_start: string | null;
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            unit_amount: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: uuid */
+            user_id: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Stripe refused the cancellation. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such subscription. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_change_plan: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        /** @description Our subscription id (uuid) or Stripe's (`sub_…`). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** Format: uuid */
+          plan_id: string;
+          quantity?: number;
+          /**
+           * @description Default: an upgrade now, a downgrade at the period end (the user's own rules).
+           * @enum {string}
+           */
+          when?: "now" | "period_end";
+        };
+      };
+    };
+    responses: {
+      /** @description Changed, scheduled, or waiting for the customer. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * @description `requires_action`: the proration charge needs the customer's 3-D Secure; the old plan stays until they confirm it.
+             * @enum {string}
+             */
+            status: "changed" | "scheduled" | "requires_action";
+            subscription: {
+              cancel_at_period_end: boolean;
+              /** Format: date-time */
+              canceled_at: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              current_period_end: string | null;
+              /** Format: date-time */
+              current_period_start: string | null;
+              /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+              discount: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount_off: string | null;
+                /**
+                 * @description The promotion code.
+                 * @example LAUNCH20
+                 */
+                code: string | null;
+                /** @description The currency of `amount_off`. */
+                currency: string | null;
+                /**
+                 * Format: date-time
+                 * @description When it stops applying; null when it does not end by date.
+                 */
+                ends_at: string | null;
+                /** @example 20 */
+                percent_off: number | null;
+              } | null;
+              /** Format: date-time */
+              ended_at: string | null;
+              /** Format: uuid */
+              id: string;
+              /** @description True for active and trialing. */
+              is_active: boolean;
+              /** @description Cancel it with DELETE change/; another change replaces it. */
+              pending_change?: {
+                /**
+                 * Format: date-time
+                 * @description The current period's end.
+                 */
+                effective_at: string;
+                plan: {
+                  /**
+                   * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                   * @example 9.99
+                   */
+                  amount: string;
+                  /**
+                   * @description Lowercase ISO 4217 code.
+                   * @example usd
+                   */
+                  currency: string;
+                  /** @example For individuals getting started. */
+                  description: string;
+                  /**
+                   * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                   * @example {
+                   *       "projects": 10,
+                   *       "api_access": true
+                   *     }
+                   */
+                  entitlements: {
+                    [key: string]: boolean | number;
+                  };
+                  /**
+                   * @example [
+                   *       "5 projects",
+                   *       "10 GB storage",
+                   *       "Email support"
+                   *     ]
+                   */
+                  features: string[];
+                  /**
+                   * Format: uuid
+                   * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                   */
+                  id: string;
+                  /** @enum {string} */
+                  interval: "month" | "year";
+                  /** @description Most seats; null = no limit. */
+                  max_quantity: number | null;
+                  /** @description Fewest seats (1 unless per seat). */
+                  min_quantity: number;
+                  /**
+                   * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                   * @example 9.99
+                   */
+                  monthly_amount: string;
+                  /** @example Starter */
+                  name: string;
+                  /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                  per_seat: boolean;
+                  /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                  stripe_price_id: string;
+                  /**
+                   * @description Free days before the first charge; 0 = no trial.
+                   * @example 0
+                   */
+                  trial_days: number;
+                };
+                quantity: number;
+              } | null;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              } | null;
+              /** @description Seats on a per-seat plan; 1 otherwise. */
+              quantity: number;
+              /**
+               * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+               * @example active
+               */
+              status: string;
+              /** @example cus_QfXc2LkdIwHu7i */
+              stripe_customer_id: string;
+              /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+              stripe_subscription_id: string;
+              /** Format: date-time */
+              trial_end: string | null;
+              /** Format: date-time */
+              trial_start: string | null;
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              unit_amount: string | null;
+              /** Format: date-time */
+              updated_at: string;
+              /** Format: uuid */
+              user_id: string;
+            };
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The change is refused (same plan, seats out of range, …). */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The proration charge was declined: nothing changed. */
+      402: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such subscription. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_extend_trial: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        /** @description Our subscription id (uuid) or Stripe's (`sub_…`). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "days": 14
+         *     }
+         */
+        "application/json": {
+          /** @description Days added to the current trial end. */
+          days?: number;
+          /**
+           * Format: date-time
+           * @description The new trial end (later than the current).
+           */
+          trial_end?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The subscription with its new trial end. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            cancel_at_period_end: boolean;
+            /** Format: date-time */
+            canceled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            current_period_end: string | null;
+            /** Format: date-time */
+            current_period_start: string | null;
+            /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+            discount: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount_off: string | null;
+              /**
+               * @description The promotion code.
+               * @example LAUNCH20
+               */
+              code: string | null;
+              /** @description The currency of `amount_off`. */
+              currency: string | null;
+              /**
+               * Format: date-time
+               * @description When it stops applying; null when it does not end by date.
+               */
+              ends_at: string | null;
+              /** @example 20 */
+              percent_off: number | null;
+            } | null;
+            /** Format: date-time */
+            ended_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description True for active and trialing. */
+            is_active: boolean;
+            /** @description Cancel it with DELETE change/; another change replaces it. */
+            pending_change?: {
+              /**
+               * Format: date-time
+               * @description The current period's end.
+               */
+              effective_at: string;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              };
+              quantity: number;
+            } | null;
+            plan: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            } | null;
+            /** @description Seats on a per-seat plan; 1 otherwise. */
+            quantity: number;
+            /**
+             * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+             * @example active
+             */
+            status: string;
+            /** @example cus_QfXc2LkdIwHu7i */
+            stripe_customer_id: string;
+            /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+            stripe_subscription_id: string;
+            /** Format: date-time */
+            trial_end: string | null;
+            /** Format: date-time */
+            trial_start: string | null;
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            unit_amount: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: uuid */
+            user_id: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Not in trial, the new end is not later, or Stripe refused. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such subscription. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_subscriptions_grant_free_period: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        /** @description Our subscription id (uuid) or Stripe's (`sub_…`). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description Free months from the next invoice. */
+          months: number;
+        };
+      };
+    };
+    responses: {
+      /** @description The subscription with its discount. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            cancel_at_period_end: boolean;
+            /** Format: date-time */
+            canceled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            current_period_end: string | null;
+            /** Format: date-time */
+            current_period_start: string | null;
+            /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+            discount: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount_off: string | null;
+              /**
+               * @description The promotion code.
+               * @example LAUNCH20
+               */
+              code: string | null;
+              /** @description The currency of `amount_off`. */
+              currency: string | null;
+              /**
+               * Format: date-time
+               * @description When it stops applying; null when it does not end by date.
+               */
+              ends_at: string | null;
+              /** @example 20 */
+              percent_off: number | null;
+            } | null;
+            /** Format: date-time */
+            ended_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description True for active and trialing. */
+            is_active: boolean;
+            /** @description Cancel it with DELETE change/; another change replaces it. */
+            pending_change?: {
+              /**
+               * Format: date-time
+               * @description The current period's end.
+               */
+              effective_at: string;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              };
+              quantity: number;
+            } | null;
+            plan: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            } | null;
+            /** @description Seats on a per-seat plan; 1 otherwise. */
+            quantity: number;
+            /**
+             * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+             * @example active
+             */
+            status: string;
+            /** @example cus_QfXc2LkdIwHu7i */
+            stripe_customer_id: string;
+            /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+            stripe_subscription_id: string;
+            /** Format: date-time */
+            trial_end: string | null;
+            /** Format: date-time */
+            trial_start: string | null;
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            unit_amount: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: uuid */
+            user_id: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Not a monthly plan, ended, or Stripe refused. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such subscription. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_users_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        /**
+         * @description Part of the email, username or name (any case), or a Stripe customer id or user id exactly.
+         * @example ada@example.com
+         */
+        search?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of users. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              /** Format: date-time */
+              created_at: string;
+              email: string;
+              email_verified: boolean;
+              first_name: string;
+              /** Format: uuid */
+              id: string;
+              is_active: boolean;
+              is_staff: boolean;
+              is_superuser: boolean;
+              /** Format: date-time */
+              last_login: string | null;
+              last_name: string;
+              stripe_customer_id: string | null;
+              username: string;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_users_read: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The user and their history. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @description Audit trail, the newest 50. */
+            audit: {
+              actor_id: string | null;
+              /** @enum {string} */
+              actor_kind: "user" | "admin" | "stripe_event" | "system";
+              after: {
+                [key: string]: unknown;
+              };
+              before: {
+                [key: string]: unknown;
+              };
+              /** Format: date-time */
+              created_at: string;
+              id: number;
+              /** @example subscription.status_changed */
+              kind: string;
+              reason: string | null;
+              request_id: string | null;
+              subject_id: string | null;
+            }[];
+            /** @description Emails sent or queued, the newest 20. */
+            emails: {
+              attempts: number;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: uuid */
+              id: string;
+              last_error: string | null;
+              recipient: string;
+              /** Format: date-time */
+              sent_at: string | null;
+              /** @enum {string} */
+              status: "queued" | "retrying" | "sent" | "failed";
+              subject: string;
+              template: string;
+            }[];
+            /** @description Invoices, the newest 20. */
+            invoices: {
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              amount_due: string;
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              amount_paid: string;
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              amount_remaining: string;
+              /** @example subscription_create */
+              billing_reason: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** Format: uri */
+              hosted_invoice_url: string | null;
+              /**
+               * @description Stripe's invoice id.
+               * @example in_1QfXc4LkdIwHu7ix
+               */
+              id: string;
+              /** Format: uri */
+              invoice_pdf: string | null;
+              lines: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals.
+                 * @example 9.99
+                 */
+                amount: string;
+                /** @example 1 × Starter (at $9.99 / month) */
+                description: string | null;
+                /** Format: date-time */
+                period_end: string | null;
+                /** Format: date-time */
+                period_start: string | null;
+                quantity: number | null;
+              }[];
+              /** @example A1B2C3D4-0001 */
+              number: string | null;
+              /** Format: date-time */
+              period_end: string | null;
+              /** Format: date-time */
+              period_start: string | null;
+              /**
+               * @description Stripe's: open, paid, uncollectible, void (drafts are not listed).
+               * @example paid
+               */
+              status: string;
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              total: string;
+            }[];
+            /** @description Payments, the newest 20. */
+            payments: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /** Format: date-time */
+              created_at: string;
+              /** @example usd */
+              currency: string;
+              /** @example Starter (subscription_create) */
+              description: string;
+              /**
+               * @description What discounts took off this invoice, in major units.
+               * @example 0.00
+               */
+              discount_amount: string;
+              /** Format: uuid */
+              id: string;
+              /** @example LAUNCH20 */
+              promotion_code: string | null;
+              /** @description The subscription line's quantity (seats). */
+              quantity: number | null;
+              /** @enum {string} */
+              status: "succeeded" | "failed" | "pending" | "refunded";
+              /** @example in_1QfXc4LkdIwHu7ixS2cGk9Tn */
+              stripe_invoice_id: string | null;
+              /** @example pi_3QfXc5LkdIwHu7ix0Vb1Lq2W */
+              stripe_payment_intent_id: string | null;
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              unit_amount: string | null;
+            }[];
+            /** @description Open sessions, most recently used first. */
+            sessions: {
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              expires_at: string;
+              /** Format: uuid */
+              id: string;
+              ip: string;
+              /** Format: date-time */
+              last_used_at: string;
+              user_agent: string;
+            }[];
+            subscription: {
+              cancel_at_period_end?: boolean;
+              /** Format: date-time */
+              canceled_at?: string | null;
+              /** Format: date-time */
+              created_at?: string;
+              /** Format: date-time */
+              current_period_end?: string | null;
+              /** Format: date-time */
+              current_period_start?: string | null;
+              /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+              discount?: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount_off: string | null;
+                /**
+                 * @description The promotion code.
+                 * @example LAUNCH20
+                 */
+                code: string | null;
+                /** @description The currency of `amount_off`. */
+                currency: string | null;
+                /**
+                 * Format: date-time
+                 * @description When it stops applying; null when it does not end by date.
+                 */
+                ends_at: string | null;
+                /** @example 20 */
+                percent_off: number | null;
+              } | null;
+              /** Format: uuid */
+              id?: string;
+              /** @description True for active and trialing. */
+              is_active: boolean;
+              /** @description Cancel it with DELETE change/; another change replaces it. */
+              pending_change?: {
+                /**
+                 * Format: date-time
+                 * @description The current period's end.
+                 */
+                effective_at: string;
+                plan: {
+                  /**
+                   * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                   * @example 9.99
+                   */
+                  amount: string;
+                  /**
+                   * @description Lowercase ISO 4217 code.
+                   * @example usd
+                   */
+                  currency: string;
+                  /** @example For individuals getting started. */
+                  description: string;
+                  /**
+                   * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                   * @example {
+                   *       "projects": 10,
+                   *       "api_access": true
+                   *     }
+                   */
+                  entitlements: {
+                    [key: string]: boolean | number;
+                  };
+                  /**
+                   * @example [
+                   *       "5 projects",
+                   *       "10 GB storage",
+                   *       "Email support"
+                   *     ]
+                   */
+                  features: string[];
+                  /**
+                   * Format: uuid
+                   * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                   */
+                  id: string;
+                  /** @enum {string} */
+                  interval: "month" | "year";
+                  /** @description Most seats; null = no limit. */
+                  max_quantity: number | null;
+                  /** @description Fewest seats (1 unless per seat). */
+                  min_quantity: number;
+                  /**
+                   * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                   * @example 9.99
+                   */
+                  monthly_amount: string;
+                  /** @example Starter */
+                  name: string;
+                  /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                  per_seat: boolean;
+                  /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                  stripe_price_id: string;
+                  /**
+                   * @description Free days before the first charge; 0 = no trial.
+                   * @example 0
+                   */
+                  trial_days: number;
+                };
+                quantity: number;
+              } | null;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              } | null;
+              /** @description Seats on a per-seat plan; 1 otherwise. */
+              quantity?: number;
+              /**
+               * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+               * @example active
+               */
+              status: string;
+              /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+              stripe_subscription_id?: string;
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              unit_amount?: string | null;
+              /** Format: date-time */
+              updated_at?: string;
+            };
+            /** @description Every subscription, the newest 20. */
+            subscriptions: {
+              cancel_at_period_end: boolean;
+              /** Format: date-time */
+              canceled_at: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              current_period_end: string | null;
+              /** Format: date-time */
+              current_period_start: string | null;
+              /** @description The subscription's discount: either `percent_off` or `amount_off` is set. */
+              discount: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount_off: string | null;
+                /**
+                 * @description The promotion code.
+                 * @example LAUNCH20
+                 */
+                code: string | null;
+                /** @description The currency of `amount_off`. */
+                currency: string | null;
+                /**
+                 * Format: date-time
+                 * @description When it stops applying; null when it does not end by date.
+                 */
+                ends_at: string | null;
+                /** @example 20 */
+                percent_off: number | null;
+              } | null;
+              /** Format: date-time */
+              ended_at: string | null;
+              /** Format: uuid */
+              id: string;
+              /** @description True for active and trialing. */
+              is_active: boolean;
+              /** @description Cancel it with DELETE change/; another change replaces it. */
+              pending_change?: {
+                /**
+                 * Format: date-time
+                 * @description The current period's end.
+                 */
+                effective_at: string;
+                plan: {
+                  /**
+                   * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                   * @example 9.99
+                   */
+                  amount: string;
+                  /**
+                   * @description Lowercase ISO 4217 code.
+                   * @example usd
+                   */
+                  currency: string;
+                  /** @example For individuals getting started. */
+                  description: string;
+                  /**
+                   * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                   * @example {
+                   *       "projects": 10,
+                   *       "api_access": true
+                   *     }
+                   */
+                  entitlements: {
+                    [key: string]: boolean | number;
+                  };
+                  /**
+                   * @example [
+                   *       "5 projects",
+                   *       "10 GB storage",
+                   *       "Email support"
+                   *     ]
+                   */
+                  features: string[];
+                  /**
+                   * Format: uuid
+                   * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                   */
+                  id: string;
+                  /** @enum {string} */
+                  interval: "month" | "year";
+                  /** @description Most seats; null = no limit. */
+                  max_quantity: number | null;
+                  /** @description Fewest seats (1 unless per seat). */
+                  min_quantity: number;
+                  /**
+                   * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                   * @example 9.99
+                   */
+                  monthly_amount: string;
+                  /** @example Starter */
+                  name: string;
+                  /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                  per_seat: boolean;
+                  /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                  stripe_price_id: string;
+                  /**
+                   * @description Free days before the first charge; 0 = no trial.
+                   * @example 0
+                   */
+                  trial_days: number;
+                };
+                quantity: number;
+              } | null;
+              plan: {
+                /**
+                 * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+                 * @example 9.99
+                 */
+                amount: string;
+                /**
+                 * @description Lowercase ISO 4217 code.
+                 * @example usd
+                 */
+                currency: string;
+                /** @example For individuals getting started. */
+                description: string;
+                /**
+                 * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+                 * @example {
+                 *       "projects": 10,
+                 *       "api_access": true
+                 *     }
+                 */
+                entitlements: {
+                  [key: string]: boolean | number;
+                };
+                /**
+                 * @example [
+                 *       "5 projects",
+                 *       "10 GB storage",
+                 *       "Email support"
+                 *     ]
+                 */
+                features: string[];
+                /**
+                 * Format: uuid
+                 * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+                 */
+                id: string;
+                /** @enum {string} */
+                interval: "month" | "year";
+                /** @description Most seats; null = no limit. */
+                max_quantity: number | null;
+                /** @description Fewest seats (1 unless per seat). */
+                min_quantity: number;
+                /**
+                 * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+                 * @example 9.99
+                 */
+                monthly_amount: string;
+                /** @example Starter */
+                name: string;
+                /** @description Billed per seat: the subscription's quantity is the number of seats. */
+                per_seat: boolean;
+                /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+                stripe_price_id: string;
+                /**
+                 * @description Free days before the first charge; 0 = no trial.
+                 * @example 0
+                 */
+                trial_days: number;
+              } | null;
+              /** @description Seats on a per-seat plan; 1 otherwise. */
+              quantity: number;
+              /**
+               * @description Stripe's status: active, trialing, past_due, incomplete, incomplete_expired, canceled, unpaid, paused.
+               * @example active
+               */
+              status: string;
+              /** @example cus_QfXc2LkdIwHu7i */
+              stripe_customer_id: string;
+              /** @example sub_1QfXc4LkdIwHu7ixq8Rk2mZt */
+              stripe_subscription_id: string;
+              /** Format: date-time */
+              trial_end: string | null;
+              /** Format: date-time */
+              trial_start: string | null;
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              unit_amount: string | null;
+              /** Format: date-time */
+              updated_at: string;
+              /** Format: uuid */
+              user_id: string;
+            }[];
+            user: {
+              /** Format: date-time */
+              created_at: string;
+              email: string;
+              email_verified: boolean;
+              first_name: string;
+              /** Format: uuid */
+              id: string;
+              is_active: boolean;
+              is_staff: boolean;
+              is_superuser: boolean;
+              /** Format: date-time */
+              last_login: string | null;
+              last_name: string;
+              stripe_customer_id: string | null;
+              username: string;
+            };
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such user. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_users_activate: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The user. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** Format: date-time */
+            created_at: string;
+            email: string;
+            email_verified: boolean;
+            first_name: string;
+            /** Format: uuid */
+            id: string;
+            is_active: boolean;
+            is_staff: boolean;
+            is_superuser: boolean;
+            /** Format: date-time */
+            last_login: string | null;
+            last_name: string;
+            stripe_customer_id: string | null;
+            username: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such user. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The account is deleted. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_users_deactivate: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The user. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** Format: date-time */
+            created_at: string;
+            email: string;
+            email_verified: boolean;
+            first_name: string;
+            /** Format: uuid */
+            id: string;
+            is_active: boolean;
+            is_staff: boolean;
+            is_superuser: boolean;
+            /** Format: date-time */
+            last_login: string | null;
+            last_name: string;
+            stripe_customer_id: string | null;
+            username: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Staff cannot deactivate themselves. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such user. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_users_resend_email: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": {
+          /**
+           * Format: uuid
+           * @description An email of this user's (from the detail's `emails`) to send again as it was. Left out: a new verification email with a fresh link.
+           */
+          email_id?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Queued. */
+      202: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * Format: uuid
+             * @description The copy's id; null for a verification email.
+             */
+            email_id: string | null;
+            message: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The address is already verified (a verification email). */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No such user. The user has no email with that id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
   auth_change_email: {
     parameters: {
       query?: never;
@@ -4779,6 +8465,144 @@ export interface operations {
       };
       /** @description The body is not JSON (Content-Type). */
       415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  subscriptions_history_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of the caller's audit trail. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              actor: {
+                /**
+                 * @description `user`: the user's id; `stripe_event`: the event's id; `system`: the job or command; `admin`: null (staff are not named).
+                 * @example evt_1QfXb2LkdIwHu7ix
+                 */
+                id: string | null;
+                /** @enum {string} */
+                kind: "user" | "admin" | "stripe_event" | "system";
+              };
+              /**
+               * @description The fields that changed, by their API name (`{}` before a creation); money as decimal strings, times as ISO-8601.
+               * @example {
+               *       "status": "past_due"
+               *     }
+               */
+              after: {
+                [key: string]: unknown;
+              };
+              /**
+               * @description The fields that changed, by their API name (`{}` before a creation); money as decimal strings, times as ISO-8601.
+               * @example {
+               *       "status": "past_due"
+               *     }
+               */
+              before: {
+                [key: string]: unknown;
+              };
+              /** Format: date-time */
+              created_at: string;
+              /** @description Increases with every row: the trail's order. */
+              id: number;
+              /** @example subscription.status_changed */
+              kind: string;
+              /** @example reconcile */
+              reason: string | null;
+              /** @description The id of the caller's own request that made the change; null for other actors. */
+              request_id: string | null;
+              /**
+               * @description What it happened to: `sub_…`, `in_…`, `re_…`, a plan change's id, `cus_…`.
+               * @example sub_1QfXb2LkdIwHu7ix
+               */
+              subject_id: string | null;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
           [name: string]: unknown;
