@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import Fastify from "fastify";
 import { Type } from "typebox";
+import { purgeIdempotencyKeys } from "../../src/admin/admin-idempotency.ts";
+import { adminIdempotencyKeys } from "../../src/admin/admin-tables.ts";
 import { type AdminRoutes, adminRouteModules, adminWriteErrors } from "../../src/admin/index.ts";
 import { guardAdminScope } from "../../src/admin/staff-guard.ts";
 import type { App } from "../../src/app.ts";
@@ -60,7 +62,7 @@ let t: TestApp;
 let staff: Registered;
 before(async () => {
   adminRouteModules.push(probe);
-  t = await startAccountsApp({ env: { THROTTLE_ADMIN: "20/min" } });
+  t = await startAccountsApp({ env: { THROTTLE_ADMIN: "30/min" } });
   adminRouteModules.pop();
   staff = await registerUser(t.app);
   await makeStaff(t.services.database.db, staff.id);
@@ -101,6 +103,35 @@ describe("the admin scope", () => {
     assert.equal(fresh.json().call, first.json().call + 1, "a new key runs the handler");
   });
 
+  test("two concurrent requests with one key run the handler once", async () => {
+    const key = randomUUID();
+    const before = calls;
+    const answers = await Promise.all([
+      post({ n: 8 }, { "idempotency-key": key }),
+      post({ n: 8 }, { "idempotency-key": key }),
+    ]);
+    assert.equal(calls, before + 1);
+    const statuses = answers.map((a) => a.statusCode).sort();
+    assert.ok(
+      JSON.stringify(statuses) === "[201,201]" || JSON.stringify(statuses) === "[201,409]",
+      String(statuses),
+    );
+  });
+
+  test("the hourly purge forgets keys older than ADMIN_IDEMPOTENCY_KEY_TTL", async () => {
+    const { db } = t.services.database;
+    const key = randomUUID();
+    assert.equal((await post({ n: 9 }, { "idempotency-key": key })).statusCode, 201);
+    const stored = () =>
+      db.select().from(adminIdempotencyKeys).where(eq(adminIdempotencyKeys.key, key));
+    await purgeIdempotencyKeys(db, 3600);
+    assert.equal((await stored()).length, 1, "a recent key stays");
+    await purgeIdempotencyKeys(db, 0);
+    assert.equal((await stored()).length, 0, "an older one goes");
+    const again = await post({ n: 9 }, { "idempotency-key": key });
+    assert.equal(again.headers["idempotent-replayed"], undefined, "a purged key runs again");
+  });
+
   test("a refused request releases its key: the corrected retry runs", async () => {
     const key = randomUUID();
     const bad = await post({ n: "x" }, { "idempotency-key": key });
@@ -129,9 +160,9 @@ describe("the admin scope", () => {
     const busy = await registerUser(t.app);
     await makeStaff(t.services.database.db, busy.id);
     const statuses: number[] = [];
-    for (let i = 0; i < 20; i++) statuses.push((await post({ n: i }, {}, busy.access)).statusCode);
-    assert.deepEqual(statuses, Array(20).fill(201));
-    const over = await post({ n: 20 }, {}, busy.access);
+    for (let i = 0; i < 30; i++) statuses.push((await post({ n: i }, {}, busy.access)).statusCode);
+    assert.deepEqual(statuses, Array(30).fill(201));
+    const over = await post({ n: 30 }, {}, busy.access);
     assert.equal(over.statusCode, 429);
     assert.ok(Number(over.headers["retry-after"]) >= 1);
     const calm = await registerUser(t.app);
