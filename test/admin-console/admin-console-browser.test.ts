@@ -157,6 +157,55 @@ describe("the admin console in a browser", { skip }, () => {
     });
   });
 
+  test("grant free months: a response lost on the way is retried with the same Idempotency-Key, and Stripe gets one discount", async () => {
+    await journey(
+      w.browser,
+      "free-months",
+      async (step, page) => {
+        const [sub] = await w.t.subscriptionsOf(w.payer.userId);
+        assert.ok(sub);
+        const keys: string[] = [];
+        const replayed: (string | undefined)[] = [];
+        // The first request reaches the API and acts; its answer is lost before the page sees it.
+        await page.route("**/grant-free-period/", async (route) => {
+          keys.push(route.request().headers()["idempotency-key"] ?? "");
+          const response = await route.fetch();
+          replayed.push(response.headers()["idempotent-replayed"]);
+          if (keys.length === 1) return route.abort("connectionreset");
+          return route.fulfill({ response });
+        });
+        const grant = async () => {
+          await page.getByRole("button", { name: "Grant free period" }).click();
+          const dialog = page.getByRole("dialog", { name: "Grant a free period" });
+          await dialog.getByLabel("Months").fill("2");
+          await dialog.getByRole("button", { name: "Grant" }).click();
+        };
+        await step("sign-in", () => signIn(page, w.t.url, w.staff));
+        await step("lost-answer", async () => {
+          await page.goto(`${w.t.url}/admin/#/subscriptions/${sub.id}`);
+          await page.locator("#subscription-status").waitFor(WAIT);
+          await grant();
+          await page.getByRole("alert").filter({ hasText: "did not complete" }).waitFor(WAIT);
+        });
+        await step("retried", async () => {
+          await grant();
+          await page.locator("#status").filter({ hasText: "2 free months granted." }).waitFor(WAIT);
+        });
+        assert.equal(keys.length, 2);
+        assert.match(keys[0] ?? "", /^[0-9a-f-]{36}$/);
+        assert.equal(keys[1], keys[0], "the retry resends the first request's key");
+        assert.deepEqual(replayed, [undefined, "true"]);
+        const atStripe = await w.t.stripe.subscriptions.retrieve(sub.stripeSubscriptionId);
+        assert.equal(atStripe.discounts.length, 1, "one discount at Stripe");
+        await step("discount-shown", async () => {
+          await page.getByText(/100 % off/).waitFor(WAIT);
+        });
+      },
+      // The lost answer is logged by Chromium as a failed request.
+      { allowConsoleErrors: true },
+    );
+  });
+
   test("a user who is not staff: the admin API answers 403 and the console says so", async () => {
     await journey(
       w.browser,
