@@ -206,6 +206,66 @@ describe("the admin console in a browser", { skip }, () => {
     );
   });
 
+  test("every section renders from the admin API; a plan created in the console is listed, edited and deactivated", async () => {
+    await journey(w.browser, "sections", async (step, page) => {
+      await step("sign-in", () => signIn(page, w.t.url, w.staff));
+      const sections: [string, string][] = [
+        ["Overview", "Overview"],
+        ["Users", "Users"],
+        ["Subscriptions", "Subscriptions"],
+        ["Payments", "Payments"],
+        ["Webhooks", "Webhook events"],
+        ["Failed jobs", "Failed jobs and emails"],
+        ["Plans", "Plans"],
+      ];
+      for (const [link, heading] of sections) {
+        await step(`section-${link}`, async () => {
+          await page
+            .getByRole("navigation", { name: "Admin sections" })
+            .getByRole("link", { name: link })
+            .click();
+          const h1 = page.getByRole("heading", { level: 1, name: heading });
+          await h1.waitFor(WAIT);
+          // Focus lands on the new page's heading.
+          assert.equal(await page.evaluate<string>("document.activeElement?.tagName ?? ''"), "H1");
+          assert.doesNotMatch(
+            (await page.locator("main").textContent()) ?? "",
+            /undefined|NaN|\[object Object\]/,
+          );
+        });
+      }
+      const name = `Console plan ${Date.now().toString(36)}`;
+      await step("create-plan", async () => {
+        const form = page.getByRole("form", { name: "New plan" });
+        await form.getByLabel("Name").fill(name);
+        await form.getByLabel("Price (major units)").fill("12.50");
+        await form.getByLabel("Features").fill("Ten projects\nEmail support");
+        await form.getByRole("button", { name: "Create plan" }).click();
+        await page.locator("tr.plan", { hasText: name }).waitFor(WAIT);
+        assert.match(
+          (await page.locator("tr.plan", { hasText: name }).textContent()) ?? "",
+          /12\.50 USD \/ month/,
+        );
+      });
+      await step("edit-plan", async () => {
+        await page.getByRole("button", { name: `Edit ${name}` }).click();
+        const dialog = page.getByRole("dialog", { name: `Edit ${name}` });
+        await dialog.getByLabel("Name").fill(`${name} v2`);
+        await dialog.getByRole("button", { name: "Save" }).click();
+        await page.locator("tr.plan", { hasText: `${name} v2` }).waitFor(WAIT);
+      });
+      await step("deactivate-plan", async () => {
+        await page.getByRole("button", { name: `Deactivate ${name} v2` }).click();
+        const dialog = page.getByRole("dialog", { name: `Deactivate ${name} v2?` });
+        await dialog.getByRole("button", { name: "Deactivate" }).click();
+        await page
+          .locator("tr.plan", { hasText: `${name} v2` })
+          .filter({ hasText: "inactive" })
+          .waitFor(WAIT);
+      });
+    });
+  });
+
   test("a user who is not staff: the admin API answers 403 and the console says so", async () => {
     await journey(
       w.browser,
