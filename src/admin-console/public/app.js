@@ -11,7 +11,7 @@ import { plansPage } from "./pages/plans.js";
 import { subscriptionPage, subscriptionsPage } from "./pages/subscriptions.js";
 import { userPage, usersPage } from "./pages/users.js";
 import { webhookPage, webhooksPage } from "./pages/webhooks.js";
-import { errorBox, field, h } from "./ui.js";
+import { errorBox, field, h, notify } from "./ui.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -193,5 +193,9 @@ nav.addEventListener("click", () => {
   nav.classList.remove("open");
   document.getElementById("menu").setAttribute("aria-expanded", "false");
 });
-window.addEventListener("hashchange", render);
+// The outcome of the last action belongs to the page it was done on.
+window.addEventListener("hashchange", () => {
+  notify("");
+  render();
+});
 render();
