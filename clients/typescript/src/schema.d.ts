@@ -5,6 +5,86 @@
  */
 
 export interface paths {
+  "/api/admin/jobs/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Dead-lettered jobs (retries spent), newest first, 20 a page; filter by queue.
+     * @description A job that failed its last retry waits in its queue's dead-letter queue with its payload and last error (`email.send`, `webhooks.process`, …) until it is retried or purged.
+     */
+    get: operations["admin_jobs_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/jobs/{id}/retry/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a dead-lettered job back to its queue with a fresh retry budget.
+     * @description The job leaves the dead-letter list; a retried request finds nothing to retry (404). Audited as `admin.job_retried`.
+     */
+    post: operations["admin_jobs_retry"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/jobs/emails/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Recorded emails, newest first, 20 a page; `?status=failed` for the failed ones.
+     * @description The outbox: every email the system decided to send, with its delivery status, attempts and last error; what `emails:list` shows.
+     */
+    get: operations["admin_jobs_emails_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/jobs/emails/{id}/retry/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a failed email again (the message recorded when it was first queued).
+     * @description The email goes back to `queued` with a new send job, and its dead letter is removed. Only a `failed` email can be retried (409 otherwise, also for a retried request, which finds it queued). Audited as `admin.email_retried`.
+     */
+    post: operations["admin_jobs_emails_retry"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/admin/overview/": {
     parameters: {
       query?: never;
@@ -19,6 +99,130 @@ export interface paths {
     get: operations["admin_overview"];
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/payments/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Payments of every user, newest first, 20 a page; filter by user and status.
+     * @description A refund is its own `refunded` row, recorded once when Stripe's `charge.refunded` webhook comes back; the payment it refunds shows it in `amount_refunded`.
+     */
+    get: operations["admin_payments_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/payments/{id}/refund/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Refund a payment fully or partly through Stripe.
+     * @description Asks Stripe's Refunds API (idempotently: the Idempotency-Key names the refund at Stripe). The refund is not written here: it appears in the payments once, when Stripe's `charge.refunded` webhook comes back. Audited as `admin.refund_requested`.
+     */
+    post: operations["admin_payments_refund"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/plans/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every plan, active first, 20 a page.
+     * @description Inactive plans too (no longer sold; their subscriptions keep running), with their Stripe product; what `plans:list` shows.
+     */
+    get: operations["admin_plans_list"];
+    put?: never;
+    /**
+     * Create a plan: a Stripe product and recurring price, registered as a plan.
+     * @description Trial, seats and entitlements go into the price's metadata, where `plans:sync` reads them. The Idempotency-Key names the product and price at Stripe. Audited as `admin.plan_created`.
+     */
+    post: operations["admin_plans_create"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/plans/{id}/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /**
+     * Rename a plan, or change its description, features or entitlements.
+     * @description Name, description and features are its Stripe product's (every plan of that product changes); entitlements its price's metadata. Stripe is written first, then the plans. Audited as `admin.plan_updated`.
+     */
+    patch: operations["admin_plans_update"];
+    trace?: never;
+  };
+  "/api/admin/plans/{id}/deactivate/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Stop selling a plan; its subscriptions keep running.
+     * @description Archives its Stripe price (so `plans:sync` agrees) and marks the plan inactive. Audited as `admin.plan_deactivated`.
+     */
+    post: operations["admin_plans_deactivate"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/plans/sync/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Mirror Stripe's active recurring prices as plans (as `plans:sync` does).
+     * @description One plan per active monthly or yearly price; plans whose price is no longer active are deactivated; a price whose metadata cannot be read is skipped and reported. Audited as `admin.plans_synced`.
+     */
+    post: operations["admin_plans_sync"];
     delete?: never;
     options?: never;
     head?: never;
@@ -239,6 +443,86 @@ export interface paths {
      * @description Without a body: a new verification link (the previous one stops working). With `{"email_id": …}`: a copy of that email of this user, exactly as it was rendered, as a new email row.
      */
     post: operations["admin_users_resend_email"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/webhooks/events/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Received webhook events, newest first, 20 a page; filter by type and status.
+     * @description The webhook ledger: every verified event once, with its processing status, attempts and last error. `?status=failed` lists the dead-lettered ones, which replay-failed replays.
+     */
+    get: operations["admin_webhooks_events_list"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/webhooks/events/{id}/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One webhook event: its payload, attempts, last error and processing jobs.
+     * @description `jobs` shows each time the event was queued (its delivery, each replay) and what became of it: retries, the error of a failed attempt, and its dead letter.
+     */
+    get: operations["admin_webhooks_events_retrieve"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/webhooks/events/{id}/replay/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Process a stored event again, whatever its status.
+     * @description Sets it back to `pending` and queues its processing job: the worker runs it through the same handler and ordering guards as a delivery, and it ends `processed` when that succeeds. A retried request queues nothing more. Audited as `admin.webhook_replayed`.
+     */
+    post: operations["admin_webhooks_events_replay"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/webhooks/events/replay-failed/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Process every failed (dead-lettered) event again, oldest first, up to 500 a request.
+     * @description Each is queued as by the single replay; `remaining` counts the failed events still waiting (send the request again to replay them).
+     */
+    post: operations["admin_webhooks_events_replay_failed"];
     delete?: never;
     options?: never;
     head?: never;
@@ -1055,6 +1339,617 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  admin_jobs_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        queue?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of dead-lettered jobs. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              /** Format: date-time */
+              dead_lettered_at: string;
+              /** @description Its last attempt's error. */
+              error: string | null;
+              /**
+               * Format: uuid
+               * @description The job's id in its dead-letter queue.
+               */
+              id: string;
+              /** @description The job's payload. */
+              payload: unknown;
+              /**
+               * @description The queue it failed on.
+               * @example email.send
+               */
+              queue: string;
+              /** Format: date-time */
+              queued_at: string | null;
+              /** @description Retries it used before it gave up. */
+              retry_count: number;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_jobs_retry: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Queued again; the body is the job as it was dead-lettered. */
+      202: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** Format: date-time */
+            dead_lettered_at: string;
+            /** @description Its last attempt's error. */
+            error: string | null;
+            /**
+             * Format: uuid
+             * @description The job's id in its dead-letter queue.
+             */
+            id: string;
+            /** @description The job's payload. */
+            payload: unknown;
+            /**
+             * @description The queue it failed on.
+             * @example email.send
+             */
+            queue: string;
+            /** Format: date-time */
+            queued_at: string | null;
+            /** @description Retries it used before it gave up. */
+            retry_count: number;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No dead-lettered job with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_jobs_emails_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        /** @description queued → sent, or queued → retrying → failed once its retries are spent. */
+        status?: "queued" | "retrying" | "sent" | "failed";
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of emails. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              attempts: number;
+              /** @description What caused it (an invoice id for a receipt, …). */
+              cause: string;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: uuid */
+              id: string;
+              last_error: string | null;
+              provider_message_id: string | null;
+              recipient: string;
+              /** Format: date-time */
+              sent_at: string | null;
+              /**
+               * @description queued → sent, or queued → retrying → failed once its retries are spent.
+               * @enum {string}
+               */
+              status: "queued" | "retrying" | "sent" | "failed";
+              subject: string;
+              /** @example billing.subscription_confirmation */
+              template: string;
+              /** Format: uuid */
+              user_id: string | null;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_jobs_emails_retry: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Queued again. */
+      202: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            attempts: number;
+            /** @description What caused it (an invoice id for a receipt, …). */
+            cause: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            last_error: string | null;
+            provider_message_id: string | null;
+            recipient: string;
+            /** Format: date-time */
+            sent_at: string | null;
+            /**
+             * @description queued → sent, or queued → retrying → failed once its retries are spent.
+             * @enum {string}
+             */
+            status: "queued" | "retrying" | "sent" | "failed";
+            subject: string;
+            /** @example billing.subscription_confirmation */
+            template: string;
+            /** Format: uuid */
+            user_id: string | null;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No email with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The email is not failed (queued, retrying or sent). */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
   admin_overview: {
     parameters: {
       query?: never;
@@ -1149,6 +2044,1370 @@ export interface operations {
       };
       /** @description The caller is not staff (is_staff or is_superuser). */
       403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_payments_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        status?: "succeeded" | "failed" | "pending" | "refunded";
+        /** @description Only this user's payments. */
+        user?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of payments. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Of a `succeeded` payment: what its recorded refunds (the `refunded` rows of its charge) add up to.
+               * @example 9.99
+               */
+              amount_refunded: string;
+              /** @description The invoice's attempt number, on a `failed` row. */
+              attempt: number;
+              /** Format: date-time */
+              created_at: string;
+              /** @example usd */
+              currency: string;
+              description: string;
+              /**
+               * @description Decimal string in major units with the currency's decimals.
+               * @example 9.99
+               */
+              discount_amount: string;
+              failure_message: string | null;
+              /** Format: uuid */
+              id: string;
+              promotion_code: string | null;
+              quantity: number | null;
+              /** @enum {string} */
+              status: "succeeded" | "failed" | "pending" | "refunded";
+              stripe_charge_id: string | null;
+              stripe_invoice_id: string | null;
+              stripe_payment_intent_id: string | null;
+              /** @description Set on a `refunded` row. */
+              stripe_refund_id: string | null;
+              unit_amount: string | null;
+              /** Format: uuid */
+              user_id: string;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_payments_refund: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": {
+          /** @description Minor units (999 = 9.99 USD). Absent: everything not refunded yet. At most the refundable rest. */
+          amount?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Stripe made the refund. */
+      201: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * @description Decimal string in major units with the currency's decimals.
+             * @example 9.99
+             */
+            amount: string;
+            currency: string;
+            /**
+             * @description Stripe's refund id (`re_…`).
+             * @example re_3Q…
+             */
+            id: string;
+            /** Format: uuid */
+            payment_id: string;
+            /**
+             * @description Still refundable after this refund.
+             * @example 9.99
+             */
+            remaining: string;
+            /** @description Stripe's: `succeeded`, `pending`, `requires_action`, `failed` or `canceled`. */
+            status: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The payment is not a succeeded one, is refunded in full, or Stripe refused. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No payment with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_plans_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of plans. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Sold: listed on /api/subscriptions/plans/. */
+              is_active: boolean;
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /** @example prod_Q… */
+              stripe_product_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_plans_create: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /**
+           * @description Major units, with at most the currency's decimals: 9.99, 1000 (JPY).
+           * @example 9.99
+           */
+          amount: string;
+          /** @example usd */
+          currency: string;
+          description?: string;
+          /**
+           * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+           * @example {
+           *       "projects": 10,
+           *       "api_access": true
+           *     }
+           */
+          entitlements?: {
+            [key: string]: boolean | number;
+          };
+          /** @description Marketing features, shown with the plan (the Stripe product's). */
+          features?: string[];
+          /** @enum {string} */
+          interval: "month" | "year";
+          max_quantity?: number | null;
+          min_quantity?: number;
+          name: string;
+          per_seat?: boolean;
+          trial_days?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description The plan. */
+      201: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            amount: string;
+            /**
+             * @description Lowercase ISO 4217 code.
+             * @example usd
+             */
+            currency: string;
+            /** @example For individuals getting started. */
+            description: string;
+            /**
+             * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+             * @example {
+             *       "projects": 10,
+             *       "api_access": true
+             *     }
+             */
+            entitlements: {
+              [key: string]: boolean | number;
+            };
+            /**
+             * @example [
+             *       "5 projects",
+             *       "10 GB storage",
+             *       "Email support"
+             *     ]
+             */
+            features: string[];
+            /**
+             * Format: uuid
+             * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+             */
+            id: string;
+            /** @enum {string} */
+            interval: "month" | "year";
+            /** @description Sold: listed on /api/subscriptions/plans/. */
+            is_active: boolean;
+            /** @description Most seats; null = no limit. */
+            max_quantity: number | null;
+            /** @description Fewest seats (1 unless per seat). */
+            min_quantity: number;
+            /**
+             * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+             * @example 9.99
+             */
+            monthly_amount: string;
+            /** @example Starter */
+            name: string;
+            /** @description Billed per seat: the subscription's quantity is the number of seats. */
+            per_seat: boolean;
+            /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+            stripe_price_id: string;
+            /** @example prod_Q… */
+            stripe_product_id: string;
+            /**
+             * @description Free days before the first charge; 0 = no trial.
+             * @example 0
+             */
+            trial_days: number;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_plans_update: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          description?: string;
+          /**
+           * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+           * @example {
+           *       "projects": 10,
+           *       "api_access": true
+           *     }
+           */
+          entitlements?: {
+            [key: string]: boolean | number;
+          };
+          /** @description Marketing features, shown with the plan (the Stripe product's). */
+          features?: string[];
+          name?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The plan as it now is. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            amount: string;
+            /**
+             * @description Lowercase ISO 4217 code.
+             * @example usd
+             */
+            currency: string;
+            /** @example For individuals getting started. */
+            description: string;
+            /**
+             * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+             * @example {
+             *       "projects": 10,
+             *       "api_access": true
+             *     }
+             */
+            entitlements: {
+              [key: string]: boolean | number;
+            };
+            /**
+             * @example [
+             *       "5 projects",
+             *       "10 GB storage",
+             *       "Email support"
+             *     ]
+             */
+            features: string[];
+            /**
+             * Format: uuid
+             * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+             */
+            id: string;
+            /** @enum {string} */
+            interval: "month" | "year";
+            /** @description Sold: listed on /api/subscriptions/plans/. */
+            is_active: boolean;
+            /** @description Most seats; null = no limit. */
+            max_quantity: number | null;
+            /** @description Fewest seats (1 unless per seat). */
+            min_quantity: number;
+            /**
+             * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+             * @example 9.99
+             */
+            monthly_amount: string;
+            /** @example Starter */
+            name: string;
+            /** @description Billed per seat: the subscription's quantity is the number of seats. */
+            per_seat: boolean;
+            /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+            stripe_price_id: string;
+            /** @example prod_Q… */
+            stripe_product_id: string;
+            /**
+             * @description Free days before the first charge; 0 = no trial.
+             * @example 0
+             */
+            trial_days: number;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No plan with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_plans_deactivate: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The plan, inactive. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /**
+             * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+             * @example 9.99
+             */
+            amount: string;
+            /**
+             * @description Lowercase ISO 4217 code.
+             * @example usd
+             */
+            currency: string;
+            /** @example For individuals getting started. */
+            description: string;
+            /**
+             * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+             * @example {
+             *       "projects": 10,
+             *       "api_access": true
+             *     }
+             */
+            entitlements: {
+              [key: string]: boolean | number;
+            };
+            /**
+             * @example [
+             *       "5 projects",
+             *       "10 GB storage",
+             *       "Email support"
+             *     ]
+             */
+            features: string[];
+            /**
+             * Format: uuid
+             * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+             */
+            id: string;
+            /** @enum {string} */
+            interval: "month" | "year";
+            /** @description Sold: listed on /api/subscriptions/plans/. */
+            is_active: boolean;
+            /** @description Most seats; null = no limit. */
+            max_quantity: number | null;
+            /** @description Fewest seats (1 unless per seat). */
+            min_quantity: number;
+            /**
+             * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+             * @example 9.99
+             */
+            monthly_amount: string;
+            /** @example Starter */
+            name: string;
+            /** @description Billed per seat: the subscription's quantity is the number of seats. */
+            per_seat: boolean;
+            /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+            stripe_price_id: string;
+            /** @example prod_Q… */
+            stripe_product_id: string;
+            /**
+             * @description Free days before the first charge; 0 = no trial.
+             * @example 0
+             */
+            trial_days: number;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No plan with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_plans_sync: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description What the sync did. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @description Plans whose price is no longer active. */
+            deactivated: number;
+            /** @description Prices whose metadata could not be read: their plans were left as they were. */
+            skipped: {
+              problems: string[];
+              stripe_price_id: string;
+            }[];
+            synced: {
+              /**
+               * @description Decimal string in major units with the currency's decimals: 9.99, 1000 (JPY), 1.250 (KWD).
+               * @example 9.99
+               */
+              amount: string;
+              /**
+               * @description Lowercase ISO 4217 code.
+               * @example usd
+               */
+              currency: string;
+              /** @example For individuals getting started. */
+              description: string;
+              /**
+               * @description Feature flags and numeric limits the plan grants, set with `plans:set --entitlements`; `{}` when none.
+               * @example {
+               *       "projects": 10,
+               *       "api_access": true
+               *     }
+               */
+              entitlements: {
+                [key: string]: boolean | number;
+              };
+              /**
+               * @example [
+               *       "5 projects",
+               *       "10 GB storage",
+               *       "Email support"
+               *     ]
+               */
+              features: string[];
+              /**
+               * Format: uuid
+               * @example 5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39
+               */
+              id: string;
+              /** @enum {string} */
+              interval: "month" | "year";
+              /** @description Sold: listed on /api/subscriptions/plans/. */
+              is_active: boolean;
+              /** @description Most seats; null = no limit. */
+              max_quantity: number | null;
+              /** @description Fewest seats (1 unless per seat). */
+              min_quantity: number;
+              /**
+               * @description `amount` per month (a yearly price / 12, rounded half up to the currency's minor unit): the plan's rank; a change to a plan with a higher one is an upgrade. Comparable only between plans of one currency.
+               * @example 9.99
+               */
+              monthly_amount: string;
+              /** @example Starter */
+              name: string;
+              /** @description Billed per seat: the subscription's quantity is the number of seats. */
+              per_seat: boolean;
+              /** @example price_1QfXb2LkdIwHu7ixz1Starter */
+              stripe_price_id: string;
+              /** @example prod_Q… */
+              stripe_product_id: string;
+              /**
+               * @description Free days before the first charge; 0 = no trial.
+               * @example 0
+               */
+              trial_days: number;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"]
+            | components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
           [name: string]: unknown;
@@ -4413,6 +6672,603 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_webhooks_events_list: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        /** @description pending → processed | ignored (a type nothing acts on), or retrying → failed (retries spent: dead-lettered). */
+        status?: "pending" | "processed" | "ignored" | "retrying" | "failed";
+        /** @example invoice.paid */
+        type?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of events. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: {
+              /** @description Processing attempts so far, replays included. */
+              attempts: number;
+              /**
+               * Format: date-time
+               * @description When the sender created it.
+               */
+              created: string;
+              /** @example evt_1QfXb2LkdIwHu7ix */
+              id: string;
+              /** @description The last failed attempt's error. */
+              last_error: string | null;
+              /** Format: date-time */
+              processed_at: string | null;
+              /** Format: date-time */
+              received_at: string;
+              /**
+               * @description pending → processed | ignored (a type nothing acts on), or retrying → failed (retries spent: dead-lettered).
+               * @enum {string}
+               */
+              status: "pending" | "processed" | "ignored" | "retrying" | "failed";
+              /** @example invoice.paid */
+              type: string;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description A page past the last one: "Invalid page." */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_webhooks_events_retrieve: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The event. */
+      200: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            api_version: string | null;
+            /** @description Processing attempts so far, replays included. */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description When the sender created it.
+             */
+            created: string;
+            /** @example evt_1QfXb2LkdIwHu7ix */
+            id: string;
+            /** @description Its processing jobs, oldest first: the delivery's and each replay's, with their retries and errors (kept for the job queue's retention period). */
+            jobs: {
+              /** Format: date-time */
+              completed_at: string | null;
+              /** Format: date-time */
+              created_at: string;
+              error: string | null;
+              /** Format: uuid */
+              id: string;
+              /** @description `webhooks.process`, or `webhooks.process.dead` for its dead letter. */
+              queue: string;
+              retry_count: number;
+              /** Format: date-time */
+              started_at: string | null;
+              /**
+               * @example completed
+               * @example failed
+               * @example retry
+               * @example created
+               * @example active
+               */
+              state: string;
+            }[];
+            /** @description The last failed attempt's error. */
+            last_error: string | null;
+            /** @description The event as its sender sent it. */
+            payload: {
+              [key: string]: unknown;
+            };
+            /** Format: date-time */
+            processed_at: string | null;
+            /** Format: date-time */
+            received_at: string;
+            /**
+             * @description pending → processed | ignored (a type nothing acts on), or retrying → failed (retries spent: dead-lettered).
+             * @enum {string}
+             */
+            status: "pending" | "processed" | "ignored" | "retrying" | "failed";
+            /** @example invoice.paid */
+            type: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No stored event with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_webhooks_events_replay: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Queued for processing. */
+      202: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            id: string;
+            previous_status: string;
+            /**
+             * @description Queued for the worker.
+             * @enum {string}
+             */
+            status: "pending";
+            type: string;
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description No stored event with this id. */
+      404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is over BODY_LIMIT bytes. */
+      413: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description The body is not JSON (Content-Type). */
+      415: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
+        };
+      };
+      /** @description Too many requests from this client or for this account. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Throttled"];
+        };
+      };
+      /** @description A bug: the error is logged under `request_id`. */
+      500: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["InternalError"];
+        };
+      };
+      /** @description The database is unreachable. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: number;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ServiceUnavailable"];
+        };
+      };
+    };
+  };
+  admin_webhooks_events_replay_failed: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key is stored (ADMIN_IDEMPOTENCY_KEY_TTL) and a retry with the same request gets it again (`Idempotent-Replayed: true`) without acting twice. The same key on another request is a 409. */
+        "idempotency-key"?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Queued for processing. */
+      202: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            remaining: number;
+            replayed: {
+              id: string;
+              previous_status: string;
+              /**
+               * @description Queued for the worker.
+               * @enum {string}
+               */
+              status: "pending";
+              type: string;
+            }[];
+          };
+        };
+      };
+      /** @description SECURE_SSL_REDIRECT is on and the request came over plain HTTP: the same URL over HTTPS. */
+      301: {
+        headers: {
+          /** @description The https:// URL. */
+          Location?: string;
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      400: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json":
+            | components["schemas"]["ErrorDetail"]
+            | components["schemas"]["FieldErrors"];
+        };
+      };
+      /** @description No valid access token. */
+      401: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Unauthorized"];
+        };
+      };
+      /** @description The caller is not staff (is_staff or is_superuser). */
+      403: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorDetail"];
         };
       };
       /** @description The Idempotency-Key was used with a different request, or its first request is still running. */
