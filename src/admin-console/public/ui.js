@@ -159,7 +159,17 @@ export function confirmAction({ title, message, confirm = "Confirm", fields = []
       h(
         "div",
         { class: "actions" },
-        h("button", { type: "submit", value: "cancel", class: "secondary" }, "Cancel"),
+        // Not a submit button: Enter in a field confirms (the form's one submit button), and
+        // cancelling skips the fields' validation.
+        h(
+          "button",
+          {
+            type: "button",
+            class: "secondary",
+            onclick: (e) => e.target.closest("dialog").close("cancel"),
+          },
+          "Cancel",
+        ),
         h("button", { type: "submit", value: "confirm", class: danger ? "danger" : "" }, confirm),
       ),
     );
