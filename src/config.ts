@@ -198,9 +198,9 @@ export const settings = {
     doc: "How often a worker computes the business metrics /metrics shows (5m, 15m, 1h …: whole minutes dividing an hour, or hours dividing a day). docs/operations.md.",
   },
   RECONCILE_INTERVAL: {
-    parse: cronInterval,
+    parse: (raw) => (duration(raw) === 0 ? 0 : cronInterval(raw)),
     default: 3600,
-    doc: "How often a worker reconciles the database with Stripe (1h, 6h …: whole minutes dividing an hour, or hours dividing a day). docs/operations.md, 'Reconciliation'.",
+    doc: "How often a worker reconciles the database with Stripe (1h, 6h …: whole minutes dividing an hour, or hours dividing a day; 0: never, only `billing:reconcile`). docs/operations.md, 'Reconciliation'.",
   },
   RECONCILE_MAX_OBJECTS: {
     parse: int(1),

@@ -102,9 +102,7 @@ export function jobsRoutes(app: App, deps: AppDeps): void {
         params: IdParams,
         response: {
           202: described("Queued again; the body is the job as it was dead-lettered.", DeadLetter),
-          ...adminWriteErrors(failures.jsonBody, [
-            businessFailure(404, "No dead-lettered job with this id."),
-          ]),
+          ...adminWriteErrors([businessFailure(404, "No dead-lettered job with this id.")]),
         },
       },
     },
@@ -157,7 +155,7 @@ export function jobsRoutes(app: App, deps: AppDeps): void {
         params: IdParams,
         response: {
           202: described("Queued again.", Email),
-          ...adminWriteErrors(failures.jsonBody, [
+          ...adminWriteErrors([
             businessFailure(404, "No email with this id."),
             businessFailure(409, "The email is not failed (queued, retrying or sent)."),
           ]),

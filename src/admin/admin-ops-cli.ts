@@ -44,9 +44,13 @@ function positiveInt(value: string | boolean | undefined, flag: string): number 
   return n;
 }
 
-function firstPositional({ positionals }: CommandContext, what: string): string {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The command's id argument: a UUID (jobs, emails and payments are named by one). */
+function idArgument({ positionals }: CommandContext, what: string): string {
   const id = positionals[0];
   if (!id) throw new UsageError(`${what} is required`);
+  if (!UUID.test(id)) throw new UsageError(`"${id}" is not ${what}`);
   return id;
 }
 
@@ -79,7 +83,7 @@ export const adminOpsCommands: Record<string, Command> = {
     services: true,
     async run(context) {
       const s = need(context.services, "jobs:retry");
-      const id = firstPositional(context, "a dead-lettered job's id (jobs:dead)");
+      const id = idArgument(context, "a dead-lettered job's id (jobs:dead)");
       const job = await asOperator("jobs:retry", () => retryAdminDeadLetter(opsDeps(s), id));
       context.out(`${job.id}: queued again on ${job.queue}`);
       return 0;
@@ -91,7 +95,7 @@ export const adminOpsCommands: Record<string, Command> = {
     services: true,
     async run(context) {
       const s = need(context.services, "emails:retry");
-      const id = firstPositional(context, "a failed email's id (emails:list --status failed)");
+      const id = idArgument(context, "a failed email's id (emails:list --status failed)");
       const email = await asOperator("emails:retry", () => retryAdminEmail(opsDeps(s), id));
       context.out(`${email.id}: queued for ${email.recipient}`);
       return 0;
@@ -118,8 +122,7 @@ export const adminOpsCommands: Record<string, Command> = {
     services: true,
     async run(context) {
       const s = need(context.services, "payments:refund");
-      const paymentId = firstPositional(context, "a payment id");
-      if (!/^[0-9a-f-]{36}$/i.test(paymentId)) throw new UsageError("not a payment id");
+      const paymentId = idArgument(context, "a payment id");
       const amount = positiveInt(context.values.amount, "--amount");
       const refund = await asOperator("payments:refund", () =>
         refundPayment(

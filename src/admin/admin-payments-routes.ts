@@ -128,7 +128,7 @@ export function paymentsRoutes(app: App, deps: AppDeps): void {
         body: RefundBody,
         response: {
           201: described("Stripe made the refund.", Refund),
-          ...adminWriteErrors(failures.jsonBody, [
+          ...adminWriteErrors([
             businessFailure(
               400,
               "The payment is not a succeeded one, is refunded in full, or Stripe refused.",

@@ -118,7 +118,7 @@ export function plansRoutes(app: App, deps: AppDeps): void {
         body: CreateBody,
         response: {
           201: described("The plan.", AdminPlan),
-          ...adminWriteErrors(failures.jsonBody, [refused]),
+          ...adminWriteErrors([refused]),
         },
       },
     },
@@ -163,7 +163,7 @@ export function plansRoutes(app: App, deps: AppDeps): void {
         body: EditBody,
         response: {
           200: described("The plan as it now is.", AdminPlan),
-          ...adminWriteErrors(failures.jsonBody, [refused, notFound]),
+          ...adminWriteErrors([refused, notFound]),
         },
       },
     },
@@ -183,7 +183,7 @@ export function plansRoutes(app: App, deps: AppDeps): void {
         params: IdParams,
         response: {
           200: described("The plan, inactive.", AdminPlan),
-          ...adminWriteErrors(failures.jsonBody, [refused, notFound]),
+          ...adminWriteErrors([refused, notFound]),
         },
       },
     },
@@ -203,7 +203,7 @@ export function plansRoutes(app: App, deps: AppDeps): void {
           "`admin.plans_synced`.",
         response: {
           200: described("What the sync did.", SyncResult),
-          ...adminWriteErrors(failures.jsonBody, [refused]),
+          ...adminWriteErrors([refused]),
         },
       },
     },

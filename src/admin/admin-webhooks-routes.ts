@@ -142,7 +142,7 @@ export function webhooksRoutes(app: App, deps: AppDeps): void {
         params: IdParams,
         response: {
           202: described("Queued for processing.", Replay),
-          ...adminWriteErrors(failures.jsonBody, [notFound]),
+          ...adminWriteErrors([notFound]),
         },
       },
     },
@@ -171,7 +171,7 @@ export function webhooksRoutes(app: App, deps: AppDeps): void {
               remaining: Type.Integer({ minimum: 0 }),
             }),
           ),
-          ...adminWriteErrors(failures.jsonBody),
+          ...adminWriteErrors(),
         },
       },
     },

@@ -48,9 +48,12 @@ export function adminErrors(...groups: ErrorCase[][]) {
   );
 }
 
-/** The error responses of an admin write (POST, PATCH, DELETE): also the Idempotency-Key's. */
+/**
+ * The error responses of an admin write (POST, PATCH, DELETE): also a body that is not JSON (a
+ * body-less write is still parsed when one is sent) and the Idempotency-Key's.
+ */
 export function adminWriteErrors(...groups: ErrorCase[][]) {
-  return adminErrors(failures.fields, [idempotencyConflict], ...groups);
+  return adminErrors(failures.jsonBody, failures.fields, [idempotencyConflict], ...groups);
 }
 
 /** The header of admin writes; added to every admin write that declares no headers itself. */

@@ -32,8 +32,6 @@ const notCurrent = businessFailure(409, "The subscription is not its user's curr
 const actionErrors = (...refusals: ErrorCase[]) =>
   adminWriteErrors(failures.jsonBody, [notFound, notCurrent, ...refusals]);
 
-const DAY_MS = 86_400_000;
-
 /** `/api/admin/subscriptions/…`: filter subscriptions and act on one at Stripe. */
 export function subscriptionsRoutes(app: App, deps: AppDeps): void {
   const billing = { ...billingDepsOf(deps), logger: deps.logger };
@@ -133,17 +131,13 @@ export function subscriptionsRoutes(app: App, deps: AppDeps): void {
     },
     async (request) => {
       const { days, trial_end } = request.body;
-      if ((days === undefined) === (trial_end === undefined)) {
-        throw fieldError("non_field_errors", "Give exactly one of days and trial_end.");
+      if (days !== undefined && trial_end === undefined) {
+        return extendTrial(billing, request.params.id, { days });
       }
-      let end: Date;
-      if (trial_end !== undefined) end = new Date(trial_end);
-      else {
-        const current = await subscriptionForStaff(db, request.params.id);
-        const from = current.trial_end ? Date.parse(current.trial_end) : Date.now();
-        end = new Date(from + (days ?? 0) * DAY_MS);
+      if (trial_end !== undefined && days === undefined) {
+        return extendTrial(billing, request.params.id, { trialEnd: new Date(trial_end) });
       }
-      return extendTrial(billing, request.params.id, end);
+      throw fieldError("non_field_errors", "Give exactly one of days and trial_end.");
     },
   );
 
@@ -192,7 +186,7 @@ export function subscriptionsRoutes(app: App, deps: AppDeps): void {
       const { outcome, subscription } = await changePlanForStaff(
         billing,
         request.params.id,
-        request.body as { plan_id: string; quantity?: number; when?: "now" | "period_end" },
+        request.body,
       );
       return { status: outcome, subscription };
     },

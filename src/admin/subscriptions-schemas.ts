@@ -87,8 +87,7 @@ export const StaffChangeBody = Type.Object({
   plan_id: Type.String({ format: "uuid" }),
   quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
   when: Type.Optional(
-    Type.String({
-      enum: ["now", "period_end"],
+    Type.Union([Type.Literal("now"), Type.Literal("period_end")], {
       description: "Default: an upgrade now, a downgrade at the period end (the user's own rules).",
     }),
   ),

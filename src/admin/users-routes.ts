@@ -1,4 +1,4 @@
-import { requireUser, resendVerification, searchUsers } from "../accounts/index.ts";
+import { requireUser, searchUsers } from "../accounts/index.ts";
 import type { AppDeps } from "../platform/feature.ts";
 import { businessFailure, failures } from "../platform/http/error-schemas.ts";
 import { described } from "../platform/http/openapi.ts";
@@ -14,13 +14,7 @@ import {
   UserParams,
   UserQuery,
 } from "./users-schemas.ts";
-import {
-  requireUserById,
-  resendEmailCopy,
-  setActive,
-  staffUserBody,
-  userDetail,
-} from "./users-service.ts";
+import { resendEmail, setActive, staffUserBody, userDetail } from "./users-service.ts";
 
 const base = { tags: ["admin"], security: [{ bearerAuth: [] }] };
 const noUser = businessFailure(404, "No such user.");
@@ -125,15 +119,11 @@ export function usersRoutes(app: App, deps: AppDeps): void {
       config: { optionalBody: true },
     },
     async (request, reply) => {
-      const user = await requireUserById(db, request.params.id);
+      const copy = await resendEmail(deps, request.params.id, request.body.email_id);
       reply.code(202);
-      const { email_id } = request.body;
-      if (email_id) {
-        const copy = await resendEmailCopy(deps, user.id, email_id);
-        return { message: "Email queued again.", email_id: copy };
-      }
-      await resendVerification({ db, jobs: deps.jobs, config: deps.config }, user);
-      return { message: "Verification email queued.", email_id: null };
+      return copy
+        ? { message: "Email queued again.", email_id: copy }
+        : { message: "Verification email queued.", email_id: null };
     },
   );
 }

@@ -5,6 +5,7 @@ import {
   deletionState,
   getUserById,
   listSessions,
+  resendVerification,
   setUserActive,
   type User,
 } from "../accounts/index.ts";
@@ -160,4 +161,20 @@ export async function resendEmailCopy(
     await deps.jobs.enqueue(tx, sendEmailJob, { emailId: copy.id }, { key: copy.id });
     return copy.id;
   });
+}
+
+/**
+ * Without `emailId`, a new verification email (a fresh link; the previous one stops working);
+ * with it, a copy of that email. Returns the copy's id, or null for a verification email.
+ */
+export async function resendEmail(
+  deps: Pick<AppDeps, "database" | "jobs" | "config">,
+  userId: string,
+  emailId: string | undefined,
+): Promise<string | null> {
+  const db = deps.database.db;
+  const user = await requireUserById(db, userId);
+  if (emailId) return resendEmailCopy(deps, user.id, emailId);
+  await resendVerification({ db, jobs: deps.jobs, config: deps.config }, user);
+  return null;
 }

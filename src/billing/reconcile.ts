@@ -121,6 +121,8 @@ class Run {
     kinds: HealKind[],
     subject: string,
     subscription: string | null,
+    /** What differed, for the log: the fields, or the missing fact. */
+    why: string[],
     fix: () => Promise<unknown>,
   ): Promise<void> {
     if (kinds.length === 0) return;
@@ -145,7 +147,8 @@ class Run {
       this.report.healed[kind]++;
       this.options.onHeal?.(kind);
     }
-    this.deps.logger.info({ subject, kinds, dryRun: this.report.dryRun }, "reconcile: healed");
+    const dryRun = this.report.dryRun;
+    this.deps.logger.info({ subject, kinds, why, dryRun }, "reconcile: healed");
   }
 }
 
@@ -158,7 +161,7 @@ async function examineSubscription(run: Run, sub: Stripe.Subscription): Promise<
   if (!run.first(`sub:${sub.id}`)) return;
   const drift = await subscriptionDrift(run.deps.db, run.planIds, sub);
   if (drift.length === 0) return;
-  await run.heal(["subscription"], sub.id, sub.id, () => syncSubscription(run.deps, sub.id));
+  await run.heal(["subscription"], sub.id, sub.id, drift, () => syncSubscription(run.deps, sub.id));
 }
 
 /**
@@ -172,11 +175,11 @@ async function examineInvoice(run: Run, inv: Stripe.Invoice): Promise<void> {
   const invoiceKind: HealKind[] = drift.length > 0 ? ["invoice"] : [];
   const sub = subscriptionOfInvoice(inv);
   if (await paymentMissing(run.deps.db, inv)) {
-    await run.heal(["payment", ...invoiceKind], id, sub, () =>
+    await run.heal(["payment", ...invoiceKind], id, sub, ["no succeeded payment", ...drift], () =>
       recordPayment(run.deps, id, recordInvoicePaid),
     );
   } else {
-    await run.heal(invoiceKind, id, sub, () => syncInvoice(run.deps, id));
+    await run.heal(invoiceKind, id, sub, drift, () => syncInvoice(run.deps, id));
   }
 }
 
@@ -188,7 +191,8 @@ async function examineFailure(run: Run, event: Stripe.InvoicePaymentFailedEvent)
   if (await failureRecorded(run.deps.db, inv.id, attempt)) return;
   const at = { attempt, created: event.created };
   const id = inv.id;
-  await run.heal(["payment_failed"], `${id}#${attempt}`, subscriptionOfInvoice(inv), () =>
+  const why = [`no failed payment for attempt ${attempt}`];
+  await run.heal(["payment_failed"], `${id}#${attempt}`, subscriptionOfInvoice(inv), why, () =>
     recordPayment(run.deps, id, (d, facts) => recordInvoiceFailed(d, facts, at)),
   );
 }
@@ -197,7 +201,8 @@ async function examineRefund(run: Run, refund: Stripe.Refund): Promise<void> {
   if (!run.first(`re:${refund.id}`)) return;
   const charge = typeof refund.charge === "string" ? refund.charge : refund.charge?.id;
   if (!charge || !(await refundMissing(run.deps.db, refund))) return;
-  await run.heal(["refund"], refund.id, null, () => recordRefunds(run.deps, charge));
+  const why = ["no refunded payment"];
+  await run.heal(["refund"], refund.id, null, why, () => recordRefunds(run.deps, charge));
 }
 
 /** Reads an object an event names, at its current state; undefined when Stripe has it no more. */
@@ -216,19 +221,20 @@ async function current<T>(run: Run, read: () => Promise<T>): Promise<T | undefin
 /** What one event says changed, compared at Stripe's current state (once per run per object). */
 async function examineEvent(run: Run, event: Stripe.Event): Promise<void> {
   const { stripe } = run.deps;
-  if (event.type.startsWith("customer.subscription.")) {
-    const id = (event.data.object as Stripe.Subscription).id;
+  if (event.type === "invoice.payment_failed") await examineFailure(run, event);
+  const object = event.data.object;
+  if (object.object === "subscription") {
+    const id = object.id;
     if (run.seen.has(`sub:${id}`)) return;
     const sub = await current(run, () => stripe.subscriptions.retrieve(id));
     if (sub) await examineSubscription(run, sub);
-  } else if (event.type.startsWith("invoice.")) {
-    if (event.type === "invoice.payment_failed") await examineFailure(run, event);
-    const id = (event.data.object as Stripe.Invoice).id;
+  } else if (object.object === "invoice") {
+    const id = object.id;
     if (!id || run.seen.has(`inv:${id}`)) return;
     const inv = await current(run, () => stripe.invoices.retrieve(id));
     if (inv) await examineInvoice(run, inv);
-  } else if (event.type === "charge.refunded") {
-    const charge = (event.data.object as Stripe.Charge).id;
+  } else if (object.object === "charge") {
+    const charge = object.id;
     if (!run.first(`ch:${charge}`)) return;
     const refunds = await current(run, () => stripe.refunds.list({ charge, limit: 100 }));
     for (const refund of refunds?.data ?? []) await examineRefund(run, refund);
@@ -264,7 +270,14 @@ async function fullPass(run: Run, checkpoint: Checkpoint, lease: Lease | undefin
   return true;
 }
 
-/** The widest window tried at once; an empty one doubles the next, a full one is narrowed. */
+/**
+ * How far before its checkpoint a run starts reading events again: an event created in the very
+ * second the last run stopped, or listed by Stripe a moment late, is not missed. Re-read events
+ * cost a read each; what they name is healed already and compares equal.
+ */
+export const OVERLAP_SECONDS = 300;
+
+/** The first window tried; an empty one doubles the next, a full one is narrowed. */
 const FIRST_WINDOW_SECONDS = 86_400;
 
 /**
@@ -317,7 +330,9 @@ export async function reconcile(
         complete = await fullPass(run, checkpoint, lease);
       }
       if (complete) {
-        complete = await eventsPass(run, options.since ?? checkpoint.eventsSince ?? 0, lease);
+        const since =
+          checkpoint.eventsSince === null ? 0 : checkpoint.eventsSince - OVERLAP_SECONDS;
+        complete = await eventsPass(run, options.since ?? Math.max(0, since), lease);
       }
       run.report.complete = complete;
       return run.report;

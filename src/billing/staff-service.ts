@@ -160,18 +160,23 @@ function refused(err: unknown, what: string): never {
 }
 
 /**
- * Moves a running trial's end later (Stripe's `trial_end`, without proration: nothing is billed
- * until the new end, which also becomes the billing cycle's anchor, as at Stripe).
+ * Moves a running trial's end later, by `days` from its current end or to `trialEnd` (Stripe's
+ * `trial_end`, without proration: nothing is billed until the new end, which also becomes the
+ * billing cycle's anchor, as at Stripe).
  */
 export async function extendTrial(
   deps: Deps,
   id: string,
-  trialEnd: Date,
+  to: { days: number } | { trialEnd: Date },
 ): Promise<StaffSubscriptionBody> {
   const row = await actionableSubscription(deps.db, id);
   if (row.status !== "trialing") {
     throw businessError("invalid", "Only a subscription in trial can have its trial extended.");
   }
+  const trialEnd =
+    "days" in to
+      ? new Date((row.trialEnd ?? new Date()).getTime() + to.days * 86_400_000)
+      : to.trialEnd;
   if (row.trialEnd && trialEnd <= row.trialEnd) {
     throw businessError(
       "invalid",

@@ -62,6 +62,11 @@ describe("admin operations from the CLI", () => {
       out: "Error: Email not found.",
     });
     assert.equal((await run("emails:retry")).code, 2);
+    assert.deepEqual(await run("jobs:retry", ["nope"]), {
+      code: 2,
+      out: `Error: "nope" is not a dead-lettered job's id (jobs:dead)`,
+    });
+    assert.equal((await run("payments:refund", ["evt_1"])).code, 2);
     assert.equal((await run("jobs:dead", ["--limit", "0"])).code, 2);
     assert.deepEqual(await run("webhooks:replay-failed"), {
       code: 0,

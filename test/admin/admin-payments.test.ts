@@ -85,11 +85,14 @@ describe("admin payments", () => {
     await t.settle();
     assert.deepEqual(await rowsOf(buyer.userId), ["refunded:10.00:0.00", "succeeded:25.00:10.00"]);
 
-    // The request is audited as the staff user.
+    // The request is audited as the staff user; the refund itself once, by the webhook's event.
     const [audit] = await auditRows(t.services.database.db, "admin.refund_requested", res.body.id);
     assert.equal(audit?.actorKind, "admin");
     assert.equal(audit?.actorId, staff.userId);
     assert.equal(audit?.userId, buyer.userId);
+    const recorded = await auditRows(t.services.database.db, "payment.refunded", res.body.id);
+    assert.equal(recorded.length, 1);
+    assert.equal(recorded[0]?.actorKind, "stripe_event");
   });
 
   test("a retried request with its Idempotency-Key gets the same answer and makes no second refund", async () => {

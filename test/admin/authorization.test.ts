@@ -72,6 +72,10 @@ test("every admin route is documented under the admin tag", async () => {
     const operation = doc.paths?.[path]?.[route.method.toLowerCase()];
     assert.ok(operation, `${route.method} ${path} is in /api/schema/`);
     assert.deepEqual(operation.tags, ["admin"], `${route.method} ${path}`);
+    if (route.method !== "GET") {
+      const names = (operation.parameters ?? []).map((p: { name: string }) => p.name);
+      assert.ok(names.includes("idempotency-key"), `${route.method} ${path} documents the key`);
+    }
   }
   assert.ok(doc.tags.some((tag: { name: string }) => tag.name === "admin"));
 });

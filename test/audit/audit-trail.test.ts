@@ -5,6 +5,7 @@ import { asc, eq, sql } from "drizzle-orm";
 import { auditLog } from "../../src/audit/audit-tables.ts";
 import { handleStripeEvents } from "../../src/billing/index.ts";
 import { createPlan, type PlanBody, planBody } from "../../src/billing/plans-service.ts";
+import { applySubscription, fetchSubscription } from "../../src/billing/subscription-projection.ts";
 import { processStoredEvent } from "../../src/webhooks/webhook-ledger.ts";
 import { stripeEvents } from "../../src/webhooks/webhook-tables.ts";
 import {
@@ -213,12 +214,101 @@ describe("the audit trail of billing transitions", () => {
     assert.deepEqual([ended?.before, ended?.after], [{ status: "trialing" }, { status: "active" }]);
   });
 
+  test("an upgrade awaiting 3-D Secure: asked by the user, applied by the invoice's payment", async () => {
+    const customer = await t.signUp();
+    await call(customer, "POST", "/api/subscriptions/create/", "req-sca-create", {
+      plan_id: basic.id,
+      payment_method_id: "pm_card_visa",
+    });
+    await t.settle();
+    const sub = (await t.subscriptionsOf(customer.userId))[0]?.stripeSubscriptionId ?? "";
+    const stripeCustomer = (await t.stripe.customers.list({ email: customer.email })).data[0];
+    const card = await t.stripe.paymentMethods.attach("pm_card_authenticationRequired", {
+      customer: stripeCustomer?.id ?? "",
+    });
+    await t.stripe.subscriptions.update(sub, { default_payment_method: card.id });
+    await t.settle();
+    const before = (await rowsOf(customer.userId)).length;
+    const asked = await call(customer, "POST", "/api/subscriptions/change/", "req-sca", {
+      plan_id: pro.id,
+    });
+    assert.equal(asked.status, "requires_action");
+    await t.settle();
+    await t.emulator.confirmPaymentIntent(await latestPaymentIntent(t.stripe, sub));
+    await t.settle();
+    const added = (await rowsOf(customer.userId)).slice(before);
+    const pick = (kind: string) => added.filter((r) => r.kind === kind);
+    assert.deepEqual(
+      pick("plan_change.awaiting_payment").map((r) => [r.actorKind, r.requestId, r.after.plan_id]),
+      [["user", "req-sca", pro.id]],
+    );
+    const applied = pick("plan_change.applied");
+    assert.deepEqual(
+      applied.map((r) => [r.actorKind, r.before, r.after]),
+      [["stripe_event", { status: "awaiting_payment" }, { status: "applied" }]],
+    );
+    assert.equal(applied[0]?.subjectId, pick("plan_change.awaiting_payment")[0]?.subjectId);
+    assert.deepEqual(
+      pick("subscription.plan_changed").map((r) => [r.actorKind, r.before, r.after]),
+      [["stripe_event", { plan_id: basic.id }, { plan_id: pro.id }]],
+    );
+    assert.equal(pick("payment.recorded").length, 1);
+  });
+
+  test("a cancellation now: the status change to canceled, once", async () => {
+    const customer = await t.signUp();
+    await call(customer, "POST", "/api/subscriptions/create/", "req-short-create", {
+      plan_id: basic.id,
+      payment_method_id: "pm_card_visa",
+    });
+    await call(customer, "POST", "/api/subscriptions/cancel/", "req-end", {
+      cancel_immediately: true,
+    });
+    await t.settle();
+    const ended = (await rowsOf(customer.userId)).filter(
+      (r) => r.kind === "subscription.status_changed",
+    );
+    assert.equal(ended.length, 1);
+    assert.deepEqual([ended[0]?.before.status, ended[0]?.after.status], ["active", "canceled"]);
+    assert.ok(ended[0]?.after.ended_at);
+    // The request's own write, unless the webhook reporting it was written first.
+    assert.ok(["user", "stripe_event"].includes(ended[0]?.actorKind ?? ""));
+  });
+
   test("every event handled again records nothing", async () => {
     const count = async () =>
       (await t.services.database.db.select({ id: auditLog.id }).from(auditLog)).length;
     const before = await count();
     await replayAll();
     assert.equal(await count(), before);
+  });
+
+  test("writers of a new subscription at once record its creation once", async () => {
+    // No webhook joins in: the three writes below are the only ones.
+    t.emulator.holdDeliveries(true);
+    const racer = await t.signUp();
+    const customer = await t.stripe.customers.create({
+      email: racer.email,
+      metadata: { user_id: racer.userId },
+    });
+    const pm = await t.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    const sub = await t.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: basic.stripe_price_id }],
+      default_payment_method: pm.id,
+      metadata: { user_id: racer.userId },
+    });
+    const deps = { db: t.services.database.db, stripe: t.stripe };
+    const snapshots = await Promise.all([1, 2, 3].map(() => fetchSubscription(deps, sub.id)));
+    // On PostgreSQL the three transactions overlap (each on its own connection); PGlite runs them
+    // one after the other.
+    await Promise.all(
+      snapshots.map((snapshot) => deps.db.transaction((tx) => applySubscription(tx, snapshot))),
+    );
+    assert.deepEqual(
+      (await rowsOf(racer.userId)).map((r) => [r.kind, r.subjectId]),
+      [["subscription.created", sub.id]],
+    );
   });
 
   test("the table is append-only: UPDATE, DELETE and TRUNCATE are refused", async () => {

@@ -81,7 +81,8 @@ async function scrape(): Promise<Map<string, number>> {
   assert.equal(res.statusCode, 200);
   const samples = new Map<string, number>();
   for (const line of res.body.split("\n")) {
-    const m = /^(billing_\w+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    // The business gauges: not reconciliation's counter (billing_reconcile_healed_total).
+    const m = /^(billing_(?!reconcile_)\w+(?:\{[^}]*\})?) (\S+)$/.exec(line);
     if (m?.[1] && m[2]) samples.set(m[1], Number(m[2]));
   }
   return samples;

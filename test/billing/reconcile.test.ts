@@ -14,6 +14,7 @@ import {
 } from "../../src/billing/reconcile.ts";
 import { readCheckpoint } from "../../src/billing/reconcile-checkpoint.ts";
 import { reconcileCommands } from "../../src/billing/reconcile-cli.ts";
+import { reconcileJob } from "../../src/billing/reconcile-jobs.ts";
 import { reconcileCheckpoints } from "../../src/billing/reconcile-tables.ts";
 import { createStripeClient } from "../../src/billing/stripe-client.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -116,20 +117,31 @@ describe("reconciliation with Stripe", () => {
     assert.equal(checkpoint.fullPassDone, true);
     assert.ok(checkpoint.eventsSince && checkpoint.eventsSince > 0);
 
-    // Enabled once the webhook path writes audit rows (the audit trail's instrumentation).
-    if ((await webhookPathAudits(reference.db)) > 0) {
-      const rows = await audits(healed.db);
-      assert.ok(rows.length > 0, "heals are audited");
-      assert.ok(rows.every((r) => r.reason === "reconcile"));
-      const facts = rows.map((r) => `${r.kind} ${r.subjectId} ${JSON.stringify(r.after)}`);
-      assert.equal(new Set(facts).size, facts.length, "each healed fact audited once");
-      const others = await healed.db.$count(
-        auditLog,
-        sql`${auditLog.actorKind} <> 'system' or ${auditLog.actorId} <> 'billing.reconcile'`,
-      );
-      const registration = await healed.db.$count(auditLog, eq(auditLog.actorKind, "user"));
-      assert.equal(others, registration, "every billing row written by the run is the run's");
-    }
+    // Each healed fact once in the audit trail, as the reconciler's: the payments one entry each
+    // (subject and attempt), the subscription's creation, and nothing under any other actor.
+    const rows = await audits(healed.db);
+    assert.ok(rows.every((r) => r.reason === "reconcile"));
+    const facts = rows.map((r) => `${r.kind} ${r.subjectId} ${JSON.stringify(r.after)}`);
+    assert.equal(new Set(facts).size, facts.length, "each healed fact audited once");
+    const paymentFacts = rows.filter((r) => r.kind.startsWith("payment."));
+    assert.deepEqual(
+      paymentFacts.map((r) => `${r.kind} ${r.subjectId} ${r.after.attempt ?? ""}`).sort(),
+      (await healed.db.select().from(payments))
+        .map((p) => {
+          const kind = { succeeded: "recorded", failed: "failed", refunded: "refunded" }[p.status];
+          const attempt = p.status === "failed" ? p.attempt : "";
+          return `payment.${kind} ${p.stripeRefundId ?? p.stripeInvoiceId} ${attempt}`;
+        })
+        .sort(),
+    );
+    assert.equal(rows.filter((r) => r.kind === "subscription.created").length, 1);
+    assert.ok(await webhookPathAudits(reference.db), "delivery audits as the events");
+    const billingKinds = sql`${auditLog.kind} like 'payment.%' or ${auditLog.kind} like 'subscription.%'`;
+    const allBilling = await healed.db.$count(auditLog, billingKinds);
+    assert.equal(
+      allBilling,
+      paymentFacts.length + rows.filter((r) => r.kind.startsWith("subscription.")).length,
+    );
 
     const auditRows = await healed.db.$count(auditLog);
     const again = await run();
@@ -216,6 +228,7 @@ describe("reconciliation with Stripe", () => {
     assert.equal(schedules({ RECONCILE_INTERVAL: "6h" })["billing.reconcile"], "0 */6 * * *");
     assert.equal(schedules({ RECONCILE_INTERVAL: "15m" })["billing.reconcile"], "*/15 * * * *");
     assert.throws(() => loadConfig({ NODE_ENV: "test", RECONCILE_INTERVAL: "7h" }));
+    assert.equal(schedules({ RECONCILE_INTERVAL: "0" })["billing.reconcile"], undefined);
   });
 
   test("the emulator refuses `type` with `types`, and more than 20 `types`, as Stripe does", async () => {
@@ -231,6 +244,10 @@ describe("reconciliation with Stripe", () => {
       .update(reconcileCheckpoints)
       .set({ leaseOwner: "another-worker", leaseUntil: sql`now() + interval '5 minutes'` });
     await assert.rejects(run(), { name: "ReconcileBusy" });
+    const job = { id: "scheduled", retryCount: 0, lastAttempt: true };
+    await reconcileJob.handler({}, healed.services, job); // skipped, not failed
+    const [held] = await healed.db.select().from(reconcileCheckpoints);
+    assert.equal(held?.leaseOwner, "another-worker", "the skipped run left the lease alone");
     await healed.db
       .update(reconcileCheckpoints)
       .set({ leaseUntil: sql`now() - interval '1 second'` });
@@ -238,7 +255,13 @@ describe("reconciliation with Stripe", () => {
   });
 
   test("--since re-reads an older window without moving the checkpoint; the CLI prints each kind", async () => {
-    const [refund] = await healed.db.select().from(payments).where(eq(payments.status, "refunded"));
+    // The first life's refund, months before the checkpoint (the second's is in the re-read overlap).
+    const [refund] = await healed.db
+      .select()
+      .from(payments)
+      .where(eq(payments.status, "refunded"))
+      .orderBy(payments.occurredAt)
+      .limit(1);
     assert.ok(refund);
     await healed.db.delete(payments).where(eq(payments.id, refund.id));
     const checkpoint = await readCheckpoint(healed.db);

@@ -20,6 +20,8 @@ export async function testConfig(overrides: Record<string, string> = {}): Promis
     MIGRATE_ON_START: "false",
     // Tests run side by side: never the embedded emulator's well-known port.
     STRIPE_EMULATOR_PORT: "0",
+    // Never on the hour in the middle of a test (a test that holds deliveries, say): tests run it.
+    RECONCILE_INTERVAL: "0",
     ...overrides,
   });
 }

@@ -89,6 +89,8 @@ const env = {
   JOB_TIMEOUT: "4",
   WEBHOOK_RETRY_DELAY: "1",
   EMAIL_RETRY_DELAY: "1",
+  // The storm's state must come from its deliveries alone, not from a run on the hour.
+  RECONCILE_INTERVAL: "0",
   PASSWORD_HASH_MEMORY_KIB: "1024",
   PASSWORD_HASH_ITERATIONS: "1",
 };

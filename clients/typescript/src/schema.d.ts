@@ -1533,7 +1533,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -1840,7 +1840,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -2308,7 +2308,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The payment is not a succeeded one, is refunded in full, or Stripe refused. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The payment is not a succeeded one, is refunded in full, or Stripe refused. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -2722,7 +2722,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -2936,7 +2936,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -3141,7 +3141,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -3353,7 +3353,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The plan rules or Stripe refused the change. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The plan rules or Stripe refused the change. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -4304,7 +4304,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Stripe refused the cancellation. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Stripe refused the cancellation. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -4434,10 +4434,7 @@ export interface operations {
           /** Format: uuid */
           plan_id: string;
           quantity?: number;
-          /**
-           * @description Default: an upgrade now, a downgrade at the period end (the user's own rules).
-           * @enum {string}
-           */
+          /** @description Default: an upgrade now, a downgrade at the period end (the user's own rules). */
           when?: "now" | "period_end";
         };
       };
@@ -4659,7 +4656,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The change is refused (same plan, seats out of range, …). */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The change is refused (same plan, seats out of range, …). */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -5021,7 +5018,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Not in trial, the new end is not later, or Stripe refused. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Not in trial, the new end is not later, or Stripe refused. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -5363,7 +5360,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Not a monthly plan, ended, or Stripe refused. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Not a monthly plan, ended, or Stripe refused. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -6311,7 +6308,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -6471,7 +6468,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. Staff cannot deactivate themselves. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. Staff cannot deactivate themselves. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -6631,7 +6628,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. The address is already verified (a verification email). */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. The address is already verified (a verification email). */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -7087,7 +7084,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -7239,7 +7236,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The Host header is not allowed (production). Invalid fields. The body is not valid JSON. */
+      /** @description The Host header is not allowed (production). The body is not valid JSON. Invalid fields. */
       400: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
