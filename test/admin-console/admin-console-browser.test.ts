@@ -50,9 +50,13 @@ describe("the admin console in a browser", { skip }, () => {
         await page.getByLabel("Email, name or customer id").fill(w.payer.email);
         await page.getByRole("button", { name: "Search" }).click();
         await page.waitForURL(/#\/users\?search=/, WAIT);
+        // The unfiltered list stays until the search's answer replaces it: one row, the customer.
         const rows = page.locator("tr.user");
-        await rows.first().waitFor(WAIT);
-        assert.equal(await rows.count(), 1);
+        await waitFor(async () => (await rows.count()) === 1, {
+          what: "one user found",
+          timeoutMs: 30_000,
+        });
+        assert.ok((await rows.textContent())?.includes(w.payer.email));
         await page.getByRole("link", { name: w.payer.email }).click();
         await page.getByRole("heading", { level: 1, name: w.payer.email }).waitFor(WAIT);
       });
@@ -227,8 +231,15 @@ describe("the admin console in a browser", { skip }, () => {
             .click();
           const h1 = page.getByRole("heading", { level: 1, name: heading });
           await h1.waitFor(WAIT);
-          // Focus lands on the new page's heading.
-          assert.equal(await page.evaluate<string>("document.activeElement?.tagName ?? ''"), "H1");
+          // Focus lands on the new page's heading once it is shown.
+          const focused = () =>
+            page.evaluate<string>(
+              "document.activeElement?.tagName + ':' + document.activeElement?.textContent",
+            );
+          await waitFor(async () => (await focused()) === `H1:${heading}`, {
+            what: `focus on the heading "${heading}"`,
+            timeoutMs: 30_000,
+          });
           assert.doesNotMatch(
             (await page.locator("main").textContent()) ?? "",
             /undefined|NaN|\[object Object\]/,
