@@ -230,6 +230,13 @@ export const settings = {
       "on: serve the storefront (a small site over the public API: sign up, subscribe through " +
       "Checkout, the account page) at /. Unset: on, except in production.",
   },
+  ADMIN_CONSOLE: {
+    parse: bool,
+    default: true,
+    doc:
+      "on: serve the admin console (a browser UI over /api/admin/ for staff accounts) at " +
+      "/admin/. off: /admin/ is a 404; the admin API itself stays.",
+  },
   PRODUCT_NAME: {
     parse: str,
     default: "SaaS Billing",

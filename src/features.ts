@@ -1,5 +1,6 @@
 import { accounts } from "./accounts/index.ts";
 import { admin } from "./admin/index.ts";
+import { adminConsole } from "./admin-console/index.ts";
 import { audit } from "./audit/index.ts";
 import { billing, handleStripeEvents, stripeWebhookSource } from "./billing/index.ts";
 import { email } from "./platform/email/index.ts";
@@ -21,4 +22,5 @@ export const features: Feature[] = [
   storefront,
   audit,
   admin,
+  adminConsole,
 ];
