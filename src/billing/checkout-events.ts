@@ -1,11 +1,13 @@
 import Stripe from "stripe";
 import { getUserById } from "../accounts/index.ts";
+import type { Logger } from "../platform/logging.ts";
 import type { Outcome } from "../webhooks/index.ts";
 import type { BillingDeps } from "./billing-deps.ts";
-import { recordSessionStatus } from "./checkout-service.ts";
 import { customerIdOf, linkCustomer } from "./owners.ts";
+import { recordSessionStatus } from "./subscribe-guard.ts";
 import { queueCancellationEmails } from "./subscription-emails.ts";
 import { applySubscription, fetchSubscription } from "./subscription-projection.ts";
+import { otherLiveSubscriptions } from "./subscription-queries.ts";
 
 // What Stripe Checkout's events mean (docs/checkout-and-invoices.md). A completed session links
 // its customer and subscription to the user it was opened for; the payment and the receipt come
@@ -35,8 +37,15 @@ async function retrieveSession(
  * customer even when another one was linked before: a session opened elsewhere (the Dashboard, a
  * payment link) creates a customer of its own, and the user's live subscription is now there.
  * Answers false for a session that names no user of ours (nothing to link).
+ *
+ * create/ expires the user's open sessions before it subscribes, so such a session cannot make a
+ * second live subscription; should one be seen anyway it is logged as an error, for a person to
+ * refund: canceling a customer's subscription on a guess is not ours to do.
  */
-async function linkSession(deps: BillingDeps, session: Stripe.Checkout.Session): Promise<boolean> {
+async function linkSession(
+  deps: BillingDeps & { logger?: Logger },
+  session: Stripe.Checkout.Session,
+): Promise<boolean> {
   if (session.mode !== "subscription" || session.status !== "complete") return false;
   const userId = isUserId(session.client_reference_id)
     ? session.client_reference_id
@@ -48,19 +57,29 @@ async function linkSession(deps: BillingDeps, session: Stripe.Checkout.Session):
   const user = await getUserById(deps.db, userId);
   if (!user) return false;
   const snapshot = await fetchSubscription(deps, subscriptionId);
-  await deps.db.transaction(async (tx) => {
+  const others = await deps.db.transaction(async (tx) => {
     await linkCustomer(tx, user.id, customerId);
     const applied = await applySubscription(tx, snapshot, {
       user: { ...user, stripeCustomerId: customerId },
     });
     await queueCancellationEmails(tx, deps, [applied]);
     await recordSessionStatus(tx, session);
+    return otherLiveSubscriptions(tx, user.id, subscriptionId);
   });
+  if (others.length > 0) {
+    deps.logger?.error(
+      { user: user.id, session: session.id, subscription: subscriptionId, others },
+      "a completed checkout session left the user with more than one live subscription",
+    );
+  }
   return true;
 }
 
 /** `checkout.session.completed`. */
-export async function checkoutCompleted(deps: BillingDeps, sessionId: string): Promise<Outcome> {
+export async function checkoutCompleted(
+  deps: BillingDeps & { logger?: Logger },
+  sessionId: string,
+): Promise<Outcome> {
   const session = await retrieveSession(deps.stripe, sessionId);
   if (!session) return "ignored";
   if (session.mode !== "subscription") return "ignored";

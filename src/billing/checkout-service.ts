@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import Stripe from "stripe";
 import type { Config } from "../config.ts";
 import type { Executor } from "../platform/db/client.ts";
@@ -8,7 +8,13 @@ import type { Logger } from "../platform/logging.ts";
 import type { BillingDeps } from "./billing-deps.ts";
 import { checkoutSessions } from "./hosted-tables.ts";
 import { getActivePlan, type Plan } from "./plans-service.ts";
-import { ALREADY, ensureCustomer, settleOpenSubscriptions } from "./subscriptions-service.ts";
+import {
+  ALREADY,
+  claimForCheckout,
+  expireSession,
+  recordSessionStatus,
+} from "./subscribe-guard.ts";
+import { ensureCustomer, settleOpenSubscriptions } from "./subscriptions-service.ts";
 
 // POST /api/subscriptions/checkout/: a Stripe Checkout Session for a plan
 // (docs/checkout-and-invoices.md). What happens once the customer paid is in checkout-events.ts.
@@ -91,17 +97,15 @@ interface Wanted {
 
 /**
  * The user's one open session row: the open one when it asks for the same thing and is not about
- * to expire, else a new row, the open one (if any) marked replaced. Serialized per user by an
- * advisory lock; the partial unique index backs it.
+ * to expire, else a new row, the open one (if any) marked replaced. Serialized per user with
+ * create/ (`claimForCheckout`), and refused while a create/ is in flight; the partial unique index
+ * backs it.
  */
 async function claimSession(
   db: Executor,
   wanted: Wanted,
 ): Promise<{ row: SessionRow; replaced: SessionRow | undefined }> {
-  return db.transaction(async (tx) => {
-    await tx.execute(
-      sql`select pg_advisory_xact_lock(hashtext(${`checkout-session:${wanted.userId}`}))`,
-    );
+  return claimForCheckout(db, wanted.userId, async (tx) => {
     const [open] = await tx
       .select()
       .from(checkoutSessions)
@@ -192,7 +196,11 @@ async function openFor(
   const wanted = { userId, planId: plan.id, quantity, allowPromotionCodes, ...urls };
   for (let attempt = 0; attempt < 3; attempt++) {
     const { row, replaced } = await claimSession(deps.db, wanted);
-    if (replaced?.stripeSessionId) await expireAtStripe(deps, replaced.stripeSessionId);
+    if (replaced?.stripeSessionId && (await expireAtStripe(deps, replaced.stripeSessionId))) {
+      // The replaced session was paid meanwhile (its webhook not processed yet).
+      await markSession(deps.db, row.id, "expired");
+      throw businessError("invalid", ALREADY);
+    }
     const session = await openSession(deps, row, plan, customer);
     if (session) return answerOf(session);
   }
@@ -202,11 +210,12 @@ async function openFor(
 /**
  * The row's Stripe session: created with a key derived from the row (a concurrent request for the
  * same row, or a retry, gets the same session), or read back when the row has one. Undefined when
- * that session has expired (the row is then marked, and the caller claims again); a 400 when it
- * was paid meanwhile.
+ * that session has expired or the row was replaced while it was made (the row is then marked, the
+ * session expired, and the caller claims again); a 400 when it was paid meanwhile, or when a
+ * create/ began meanwhile.
  */
 async function openSession(
-  deps: BillingDeps,
+  deps: BillingDeps & { logger: Logger },
   row: SessionRow,
   plan: Plan,
   customer: string,
@@ -239,18 +248,8 @@ async function openSession(
     }
   }
   if (session.status === "open") {
-    if (!row.stripeSessionId) {
-      await deps.db
-        .update(checkoutSessions)
-        .set({
-          stripeSessionId: session.id,
-          url: session.url,
-          expiresAt: new Date(session.expires_at * 1000),
-          updatedAt: new Date(),
-        })
-        .where(eq(checkoutSessions.id, row.id));
-    }
-    return session;
+    if (row.stripeSessionId || (await recordSession(deps, row, session))) return session;
+    return undefined;
   }
   await markSession(deps.db, row.id, session.status === "complete" ? "complete" : "expired");
   // Paid meanwhile (its webhook not processed yet): the user is a subscriber now.
@@ -278,30 +277,52 @@ async function createSession(
   }
 }
 
-/** Expires a replaced session, so the customer cannot pay for two. Already ended: nothing to do. */
-async function expireAtStripe(deps: BillingDeps & { logger: Logger }, id: string): Promise<void> {
+/**
+ * Records the session just created on its row, under the lock create/ claims with. Refused while a
+ * create/ is in flight (which expires only the sessions it can see), and not written when the row
+ * was replaced meanwhile: either way the session is expired at once, never handed out, so the
+ * customer cannot pay it besides the other. Answers whether it was recorded.
+ */
+async function recordSession(
+  deps: BillingDeps & { logger: Logger },
+  row: SessionRow,
+  session: Stripe.Checkout.Session,
+): Promise<boolean> {
+  let recorded: boolean;
   try {
-    await deps.stripe.checkout.sessions.expire(id, {}, { idempotencyKey: `checkout-expire:${id}` });
+    recorded = await claimForCheckout(deps.db, row.userId, async (tx) => {
+      const written = await tx
+        .update(checkoutSessions)
+        .set({
+          stripeSessionId: session.id,
+          url: session.url,
+          expiresAt: new Date(session.expires_at * 1000),
+          updatedAt: new Date(),
+        })
+        .where(and(eq(checkoutSessions.id, row.id), eq(checkoutSessions.status, "open")))
+        .returning({ id: checkoutSessions.id });
+      return written.length > 0;
+    });
   } catch (err) {
-    if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
-    deps.logger.info({ err, session: id }, "replaced checkout session was no longer open");
+    await expireAtStripe(deps, session.id);
+    throw err;
   }
+  if (!recorded) await expireAtStripe(deps, session.id);
+  return recorded;
 }
 
-/** Marks our row of a Stripe session (none for a session we did not open). */
-export async function recordSessionStatus(
-  db: Executor,
-  session: Stripe.Checkout.Session,
-): Promise<void> {
-  if (session.status !== "complete" && session.status !== "expired") return;
-  const subscription =
-    typeof session.subscription === "string" ? session.subscription : session.subscription?.id;
-  await db
-    .update(checkoutSessions)
-    .set({
-      status: session.status,
-      updatedAt: new Date(),
-      ...(subscription ? { stripeSubscriptionId: subscription } : {}),
-    })
-    .where(eq(checkoutSessions.stripeSessionId, session.id));
+/**
+ * Expires a session we will not hand out, so the customer cannot pay for two. Answers whether it
+ * had been paid already (Stripe refuses to expire it then).
+ */
+async function expireAtStripe(
+  deps: BillingDeps & { logger: Logger },
+  id: string,
+): Promise<boolean> {
+  const session = await expireSession(deps.stripe, id);
+  await recordSessionStatus(deps.db, session);
+  if (session.status === "complete") {
+    deps.logger.info({ session: id }, "checkout session to expire had been paid already");
+  }
+  return session.status === "complete";
 }

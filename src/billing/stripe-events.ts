@@ -38,8 +38,10 @@ import { trialEndingWithoutCardEmail } from "./trials.ts";
 
 /** The events of one type, as the SDK describes them. */
 type EventOf<T extends Stripe.Event.Type> = Extract<Stripe.Event, { type: T }>;
+/** The worker's handlers have its logger; a direct call (a test) may leave it out. */
+type HandlerDeps = BillingDeps & { logger?: Logger };
 type Handler<T extends Stripe.Event.Type> = (
-  deps: BillingDeps,
+  deps: HandlerDeps,
   event: EventOf<T>,
 ) => Promise<Outcome>;
 type HandlerTable = { [T in Stripe.Event.Type]?: Handler<T> };
@@ -230,7 +232,7 @@ function subscriptionToSync(event: Stripe.Event): string | undefined {
 }
 
 /** Runs one event's handler from the table. */
-export async function handleEvent(deps: BillingDeps, event: Stripe.Event): Promise<Outcome> {
+export async function handleEvent(deps: HandlerDeps, event: Stripe.Event): Promise<Outcome> {
   // The table is keyed by type, so the handler found is the one for this event's own type.
   const handler = handlers[event.type] as Handler<Stripe.Event.Type> | undefined;
   if (!handler) return "ignored";

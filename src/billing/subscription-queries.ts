@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, ne, or, sql } from "drizzle-orm";
 import type { Executor } from "../platform/db/client.ts";
 import { prepared } from "../platform/db/prepared.ts";
 import { plans, subscriptions } from "./billing-tables.ts";
@@ -64,4 +64,28 @@ export async function currentSubscriptionWithPlan(
 /** `subscription_status` of the user shape (accounts asks through this). */
 export async function subscriptionStatusOf(db: Executor, userId: string): Promise<string> {
   return (await currentSubscription(db, userId))?.status ?? "inactive";
+}
+
+/**
+ * The Stripe ids of the user's live subscriptions (started, not ended) other than `except`. One
+ * live subscription per user is the rule (docs/architecture.md): anything here is a breach to
+ * report, never to fix silently.
+ */
+export async function otherLiveSubscriptions(
+  db: Executor,
+  userId: string,
+  except: string,
+): Promise<string[]> {
+  const rows = await db
+    .select({ id: subscriptions.stripeSubscriptionId })
+    .from(subscriptions)
+    .where(
+      and(
+        eq(subscriptions.userId, userId),
+        eq(subscriptions.started, true),
+        eq(subscriptions.ended, false),
+        ne(subscriptions.stripeSubscriptionId, except),
+      ),
+    );
+  return rows.map((r) => r.id);
 }

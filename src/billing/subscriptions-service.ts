@@ -1,4 +1,4 @@
-import { and, eq, lt, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import Stripe from "stripe";
 import { getUserById, type User } from "../accounts/index.ts";
 import type { Executor, Tx } from "../platform/db/client.ts";
@@ -14,6 +14,13 @@ import { linkCustomer } from "./owners.ts";
 import { type PendingChangeBody, pendingChangeOf } from "./pending-change.ts";
 import { findPlan, getActivePlan, type Plan, type PlanBody, planBody } from "./plans-service.ts";
 import { promotionCodeError, resolvePromotionCode } from "./promotion-codes.ts";
+import {
+  ALREADY,
+  beginCheckout,
+  type Checkout,
+  closeOpenSessions,
+  HOLDS,
+} from "./subscribe-guard.ts";
 import { DISCOUNT_EXPAND, type DiscountBody, discountBody } from "./subscription-discounts.ts";
 import { queueCancellationEmails } from "./subscription-emails.ts";
 import {
@@ -95,52 +102,6 @@ export async function subscriptionStatus(
   };
 }
 
-/** Statuses that mean "you already have a subscription". */
-const HOLDS = new Set(["active", "trialing", "past_due", "unpaid", "paused"]);
-/** A pending checkout older than this was abandoned (its process died). */
-const CHECKOUT_TIMEOUT_MS = 10 * 60_000;
-export const ALREADY = "You already have an active subscription.";
-
-type Checkout = typeof subscriptionCheckouts.$inferSelect;
-
-/**
- * Claims the user's one checkout slot. The advisory lock serializes concurrent creates for one
- * user (docs/architecture.md, 'One live subscription per user'); the partial unique index on
- * pending checkouts backs it up. The slot is held without a transaction while Stripe is called, so
- * nothing else waits on the database meanwhile.
- */
-async function beginCheckout(deps: BillingDeps, userId: string, planId: string): Promise<Checkout> {
-  return deps.db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`checkout:${userId}`}))`);
-    await tx
-      .update(subscriptionCheckouts)
-      .set({ status: "abandoned", updatedAt: new Date() })
-      .where(
-        and(
-          eq(subscriptionCheckouts.userId, userId),
-          eq(subscriptionCheckouts.status, "pending"),
-          lt(subscriptionCheckouts.createdAt, new Date(Date.now() - CHECKOUT_TIMEOUT_MS)),
-        ),
-      );
-    const [pending] = await tx
-      .select({ id: subscriptionCheckouts.id })
-      .from(subscriptionCheckouts)
-      .where(
-        and(eq(subscriptionCheckouts.userId, userId), eq(subscriptionCheckouts.status, "pending")),
-      );
-    const current = await currentSubscription(tx, userId);
-    if (pending || (current && HOLDS.has(current.status))) {
-      throw businessError("invalid", ALREADY);
-    }
-    const [checkout] = await tx
-      .insert(subscriptionCheckouts)
-      .values({ userId, planId })
-      .returning();
-    if (!checkout) throw new Error("checkout insert returned nothing");
-    return checkout;
-  });
-}
-
 async function finishCheckout(
   db: Executor,
   id: string,
@@ -214,12 +175,12 @@ export async function createSubscription(
         : "This field is required.",
     );
   }
-  const checkout = await beginCheckout(deps, userId, plan.id);
+  const { checkout, sessions } = await beginCheckout(deps.db, userId, plan.id);
   try {
     const promo = input.promotion_code
       ? await resolvePromotionCode(deps.stripe, input.promotion_code, plan)
       : undefined;
-    return await runCheckout(deps, userId, plan, checkout, {
+    return await runCheckout(deps, userId, plan, checkout, sessions, {
       ...input,
       quantity,
       promo,
@@ -243,6 +204,7 @@ async function runCheckout(
   userId: string,
   plan: Plan,
   checkout: Checkout,
+  sessions: string[],
   input: {
     payment_method_id?: string | undefined;
     quantity: number;
@@ -254,7 +216,11 @@ async function runCheckout(
   const { user, customer } = await ensureCustomer(deps, userId);
   // Rows this request has read already, so that writing Stripe's answers reads neither again.
   const known: Known = { user, plans: [plan] };
+  // A Checkout Session paid first has made a subscription (written by the settle); once expired,
+  // none can be paid after this one is made.
+  const paid = await closeOpenSessions(deps, customer, sessions);
   await settleOpenSubscriptions(deps, customer, key("replace"), known);
+  if (paid) throw businessError("invalid", ALREADY);
   const pm = input.payment_method_id
     ? await deps.stripe.paymentMethods.attach(
         input.payment_method_id,

@@ -306,7 +306,7 @@ function expireSession(ctx: Ctx, id: string): Stripe.Checkout.Session {
   const session = getSession(ctx, id);
   if (session.status !== "open") {
     throw invalidRequest(
-      `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${session.status}".`,
+      `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of \`${session.status}\`.`,
     );
   }
   session.status = "expired";
