@@ -17,7 +17,7 @@ import { plans } from "./billing-tables.ts";
  * Stripe Checkout Sessions we opened for users (docs/checkout-and-invoices.md). At most one is
  * open per user (a partial unique index): a second request for the same plan and quantity answers
  * the open one, another plan or quantity expires it first, so a user can never pay two open
- * sessions. The row is written before Stripe is called and its id seeds the create's idempotency
+ * sessions; create/ expires it too before it subscribes (src/billing/subscribe-guard.ts). The row is written before Stripe is called and its id seeds the create's idempotency
  * key, so two concurrent requests (or a retry after a crash) get the one same session.
  */
 export const checkoutSessions = pgTable(

@@ -118,9 +118,47 @@ describe("listing and expiring sessions", () => {
     assert.equal(events.length, 1);
     await assert.rejects(t.stripe.checkout.sessions.expire(session.id), (err) => {
       assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError);
+      assert.equal(
+        err.message,
+        'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of `expired`.',
+      );
       return true;
     });
   });
+
+  test(
+    "a paid session cannot be expired, and an expired one cannot be paid",
+    emulatorOnly(BROWSER),
+    async () => {
+      const { customer } = await customerWithCard(t.stripe);
+      const price = await monthlyPrice(t.stripe, 900);
+      const open = () =>
+        t.stripe.checkout.sessions.create({
+          mode: "subscription",
+          customer: customer.id,
+          line_items: [{ price: price.id, quantity: 1 }],
+          ...urls,
+        });
+      const paid = await open();
+      await t.emulator().emulator.completeCheckoutSession(paid.id);
+      await assert.rejects(t.stripe.checkout.sessions.expire(paid.id), (err) => {
+        assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError);
+        assert.match(
+          err.message,
+          /can be expired\. This Checkout Session has a status of `complete`\.$/,
+        );
+        return true;
+      });
+      const closed = await open();
+      await t.stripe.checkout.sessions.expire(closed.id);
+      await assert.rejects(
+        t.emulator().emulator.completeCheckoutSession(closed.id),
+        /This Checkout Session is expired/,
+      );
+      const subs = await t.stripe.subscriptions.list({ customer: customer.id });
+      assert.equal(subs.data.length, 1, "only the paid session made a subscription");
+    },
+  );
 });
 
 test(
