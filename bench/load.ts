@@ -45,7 +45,19 @@ export type Endpoint =
   | "history"
   | "login"
   | "webhook"
-  | "preview";
+  | "preview"
+  | "admin-users"
+  | "admin-subscriptions"
+  | "admin-payments"
+  | "admin-events";
+
+/** The admin lists: the first page, unfiltered, as the one staff user. */
+export const ADMIN_ENDPOINTS = [
+  "admin-users",
+  "admin-subscriptions",
+  "admin-payments",
+  "admin-events",
+] as const;
 
 export const PATHS: Record<Endpoint, string> = {
   status: "/api/subscriptions/status/",
@@ -61,6 +73,10 @@ export const PATHS: Record<Endpoint, string> = {
   login: "/api/auth/login/",
   webhook: "/api/webhooks/stripe/",
   preview: "/api/subscriptions/change/preview/",
+  "admin-users": "/api/admin/users/",
+  "admin-subscriptions": "/api/admin/subscriptions/",
+  "admin-payments": "/api/admin/payments/",
+  "admin-events": "/api/admin/webhooks/events/",
 };
 
 let eventCounter = 0;
@@ -135,6 +151,10 @@ export function requestFor(endpoint: Endpoint, seeded: Seeded, webhookSecret: st
         };
       },
     };
+  }
+  if ((ADMIN_ENDPOINTS as readonly Endpoint[]).includes(endpoint)) {
+    const headers = { authorization: `Bearer ${seeded.staffToken}` };
+    return { method: "GET", path, setupRequest: (req) => ({ ...req, headers }) };
   }
   // Status and access read the full path (user, subscription, plan) only for subscribed users,
   // and only they have invoices and an audit trail; those of status-pending read their scheduled

@@ -33,6 +33,8 @@ export interface Seeded {
    * status run and the webhook events stay as they were.
    */
   pendingTokens: string[];
+  /** An access token of the one staff user (`is_staff`, not among `tokens`): the admin lists. */
+  staffToken: string;
   /**
    * Subscribed users without a pending change who can upgrade (not on the dearest plan): the
    * preview route's requests (`?plan_id=` the next plan up) and the same Stripe calls made
@@ -252,6 +254,19 @@ export async function seed(
     await db.execute(sql`delete from pgboss.job where name = ${SEND_EMAIL_QUEUE}`);
   }
 
+  // Support staff reading the admin lists; besides the seeded users, so their runs stay as they were.
+  const [staff] = await db
+    .insert(users)
+    .values({
+      email: `bench-${tag}-staff@example.com`,
+      username: `bench_${tag}_staff`,
+      firstName: "Staff",
+      passwordHash: hash,
+      isStaff: true,
+    })
+    .returning({ id: users.id });
+  if (!staff) throw new Error("seed: the staff user was not inserted");
+
   const tokenConfig = loadConfig({ SECRET_KEY, ACCESS_TOKEN_LIFETIME: "2h" });
   const tokens = await Promise.all(
     ids.map(async (id) => (await signToken(tokenConfig, "access", id)).token),
@@ -262,6 +277,7 @@ export async function seed(
     password: PASSWORD,
     subscriptionIds,
     pendingTokens: pendingIndexes.map((i) => tokens[i] ?? ""),
+    staffToken: (await signToken(tokenConfig, "access", staff.id)).token,
     previews: previewOf.map(({ index, ...rest }) => ({ token: tokens[index] ?? "", ...rest })),
   };
 }
