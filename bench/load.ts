@@ -49,7 +49,8 @@ export type Endpoint =
   | "admin-users"
   | "admin-subscriptions"
   | "admin-payments"
-  | "admin-events";
+  | "admin-events"
+  | "admin-overview";
 
 /** The admin lists: the first page, unfiltered, as the one staff user. */
 export const ADMIN_ENDPOINTS = [
@@ -57,6 +58,7 @@ export const ADMIN_ENDPOINTS = [
   "admin-subscriptions",
   "admin-payments",
   "admin-events",
+  "admin-overview",
 ] as const;
 
 export const PATHS: Record<Endpoint, string> = {
@@ -77,6 +79,8 @@ export const PATHS: Record<Endpoint, string> = {
   "admin-subscriptions": "/api/admin/subscriptions/",
   "admin-payments": "/api/admin/payments/",
   "admin-events": "/api/admin/webhooks/events/",
+  /** Computed on each request: the business metrics and the failure counts. */
+  "admin-overview": "/api/admin/overview/",
 };
 
 let eventCounter = 0;

@@ -140,6 +140,8 @@ export function targets(r: Results): TargetRow[] {
       base ? x.app.saturation.rps / base >= 0.7 : undefined,
     );
     const baseRate = x.baseline?.rate;
+    // The admin lists run at saturation only (bench/index.ts).
+    if (!x.app.rate) continue;
     row(
       `${name}: p99 ≤ 15 ms at 1,000 req/s`,
       ms(x.app.rate?.p99),
