@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type pg from "pg";
-import { currencyExponent, formatMinor } from "../src/billing/money.ts";
+import { formatMinor } from "../src/billing/money.ts";
 import { monthlyAmount } from "../src/billing/plan-rank.ts";
 import { discountBody } from "../src/billing/subscription-discounts.ts";
+import { overview } from "./baseline-overview.ts";
 
 /**
  * The baseline's admin lists (bench/baseline.ts): the first page of each, unfiltered, with the
@@ -16,67 +17,30 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : null);
 const PAGE = "limit 20 offset 0";
-/** The overview's window, days (billing's `WINDOW_DAYS`). */
-const WINDOW_DAYS = 30;
-
-/** The business metrics' queries (src/billing/business-metrics.ts), `$1` the moment they end at. */
-const MONTHLY_AMOUNT = `
-  greatest(
-    coalesce(s.unit_amount, p.amount) * s.quantity
-      * (1 - case when discount_live then coalesce((s.discount->>'percent_off')::numeric, 0) else 0 end / 100)
-      - case when discount_live and s.discount->>'currency' = p.currency
-          then coalesce((s.discount->>'amount_off')::numeric, 0) else 0 end,
-    0)
-  * case p.interval when 'year' then 1 / 12.0 when 'week' then 52 / 12.0 when 'day' then 365 / 12.0
-      else 1 end`;
-const METRICS = {
-  mrr: `select p.currency, round(sum(${MONTHLY_AMOUNT}), 2)::float8 as amount
-    from subscriptions s join plans p on p.id = s.plan_id
-    cross join lateral (select s.discount->>'ends_at' is null
-      or (s.discount->>'ends_at')::timestamptz > $1::timestamptz as discount_live) d
-    where s.status in ('active', 'past_due') group by p.currency order by p.currency`,
-  subscriptions: `select s.status, coalesce(p.name, 'none') as plan, count(*)::int as count
-    from subscriptions s left join plans p on p.id = s.plan_id group by 1, 2 order by 1, 2`,
-  trials: `select count(*)::int as ended,
-      count(*) filter (where exists (select 1 from payments pay
-        where pay.subscription_id = s.id and pay.status = 'succeeded' and pay.amount > 0
-          and pay.occurred_at >= s.trial_end))::int as converted
-    from subscriptions s
-    where s.trial_start is not null and s.trial_end is not null
-      and s.trial_end >= $1::timestamptz - make_interval(days => ${WINDOW_DAYS})
-      and (s.trial_end <= $1::timestamptz or s.status <> 'trialing')`,
-  churned: `select count(*)::int as churned from subscriptions s
-    where s.status = 'canceled'
-      and coalesce(s.ended_at, s.canceled_at, s.updated_at) >= $1::timestamptz - make_interval(days => ${WINDOW_DAYS})
-      and exists (select 1 from payments pay
-        where pay.subscription_id = s.id and pay.status = 'succeeded' and pay.amount > 0)`,
-  recovery: `select count(*)::int as failed,
-      count(*) filter (where exists (select 1 from payments paid
-        where paid.stripe_invoice_id = f.invoice and paid.status = 'succeeded'))::int as recovered
-    from (select stripe_invoice_id as invoice from payments
-      where status = 'failed' and stripe_invoice_id is not null group by stripe_invoice_id
-      having min(occurred_at) >= $1::timestamptz - make_interval(days => ${WINDOW_DAYS})) f`,
-};
-
 export function adminRoutes(
   pool: pg.Pool,
   userOf: (req: IncomingMessage) => Promise<Row | undefined>,
   send: (res: ServerResponse, status: number, body: unknown) => void,
 ): Record<string, Handler> {
-  /** The staff check, then a page: `count` and `rows` from two queries run at once. */
+  /** The app's guard: signed in (401), then staff (403); true when the caller may go on. */
+  const staff = async (req: IncomingMessage, res: ServerResponse) => {
+    const user = await userOf(req);
+    if (!user) send(res, 401, { detail: "Authentication credentials were not provided." });
+    else if (!user.is_staff && !user.is_superuser) {
+      send(res, 403, { detail: "You do not have permission to perform this action." });
+    } else return true;
+    return false;
+  };
+  /** The staff check, then the first page (`count` and `rows`) and its body. */
   const list =
     (
       path: string,
       page: () => Promise<{ count: number; rows: Row[] }>,
-      body: (row: Row) => unknown | Promise<unknown[]>,
+      body: (row: Row) => unknown,
       whole?: (rows: Row[]) => Promise<unknown[]>,
     ): Handler =>
     async (req, res) => {
-      const user = await userOf(req);
-      if (!user) return send(res, 401, { detail: "Authentication credentials were not provided." });
-      if (!user.is_staff && !user.is_superuser) {
-        return send(res, 403, { detail: "You do not have permission to perform this action." });
-      }
+      if (!(await staff(req, res))) return;
       const { count, rows } = await page();
       send(res, 200, {
         count,
@@ -85,6 +49,7 @@ export function adminRoutes(
         results: whole ? await whole(rows) : rows.map(body),
       });
     };
+  /** The page and its count, two queries at once. */
   const counted = async (countSql: string, pageSql: string) => {
     const [{ rows: n }, { rows }] = await Promise.all([pool.query(countSql), pool.query(pageSql)]);
     return { count: Number(n[0]?.n ?? 0), rows };
@@ -139,72 +104,76 @@ export function adminRoutes(
     };
   };
 
-  /** The metrics from one read-only repeatable-read transaction, as the app computes them. */
-  const metrics = async (now: Date) => {
-    const client = await pool.connect();
-    try {
-      await client.query("begin isolation level repeatable read read only");
-      const at = [now.toISOString()];
-      const mrr = (await client.query(METRICS.mrr, at)).rows;
-      const subscriptions = (await client.query(METRICS.subscriptions)).rows;
-      const [trials] = (await client.query(METRICS.trials, at)).rows;
-      const [churn] = (await client.query(METRICS.churned, at)).rows;
-      const [recovery] = (await client.query(METRICS.recovery, at)).rows;
-      await client.query("commit");
-      return { mrr, subscriptions, trials, churned: churn?.churned ?? 0, recovery };
-    } finally {
-      client.release();
-    }
-  };
+  /** The registered queues' dead-letter queues (the app has their names; read here once). */
+  let deadQueues: Promise<string[]> | undefined;
 
   return {
-    // The metrics' transaction and the failure counts at once, as the app runs them; pg-boss's
-    // queue list by the columns it reads (`getQueues` reads every column of every queue row).
-    "GET /api/admin/overview/": async (req, res) => {
-      const user = await userOf(req);
-      if (!user) return send(res, 401, { detail: "Authentication credentials were not provided." });
-      if (!user.is_staff && !user.is_superuser) {
-        return send(res, 403, { detail: "You do not have permission to perform this action." });
-      }
-      const now = new Date();
-      const since = new Date(now.getTime() - WINDOW_DAYS * 86_400_000);
-      const [m, failed, events, mails, queues] = await Promise.all([
-        metrics(now),
-        pool.query(
-          "select count(*)::int as n from payments where status = 'failed' and occurred_at >= $1",
-          [since],
-        ),
-        pool.query("select status, count(*)::int as n from stripe_events group by status"),
-        pool.query("select count(*)::int as n from emails where status = 'failed'"),
-        pool.query("select * from pgboss.queue q order by q.name"),
-      ]);
-      const byStatus = new Map(events.rows.map((r) => [r.status, r.n]));
+    // Every plan, active first, one query; the app cuts the page (a catalog is short).
+    "GET /api/admin/plans/": async (req, res) => {
+      if (!(await staff(req, res))) return;
+      const { rows } = await pool.query(
+        "select * from plans order by is_active desc, amount asc, name asc",
+      );
       send(res, 200, {
-        metrics: {
-          computed_at: now.toISOString(),
-          window_days: WINDOW_DAYS,
-          mrr: m.mrr.map(({ currency, amount }) => {
-            const exponent = currencyExponent(currency);
-            return { currency, amount: (Number(amount) / 10 ** exponent).toFixed(exponent) };
-          }),
-          subscriptions: m.subscriptions,
-          trials: m.trials ?? { ended: 0, converted: 0 },
-          churned: m.churned,
-          recovery: m.recovery ?? { failed: 0, recovered: 0 },
-        },
-        failures: {
-          failed_payments: failed.rows[0]?.n ?? 0,
-          webhook_events: {
-            failed: byStatus.get("failed") ?? 0,
-            retrying: byStatus.get("retrying") ?? 0,
-            pending: byStatus.get("pending") ?? 0,
-          },
-          failed_emails: mails.rows[0]?.n ?? 0,
-          dead_jobs: queues.rows
-            .filter((q) => q.name.endsWith(".dead") && q.queued_count > 0)
-            .map((q) => ({ queue: q.name.slice(0, -5), count: q.queued_count })),
-        },
+        count: rows.length,
+        next: rows.length > 20 ? `http://${req.headers.host}/api/admin/plans/?page=2` : null,
+        previous: null,
+        results: rows.slice(0, 20).map((p) => ({
+          ...planBody(p),
+          is_active: p.is_active,
+          stripe_product_id: p.stripe_product_id,
+        })),
       });
+    },
+    "GET /api/admin/jobs/emails/": list(
+      "/api/admin/jobs/emails/",
+      () =>
+        counted(
+          "select count(*)::int as n from emails",
+          `select id, recipient, template, cause_key, status, attempts, last_error, sent_at, provider_message_id, created_at, user_id, subject from emails order by created_at desc, id desc ${PAGE}`,
+        ),
+      (e) => ({
+        id: e.id,
+        user_id: e.user_id,
+        recipient: e.recipient,
+        template: e.template,
+        subject: e.subject,
+        cause: e.cause_key,
+        status: e.status,
+        attempts: e.attempts,
+        last_error: e.last_error,
+        sent_at: iso(e.sent_at),
+        provider_message_id: e.provider_message_id,
+        created_at: iso(e.created_at),
+      }),
+    ),
+    // Dead letters waiting in any dead-letter queue: the page and its count in one query, as the
+    // app reads pg-boss's job table (the count alone only for a page past the end).
+    "GET /api/admin/jobs/": list(
+      "/api/admin/jobs/",
+      async () => {
+        deadQueues ??= pool
+          .query("select name from pgboss.queue where name like '%.dead'")
+          .then(({ rows }) => rows.map((r) => String(r.name)));
+        const { rows } = await pool.query(
+          `select id, name, source_name, data, source_retry_count, source_created_on, created_on, coalesce(source_output, output) ->> 'message' as error, count(*) over () as total from pgboss.job where name = any($1) and state in ('created', 'retry', 'failed') order by created_on desc, id desc ${PAGE}`,
+          [await deadQueues],
+        );
+        return { count: Number(rows[0]?.total ?? 0), rows };
+      },
+      (j) => ({
+        id: j.id,
+        queue: j.source_name ?? String(j.name).replace(/\.dead$/, ""),
+        payload: j.data,
+        error: j.error,
+        retry_count: j.source_retry_count ?? 0,
+        queued_at:
+          j.source_created_on === null ? null : new Date(String(j.source_created_on)).toISOString(),
+        dead_lettered_at: iso(j.created_on),
+      }),
+    ),
+    "GET /api/admin/overview/": async (req, res) => {
+      if (await staff(req, res)) send(res, 200, await overview(pool));
     },
     "GET /api/admin/users/": list(
       "/api/admin/users/",

@@ -50,7 +50,10 @@ export type Endpoint =
   | "admin-subscriptions"
   | "admin-payments"
   | "admin-events"
-  | "admin-overview";
+  | "admin-overview"
+  | "admin-jobs"
+  | "admin-emails"
+  | "admin-plans";
 
 /** The admin lists: the first page, unfiltered, as the one staff user. */
 export const ADMIN_ENDPOINTS = [
@@ -59,6 +62,9 @@ export const ADMIN_ENDPOINTS = [
   "admin-payments",
   "admin-events",
   "admin-overview",
+  "admin-jobs",
+  "admin-emails",
+  "admin-plans",
 ] as const;
 
 export const PATHS: Record<Endpoint, string> = {
@@ -81,6 +87,11 @@ export const PATHS: Record<Endpoint, string> = {
   "admin-events": "/api/admin/webhooks/events/",
   /** Computed on each request: the business metrics and the failure counts. */
   "admin-overview": "/api/admin/overview/",
+  /** Dead-lettered jobs (the seed dead-letters a few "send email" jobs) and the email outbox. */
+  "admin-jobs": "/api/admin/jobs/",
+  "admin-emails": "/api/admin/jobs/emails/",
+  /** Every plan, the inactive ones too. */
+  "admin-plans": "/api/admin/plans/",
 };
 
 let eventCounter = 0;

@@ -12,9 +12,10 @@ import { invoices } from "../src/billing/hosted-tables.ts";
 import { createPlan, type Plan } from "../src/billing/plans-service.ts";
 import { syncSubscription } from "../src/billing/stripe-events.ts";
 import { loadConfig } from "../src/config.ts";
-import type { Database } from "../src/platform/db/client.ts";
+import { type Database, queryRows } from "../src/platform/db/client.ts";
 import { SEND_EMAIL_QUEUE } from "../src/platform/email/email-jobs.ts";
 import type { JobDeps } from "../src/platform/feature.ts";
+import { deadLetterQueue } from "../src/platform/jobs/definitions.ts";
 import { Jobs } from "../src/platform/jobs/jobs.ts";
 import { jobDefinitions } from "../src/services.ts";
 
@@ -51,6 +52,8 @@ export interface Seeded {
 
 export const SECRET_KEY = `bench-${randomBytes(24).toString("hex")}`;
 export const PASSWORD = "correct-Horse-battery-9";
+/** Dead-lettered "send email" jobs (of the pending changes' emails): more than a page. */
+const DEAD_LETTERS = 25;
 /** Invoices stored per subscribed user: the invoices page lists them all (one page). */
 const INVOICES_PER_USER = 6;
 
@@ -248,6 +251,15 @@ export async function seed(
     pendingIndexes.push(i);
   }
   if (pending > 0) {
+    // Dead letters for the admin's jobs list, as a send that spent its retries leaves them: the
+    // emails' send jobs in their dead-letter queue (no worker reads it).
+    const mails = await queryRows<{ id: string }>(
+      db,
+      sql`select id from emails order by created_at limit ${DEAD_LETTERS}`,
+    );
+    for (const { id } of mails) {
+      await jobs.boss.send(deadLetterQueue(SEND_EMAIL_QUEUE), { emailId: id });
+    }
     await jobs.stop(10_000);
     // The "plan change scheduled" emails are not part of any measurement: a worker would send
     // them during the webhook end-to-end run.
