@@ -7,6 +7,7 @@ import { businessError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import { planChangeAudit } from "./billing-audit.ts";
 import type { BillingDeps } from "./billing-deps.ts";
+import { withBillingWrite } from "./billing-lock.ts";
 import { plans } from "./billing-tables.ts";
 import { queueChangeEmail } from "./change-emails.ts";
 import {
@@ -111,14 +112,19 @@ export interface ChangeResult {
 }
 
 /**
- * POST change/. The idempotency key names the subscription's row version and the change asked
- * for: a double click repeats one request at Stripe, a later change is a new one.
+ * POST change/, one billing write of the user's at a time (`withBillingWrite`: a concurrent one is
+ * a 409). The idempotency key names the subscription's row version and the change asked for: a
+ * retried request repeats one request at Stripe, a later change is a new one.
  */
-export async function changeSubscription(
+export function changeSubscription(
   deps: Deps,
   userId: string,
   input: ChangeInput,
 ): Promise<ChangeResult> {
+  return withBillingWrite(deps.db, userId, "change", () => applyChange(deps, userId, input));
+}
+
+async function applyChange(deps: Deps, userId: string, input: ChangeInput): Promise<ChangeResult> {
   const change = await checkChange(deps.db, userId, input);
   const { row, plan } = change;
   const promo = input.promotion_code
@@ -325,7 +331,14 @@ async function record(
 }
 
 /** DELETE change/: drops the scheduled change; the subscription renews on its current plan. */
-export async function cancelScheduledChange(
+export function cancelScheduledChange(
+  deps: Deps,
+  userId: string,
+): Promise<SubscriptionBody & { pending_change: null }> {
+  return withBillingWrite(deps.db, userId, "cancel-change", () => dropChange(deps, userId));
+}
+
+async function dropChange(
   deps: Deps,
   userId: string,
 ): Promise<SubscriptionBody & { pending_change: null }> {
