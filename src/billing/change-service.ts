@@ -19,7 +19,7 @@ import {
 import { endScheduledChange, releaseSchedule, scheduleAtPeriodEnd } from "./change-schedules.ts";
 import { subscriptionChanges } from "./change-tables.ts";
 import { formatMinor } from "./money.ts";
-import { type PendingChangeBody, pendingChangeOf } from "./pending-change.ts";
+import { type PendingChangeBody, pendingChangeOf, sameScheduledChange } from "./pending-change.ts";
 import { type PlanBody, planBody } from "./plans-service.ts";
 import { promotionCodeError, resolvePromotionCode } from "./promotion-codes.ts";
 import { DISCOUNT_EXPAND } from "./subscription-discounts.ts";
@@ -127,6 +127,11 @@ export function changeSubscription(
 async function applyChange(deps: Deps, userId: string, input: ChangeInput): Promise<ChangeResult> {
   const change = await checkChange(deps.db, userId, input);
   const { row, plan } = change;
+  const already = await sameScheduledChange(deps.db, change, input.promotion_code);
+  if (already) {
+    const subscription = { ...(await subscriptionBody(deps.db, row)), pending_change: already };
+    return { outcome: "scheduled", subscription, clientSecret: null };
+  }
   const promo = input.promotion_code
     ? await resolvePromotionCode(deps.stripe, input.promotion_code, plan)
     : undefined;

@@ -23,7 +23,9 @@ function stripeGate() {
   let held = false;
   let open = () => {};
   let opened = Promise.resolve();
+  const calls: string[] = [];
   const stage: Stage = async (ex, next) => {
+    calls.push(`${ex.method} ${ex.path}`);
     if (select?.(ex)) {
       select = null;
       held = true;
@@ -33,6 +35,8 @@ function stripeGate() {
   };
   return {
     stage,
+    /** Every Stripe call since the emulator started, `METHOD /path`. */
+    calls,
     arm(which: (ex: Exchange) => boolean) {
       held = false;
       opened = new Promise((resolve) => {
@@ -197,6 +201,31 @@ describe("one billing write per user at a time", () => {
     const again = await change(buyer, { plan_id: pro.id });
     assert.equal(again.status, 400);
     assert.match(again.body.error, /set to cancel/);
+  });
+
+  test("a scheduled change asked for again is answered as it is, with nothing written", async () => {
+    const starter = await t.plan({ amount: 1000 });
+    const pro = await t.plan({ amount: 3000 });
+    const { buyer } = await subscribed(pro.id);
+    const first = await change(buyer, { plan_id: starter.id });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    await t.settle();
+
+    const from = gate.calls.length;
+    const again = await change(buyer, { plan_id: starter.id });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.status, "scheduled");
+    assert.deepEqual(
+      again.body.subscription.pending_change,
+      first.body.subscription.pending_change,
+    );
+    assert.deepEqual(
+      gate.calls.slice(from).filter((c) => !c.startsWith("GET ")),
+      [],
+    );
+    await t.settle();
+    const mails = (await t.emailsOf(buyer.userId)).map((m) => m.template);
+    assert.equal(mails.filter((m) => m === "billing.plan_change_scheduled").length, 1);
   });
 
   test("a lease left by a process that died is taken over once expired", async () => {
