@@ -203,6 +203,36 @@ describe("one billing write per user at a time", () => {
     assert.match(again.body.error, /set to cancel/);
   });
 
+  test("dropping a scheduled change and an upgrade at once: the upgrade, sent again, is charged once", async () => {
+    const starter = await t.plan({ amount: 1000 });
+    const pro = await t.plan({ amount: 3000 });
+    const team = await t.plan({ amount: 5000 });
+    const { buyer, subId } = await subscribed(pro.id);
+    const scheduled = await change(buyer, { plan_id: starter.id });
+    assert.equal(scheduled.status, 200, JSON.stringify(scheduled.body));
+    await t.settle();
+    const scheduleId = (await t.stripe.subscriptions.retrieve(subId)).schedule;
+    assert.equal(typeof scheduleId, "string");
+
+    const [dropped, upgraded] = await race(
+      post(`/v1/subscription_schedules/${scheduleId}/release`),
+      () => t.http("DELETE", "/api/subscriptions/change/", { token: buyer.token }),
+      () => change(buyer, { plan_id: team.id }),
+    );
+    assert.equal(dropped.status, 200, JSON.stringify(dropped.body));
+    assert.equal(upgraded.status, 409, JSON.stringify(upgraded.body));
+    const again = await change(buyer, { plan_id: team.id });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.status, "changed");
+    await t.settle();
+    assert.equal(await prorationInvoices(subId), 1);
+    const sub = await t.stripe.subscriptions.retrieve(subId);
+    assert.equal(sub.schedule, null);
+    const now = (await status(buyer)).body;
+    assert.equal(now.plan.id, team.id);
+    assert.equal(now.pending_change, null);
+  });
+
   test("a scheduled change asked for again is answered as it is, with nothing written", async () => {
     const starter = await t.plan({ amount: 1000 });
     const pro = await t.plan({ amount: 3000 });
