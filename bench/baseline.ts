@@ -6,6 +6,7 @@ import { createSigner, createVerifier } from "fast-jwt";
 import pg from "pg";
 import { accessPolicy } from "../src/billing/access-policy.ts";
 import { formatMinor } from "../src/billing/money.ts";
+import { adminRoutes } from "./baseline-admin.ts";
 
 /**
  * The baseline the benchmark compares the API with: a bare `node:http` server doing the same JWT
@@ -56,7 +57,7 @@ function serve(): void {
       const payload = verifyJwt(token);
       if (payload.token_type !== "access") return undefined;
       const { rows } = await pool.query(
-        "select id, email, username, first_name, last_name, is_active, stripe_customer_id, created_at from users where id = $1",
+        "select id, email, username, first_name, last_name, is_active, is_staff, is_superuser, stripe_customer_id, created_at from users where id = $1",
         [payload.user_id],
       );
       return rows[0]?.is_active ? rows[0] : undefined;
@@ -332,6 +333,7 @@ function serve(): void {
         client.release();
       }
     },
+    ...adminRoutes(pool, userOf, send),
   };
 
   createServer((req, res) => {

@@ -9,6 +9,7 @@ import { type Database, openDatabase, queryRows } from "../src/platform/db/clien
 import { runMigrations } from "../src/platform/db/migrate.ts";
 import { startStripeEmulator } from "../stripe-emulator/index.ts";
 import {
+  ADMIN_ENDPOINTS,
   combine,
   cpuMs,
   type Endpoint,
@@ -54,6 +55,15 @@ const RATE = 1000;
 const PROCESSES = 2;
 const WEBHOOK_SECRET = `whsec_bench_${randomBytes(16).toString("hex")}`;
 const E2E_EVENTS = Number(env.BENCH_E2E_EVENTS ?? 5000);
+/**
+ * Only these endpoints (comma-separated names of `load.ts`'s `Endpoint`), for a smoke run; the
+ * webhook end-to-end only when "e2e" is named. Unset: everything. The status-during-logins and
+ * preview runs always run (BENCH_DURATION bounds them).
+ */
+const ONLY = env.BENCH_ENDPOINTS
+  ? new Set(env.BENCH_ENDPOINTS.split(",").map((e) => e.trim()))
+  : undefined;
+const selected = (name: string) => !ONLY || ONLY.has(name);
 /** The preview route's fixed rate: each request is three Stripe calls (see `previewRun`). */
 const PREVIEW_RATE = Number(env.BENCH_PREVIEW_RATE ?? 20);
 
@@ -257,7 +267,7 @@ async function main(): Promise<void> {
   // The baseline's processes under the same load and heap flags: what Node itself costs.
   const baselineRss = baseline ? sampleRss(baseline.proc.pid) : undefined;
   const endpoints: EndpointResult[] = [];
-  const e2e = await webhookEndToEndRun(app.url, seeded);
+  const e2e = selected("e2e") ? await webhookEndToEndRun(app.url, seeded) : undefined;
 
   // Peaks before any login as well as over the whole run: an argon2id hash holds 19 MiB while it
   // runs, and the baseline runs as many at once as the thread pool has threads.
@@ -273,10 +283,14 @@ async function main(): Promise<void> {
     "profile",
     "invoices",
     "history",
+    ...ADMIN_ENDPOINTS,
     "webhook",
     "login",
   ] as const) {
-    const withRate = endpoint !== "login";
+    if (!selected(endpoint)) continue;
+    // Staff lists are not requested at 1,000 req/s: saturation (req/s, CPU per request) only.
+    const withRate =
+      endpoint !== "login" && !(ADMIN_ENDPOINTS as readonly string[]).includes(endpoint);
     if (endpoint === "login") {
       beforeLogins = { app: rss.peaks(), baseline: baselineRss?.peaks() ?? {} };
     }

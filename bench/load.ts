@@ -45,7 +45,27 @@ export type Endpoint =
   | "history"
   | "login"
   | "webhook"
-  | "preview";
+  | "preview"
+  | "admin-users"
+  | "admin-subscriptions"
+  | "admin-payments"
+  | "admin-events"
+  | "admin-overview"
+  | "admin-jobs"
+  | "admin-emails"
+  | "admin-plans";
+
+/** The admin lists: the first page, unfiltered, as the one staff user. */
+export const ADMIN_ENDPOINTS = [
+  "admin-users",
+  "admin-subscriptions",
+  "admin-payments",
+  "admin-events",
+  "admin-overview",
+  "admin-jobs",
+  "admin-emails",
+  "admin-plans",
+] as const;
 
 export const PATHS: Record<Endpoint, string> = {
   status: "/api/subscriptions/status/",
@@ -61,6 +81,17 @@ export const PATHS: Record<Endpoint, string> = {
   login: "/api/auth/login/",
   webhook: "/api/webhooks/stripe/",
   preview: "/api/subscriptions/change/preview/",
+  "admin-users": "/api/admin/users/",
+  "admin-subscriptions": "/api/admin/subscriptions/",
+  "admin-payments": "/api/admin/payments/",
+  "admin-events": "/api/admin/webhooks/events/",
+  /** Computed on each request: the business metrics and the failure counts. */
+  "admin-overview": "/api/admin/overview/",
+  /** Dead-lettered jobs (the seed dead-letters a few "send email" jobs) and the email outbox. */
+  "admin-jobs": "/api/admin/jobs/",
+  "admin-emails": "/api/admin/jobs/emails/",
+  /** Every plan, the inactive ones too. */
+  "admin-plans": "/api/admin/plans/",
 };
 
 let eventCounter = 0;
@@ -135,6 +166,10 @@ export function requestFor(endpoint: Endpoint, seeded: Seeded, webhookSecret: st
         };
       },
     };
+  }
+  if ((ADMIN_ENDPOINTS as readonly Endpoint[]).includes(endpoint)) {
+    const headers = { authorization: `Bearer ${seeded.staffToken}` };
+    return { method: "GET", path, setupRequest: (req) => ({ ...req, headers }) };
   }
   // Status and access read the full path (user, subscription, plan) only for subscribed users,
   // and only they have invoices and an audit trail; those of status-pending read their scheduled

@@ -12,9 +12,10 @@ import { invoices } from "../src/billing/hosted-tables.ts";
 import { createPlan, type Plan } from "../src/billing/plans-service.ts";
 import { syncSubscription } from "../src/billing/stripe-events.ts";
 import { loadConfig } from "../src/config.ts";
-import type { Database } from "../src/platform/db/client.ts";
+import { type Database, queryRows } from "../src/platform/db/client.ts";
 import { SEND_EMAIL_QUEUE } from "../src/platform/email/email-jobs.ts";
 import type { JobDeps } from "../src/platform/feature.ts";
+import { deadLetterQueue } from "../src/platform/jobs/definitions.ts";
 import { Jobs } from "../src/platform/jobs/jobs.ts";
 import { jobDefinitions } from "../src/services.ts";
 
@@ -33,6 +34,8 @@ export interface Seeded {
    * status run and the webhook events stay as they were.
    */
   pendingTokens: string[];
+  /** An access token of the one staff user (`is_staff`, not among `tokens`): the admin lists. */
+  staffToken: string;
   /**
    * Subscribed users without a pending change who can upgrade (not on the dearest plan): the
    * preview route's requests (`?plan_id=` the next plan up) and the same Stripe calls made
@@ -49,6 +52,8 @@ export interface Seeded {
 
 export const SECRET_KEY = `bench-${randomBytes(24).toString("hex")}`;
 export const PASSWORD = "correct-Horse-battery-9";
+/** Dead-lettered "send email" jobs (of the pending changes' emails): more than a page. */
+const DEAD_LETTERS = 25;
 /** Invoices stored per subscribed user: the invoices page lists them all (one page). */
 const INVOICES_PER_USER = 6;
 
@@ -246,11 +251,33 @@ export async function seed(
     pendingIndexes.push(i);
   }
   if (pending > 0) {
+    // Dead letters for the admin's jobs list, as a send that spent its retries leaves them: the
+    // emails' send jobs in their dead-letter queue (no worker reads it).
+    const mails = await queryRows<{ id: string }>(
+      db,
+      sql`select id from emails order by created_at limit ${DEAD_LETTERS}`,
+    );
+    for (const { id } of mails) {
+      await jobs.boss.send(deadLetterQueue(SEND_EMAIL_QUEUE), { emailId: id });
+    }
     await jobs.stop(10_000);
     // The "plan change scheduled" emails are not part of any measurement: a worker would send
     // them during the webhook end-to-end run.
     await db.execute(sql`delete from pgboss.job where name = ${SEND_EMAIL_QUEUE}`);
   }
+
+  // Support staff reading the admin lists; besides the seeded users, so their runs stay as they were.
+  const [staff] = await db
+    .insert(users)
+    .values({
+      email: `bench-${tag}-staff@example.com`,
+      username: `bench_${tag}_staff`,
+      firstName: "Staff",
+      passwordHash: hash,
+      isStaff: true,
+    })
+    .returning({ id: users.id });
+  if (!staff) throw new Error("seed: the staff user was not inserted");
 
   const tokenConfig = loadConfig({ SECRET_KEY, ACCESS_TOKEN_LIFETIME: "2h" });
   const tokens = await Promise.all(
@@ -262,6 +289,7 @@ export async function seed(
     password: PASSWORD,
     subscriptionIds,
     pendingTokens: pendingIndexes.map((i) => tokens[i] ?? ""),
+    staffToken: (await signToken(tokenConfig, "access", staff.id)).token,
     previews: previewOf.map(({ index, ...rest }) => ({ token: tokens[index] ?? "", ...rest })),
   };
 }

@@ -8,11 +8,11 @@ import type { BillingDeps } from "./billing-deps.ts";
 import { payments, plans, subscriptions } from "./billing-tables.ts";
 import type { ChangeInput } from "./change-rules.ts";
 import { changeSubscription } from "./change-service.ts";
-import { planBody } from "./plans-service.ts";
 import { DISCOUNT_EXPAND } from "./subscription-discounts.ts";
 import { dbClock } from "./subscription-projection.ts";
 import { currentSubscription, type SubscriptionRow } from "./subscription-queries.ts";
 import {
+  bodyOf,
   cancelSubscription,
   type SubscriptionBody,
   subscriptionBody,
@@ -42,15 +42,19 @@ export interface SubscriptionFilter {
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-async function staffBody(db: Executor, row: SubscriptionRow): Promise<StaffSubscriptionBody> {
+function staffShape(row: SubscriptionRow, body: SubscriptionBody): StaffSubscriptionBody {
   return {
-    ...(await subscriptionBody(db, row)),
+    ...body,
     user_id: row.userId,
     stripe_customer_id: row.stripeCustomerId,
     trial_start: iso(row.trialStart),
     trial_end: iso(row.trialEnd),
     ended_at: iso(row.endedAt),
   };
+}
+
+async function staffBody(db: Executor, row: SubscriptionRow): Promise<StaffSubscriptionBody> {
+  return staffShape(row, await subscriptionBody(db, row));
 }
 
 function filterOf(filter: SubscriptionFilter): SQL | undefined {
@@ -80,11 +84,9 @@ export async function listSubscriptionsForStaff(
     .orderBy(desc(subscriptions.stripeCreatedAt), desc(subscriptions.seq))
     .limit(page.limit)
     .offset(page.offset);
-  const bodies = await Promise.all(
-    rows.map(async ({ subscription, plan }) => {
-      const body = await staffBody(db, subscription);
-      return { ...body, plan: plan ? planBody(plan) : null };
-    }),
+  // The plans come with the rows: no read per row.
+  const bodies = rows.map(({ subscription, plan }) =>
+    staffShape(subscription, bodyOf(subscription, plan)),
   );
   return { count: total?.n ?? 0, subscriptions: bodies };
 }

@@ -59,7 +59,8 @@ export async function subscriptionBody(
   return bodyOf(row, row.planId ? await findPlan(db, row.planId) : undefined);
 }
 
-function bodyOf(row: SubscriptionRow, plan: Plan | null | undefined): SubscriptionBody {
+/** The user's shape of `row` with its plan already read (a list reads the plans in its join). */
+export function bodyOf(row: SubscriptionRow, plan: Plan | null | undefined): SubscriptionBody {
   return {
     id: row.id,
     plan: plan ? planBody(plan) : null,
