@@ -28,7 +28,10 @@ import {
 
 const base = { tags: ["admin"], security: [{ bearerAuth: [] }] };
 const notFound = businessFailure(404, "No such subscription.");
-const notCurrent = businessFailure(409, "The subscription is not its user's current one.");
+const notCurrent = businessFailure(
+  409,
+  "The subscription is not its user's current one, or another change, cancellation or reactivation of that user's is in progress.",
+);
 const actionErrors = (...refusals: ErrorCase[]) =>
   adminWriteErrors(failures.jsonBody, [notFound, notCurrent, ...refusals]);
 

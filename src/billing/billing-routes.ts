@@ -19,6 +19,7 @@ import {
   PlanPage,
   SubscriptionResult,
   SubscriptionStatus,
+  writeInProgressFailure,
 } from "./billing-schemas.ts";
 import { listPayments, paymentBody } from "./payments-service.ts";
 import { listActivePlans, planBody } from "./plans-service.ts";
@@ -160,6 +161,7 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
             [
               businessFailure(400, "Stripe refused the cancellation."),
               businessFailure(404, "No active subscription."),
+              writeInProgressFailure,
             ],
             failures.auth,
             failures.database,
@@ -194,6 +196,7 @@ export function registerBillingRoutes(app: App, appDeps: AppDeps, deps: BillingD
             [
               businessFailure(400, "Stripe refused the change."),
               businessFailure(404, "No subscription scheduled for cancellation."),
+              writeInProgressFailure,
             ],
             failures.auth,
             failures.database,

@@ -1,4 +1,5 @@
 import { Type } from "typebox";
+import { businessFailure } from "../platform/http/error-schemas.ts";
 import { Nullable } from "../platform/http/nullable.ts";
 import { Paginated } from "../platform/http/pagination.ts";
 
@@ -9,6 +10,15 @@ const Money = Type.String({
 });
 const Time = Type.String({ format: "date-time" });
 const NullableTime = Nullable(Time);
+
+/**
+ * The 409 of the routes that write a subscription at Stripe: one such write per user at a time
+ * (src/billing/billing-lock.ts).
+ */
+export const writeInProgressFailure = businessFailure(
+  409,
+  "Another change, cancellation or reactivation of this subscription is in progress: nothing was done; try again when it has finished.",
+);
 
 /** An example plan id, used wherever a plan id appears (the real ones come from `plans/`). */
 const PLAN_ID = "5d0b8a52-3c1e-4f7a-9b2d-6e8f1a4c7b39";

@@ -9,6 +9,7 @@ import { businessFailure, errorResponses, failures } from "../platform/http/erro
 import { described } from "../platform/http/openapi.ts";
 import type { App } from "../platform/http/types.ts";
 import type { BillingDeps } from "./billing-deps.ts";
+import { writeInProgressFailure } from "./billing-schemas.ts";
 import {
   ChangeBody,
   ChangeCanceled,
@@ -82,6 +83,7 @@ export function registerChangeRoutes(app: App, appDeps: AppDeps, deps: BillingDe
             [
               ...refusals,
               businessFailure(402, "The proration charge was declined: nothing changed."),
+              writeInProgressFailure,
               unverifiedEmailFailure,
             ],
             failures.auth,
@@ -124,6 +126,7 @@ export function registerChangeRoutes(app: App, appDeps: AppDeps, deps: BillingDe
             [
               businessFailure(400, "The subscription cannot be changed (see POST change/)."),
               businessFailure(404, "No active subscription, or no change scheduled."),
+              writeInProgressFailure,
             ],
             failures.auth,
             failures.database,

@@ -7,6 +7,7 @@ import { businessError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import { planChangeAudit } from "./billing-audit.ts";
 import type { BillingDeps } from "./billing-deps.ts";
+import { withBillingWrite } from "./billing-lock.ts";
 import { plans } from "./billing-tables.ts";
 import { queueChangeEmail } from "./change-emails.ts";
 import {
@@ -18,7 +19,7 @@ import {
 import { endScheduledChange, releaseSchedule, scheduleAtPeriodEnd } from "./change-schedules.ts";
 import { subscriptionChanges } from "./change-tables.ts";
 import { formatMinor } from "./money.ts";
-import { type PendingChangeBody, pendingChangeOf } from "./pending-change.ts";
+import { type PendingChangeBody, pendingChangeOf, sameScheduledChange } from "./pending-change.ts";
 import { type PlanBody, planBody } from "./plans-service.ts";
 import { promotionCodeError, resolvePromotionCode } from "./promotion-codes.ts";
 import { DISCOUNT_EXPAND } from "./subscription-discounts.ts";
@@ -111,16 +112,26 @@ export interface ChangeResult {
 }
 
 /**
- * POST change/. The idempotency key names the subscription's row version and the change asked
- * for: a double click repeats one request at Stripe, a later change is a new one.
+ * POST change/, one billing write of the user's at a time (`withBillingWrite`: a concurrent one is
+ * a 409). The idempotency key names the subscription's row version and the change asked for: a
+ * retried request repeats one request at Stripe, a later change is a new one.
  */
-export async function changeSubscription(
+export function changeSubscription(
   deps: Deps,
   userId: string,
   input: ChangeInput,
 ): Promise<ChangeResult> {
+  return withBillingWrite(deps.db, userId, "change", () => applyChange(deps, userId, input));
+}
+
+async function applyChange(deps: Deps, userId: string, input: ChangeInput): Promise<ChangeResult> {
   const change = await checkChange(deps.db, userId, input);
   const { row, plan } = change;
+  const already = await sameScheduledChange(deps.db, change, input.promotion_code);
+  if (already) {
+    const subscription = { ...(await subscriptionBody(deps.db, row)), pending_change: already };
+    return { outcome: "scheduled", subscription, clientSecret: null };
+  }
   const promo = input.promotion_code
     ? await resolvePromotionCode(deps.stripe, input.promotion_code, plan)
     : undefined;
@@ -325,7 +336,14 @@ async function record(
 }
 
 /** DELETE change/: drops the scheduled change; the subscription renews on its current plan. */
-export async function cancelScheduledChange(
+export function cancelScheduledChange(
+  deps: Deps,
+  userId: string,
+): Promise<SubscriptionBody & { pending_change: null }> {
+  return withBillingWrite(deps.db, userId, "cancel-change", () => dropChange(deps, userId));
+}
+
+async function dropChange(
   deps: Deps,
   userId: string,
 ): Promise<SubscriptionBody & { pending_change: null }> {

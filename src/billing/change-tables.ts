@@ -44,3 +44,19 @@ export const subscriptionChanges = pgTable(
       .where(sql`${t.status} = 'scheduled'`),
   ],
 );
+
+/**
+ * One row per user while a request of theirs is writing their subscription at Stripe (change,
+ * cancel the scheduled change, cancel, reactivate: src/billing/billing-lock.ts). A lease, not a
+ * lock held on a connection: nothing waits on the database during Stripe's round trips, and the
+ * row of a process that died is taken over once `expiresAt` (the database's clock) has passed.
+ */
+export const billingWriteLocks = pgTable("billing_write_locks", {
+  userId: uuid().primaryKey(),
+  /** The request holding it: only its holder deletes the row. */
+  holder: uuid().notNull(),
+  /** What the holder is doing (`change`, `cancel`, …), for the operator reading the table. */
+  operation: text().notNull(),
+  acquiredAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  expiresAt: timestamp({ withTimezone: true }).notNull(),
+});

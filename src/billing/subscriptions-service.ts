@@ -6,6 +6,7 @@ import { AppError } from "../platform/errors.ts";
 import { businessError, fieldError } from "../platform/http/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import type { BillingDeps } from "./billing-deps.ts";
+import { withBillingWrite } from "./billing-lock.ts";
 import { subscriptionCheckouts } from "./billing-tables.ts";
 import { quantityFor } from "./change-rules.ts";
 import { endScheduledChange, releaseSchedule } from "./change-schedules.ts";
@@ -373,10 +374,19 @@ export async function writeBack(deps: BillingDeps, snapshot: Snapshot): Promise<
 }
 
 /**
- * POST cancel/: at period end (default) or now. The idempotency key names the row version acted
- * on: a double click repeats one request, while cancel → reactivate → cancel makes a new one.
+ * POST cancel/: at period end (default) or now, one billing write of the user's at a time
+ * (`withBillingWrite`). The idempotency key names the row version acted on: a retried request
+ * repeats one request, while cancel → reactivate → cancel makes a new one.
  */
-export async function cancelSubscription(
+export function cancelSubscription(
+  deps: BillingDeps & { logger: Logger },
+  userId: string,
+  immediately: boolean,
+): Promise<SubscriptionBody> {
+  return withBillingWrite(deps.db, userId, "cancel", () => cancelNow(deps, userId, immediately));
+}
+
+async function cancelNow(
   deps: BillingDeps & { logger: Logger },
   userId: string,
   immediately: boolean,
@@ -414,8 +424,18 @@ export async function cancelSubscription(
   return writeBack(deps, { sub, readAt });
 }
 
-/** POST reactivate/: undoes a scheduled cancellation (`cancel_at_period_end` or `cancel_at`). */
-export async function reactivateSubscription(
+/**
+ * POST reactivate/: undoes a scheduled cancellation (`cancel_at_period_end` or `cancel_at`), one
+ * billing write of the user's at a time (`withBillingWrite`).
+ */
+export function reactivateSubscription(
+  deps: BillingDeps & { logger: Logger },
+  userId: string,
+): Promise<SubscriptionBody> {
+  return withBillingWrite(deps.db, userId, "reactivate", () => reactivate(deps, userId));
+}
+
+async function reactivate(
   deps: BillingDeps & { logger: Logger },
   userId: string,
 ): Promise<SubscriptionBody> {

@@ -4347,7 +4347,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorMessage"];
         };
       };
-      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one, or another change, cancellation or reactivation of that user's is in progress. */
       409: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -4709,7 +4709,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorMessage"];
         };
       };
-      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one, or another change, cancellation or reactivation of that user's is in progress. */
       409: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -5061,7 +5061,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorMessage"];
         };
       };
-      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one, or another change, cancellation or reactivation of that user's is in progress. */
       409: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -5403,7 +5403,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorMessage"];
         };
       };
-      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one. */
+      /** @description The Idempotency-Key was used with a different request, or its first request is still running. The subscription is not its user's current one, or another change, cancellation or reactivation of that user's is in progress. */
       409: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
@@ -9990,6 +9990,16 @@ export interface operations {
           "application/json": components["schemas"]["ErrorMessage"];
         };
       };
+      /** @description Another change, cancellation or reactivation of this subscription is in progress: nothing was done; try again when it has finished. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
       /** @description The body is over BODY_LIMIT bytes. */
       413: {
         headers: {
@@ -10328,6 +10338,16 @@ export interface operations {
           "application/json": components["schemas"]["ErrorMessage"];
         };
       };
+      /** @description Another change, cancellation or reactivation of this subscription is in progress: nothing was done; try again when it has finished. */
+      409: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
       /** @description The body is over BODY_LIMIT bytes. */
       413: {
         headers: {
@@ -10608,6 +10628,16 @@ export interface operations {
       };
       /** @description No active subscription, or no change scheduled. */
       404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description Another change, cancellation or reactivation of this subscription is in progress: nothing was done; try again when it has finished. */
+      409: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
           [name: string]: unknown;
@@ -13002,6 +13032,16 @@ export interface operations {
       };
       /** @description No subscription scheduled for cancellation. */
       404: {
+        headers: {
+          "X-Request-Id": components["headers"]["RequestId"];
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ErrorMessage"];
+        };
+      };
+      /** @description Another change, cancellation or reactivation of this subscription is in progress: nothing was done; try again when it has finished. */
+      409: {
         headers: {
           "X-Request-Id": components["headers"]["RequestId"];
           [name: string]: unknown;
