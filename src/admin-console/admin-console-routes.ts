@@ -1,6 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { extname, sep } from "node:path";
 import type { AppDeps } from "../platform/feature.ts";
+import { SELF_ONLY_CSP } from "../platform/http/security.ts";
 import type { App } from "../platform/http/types.ts";
 
 const PUBLIC = new URL("./public/", import.meta.url);
@@ -12,18 +13,8 @@ const TYPES: Record<string, string> = {
   ".svg": "image/svg+xml",
 };
 
-// Everything from this server, no inline script or style: the page's modules and the typed
+// SELF_ONLY_CSP suits the console: its modules and the typed
 // client (/client/) are files served by this app, and the console calls only the API.
-export const ADMIN_CONSOLE_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self'",
-  "form-action 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
 
 /** Every file under public/, as paths relative to it (`pages/users.js`). */
 async function files(): Promise<string[]> {
@@ -51,7 +42,7 @@ export async function adminConsoleRoutes(app: App, deps: AppDeps): Promise<void>
     const url = file.path === "index.html" ? "/admin/" : `/admin/${file.path}`;
     app.get(url, { schema: { hide: true } }, async (_request, reply) => {
       if (file.type.startsWith("text/html")) {
-        reply.header("content-security-policy", ADMIN_CONSOLE_CSP);
+        reply.header("content-security-policy", SELF_ONLY_CSP);
       }
       return reply.type(file.type).header("cache-control", "no-cache").send(file.body);
     });

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { AppDeps } from "../platform/feature.ts";
+import { SELF_ONLY_CSP } from "../platform/http/security.ts";
 import { storefrontOn } from "../platform/http/storefront-origin.ts";
 import type { App } from "../platform/http/types.ts";
 
@@ -16,19 +17,9 @@ const ASSETS = {
   "favicon.svg": "image/svg+xml",
 } as const;
 
-// Everything from this server, no inline script or style: the script is a module file and the
+// SELF_ONLY_CSP suits the page: the script is a module file and the
 // page's state lives in it. Checkout and the portal are navigations (not restricted by a CSP);
 // the PDFs are links.
-const STOREFRONT_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self'",
-  "form-action 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
 
 const read = (name: string) => readFile(new URL(`./public/${name}`, import.meta.url), "utf8");
 
@@ -43,7 +34,7 @@ export async function storefrontRoutes(app: App, deps: AppDeps): Promise<void> {
     app.get(path, { schema: { hide: true } }, async (_request, reply) =>
       reply
         .type("text/html; charset=utf-8")
-        .header("content-security-policy", STOREFRONT_CSP)
+        .header("content-security-policy", SELF_ONLY_CSP)
         .header("cache-control", "no-cache")
         .send(page),
     );

@@ -28,6 +28,21 @@ export function hostAllowed(host: string, allowed: readonly string[]): boolean {
 }
 
 /**
+ * The CSP of the pages this app serves itself (the storefront, the admin console): everything from
+ * this server, no inline script or style, no frames.
+ */
+export const SELF_ONLY_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/**
  * The headers helmet sets for `options`, computed once. Without a CSP nonce none of them depends
  * on the request, and @fastify/helmet rebuilt helmet's middleware chain for every request (with
  * two promises and about a dozen `setHeader` calls on the raw response).
