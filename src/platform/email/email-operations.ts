@@ -3,7 +3,7 @@ import type { Executor, Tx } from "../db/client.ts";
 import { dropDeadLetters, type QueueAccess } from "../jobs/dead-letters.ts";
 import type { Jobs } from "../jobs/jobs.ts";
 import { type EmailJobDeps, SEND_EMAIL_QUEUE, sendEmailJob } from "./email-jobs.ts";
-import type { EmailRecord } from "./email-service.ts";
+import { type EmailRecord, emailRecordColumns } from "./email-service.ts";
 import { emails } from "./email-tables.ts";
 
 // The outbox for operators (the admin API): emails by status, and retrying one whose delivery
@@ -14,25 +14,12 @@ import { emails } from "./email-tables.ts";
 export const EMAIL_STATUSES = ["queued", "retrying", "sent", "failed"] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
-const record = {
-  id: emails.id,
-  recipient: emails.recipient,
-  template: emails.template,
-  causeKey: emails.causeKey,
-  status: emails.status,
-  attempts: emails.attempts,
-  lastError: emails.lastError,
-  sentAt: emails.sentAt,
-  providerMessageId: emails.providerMessageId,
-  createdAt: emails.createdAt,
-};
-
 export interface EmailRecordWithUser extends EmailRecord {
   userId: string | null;
   subject: string;
 }
 
-const withUser = { ...record, userId: emails.userId, subject: emails.subject };
+const withUser = { ...emailRecordColumns, userId: emails.userId, subject: emails.subject };
 
 /** Emails newest first, `limit` from `offset`, of one status or all, and how many match. */
 export async function findEmails(

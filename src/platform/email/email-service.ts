@@ -59,6 +59,20 @@ export async function queueEmail<T, D extends EmailJobDeps>(
   return true;
 }
 
+/** The columns of an `EmailRecord`. */
+export const emailRecordColumns = {
+  id: emails.id,
+  recipient: emails.recipient,
+  template: emails.template,
+  causeKey: emails.causeKey,
+  status: emails.status,
+  attempts: emails.attempts,
+  lastError: emails.lastError,
+  sentAt: emails.sentAt,
+  providerMessageId: emails.providerMessageId,
+  createdAt: emails.createdAt,
+};
+
 export interface EmailRecord {
   id: string;
   recipient: string;
@@ -81,20 +95,7 @@ export async function listEmails(
     options.status ? eq(emails.status, options.status) : undefined,
     options.recipient ? eq(emails.recipient, options.recipient) : undefined,
   ].filter((f) => f !== undefined);
-  const query = db
-    .select({
-      id: emails.id,
-      recipient: emails.recipient,
-      template: emails.template,
-      causeKey: emails.causeKey,
-      status: emails.status,
-      attempts: emails.attempts,
-      lastError: emails.lastError,
-      sentAt: emails.sentAt,
-      providerMessageId: emails.providerMessageId,
-      createdAt: emails.createdAt,
-    })
-    .from(emails);
+  const query = db.select(emailRecordColumns).from(emails);
   const filtered = filters.length > 0 ? query.where(and(...filters)) : query;
   return filtered.orderBy(desc(emails.createdAt)).limit(options.limit ?? 50);
 }
