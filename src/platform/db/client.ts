@@ -7,6 +7,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg
 import pg from "pg";
 import { type Db as BossDb, fromPglite } from "pg-boss";
 import { lockDataDir } from "./data-dir-lock.ts";
+import { describeStatementsOnce } from "./described-statements.ts";
 
 /**
  * No relational schema: queries name their tables, which each feature owns (`*-tables.ts`), so
@@ -117,7 +118,9 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   // 10 s, and under a steady load the spare ones always are, so the next burst waited for new
   // connections (a server process forked, authenticated, its caches cold): the requests stalled
   // in every API process at once (docs/performance.md, 'Where the stalls came from').
-  const pool = new pg.Pool({ connectionString: url, max, min: max, connectionTimeoutMillis: 5000 });
+  const pool = describeStatementsOnce(
+    new pg.Pool({ connectionString: url, max, min: max, connectionTimeoutMillis: 5000 }),
+  );
   // An idle client losing its connection (server restart) must not crash the process; the pool
   // replaces it on next use.
   pool.on("error", () => {});
