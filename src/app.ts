@@ -15,7 +15,7 @@ import {
 import { PROBES, registerHealth } from "./platform/http/health.ts";
 import { waitForHandlersOnClose } from "./platform/http/in-flight.ts";
 import { acceptOptionalBodies } from "./platform/http/openapi.ts";
-import { RequestLog } from "./platform/http/request-log.ts";
+import { LazyRequestLogger, RequestLog } from "./platform/http/request-log.ts";
 import { originForm } from "./platform/http/request-target.ts";
 import { registerSecurity } from "./platform/http/security.ts";
 import type { App } from "./platform/http/types.ts";
@@ -53,6 +53,8 @@ export async function buildApp(deps: AppDeps, routes: AppModule[] = modules): Pr
       const incoming = req.headers["x-request-id"];
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
+    childLoggerFactory: (logger, bindings, options) =>
+      new LazyRequestLogger(logger, bindings, options),
     logController: new RequestLog(deps.logger, {
       requestIdLogLabel: "request_id",
       // Probes hit these every few seconds; logging each would drown the useful lines.

@@ -30,6 +30,25 @@ const failing: AppModule = (app) => {
       throw Object.assign(new Error("failed"), { password: SECRETS[0], refresh: SECRETS[2] });
     },
   );
+  // A handler logging through request.log (made on first use: LazyRequestLogger), carelessly too.
+  app.get(
+    "/test/log/",
+    {
+      schema: {
+        tags: ["operations"],
+        operationId: "log",
+        response: {
+          204: { type: "null", description: "Logged." },
+          ...errorResponses(failures.any),
+        },
+      },
+    },
+    async (request, reply) => {
+      request.log.warn({ body: { password: SECRETS[0] } }, "from a handler");
+      request.log.child({ step: "inner" }).info("from a child");
+      return reply.code(204).send();
+    },
+  );
   // A statement that fails with a hash among its parameters: Drizzle's DrizzleQueryError.
   app.get(
     "/test/query/",
@@ -104,6 +123,12 @@ test("no secret of a request or of an error reaches the log", async () => {
   });
   assert.equal(res.statusCode, 500);
   t.services.logger.warn({ body: { password: SECRETS[0], refresh: SECRETS[2] } }, "careless");
+  const logged = await t.app.inject({
+    method: "GET",
+    url: "/test/log/",
+    headers: { "x-request-id": "log-test-4" },
+  });
+  assert.equal(logged.statusCode, 204);
 
   const text = written.join("");
   for (const secret of SECRETS) assert.ok(!text.includes(secret), `${secret} was logged`);
@@ -111,6 +136,12 @@ test("no secret of a request or of an error reaches the log", async () => {
   assert.deepEqual(careless?.body, { password: "[redacted]", refresh: "[redacted]" });
   // The failure itself is logged, with its request id.
   assert.ok(lines().some((l) => l.request_id === "log-test-2" && l.level >= 50));
+  // A handler's lines carry its request id and are redacted, its child's too.
+  const handler = lines().find((l) => l.msg === "from a handler");
+  assert.equal(handler?.request_id, "log-test-4");
+  assert.deepEqual(handler?.body, { password: "[redacted]" });
+  const child = lines().find((l) => l.msg === "from a child");
+  assert.deepEqual([child?.request_id, child?.step], ["log-test-4", "inner"]);
 });
 
 test("a failed query's SQL and parameters reach no log line, whoever logs the error", async () => {

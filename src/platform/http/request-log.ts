@@ -1,4 +1,10 @@
-import { type FastifyReply, type FastifyRequest, LogController } from "fastify";
+import {
+  type FastifyBaseLogger,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import type { Bindings, ChildLoggerOptions, LogFn } from "pino";
 import type { Logger } from "../logging.ts";
 
 /**
@@ -48,5 +54,61 @@ export class RequestLog extends LogController {
       },
       "request completed",
     );
+  }
+}
+
+/**
+ * `request.log`: the request's child logger (its lines carry `request_id`), made when something
+ * first logs through it. Most requests log nothing but the access line, which `RequestLog` writes
+ * through its own logger, and making a pino child runs every binding through the wildcard
+ * redaction (`*.password`, …): about 2 µs and 1.5 KB per request for a logger never used.
+ */
+export class LazyRequestLogger implements FastifyBaseLogger {
+  readonly #parent: FastifyBaseLogger;
+  readonly #bindings: Bindings;
+  readonly #options: ChildLoggerOptions;
+  #child: FastifyBaseLogger | undefined;
+
+  constructor(parent: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+    this.#options = options;
+  }
+
+  get #log(): FastifyBaseLogger {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options);
+    return this.#child;
+  }
+
+  get level(): string {
+    return this.#child?.level ?? this.#options.level ?? this.#parent.level;
+  }
+
+  set level(level: string) {
+    this.#log.level = level;
+  }
+
+  fatal(...args: Parameters<LogFn>): void {
+    this.#log.fatal(...args);
+  }
+  error(...args: Parameters<LogFn>): void {
+    this.#log.error(...args);
+  }
+  warn(...args: Parameters<LogFn>): void {
+    this.#log.warn(...args);
+  }
+  info(...args: Parameters<LogFn>): void {
+    this.#log.info(...args);
+  }
+  debug(...args: Parameters<LogFn>): void {
+    this.#log.debug(...args);
+  }
+  trace(...args: Parameters<LogFn>): void {
+    this.#log.trace(...args);
+  }
+  silent(): void {}
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.#log.child(bindings, options);
   }
 }
