@@ -62,9 +62,15 @@ function part(raw: string, type: "text/plain" | "text/html"): string {
   const headersEnd = rest.search(/\r?\n\r?\n/);
   const headers = rest.slice(0, headersEnd);
   const body = rest.slice(headersEnd).replace(/^\r?\n\r?\n/, "");
-  const end = body.search(/\r?\n--/);
+  // The part ends at the next MIME boundary, not at any line starting with "--": a
+  // quoted-printable line can (a token with a "-" in it, wrapped just before it).
+  const boundary = /boundary="?([^";\r\n]+)"?/i.exec(raw)?.[1];
+  const end = boundary ? body.indexOf(`\n--${boundary}`) : body.search(/\r?\n--/);
   const encoding = /Content-Transfer-Encoding: ([\w-]+)/i.exec(headers)?.[1]?.toLowerCase() ?? "";
-  return decode(end < 0 ? body : body.slice(0, end), encoding).replace(/\r\n/g, "\n");
+  return decode(end < 0 ? body : body.slice(0, end).replace(/\r$/, ""), encoding).replace(
+    /\r\n/g,
+    "\n",
+  );
 }
 
 /** The decoded subject (nodemailer encodes non-ASCII subjects as RFC 2047 words). */
