@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, test } from "node:test";
 import { sql } from "drizzle-orm";
+import { Type } from "typebox";
 import { modules } from "../../src/app.ts";
 import type { AppModule } from "../../src/platform/feature.ts";
 import { errorResponses, failures } from "../../src/platform/http/error-schemas.ts";
@@ -38,15 +39,15 @@ const failing: AppModule = (app) => {
         tags: ["operations"],
         operationId: "log",
         response: {
-          204: { type: "null", description: "Logged." },
+          200: Type.Object({ logged: Type.Boolean() }, { description: "Logged." }),
           ...errorResponses(failures.any),
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       request.log.warn({ body: { password: SECRETS[0] } }, "from a handler");
       request.log.child({ step: "inner" }).info("from a child");
-      return reply.code(204).send();
+      return { logged: true };
     },
   );
   // A statement that fails with a hash among its parameters: Drizzle's DrizzleQueryError.
@@ -128,7 +129,7 @@ test("no secret of a request or of an error reaches the log", async () => {
     url: "/test/log/",
     headers: { "x-request-id": "log-test-4" },
   });
-  assert.equal(logged.statusCode, 204);
+  assert.equal(logged.statusCode, 200);
 
   const text = written.join("");
   for (const secret of SECRETS) assert.ok(!text.includes(secret), `${secret} was logged`);

@@ -52,9 +52,15 @@ export function compileRowMapper(
     for (let i = 0; i < columns.length; i++) {
       const column = columns[i] as (typeof columns)[number];
       let node = result;
-      for (const parent of column.parents) {
-        node[parent] ??= {};
-        node = node[parent] as Row;
+      const parents = column.parents;
+      for (let j = 0; j < parents.length; j++) {
+        const parent = parents[j] as string;
+        let child = node[parent] as Row | undefined;
+        if (child === undefined) {
+          child = {};
+          node[parent] = child;
+        }
+        node = child;
       }
       const raw = row[i];
       const value = raw === null ? null : column.decoder.mapFromDriverValue(raw);

@@ -4,7 +4,7 @@ import {
   type FastifyRequest,
   LogController,
 } from "fastify";
-import type { Bindings, ChildLoggerOptions, LogFn } from "pino";
+import pino, { type Bindings, type ChildLoggerOptions, type LogFn } from "pino";
 import type { Logger } from "../logging.ts";
 
 /**
@@ -13,17 +13,20 @@ import type { Logger } from "../logging.ts";
  * nothing the second lacks but the start of a request that never ends).
  *
  * A completed request's line is built here from fields that hold no secret (the fields of
- * Fastify's request and reply serializers) and written without redaction: the wildcard paths
- * (`*.password`, …) made pino walk every line, the largest allocation of a status request and
- * four times the cost of the line itself. Lines with an error keep going through the request's
- * own, redacting, logger.
+ * Fastify's request and reply serializers) and written as pino writes a line (level, time, the
+ * process's bindings, then the fields) straight to the logger's destination, one JSON.stringify of
+ * a small object: through pino, the wildcard redaction paths (`*.password`, …) made it walk every
+ * line, and even unredacted its field-by-field serialization was 2-3 % of a status request's CPU.
+ * Lines with an error keep going through the request's own, redacting, logger.
  */
 export class RequestLog extends LogController {
-  readonly #access: Logger;
+  readonly #logger: Logger;
+  readonly #info: number;
 
   constructor(logger: Logger, options: ConstructorParameters<typeof LogController>[0]) {
     super(options);
-    this.#access = logger.child({}, { redact: [] });
+    this.#logger = logger;
+    this.#info = logger.levels.values.info ?? 30;
   }
 
   override incomingRequest(): void {}
@@ -39,20 +42,28 @@ export class RequestLog extends LogController {
       reply.log.error(line, "request errored");
       return;
     }
-    this.#access.info(
-      {
-        [this.requestIdLogLabel]: request.id,
-        req: {
-          method: request.method,
-          url: request.url,
-          host: request.host,
-          remoteAddress: request.ip,
-          remotePort: request.socket?.remotePort,
-        },
-        res: { statusCode: reply.statusCode },
-        responseTime: reply.elapsedTime,
+    const logger = this.#logger;
+    // pino's own level check; its destination and bindings (`,"pid":1,"hostname":"h"`) by its
+    // exported symbols.
+    if (logger.levelVal > this.#info) return;
+    const fields = JSON.stringify({
+      [this.requestIdLogLabel]: request.id,
+      req: {
+        method: request.method,
+        url: request.url,
+        host: request.host,
+        remoteAddress: request.ip,
+        remotePort: request.socket?.remotePort,
       },
-      "request completed",
+      res: { statusCode: reply.statusCode },
+      responseTime: reply.elapsedTime,
+      msg: "request completed",
+    });
+    const internals = logger as unknown as Record<symbol, unknown>;
+    const destination = internals[pino.symbols.streamSym] as { write(line: string): void };
+    const bindings = internals[pino.symbols.chindingsSym] as string;
+    destination.write(
+      `{"level":${this.#info},"time":${Date.now()}${bindings},${fields.slice(1)}\n`,
     );
   }
 }
