@@ -1,5 +1,6 @@
 import { and, count, desc, eq, getTableColumns, ilike, or, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../platform/db/client.ts";
+import { filteredPage } from "../platform/db/prepared.ts";
 import type { PageRequest } from "../platform/http/pagination.ts";
 import type { User } from "./accounts-service.ts";
 import { users } from "./accounts-tables.ts";
@@ -17,17 +18,23 @@ const literal = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
  * What `search` finds: a part of the email, username, first or last name or full name (any case);
  * a Stripe customer id or a user id, exactly.
  */
-function searchOf(search: string | undefined): SQL | undefined {
+function searchOf(search: string | undefined) {
   const term = search?.trim();
-  if (!term) return undefined;
-  const like = `%${literal(term)}%`;
-  return or(
-    ilike(users.email, like),
-    ilike(users.username, like),
-    ilike(sql`${users.firstName} || ' ' || ${users.lastName}`, like),
-    eq(users.stripeCustomerId, term),
-    UUID.test(term) ? eq(users.id, term) : undefined,
-  );
+  if (!term) return { where: () => undefined, values: {} };
+  // Placeholders, bound below: each shape of search is one prepared statement (prepared.ts).
+  const like = sql.placeholder("like");
+  const id = UUID.test(term);
+  return {
+    where: (): SQL | undefined =>
+      or(
+        ilike(users.email, like),
+        ilike(users.username, like),
+        ilike(sql`${users.firstName} || ' ' || ${users.lastName}`, like),
+        eq(users.stripeCustomerId, sql.placeholder("term")),
+        id ? eq(users.id, sql.placeholder("id")) : undefined,
+      ),
+    values: { like: `%${literal(term)}%`, term, id: id ? term : undefined },
+  };
 }
 
 /** Users matching `search`, newest first. */
@@ -36,16 +43,20 @@ export async function searchUsers(
   search: string | undefined,
   page: PageRequest,
 ): Promise<{ count: number; users: User[] }> {
-  const where = searchOf(search);
-  const [total] = await db.select({ n: count() }).from(users).where(where);
-  const rows = await db
-    .select(publicColumns)
-    .from(users)
-    .where(where)
-    .orderBy(desc(users.createdAt), desc(users.id))
-    .limit(page.limit)
-    .offset(page.offset);
-  return { count: total?.n ?? 0, users: rows };
+  const { where, values } = searchOf(search);
+  const { count: total, rows } = await filteredPage(db, "staff_users", values, page, {
+    count: (e, name) => e.select({ n: count() }).from(users).where(where()).prepare(name),
+    rows: (e, name) =>
+      e
+        .select(publicColumns)
+        .from(users)
+        .where(where())
+        .orderBy(desc(users.createdAt), desc(users.id))
+        .limit(sql.placeholder("limit"))
+        .offset(sql.placeholder("offset"))
+        .prepare(name),
+  });
+  return { count: total, users: rows };
 }
 
 /**

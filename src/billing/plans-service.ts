@@ -106,10 +106,14 @@ export async function listActivePlans(
 
 /** Every plan, active first, for operators. */
 export async function listAllPlans(db: Executor): Promise<Plan[]> {
-  return db
-    .select()
-    .from(plans)
-    .orderBy(sql`${plans.isActive} desc`, asc(plans.amount), asc(plans.name));
+  const query = prepared(db, "all_plans", (e) =>
+    e
+      .select()
+      .from(plans)
+      .orderBy(sql`${plans.isActive} desc`, asc(plans.amount), asc(plans.name))
+      .prepare("all_plans"),
+  );
+  return query.execute();
 }
 
 export async function getActivePlan(db: Executor, id: string): Promise<Plan> {

@@ -1,5 +1,6 @@
-import { and, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor } from "../platform/db/client.ts";
+import { filteredPage } from "../platform/db/prepared.ts";
 import { payments } from "./billing-tables.ts";
 import { formatMinor } from "./money.ts";
 import { type PaymentBody, type PaymentRow, paymentBody } from "./payments-service.ts";
@@ -52,21 +53,26 @@ export async function listStaffPayments(
   filter: StaffPaymentFilter,
   page: { limit: number; offset: number },
 ): Promise<{ count: number; payments: StaffPayment[] }> {
-  const conditions: SQL[] = [];
-  if (filter.userId) conditions.push(eq(payments.userId, filter.userId));
-  if (filter.status) conditions.push(eq(payments.status, filter.status));
-  const where = conditions.length > 0 ? and(...conditions) : undefined;
-  const [[total], rows] = await Promise.all([
-    db.select({ n: count() }).from(payments).where(where),
-    db
-      .select()
-      .from(payments)
-      .where(where)
-      .orderBy(...newestFirst)
-      .limit(page.limit)
-      .offset(page.offset),
-  ]);
-  return { count: total?.n ?? 0, payments: await withRefunded(db, rows) };
+  // One prepared statement per combination of filters, their values bound (prepared.ts).
+  const filters = { user: filter.userId, status: filter.status };
+  const where = () =>
+    and(
+      filter.userId ? eq(payments.userId, sql.placeholder("user")) : undefined,
+      filter.status ? eq(payments.status, sql.placeholder("status")) : undefined,
+    );
+  const { count: total, rows } = await filteredPage(db, "staff_payments", filters, page, {
+    count: (e, name) => e.select({ n: count() }).from(payments).where(where()).prepare(name),
+    rows: (e, name) =>
+      e
+        .select()
+        .from(payments)
+        .where(where())
+        .orderBy(...newestFirst)
+        .limit(sql.placeholder("limit"))
+        .offset(sql.placeholder("offset"))
+        .prepare(name),
+  });
+  return { count: total, payments: await withRefunded(db, rows) };
 }
 
 /** One payment by id, with what has been refunded of it. */

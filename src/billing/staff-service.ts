@@ -1,6 +1,7 @@
-import { and, count, desc, eq, gte, lt, or, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, gte, lt, or, type SQL, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 import type { Executor } from "../platform/db/client.ts";
+import { filteredPage } from "../platform/db/prepared.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { PageRequest } from "../platform/http/pagination.ts";
 import type { Logger } from "../platform/logging.ts";
@@ -57,15 +58,25 @@ async function staffBody(db: Executor, row: SubscriptionRow): Promise<StaffSubsc
   return staffShape(row, await subscriptionBody(db, row));
 }
 
+/** The filters present, each a placeholder of its own name (`filterValues` binds them). */
 function filterOf(filter: SubscriptionFilter): SQL | undefined {
-  const conditions = [
-    filter.status ? eq(subscriptions.status, filter.status) : undefined,
-    filter.planId ? eq(subscriptions.planId, filter.planId) : undefined,
-    filter.createdAfter ? gte(subscriptions.stripeCreatedAt, filter.createdAfter) : undefined,
-    filter.createdBefore ? lt(subscriptions.stripeCreatedAt, filter.createdBefore) : undefined,
-    filter.userId ? eq(subscriptions.userId, filter.userId) : undefined,
-  ].filter((c) => c !== undefined);
-  return conditions.length > 0 ? and(...conditions) : undefined;
+  return and(
+    filter.status ? eq(subscriptions.status, sql.placeholder("status")) : undefined,
+    filter.planId ? eq(subscriptions.planId, sql.placeholder("plan")) : undefined,
+    filter.createdAfter ? gte(subscriptions.stripeCreatedAt, sql.placeholder("after")) : undefined,
+    filter.createdBefore ? lt(subscriptions.stripeCreatedAt, sql.placeholder("before")) : undefined,
+    filter.userId ? eq(subscriptions.userId, sql.placeholder("user")) : undefined,
+  );
+}
+
+function filterValues(filter: SubscriptionFilter) {
+  return {
+    status: filter.status,
+    plan: filter.planId,
+    after: filter.createdAfter,
+    before: filter.createdBefore,
+    user: filter.userId,
+  };
 }
 
 /** Every user's subscriptions matching `filter`, newest first (Stripe's `created`). */
@@ -74,21 +85,27 @@ export async function listSubscriptionsForStaff(
   filter: SubscriptionFilter,
   page: PageRequest,
 ): Promise<{ count: number; subscriptions: StaffSubscriptionBody[] }> {
-  const where = filterOf(filter);
-  const [total] = await db.select({ n: count() }).from(subscriptions).where(where);
-  const rows = await db
-    .select({ subscription: subscriptions, plan: plans })
-    .from(subscriptions)
-    .leftJoin(plans, eq(plans.id, subscriptions.planId))
-    .where(where)
-    .orderBy(desc(subscriptions.stripeCreatedAt), desc(subscriptions.seq))
-    .limit(page.limit)
-    .offset(page.offset);
+  // One prepared statement per combination of filters, their values bound (prepared.ts).
+  const filters = filterValues(filter);
+  const { count: total, rows } = await filteredPage(db, "staff_subscriptions", filters, page, {
+    count: (e, name) =>
+      e.select({ n: count() }).from(subscriptions).where(filterOf(filter)).prepare(name),
+    rows: (e, name) =>
+      e
+        .select({ subscription: subscriptions, plan: plans })
+        .from(subscriptions)
+        .leftJoin(plans, eq(plans.id, subscriptions.planId))
+        .where(filterOf(filter))
+        .orderBy(desc(subscriptions.stripeCreatedAt), desc(subscriptions.seq))
+        .limit(sql.placeholder("limit"))
+        .offset(sql.placeholder("offset"))
+        .prepare(name),
+  });
   // The plans come with the rows: no read per row.
   const bodies = rows.map(({ subscription, plan }) =>
     staffShape(subscription, bodyOf(subscription, plan)),
   );
-  return { count: total?.n ?? 0, subscriptions: bodies };
+  return { count: total, subscriptions: bodies };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,5 +1,6 @@
-import { and, count, desc, eq, inArray, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../platform/db/client.ts";
+import { filteredPage } from "../platform/db/prepared.ts";
 import type { JobDeps } from "../platform/feature.ts";
 import {
   dropDeadLetters,
@@ -32,21 +33,26 @@ export async function findEvents(
   filter: EventFilter,
   page: { limit: number; offset: number },
 ): Promise<{ count: number; events: StoredEvent[] }> {
-  const conditions: SQL[] = [];
-  if (filter.type) conditions.push(eq(stripeEvents.type, filter.type));
-  if (filter.status) conditions.push(eq(stripeEvents.status, filter.status));
-  const where = conditions.length > 0 ? and(...conditions) : undefined;
-  const [[total], events] = await Promise.all([
-    db.select({ n: count() }).from(stripeEvents).where(where),
-    db
-      .select()
-      .from(stripeEvents)
-      .where(where)
-      .orderBy(desc(stripeEvents.receivedAt), desc(stripeEvents.id))
-      .limit(page.limit)
-      .offset(page.offset),
-  ]);
-  return { count: total?.n ?? 0, events };
+  // One prepared statement per combination of filters, their values bound (prepared.ts).
+  const filters = { type: filter.type, status: filter.status };
+  const where = () =>
+    and(
+      filter.type ? eq(stripeEvents.type, sql.placeholder("type")) : undefined,
+      filter.status ? eq(stripeEvents.status, sql.placeholder("status")) : undefined,
+    );
+  const { count: total, rows } = await filteredPage(db, "staff_events", filters, page, {
+    count: (e, name) => e.select({ n: count() }).from(stripeEvents).where(where()).prepare(name),
+    rows: (e, name) =>
+      e
+        .select()
+        .from(stripeEvents)
+        .where(where())
+        .orderBy(desc(stripeEvents.receivedAt), desc(stripeEvents.id))
+        .limit(sql.placeholder("limit"))
+        .offset(sql.placeholder("offset"))
+        .prepare(name),
+  });
+  return { count: total, events: rows };
 }
 
 export async function findEvent(db: Executor, id: string): Promise<StoredEvent | undefined> {

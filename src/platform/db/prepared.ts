@@ -24,3 +24,44 @@ export function prepared<T>(executor: Executor, name: string, build: (executor: 
   }
   return query;
 }
+
+/**
+ * The statement name of one variant of a query with optional filters: `base` and the filters
+ * present (`staff_payments:status`), so each combination is prepared once, its values bound as
+ * placeholders.
+ */
+export function variantName(base: string, filters: Record<string, unknown>): string {
+  const present = Object.keys(filters).filter((key) => filters[key] !== undefined);
+  return present.length > 0 ? `${base}:${present.join(",")}` : base;
+}
+
+/** A prepared query as `filteredPage` uses it (a Drizzle `.prepare(name)` result). */
+interface Executable<T> {
+  execute(values?: Record<string, unknown>): Promise<T[]>;
+}
+
+/**
+ * A filtered list's total and page, both prepared once per combination of `filters` present
+ * (`variantName`): `count` and `rows` build the two queries with a `sql.placeholder` named after
+ * each filter (and `limit`, `offset` for the page), and call `.prepare(name)` with the name given.
+ */
+export async function filteredPage<T>(
+  db: Executor,
+  base: string,
+  filters: Record<string, unknown>,
+  page: { limit: number; offset: number },
+  build: {
+    count(executor: Executor, name: string): Executable<{ n: number }>;
+    rows(executor: Executor, name: string): Executable<T>;
+  },
+): Promise<{ count: number; rows: T[] }> {
+  const countName = variantName(`${base}_count`, filters);
+  const pageName = variantName(`${base}_page`, filters);
+  const counted = prepared(db, countName, (e) => build.count(e, countName));
+  const paged = prepared(db, pageName, (e) => build.rows(e, pageName));
+  const [[total], rows] = await Promise.all([
+    counted.execute(filters),
+    paged.execute({ ...filters, limit: page.limit, offset: page.offset }),
+  ]);
+  return { count: total?.n ?? 0, rows };
+}

@@ -1,5 +1,6 @@
-import { and, count, desc, eq, type SQL } from "drizzle-orm";
+import { count, desc, eq, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/client.ts";
+import { filteredPage } from "../db/prepared.ts";
 import { dropDeadLetters, type QueueAccess } from "../jobs/dead-letters.ts";
 import type { Jobs } from "../jobs/jobs.ts";
 import { type EmailJobDeps, SEND_EMAIL_QUEUE, sendEmailJob } from "./email-jobs.ts";
@@ -27,20 +28,22 @@ export async function findEmails(
   filter: { status?: EmailStatus | undefined },
   page: { limit: number; offset: number },
 ): Promise<{ count: number; emails: EmailRecordWithUser[] }> {
-  const conditions: SQL[] = [];
-  if (filter.status) conditions.push(eq(emails.status, filter.status));
-  const where = conditions.length > 0 ? and(...conditions) : undefined;
-  const [[total], rows] = await Promise.all([
-    db.select({ n: count() }).from(emails).where(where),
-    db
-      .select(withUser)
-      .from(emails)
-      .where(where)
-      .orderBy(desc(emails.createdAt), desc(emails.id))
-      .limit(page.limit)
-      .offset(page.offset),
-  ]);
-  return { count: total?.n ?? 0, emails: rows };
+  // One prepared statement per combination of filters, their values bound (prepared.ts).
+  const filters = { status: filter.status };
+  const where = () => (filter.status ? eq(emails.status, sql.placeholder("status")) : undefined);
+  const { count: total, rows } = await filteredPage(db, "staff_emails", filters, page, {
+    count: (e, name) => e.select({ n: count() }).from(emails).where(where()).prepare(name),
+    rows: (e, name) =>
+      e
+        .select(withUser)
+        .from(emails)
+        .where(where())
+        .orderBy(desc(emails.createdAt), desc(emails.id))
+        .limit(sql.placeholder("limit"))
+        .offset(sql.placeholder("offset"))
+        .prepare(name),
+  });
+  return { count: total, emails: rows };
 }
 
 export async function findEmail(
