@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { asc, eq, sql } from "drizzle-orm";
+import { asc, DrizzleQueryError, eq, sql } from "drizzle-orm";
 import { sessions, users } from "../../src/accounts/accounts-tables.ts";
 import type { Db } from "../../src/platform/db/client.ts";
 import { withCompiledRowMapper } from "../../src/platform/db/row-mapper.ts";
@@ -78,7 +78,11 @@ for (const [kind, build] of Object.entries(selects)) {
     type Prepared = { execute(values?: Record<string, unknown>): Promise<unknown[]> };
     const drizzles = build(db).prepare(`rm_drizzle_${slug}`) as Prepared;
     const compiled = withCompiledRowMapper(build(db).prepare(`rm_compiled_${slug}`)) as Prepared;
-    assert.notEqual((compiled as { customResultMapper?: unknown }).customResultMapper, undefined);
+    // The compiled path is the one taken: a mapper of its own, or (node-postgres) its own execute.
+    assert.ok(
+      (compiled as { customResultMapper?: unknown }).customResultMapper !== undefined ||
+        Object.hasOwn(compiled, "execute"),
+    );
     const values = { username: "ann" };
     const expected = await drizzles.execute(values);
     assert.ok(expected.length > 0);
@@ -101,4 +105,26 @@ test("a left-joined table with no match is null, one with a match an object", as
       ["bob", null],
     ],
   );
+});
+
+test("a failing prepared select throws what Drizzle throws: DrizzleQueryError, the driver's cause", async () => {
+  const build = () =>
+    db
+      .select({ id: users.id })
+      .from(users)
+      .where(eq(users.id, sql.placeholder("id")));
+  type Prepared = { execute(values: Record<string, unknown>): Promise<unknown[]> };
+  const failure = (query: Prepared) =>
+    query.execute({ id: "not-a-uuid" }).then(
+      () => assert.fail("the select should fail"),
+      (err: unknown) => err as Error & { cause?: { code?: string } },
+    );
+  const drizzles = await failure(build().prepare("rm_fail_drizzle") as Prepared);
+  const compiled = await failure(
+    withCompiledRowMapper(build().prepare("rm_fail_compiled")) as Prepared,
+  );
+  assert.ok(drizzles instanceof DrizzleQueryError);
+  assert.ok(compiled instanceof DrizzleQueryError);
+  assert.equal(compiled.cause?.code, "22P02");
+  assert.equal(compiled.cause?.code, drizzles.cause?.code);
 });

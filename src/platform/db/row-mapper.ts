@@ -1,4 +1,13 @@
-import { Column, getTableName, is, SQL, Subquery } from "drizzle-orm";
+import {
+  Column,
+  DrizzleQueryError,
+  fillPlaceholders,
+  getTableName,
+  is,
+  SQL,
+  Subquery,
+} from "drizzle-orm";
+import { NodePgPreparedQuery } from "drizzle-orm/node-postgres";
 
 /** A selected field as Drizzle's prepared select lists it: where it goes, and what decodes it. */
 interface SelectedField {
@@ -93,12 +102,39 @@ function decoderOf(field: unknown): Decoder {
   return ((field as SQL.Aliased).sql as unknown as WithDecoder).decoder;
 }
 
-/** Gives a Drizzle prepared select the compiled mapper; anything else is left as it is. */
+/** What a node-postgres prepared select runs: its client, its query config and parameters. */
+interface NodePgQuery {
+  client: { query(config: unknown, values: unknown[]): Promise<{ rows: unknown[][] }> };
+  queryConfig: { text: string };
+  params: unknown[];
+  execute(values?: Record<string, unknown>): Promise<unknown>;
+}
+
+/**
+ * Gives a Drizzle prepared select the compiled mapper; anything else is left as it is. On
+ * node-postgres its `execute` also goes straight to the client (Drizzle's nests three tracing
+ * spans and their promises around each execution: a tenth of what a status request allocated),
+ * with Drizzle's placeholders and Drizzle's error (DrizzleQueryError, the driver's as its cause).
+ */
 export function withCompiledRowMapper<T>(query: T): T {
   const q = query as MappedQuery;
-  if (q.fields && !q.customResultMapper) {
-    const map = compileRowMapper(q.fields, q.joinsNotNullableMap);
+  if (!q.fields || q.customResultMapper) return query;
+  const map = compileRowMapper(q.fields, q.joinsNotNullableMap);
+  if (!is(query, NodePgPreparedQuery)) {
     q.customResultMapper = (rows) => rows.map(map);
+    return query;
   }
+  const pg = query as unknown as NodePgQuery;
+  const { client, queryConfig, params } = pg;
+  pg.execute = async (values = {}) => {
+    const bound = fillPlaceholders(params, values);
+    let rows: unknown[][];
+    try {
+      ({ rows } = await client.query(queryConfig, bound));
+    } catch (err) {
+      throw new DrizzleQueryError(queryConfig.text, bound, err as Error);
+    }
+    return rows.map(map);
+  };
   return query;
 }
