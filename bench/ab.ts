@@ -3,9 +3,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createStripeClient } from "../src/billing/stripe-client.ts";
-import { openDatabase } from "../src/platform/db/client.ts";
-import { runMigrations } from "../src/platform/db/migrate.ts";
 import { startStripeEmulator } from "../stripe-emulator/index.ts";
 import {
   cpuMs,
@@ -17,7 +14,7 @@ import {
   sliceOrder,
 } from "./load.ts";
 import { apiEnv, freePort, type Proc, ROOT, startNode, waitReady } from "./processes.ts";
-import { adminQuery, databaseUrl, SECRET_KEY, seed } from "./seed.ts";
+import { adminQuery, databaseUrl, SECRET_KEY, seedDatabase } from "./seed.ts";
 
 /**
  * `npm run bench:ab -- <git ref> [endpoint…]`: this working tree (B) against a commit (A), both
@@ -73,21 +70,12 @@ const emulator = await startStripeEmulator({ port: 0 });
 const running: Proc[] = [];
 
 try {
-  const database = await openDatabase({ url, poolMax: 4 });
-  const seeded = await (async () => {
-    try {
-      await runMigrations(database);
-      const stripe = createStripeClient("sk_test_bench", emulator.url);
-      return await seed(database, stripe, {
-        userCount: 500,
-        subscribed: 100,
-        pending: 50,
-        plans: 5,
-      });
-    } finally {
-      await database.close();
-    }
-  })();
+  const seeded = await seedDatabase(url, emulator.url, {
+    userCount: 500,
+    subscribed: 100,
+    pending: 50,
+    plans: 5,
+  });
 
   const start = async (label: string, root: string): Promise<Side> => {
     const port = await freePort();

@@ -3,13 +3,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createStripeClient } from "../src/billing/stripe-client.ts";
-import { openDatabase } from "../src/platform/db/client.ts";
-import { runMigrations } from "../src/platform/db/migrate.ts";
 import { startStripeEmulator } from "../stripe-emulator/index.ts";
 import { type Endpoint, load, PATHS, requestFor } from "./load.ts";
 import { apiEnv, freePort, type Proc, ROOT, startNode, waitReady } from "./processes.ts";
-import { adminQuery, databaseUrl, SECRET_KEY, seed } from "./seed.ts";
+import { adminQuery, databaseUrl, SECRET_KEY, seedDatabase } from "./seed.ts";
 
 /**
  * `npm run bench:profile -- [cpu|alloc|threads] <endpoint…>`: where one API process and one
@@ -139,21 +136,12 @@ await adminQuery(env.DATABASE_URL, `create database ${dbName}`);
 const emulator = await startStripeEmulator({ port: 0 });
 const running: Proc[] = [];
 try {
-  const database = await openDatabase({ url, poolMax: 4 });
-  const seeded = await (async () => {
-    try {
-      await runMigrations(database);
-      const stripe = createStripeClient("sk_test_bench", emulator.url);
-      return await seed(database, stripe, {
-        userCount: 300,
-        subscribed: 100,
-        pending: 30,
-        plans: 5,
-      });
-    } finally {
-      await database.close();
-    }
-  })();
+  const seeded = await seedDatabase(url, emulator.url, {
+    userCount: 300,
+    subscribed: 100,
+    pending: 30,
+    plans: 5,
+  });
   const profiling = mode !== "threads";
   const hook = profiling ? ` --import=${join(ROOT, "bench/profile-hook.ts")}` : "";
   const nodeOptions = `--max-semi-space-size=8 --max-old-space-size=96 --import=${join(ROOT, "src/platform/module-hooks.ts")}${hook}`;

@@ -10,9 +10,11 @@ import { payments } from "../src/billing/billing-tables.ts";
 import { changeSubscription } from "../src/billing/change-service.ts";
 import { invoices } from "../src/billing/hosted-tables.ts";
 import { createPlan, type Plan } from "../src/billing/plans-service.ts";
+import { createStripeClient } from "../src/billing/stripe-client.ts";
 import { syncSubscription } from "../src/billing/stripe-events.ts";
 import { loadConfig } from "../src/config.ts";
-import { type Database, queryRows } from "../src/platform/db/client.ts";
+import { type Database, openDatabase, queryRows } from "../src/platform/db/client.ts";
+import { runMigrations } from "../src/platform/db/migrate.ts";
 import { SEND_EMAIL_QUEUE } from "../src/platform/email/email-jobs.ts";
 import type { JobDeps } from "../src/platform/feature.ts";
 import { deadLetterQueue } from "../src/platform/jobs/definitions.ts";
@@ -84,10 +86,35 @@ export function databaseUrl(serverUrl: string, name: string): string {
  * plan above the cheapest and schedule a downgrade to the plan below through the production
  * change code (`changeSubscription`: a Stripe subscription schedule and its row).
  */
+/**
+ * A new database at `url` (created already), migrated and seeded with Stripe objects in the
+ * emulator at `stripeApiBase`; closed afterwards, for the servers under test to open.
+ */
+export async function seedDatabase(
+  url: string,
+  stripeApiBase: string,
+  options: SeedOptions,
+): Promise<Seeded> {
+  const database = await openDatabase({ url, poolMax: 4 });
+  try {
+    await runMigrations(database);
+    return await seed(database, createStripeClient("sk_test_bench", stripeApiBase), options);
+  } finally {
+    await database.close();
+  }
+}
+
+export interface SeedOptions {
+  userCount: number;
+  subscribed: number;
+  pending?: number;
+  plans: number;
+}
+
 export async function seed(
   database: Database,
   stripe: Stripe,
-  options: { userCount: number; subscribed: number; pending?: number; plans: number },
+  options: SeedOptions,
 ): Promise<Seeded> {
   const { db } = database;
   const hash = await hashPassword(PASSWORD, {

@@ -3,13 +3,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createStripeClient } from "../src/billing/stripe-client.ts";
-import { openDatabase } from "../src/platform/db/client.ts";
-import { runMigrations } from "../src/platform/db/migrate.ts";
 import { startStripeEmulator } from "../stripe-emulator/index.ts";
 import { type Endpoint, load, requestFor } from "./load.ts";
 import { apiEnv, freePort, type Proc, ROOT, startNode, waitReady } from "./processes.ts";
-import { adminQuery, databaseUrl, SECRET_KEY, type Seeded, seed } from "./seed.ts";
+import { adminQuery, databaseUrl, SECRET_KEY, type Seeded, seedDatabase } from "./seed.ts";
 
 /**
  * `npm run bench:tier -- [git ref]`: the whole API tier's memory, cluster primary included, as
@@ -197,21 +194,12 @@ await adminQuery(serverUrl, `create database ${dbName}`);
 const emulator = await startStripeEmulator({ port: 0 });
 const treeA = join(dir, "tree");
 try {
-  const database = await openDatabase({ url, poolMax: 4 });
-  const seeded = await (async () => {
-    try {
-      await runMigrations(database);
-      const stripe = createStripeClient("sk_test_bench", emulator.url);
-      return await seed(database, stripe, {
-        userCount: 500,
-        subscribed: 100,
-        pending: 50,
-        plans: 5,
-      });
-    } finally {
-      await database.close();
-    }
-  })();
+  const seeded = await seedDatabase(url, emulator.url, {
+    userCount: 500,
+    subscribed: 100,
+    pending: 50,
+    plans: 5,
+  });
   const results: TierResult[] = [];
   if (ref) {
     execFileSync("git", ["worktree", "add", "--detach", treeA, ref], {
