@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import { asc, DrizzleQueryError, eq, sql } from "drizzle-orm";
 import { sessions, users } from "../../src/accounts/accounts-tables.ts";
 import type { Db } from "../../src/platform/db/client.ts";
-import { withCompiledRowMapper } from "../../src/platform/db/row-mapper.ts";
+import { leanPreparedSelect } from "../../src/platform/db/row-mapper.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 
 let testDatabase: TestDatabase;
@@ -77,7 +77,7 @@ for (const [kind, build] of Object.entries(selects)) {
     const slug = kind.replaceAll(/\W+/g, "_");
     type Prepared = { execute(values?: Record<string, unknown>): Promise<unknown[]> };
     const drizzles = build(db).prepare(`rm_drizzle_${slug}`) as Prepared;
-    const compiled = withCompiledRowMapper(build(db).prepare(`rm_compiled_${slug}`)) as Prepared;
+    const compiled = leanPreparedSelect(build(db).prepare(`rm_compiled_${slug}`)) as Prepared;
     // The compiled path is the one taken: a mapper of its own, or (node-postgres) its own execute.
     assert.ok(
       (compiled as { customResultMapper?: unknown }).customResultMapper !== undefined ||
@@ -93,7 +93,7 @@ for (const [kind, build] of Object.entries(selects)) {
 
 test("a left-joined table with no match is null, one with a match an object", async () => {
   const rows = (await (
-    withCompiledRowMapper(selects["a left join, matched and not"]?.(db).prepare("rm_nulls")) as {
+    leanPreparedSelect(selects["a left join, matched and not"]?.(db).prepare("rm_nulls")) as {
       execute(): Promise<{ user: { username: string }; session: unknown }[]>;
     }
   ).execute()) as { user: { username: string }; session: { userAgent: string } | null }[];
@@ -121,7 +121,7 @@ test("a failing prepared select throws what Drizzle throws: DrizzleQueryError, t
     );
   const drizzles = await failure(build().prepare("rm_fail_drizzle") as Prepared);
   const compiled = await failure(
-    withCompiledRowMapper(build().prepare("rm_fail_compiled")) as Prepared,
+    leanPreparedSelect(build().prepare("rm_fail_compiled")) as Prepared,
   );
   assert.ok(drizzles instanceof DrizzleQueryError);
   assert.ok(compiled instanceof DrizzleQueryError);

@@ -1,5 +1,5 @@
 import type { Executor } from "./client.ts";
-import { withCompiledRowMapper } from "./row-mapper.ts";
+import { leanPreparedSelect } from "./row-mapper.ts";
 
 const cache = new WeakMap<Executor, Map<string, unknown>>();
 
@@ -8,8 +8,9 @@ const cache = new WeakMap<Executor, Map<string, unknown>>();
  * `.prepare(name)` with `sql.placeholder`s) and then only executed. Drizzle otherwise rebuilds the
  * SQL text from the query builder on every call, which profiling showed as a fifth of the CPU of
  * an authenticated GET; on PostgreSQL the named statement is also parsed and planned once per
- * connection, and its rows are mapped by a mapper compiled once (`row-mapper.ts`). `name` must be unique per query text (PostgreSQL keys prepared statements by name).
- * A transaction handle gets its own, short-lived entry.
+ * connection. A select's rows are mapped by a mapper compiled once, and on node-postgres it runs
+ * straight on the client (`leanPreparedSelect`). `name` must be unique per query text (PostgreSQL
+ * keys prepared statements by name). A transaction handle gets its own, short-lived entry.
  */
 export function prepared<T>(executor: Executor, name: string, build: (executor: Executor) => T): T {
   let queries = cache.get(executor);
@@ -19,7 +20,7 @@ export function prepared<T>(executor: Executor, name: string, build: (executor: 
   }
   let query = queries.get(name) as T | undefined;
   if (query === undefined) {
-    query = withCompiledRowMapper(build(executor));
+    query = leanPreparedSelect(build(executor));
     queries.set(name, query);
   }
   return query;
@@ -30,7 +31,7 @@ export function prepared<T>(executor: Executor, name: string, build: (executor: 
  * present (`staff_payments:status`), so each combination is prepared once, its values bound as
  * placeholders.
  */
-export function variantName(base: string, filters: Record<string, unknown>): string {
+function variantName(base: string, filters: Record<string, unknown>): string {
   const present = Object.keys(filters).filter((key) => filters[key] !== undefined);
   return present.length > 0 ? `${base}:${present.join(",")}` : base;
 }

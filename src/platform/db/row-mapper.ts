@@ -116,7 +116,7 @@ interface NodePgQuery {
  * spans and their promises around each execution: a tenth of what a status request allocated),
  * with Drizzle's placeholders and Drizzle's error (DrizzleQueryError, the driver's as its cause).
  */
-export function withCompiledRowMapper<T>(query: T): T {
+export function leanPreparedSelect<T>(query: T): T {
   const q = query as MappedQuery;
   if (!q.fields || q.customResultMapper) return query;
   const map = compileRowMapper(q.fields, q.joinsNotNullableMap);
