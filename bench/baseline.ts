@@ -1,6 +1,6 @@
-import cluster from "node:cluster";
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { isMainThread, Worker } from "node:worker_threads";
 import { verify } from "@node-rs/argon2";
 import { createSigner, createVerifier } from "fast-jwt";
 import pg from "pg";
@@ -13,7 +13,8 @@ import { adminRoutes } from "./baseline-admin.ts";
  * verification (fast-jwt, HS256) and the same SQL through `pg`, and nothing else: no framework, no
  * validation, no serializer, no logging, no security headers, no metrics. Run as
  * `node bench/baseline.ts` with BASELINE_PORT, DATABASE_URL, SECRET_KEY, WEBHOOK_SECRET and
- * WEB_CONCURRENCY; it forks like the API does, so both use the same number of processes.
+ * WEB_CONCURRENCY; above 1 it runs that many threads sharing the port with SO_REUSEPORT, as the
+ * API does (src/platform/api-threads.ts), so both have the same threads in one process.
  *
  * The webhook intake inserts its job into a plain table (`bench_baseline_jobs`) instead of
  * pg-boss's partitioned job table, so the baseline is a lower bound on what intake costs.
@@ -23,12 +24,9 @@ const env = process.env;
 const PORT = Number(env.BASELINE_PORT ?? 8100);
 const processes = Number(env.WEB_CONCURRENCY ?? 1);
 
-if (cluster.isPrimary && processes > 1) {
-  for (let i = 0; i < processes; i++) cluster.fork();
-  process.on("SIGTERM", () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGTERM");
-    process.exit(0);
-  });
+if (isMainThread && processes > 1) {
+  for (let i = 0; i < processes; i++) new Worker(new URL(import.meta.url));
+  process.on("SIGTERM", () => process.exit(0));
 } else {
   serve();
 }
@@ -340,5 +338,7 @@ function serve(): void {
     const route = routes[`${req.method} ${req.url?.split("?")[0]}`];
     if (!route) return send(res, 404, { detail: "Not found." });
     route(req, res).catch(() => send(res, 500, { detail: "Internal server error." }));
-  }).listen(PORT, "127.0.0.1", () => console.log(`baseline listening on ${PORT}`));
+  }).listen({ port: PORT, host: "127.0.0.1", reusePort: !isMainThread }, () =>
+    console.log(`baseline listening on ${PORT}`),
+  );
 }

@@ -43,13 +43,14 @@ export function startNode(
   const hooks = join(root, "src/platform/module-hooks.ts");
   const child = spawn(process.execPath, [join(root, entry)], {
     cwd: root,
-    // Heap flags, module hooks and the compile cache as `npm start` and the Docker image set
-    // them, so memory is measured as deployed.
+    // Heap flags, module hooks, the compile cache and glibc's arenas as `npm start` and the Docker
+    // image set them, so memory is measured as deployed.
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
       NODE_OPTIONS: `--max-semi-space-size=8 --max-old-space-size=96${existsSync(hooks) ? ` --import=${hooks}` : ""}`,
       NODE_COMPILE_CACHE: join(root, "node_modules/.cache/node-compile"),
+      MALLOC_ARENA_MAX: "2",
       ...env,
     },
     stdio: ["ignore", fd, fd],

@@ -9,11 +9,12 @@ import { apiEnv, freePort, type Proc, ROOT, startNode, waitReady } from "./proce
 import { adminQuery, databaseUrl, SECRET_KEY, type Seeded, seedDatabase } from "./seed.ts";
 
 /**
- * `npm run bench:tier -- [git ref]`: the whole API tier's memory, cluster primary included, as
- * deployed (`src/main.ts`, WEB_CONCURRENCY=2, WORKER=off, PostgreSQL, the heap flags and compile
- * cache of `npm start`), beside the original's 203 MiB (gunicorn's master 29 + 2 × 87 MiB, measured
- * with two workers on this machine kind). It samples RSS and PSS of the primary and of each API
- * process every 250 ms: at rest once started, at peak under the bench's load (each read route and
+ * `npm run bench:tier -- [git ref]`: the whole API tier's memory as deployed (`src/main.ts`,
+ * WEB_CONCURRENCY=2, WORKER=off, PostgreSQL, the heap flags and compile cache of `npm start`),
+ * beside the original's 203 MiB (gunicorn's master 29 + 2 × 87 MiB, measured with two workers on
+ * this machine kind): one process of two API threads, or, for a commit from before them, a cluster
+ * primary and its two API processes. It samples RSS and PSS of each of the tier's processes every
+ * 250 ms: at rest once started, at peak under the bench's load (each read route and
  * webhook intake at saturation, 32 connections, TIER_SECONDS each, then logins with 8 connections)
  * and at rest again after it. With a git ref, that commit is measured the same way first (one
  * after the other: memory moves far less with the machine's load than time does). See
@@ -155,7 +156,8 @@ async function measure(
     return {
       label,
       processes: pids.map((pid, i) => ({
-        role: i === 0 ? "primary" : `API process ${i}`,
+        role:
+          pids.length === 1 ? "API process, 2 threads" : i === 0 ? "primary" : `API process ${i}`,
         rest: rest.get(pid) ?? { rss: 0, pss: 0 },
         peak: peaks.get(pid) ?? { rss: 0, pss: 0 },
         after: after.get(pid) ?? { rss: 0, pss: 0 },

@@ -106,7 +106,7 @@ export const settings = {
   PASSWORD_HASH_CONCURRENCY: {
     parse: int(1, 64),
     default: 1,
-    doc: "argon2id hashes computed at once per process; more logins wait their turn. Raise it for one process on a many-core host.",
+    doc: "argon2id hashes computed at once per API thread (each WEB_CONCURRENCY thread has its own turn); more logins wait their turn. Raise it for one thread on a many-core host.",
   },
   DATABASE_URL: {
     parse: url("postgres:", "postgresql:"),
@@ -215,7 +215,7 @@ export const settings = {
   WEB_CONCURRENCY: {
     parse: int(1, 64),
     default: 1,
-    doc: "API processes on this host sharing one port (needs DATABASE_URL when above 1).",
+    doc: "API threads in the one process sharing its port (needs DATABASE_URL when above 1; Linux or FreeBSD).",
   },
   FRONTEND_URL: {
     parse: url("http:", "https:"),

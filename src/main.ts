@@ -1,6 +1,11 @@
-import cluster from "node:cluster";
-import type { AddressInfo } from "node:net";
-import { isClusterPrimary, superviseCluster } from "./platform/cluster.ts";
+import type { AddressInfo, ListenOptions } from "node:net";
+import type { FastifyListenOptions } from "fastify";
+import {
+  isApiThread,
+  isSupervisor,
+  onStopRequest,
+  superviseApiThreads,
+} from "./platform/api-threads.ts";
 import { lineLog } from "./platform/line-log.ts";
 import type { Logger } from "./platform/logging.ts";
 import {
@@ -13,7 +18,8 @@ import {
   stopOnSignals,
 } from "./platform/process.ts";
 
-// The API process: HTTP server, plus the job worker unless WORKER=off.
+// The API process: HTTP server, plus the job worker unless WORKER=off; with WEB_CONCURRENCY above
+// 1, that many API threads sharing the port, and a main thread that supervises them.
 // The configuration is checked before the application modules load, so a bad setting is reported
 // at once instead of after a second of imports.
 const config = loadConfigOrExit();
@@ -27,7 +33,13 @@ async function main(logger: Logger): Promise<void> {
   await lowerThreadPoolPriority();
   const services = await openServices(config, logger, { worksJobs: config.WORKER === "on" });
   const app = await buildApp(services);
-  await app.listen({ port: config.PORT, host: config.HOST });
+  // API threads each bind the port; the kernel spreads connections over them (api-threads.ts).
+  const listenOn: FastifyListenOptions & Pick<ListenOptions, "reusePort"> = {
+    port: config.PORT,
+    host: config.HOST,
+    ...(isApiThread() ? { reusePort: true } : {}),
+  };
+  await app.listen(listenOn);
   const { port } = app.server.address() as AddressInfo;
   for (const feature of features) feature.onListen?.(services, { host: config.HOST, port });
   if (config.WORKER === "on") await services.jobs.work(services);
@@ -42,11 +54,9 @@ async function main(logger: Logger): Promise<void> {
     "API ready",
   );
   saveCompileCache();
-  // In a cluster the primary coordinates shutdown: a terminal's Ctrl-C reaches every process,
-  // and only the primary's SIGTERM should start the drain.
-  if (cluster.isWorker) process.on("SIGINT", () => {});
-  const signals: NodeJS.Signals[] = cluster.isWorker ? ["SIGTERM"] : ["SIGINT", "SIGTERM"];
-  stopOnSignals(
+  // Signals reach the main thread only: an API thread drains when its supervisor asks it to.
+  const signals: NodeJS.Signals[] = isApiThread() ? [] : ["SIGINT", "SIGTERM"];
+  const stop = stopOnSignals(
     logger,
     config.SHUTDOWN_TIMEOUT,
     async () => {
@@ -56,27 +66,36 @@ async function main(logger: Logger): Promise<void> {
     },
     signals,
   );
+  if (isApiThread()) onStopRequest(stop);
 }
 
-if (isClusterPrimary(config.WEB_CONCURRENCY)) {
-  // The embedded database (PGlite) belongs to one process.
+if (isSupervisor(config.WEB_CONCURRENCY)) {
+  // The embedded database (PGlite) belongs to one thread.
   if (!config.DATABASE_URL) {
     process.stderr.write(
-      `WEB_CONCURRENCY=${config.WEB_CONCURRENCY} needs PostgreSQL: set DATABASE_URL (the embedded database serves one process).\n`,
+      `WEB_CONCURRENCY=${config.WEB_CONCURRENCY} needs PostgreSQL: set DATABASE_URL (the embedded database serves one API thread).\n`,
     );
     process.exit(1);
   }
   refuseUnsharedEmulator(
     config,
-    `WEB_CONCURRENCY=${config.WEB_CONCURRENCY} needs one Stripe for all its processes`,
+    `WEB_CONCURRENCY=${config.WEB_CONCURRENCY} needs one Stripe for all its API threads`,
   );
-  // The primary only forks and supervises: what the API processes need is imported in the other
-  // branch and in main(), which it never runs (pino included: it logs with lineLog), and the
-  // migrations run in a process of their own, so the primary stays small for the life of the
-  // cluster (docs/performance.md, "The API tier's memory").
+  // The threads share the port through SO_REUSEPORT, which spreads connections on these only.
+  if (process.platform !== "linux" && process.platform !== "freebsd") {
+    process.stderr.write(
+      `WEB_CONCURRENCY=${config.WEB_CONCURRENCY} needs Linux or FreeBSD (SO_REUSEPORT); elsewhere run one process per core behind a load balancer.\n`,
+    );
+    process.exit(1);
+  }
+  // The main thread only supervises: what the API threads need is imported in the other branch
+  // and in main(), which it never runs (pino included: it logs with lineLog), and the migrations
+  // run in a process of their own, so it stays small for the life of the process
+  // (docs/performance.md, "The API tier's memory").
   const logger = lineLog(config);
-  superviseCluster(logger, {
-    processes: config.WEB_CONCURRENCY,
+  superviseApiThreads(logger, {
+    threads: config.WEB_CONCURRENCY,
+    entry: new URL(import.meta.url),
     shutdownTimeoutSeconds: config.SHUTDOWN_TIMEOUT,
     prepare: async () => {
       if (!config.MIGRATE_ON_START) return;

@@ -29,8 +29,8 @@ function shared(read: Read, onError: (err: unknown) => void): Read {
 
 /**
  * Registers the business gauges (docs/operations.md, 'Business metrics') on `registry`. Each shows
- * the stored snapshot at scrape time: nothing is computed per scrape, and every API process of a
- * cluster shows the same values. Before the first snapshot the labelled gauges are absent.
+ * the stored snapshot at scrape time: nothing is computed per scrape, and every API thread or
+ * process shows the same values. Before the first snapshot the labelled gauges are absent.
  */
 export function registerBusinessGauges(
   registry: Registry,

@@ -24,10 +24,10 @@ const LEVELS: Record<string, number> = {
 };
 
 /**
- * The cluster primary's logger: the JSON lines of createLogger's pino (level, time, pid, hostname,
- * the fields, msg; an `err` with its type, message and stack), each written at once. The primary
- * writes a handful of lines in its life, none of them with request data or a secret; pino and
- * what it loads were about 7 MB of its RSS (docs/performance.md, "The API tier's memory").
+ * The logger of the main thread that supervises the API threads: the JSON lines of createLogger's
+ * pino (level, time, pid, hostname, the fields, msg; an `err` with its type, message and stack),
+ * each written at once. It writes a handful of lines in its life, none of them with request data or
+ * a secret; pino and what it loads were about 7 MB (docs/performance.md, "The API tier's memory").
  */
 export function lineLog(config: Pick<Config, "LOG_LEVEL"> & Partial<Pick<Config, "NODE_ENV">>) {
   const threshold = LEVELS[config.LOG_LEVEL] ?? 30;
@@ -63,9 +63,9 @@ function withError(fields: object): object {
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * Writes a whole line to stdout. The API processes share the primary's stdout, and a pipe one of
+ * Writes a whole line to stdout. The API threads write to the same descriptor, and a pipe one of
  * them made non-blocking answers EAGAIN while its reader lags: the line is retried for up to about
- * a second, then dropped, as it is when stdout is gone (EPIPE), rather than crashing the process
+ * a second, then dropped, as it is when stdout is gone (EPIPE), rather than crashing the thread
  * that supervises the others.
  */
 function writeLine(line: string): void {

@@ -1,3 +1,6 @@
+import { hostname } from "node:os";
+import { isatty } from "node:tty";
+import { isMainThread, threadId } from "node:worker_threads";
 import { type DestinationStream, type Logger, pino } from "pino";
 import type { Config } from "../config.ts";
 import { prettyDestination } from "./log-pretty.ts";
@@ -83,6 +86,8 @@ export function createLogger(
 ): Logger {
   const options = {
     level: config.LOG_LEVEL,
+    // API threads (WEB_CONCURRENCY above 1) share the pid: each line also names its thread.
+    ...(isMainThread ? {} : { base: { pid: process.pid, hostname: hostname(), thread: threadId } }),
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     serializers: { err: serializeError },
     hooks: {
@@ -93,7 +98,8 @@ export function createLogger(
   };
   if (destination) return pino(options, destination);
   // A person reads a terminal; machines read production's JSON (and so does anything piped).
-  if (config.NODE_ENV === "development" && process.stdout.isTTY) {
+  // (A thread's process.stdout is a pipe to the main thread: ask about the descriptor itself.)
+  if (config.NODE_ENV === "development" && isatty(1)) {
     return pino(options, prettyDestination(process.stdout));
   }
   // Lines are gathered and written 4 KiB at a time, off the event loop, and at least every

@@ -2,7 +2,7 @@ import { registerHooks } from "node:module";
 
 /**
  * Halves every process's start: loaded with `--import` before the app (npm scripts, the
- * Dockerfile, the test runner; cluster workers inherit it).
+ * Dockerfile, the test runner; API threads inherit it).
  *
  * Node 24 reads a `.js` file's package scope twice per file it loads (once to resolve it, once to
  * load it), and each read parses the package's `exports` map again: `getPackageScopeConfig`

@@ -69,14 +69,15 @@ export function exitOnStartupFailure(
 
 /**
  * On SIGINT/SIGTERM runs `stop` once, bounded by `timeoutSeconds`, and exits 0 (1 if stopping
- * failed or took too long). A second signal exits at once.
+ * failed or took too long). A second signal exits at once. Returns the handler, for a thread,
+ * which receives no signals (`signals` empty), to call when its supervisor asks it to stop.
  */
 export function stopOnSignals(
   logger: LogLines,
   timeoutSeconds: number,
   stop: () => Promise<void>,
   signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"],
-) {
+): (signal: NodeJS.Signals) => void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -105,12 +106,13 @@ export function stopOnSignals(
     );
   };
   for (const signal of signals) process.on(signal, onSignal);
+  return onSignal;
 }
 
 /**
  * Writes what this process compiled to Node's compile cache (NODE_COMPILE_CACHE: `npm start`, the
  * worker and the Docker image set it) now that start-up is over, instead of at exit, which a
- * killed process never reaches. Every later start, a cluster's replacement processes included,
+ * killed process never reaches. Every later start, replacement API threads included,
  * then loads the sources already stripped of their types: Node never loads its TypeScript stripper
  * (memory in every process: docs/performance.md) and starts faster. Node checks each
  * entry against the file's contents, so an edited file is compiled again. Without the variable it

@@ -22,7 +22,7 @@ export async function runMigrations(database: Database): Promise<void> {
   await installJobSchema(database);
 }
 
-/** Opens the database, applies pending migrations, closes it: `db:migrate`, the cluster primary. */
+/** Opens the database, applies pending migrations, closes it: `db:migrate`, the API threads' supervisor. */
 export async function migrateAndClose(options: DatabaseOptions): Promise<Database["driver"]> {
   const database = await openDatabase(options);
   try {

@@ -18,7 +18,7 @@ export const JOB_SCHEMA = "pgboss";
 /**
  * Installs or upgrades pg-boss's schema, and nothing else (no supervision, no schedules): run with
  * the application's migrations, so that a process that only enqueues starts without migrating, and
- * the processes of a cluster do not race to install it.
+ * the API threads of a process do not race to install it.
  */
 export async function installJobSchema(database: Database): Promise<void> {
   const boss = new PgBoss({
