@@ -115,6 +115,13 @@ export function createLogger(
     maxLength: LOG_BUFFER_MAX,
   });
   setInterval(() => stdout.flush(), LOG_FLUSH_MS).unref();
+  // pino writes what is left at exit in the main thread only: an API thread that drains and exits
+  // would lose its last lines ("shutting down", "stopped", the last requests') without this.
+  if (!isMainThread) {
+    process.on("exit", () => {
+      if (!stdout.destroyed) stdout.flushSync();
+    });
+  }
   return pino(options, stdout);
 }
 

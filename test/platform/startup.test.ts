@@ -255,6 +255,8 @@ describe("starting and stopping the API", () => {
       assert.equal(new Set(served().map((m) => m[1])).size, 1, "one process");
       running.child.kill("SIGTERM");
       assert.equal(await running.exited, 0);
+      // Each thread drained and said so before it exited (its buffered lines are not lost).
+      assert.equal(running.output().match(/"thread":\d+,"msg":"stopped"/g)?.length, 2);
       assert.deepEqual(stackLines(running.output()), []);
     } finally {
       await stripe.close();
