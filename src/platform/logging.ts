@@ -118,9 +118,7 @@ export function createLogger(
   // pino writes what is left at exit in the main thread only: an API thread that drains and exits
   // would lose its last lines ("shutting down", "stopped", the last requests') without this.
   if (!isMainThread) {
-    process.on("exit", () => {
-      if (!stdout.destroyed) stdout.flushSync();
-    });
+    process.on("exit", () => stdout.flushSync());
   }
   return pino(options, stdout);
 }
