@@ -15,8 +15,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 FROM node:24-slim AS base
 # Node 24 sizes V8's heap from the machine's memory, and V8 lets garbage pile up to that size
 # before a full collection: on a 24 GiB host an API process rested at 300 MB and peaked at 535 MB.
-# An 8 MB young generation and a 96 MB old space (the live heap under load is about 50 MB) keep it
-# near 155 MB at rest and under 190 MB at peak (bench/), with no measurable loss of throughput.
+# A 4 MB semi-space and a 96 MB old space (the live heap under load is about 50 MB), with the V8
+# settings of src/platform/v8-flags.ts, keep two API threads near 240 MB at rest and 290 MB at
+# peak (bench:tier), with no measurable loss of throughput.
 # Node's compile cache: each process saves the modules it compiled, stripped of their types, once
 # it is ready, so every later start in the container skips the TypeScript stripper (about 14 MB
 # per process, bench/) and starts faster. src/platform/module-hooks.ts halves every start (the
@@ -25,7 +26,7 @@ FROM node:24-slim AS base
 ENV PORT=8000 \
     HOST=0.0.0.0 \
     MALLOC_ARENA_MAX=2 \
-    NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=96 --import=/app/src/platform/module-hooks.ts" \
+    NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=96 --import=/app/src/platform/module-hooks.ts" \
     NODE_COMPILE_CACHE=/tmp/node-compile-cache
 WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules

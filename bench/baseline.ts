@@ -1,3 +1,5 @@
+// The API's V8 settings, so both sides run the same V8 (src/platform/v8-flags.ts).
+import "../src/platform/v8-flags.ts";
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { isMainThread, Worker } from "node:worker_threads";

@@ -48,7 +48,7 @@ export function startNode(
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
-      NODE_OPTIONS: `--max-semi-space-size=8 --max-old-space-size=96${existsSync(hooks) ? ` --import=${hooks}` : ""}`,
+      NODE_OPTIONS: `--max-semi-space-size=4 --max-old-space-size=96${existsSync(hooks) ? ` --import=${hooks}` : ""}`,
       NODE_COMPILE_CACHE: join(root, "node_modules/.cache/node-compile"),
       MALLOC_ARENA_MAX: "2",
       ...env,

@@ -144,7 +144,7 @@ try {
   });
   const profiling = mode !== "threads";
   const hook = profiling ? ` --import=${join(ROOT, "bench/profile-hook.ts")}` : "";
-  const nodeOptions = `--max-semi-space-size=8 --max-old-space-size=96 --import=${join(ROOT, "src/platform/module-hooks.ts")}${hook}`;
+  const nodeOptions = `--max-semi-space-size=4 --max-old-space-size=96 --import=${join(ROOT, "src/platform/module-hooks.ts")}${hook}`;
   const summaries = new Map<string, Map<string, [string, number][]>>();
 
   for (const side of ["app", "baseline"] as const) {

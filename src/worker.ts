@@ -1,3 +1,5 @@
+// First: V8 settings that must precede the rest (v8-flags.ts).
+import "./platform/v8-flags.ts";
 import { createLogger } from "./platform/logging.ts";
 import {
   exitOnStartupFailure,
