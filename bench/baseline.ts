@@ -24,10 +24,10 @@ import { adminRoutes } from "./baseline-admin.ts";
 
 const env = process.env;
 const PORT = Number(env.BASELINE_PORT ?? 8100);
-const processes = Number(env.WEB_CONCURRENCY ?? 1);
+const threads = Number(env.WEB_CONCURRENCY ?? 1);
 
-if (isMainThread && processes > 1) {
-  for (let i = 0; i < processes; i++) new Worker(new URL(import.meta.url));
+if (isMainThread && threads > 1) {
+  for (let i = 0; i < threads; i++) new Worker(new URL(import.meta.url));
   process.on("SIGTERM", () => process.exit(0));
 } else {
   serve();

@@ -1,5 +1,6 @@
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import type { LogLines } from "./line-log.ts";
+import { stopOnSignals } from "./process.ts";
 
 export interface ApiThreadsOptions {
   threads: number;
@@ -53,32 +54,16 @@ export async function superviseApiThreads(
   for (let i = 0; i < options.threads; i++) start();
   logger.info({ threads: options.threads }, "API threads started");
 
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, "second signal: exiting now");
-      process.exit(1);
-    }
+  // Asks every thread to drain and exits once all have, bounded like a single process's drain
+  // plus a margin for the threads' own.
+  stopOnSignals(logger, options.shutdownTimeoutSeconds + 3, async () => {
     stopping = true;
-    logger.info({ signal }, "stopping API threads");
     const exits = [...threads].map(
       (thread) => new Promise<void>((resolve) => thread.once("exit", () => resolve())),
     );
     for (const thread of threads) thread.postMessage(STOP);
-    const timer = setTimeout(
-      () => {
-        logger.error("API threads did not stop in time");
-        process.exit(1);
-      },
-      (options.shutdownTimeoutSeconds + 5) * 1000,
-    );
-    Promise.all(exits).then(() => {
-      clearTimeout(timer);
-      logger.info("stopped");
-      process.exit(0);
-    });
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+    await Promise.all(exits);
+  });
 }
 
 /** Whether this thread is one of superviseApiThreads' API threads. */
