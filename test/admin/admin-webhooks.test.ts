@@ -47,6 +47,15 @@ async function failedRefundEvent() {
     { what: "the charge.refunded event to fail", timeoutMs: 30_000 },
   );
   seen.add(event.id);
+  // The event is marked failed by the last attempt's handler; pg-boss marks its job failed a
+  // moment later, after the handler has thrown.
+  await waitFor(
+    async () => {
+      const res = await call("GET", `/api/admin/webhooks/events/${event.id}/`);
+      return res.body.jobs.some((j: { state: string }) => j.state === "failed");
+    },
+    { what: "the event's job to be failed", timeoutMs: 30_000 },
+  );
   return { eventId: event.id as string, buyer };
 }
 
