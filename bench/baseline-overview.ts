@@ -3,8 +3,8 @@ import { currencyExponent } from "../src/billing/money.ts";
 
 /**
  * The baseline's `GET /api/admin/overview/` (bench/baseline-admin.ts): the business metrics
- * computed now, with the app's SQL (src/billing/business-metrics.ts) in one read-only
- * repeatable-read transaction, and the failure counts at once beside it, as the app runs them.
+ * computed now, with the app's one statement (src/billing/business-metrics.ts), and the failure
+ * counts at once beside it, as the app runs them.
  * pg-boss's queue list is read with every column of every queue row, as its `getQueues` does.
  */
 
@@ -21,54 +21,53 @@ const MONTHLY_AMOUNT = `
     0)
   * case p.interval when 'year' then 1 / 12.0 when 'week' then 52 / 12.0 when 'day' then 365 / 12.0
       else 1 end`;
-const METRICS = {
-  mrr: `select p.currency, round(sum(${MONTHLY_AMOUNT}), 2)::float8 as amount
+/** The business metrics' one statement (src/billing/business-metrics.ts), `$1` the moment they end at. */
+const METRICS = `select
+  (select coalesce(json_agg(m order by m.currency), '[]'::json) from (
+    select p.currency, round(sum(${MONTHLY_AMOUNT}), 2)::float8 as amount
     from subscriptions s join plans p on p.id = s.plan_id
     cross join lateral (select s.discount->>'ends_at' is null
-      or (s.discount->>'ends_at')::timestamptz > $1::timestamptz as discount_live) d
-    where s.status in ('active', 'past_due') group by p.currency order by p.currency`,
-  subscriptions: `select s.status, coalesce(p.name, 'none') as plan, count(*)::int as count
-    from subscriptions s left join plans p on p.id = s.plan_id group by 1, 2 order by 1, 2`,
-  trials: `select count(*)::int as ended,
-      count(*) filter (where exists (select 1 from payments pay
+      or (s.discount->>'ends_at')::timestamptz > at.now as discount_live) d
+    where s.status in ('active', 'past_due') group by p.currency) m),
+  (select coalesce(json_agg(c order by c.status, c.plan), '[]'::json) from (
+    select s.status, coalesce(p.name, 'none') as plan, count(*)::int as count
+    from subscriptions s left join plans p on p.id = s.plan_id group by 1, 2) c),
+  (select json_build_object('ended', count(*)::int,
+      'converted', count(*) filter (where exists (select 1 from payments pay
         where pay.subscription_id = s.id and pay.status = 'succeeded' and pay.amount > 0
-          and pay.occurred_at >= s.trial_end))::int as converted
+          and pay.occurred_at >= s.trial_end))::int)
     from subscriptions s
     where s.trial_start is not null and s.trial_end is not null
-      and s.trial_end >= $1::timestamptz - make_interval(days => ${WINDOW_DAYS})
-      and (s.trial_end <= $1::timestamptz or s.status <> 'trialing')`,
-  churned: `select count(*)::int as churned from subscriptions s
+      and s.trial_end >= at.now - make_interval(days => ${WINDOW_DAYS})
+      and (s.trial_end <= at.now or s.status <> 'trialing')),
+  (select count(*)::int from subscriptions s
     where s.status = 'canceled'
-      and coalesce(s.ended_at, s.canceled_at, s.updated_at) >= $1::timestamptz - make_interval(days => ${WINDOW_DAYS})
+      and coalesce(s.ended_at, s.canceled_at, s.updated_at) >= at.now - make_interval(days => ${WINDOW_DAYS})
       and exists (select 1 from payments pay
-        where pay.subscription_id = s.id and pay.status = 'succeeded' and pay.amount > 0)`,
-  recovery: `select count(*)::int as failed,
-      count(*) filter (where exists (select 1 from payments paid
-        where paid.stripe_invoice_id = f.invoice and paid.status = 'succeeded'))::int as recovered
+        where pay.subscription_id = s.id and pay.status = 'succeeded' and pay.amount > 0)),
+  (select json_build_object('failed', count(*)::int,
+      'recovered', count(*) filter (where exists (select 1 from payments paid
+        where paid.stripe_invoice_id = f.invoice and paid.status = 'succeeded'))::int)
     from (select stripe_invoice_id as invoice from payments
       where status = 'failed' and stripe_invoice_id is not null group by stripe_invoice_id
-      having min(occurred_at) >= $1::timestamptz - make_interval(days => ${WINDOW_DAYS})) f`,
-};
+      having min(occurred_at) >= at.now - make_interval(days => ${WINDOW_DAYS})) f)
+  from (select $1::timestamptz as now) as at`;
 
-/** The metrics from one read-only repeatable-read transaction, as the app computes them. */
+/** The metrics in one statement, as the app computes them (one snapshot, no transaction). */
 async function metrics(pool: pg.Pool, now: Date) {
-  const client = await pool.connect();
-  try {
-    await client.query("begin isolation level repeatable read read only");
-    const at = [now.toISOString()];
-    const mrr = (await client.query(METRICS.mrr, at)).rows;
-    const subscriptions = (await client.query(METRICS.subscriptions)).rows;
-    const [trials] = (await client.query(METRICS.trials, at)).rows;
-    const [churn] = (await client.query(METRICS.churned, at)).rows;
-    const [recovery] = (await client.query(METRICS.recovery, at)).rows;
-    await client.query("commit");
-    return { mrr, subscriptions, trials, churned: churn?.churned ?? 0, recovery };
-  } catch (err) {
-    await client.query("rollback").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  const { rows } = await pool.query({
+    text: METRICS,
+    values: [now.toISOString()],
+    rowMode: "array",
+  });
+  const [mrr, subscriptions, trials, churned, recovery] = rows[0] as [
+    { currency: string; amount: number }[],
+    unknown[],
+    unknown,
+    number,
+    unknown,
+  ];
+  return { mrr, subscriptions, trials, churned, recovery };
 }
 
 export async function overview(pool: pg.Pool) {
@@ -94,9 +93,9 @@ export async function overview(pool: pg.Pool) {
         return { currency, amount: (Number(amount) / 10 ** exponent).toFixed(exponent) };
       }),
       subscriptions: m.subscriptions,
-      trials: m.trials ?? { ended: 0, converted: 0 },
+      trials: m.trials,
       churned: m.churned,
-      recovery: m.recovery ?? { failed: 0, recovered: 0 },
+      recovery: m.recovery,
     },
     failures: {
       failed_payments: failed.rows[0]?.n ?? 0,

@@ -1,10 +1,11 @@
 import { eq, sql } from "drizzle-orm";
-import { type Db, type Executor, queryRows } from "../platform/db/client.ts";
+import type { Db, Executor } from "../platform/db/client.ts";
+import { prepared } from "../platform/db/prepared.ts";
 import { businessMetricsSnapshot } from "./business-metrics-tables.ts";
 
 /**
  * The business metrics (docs/operations.md, 'Business metrics'), computed from the billing tables
- * by a few aggregate queries on a schedule (business-metrics-jobs.ts), stored as one snapshot row,
+ * by one statement of aggregates on a schedule (business-metrics-jobs.ts), stored as one snapshot row,
  * and exposed by every API process's `/metrics` (business-metrics-gauges.ts).
  */
 export interface BusinessMetrics {
@@ -39,43 +40,35 @@ const MONTHLY_AMOUNT = sql`
   * case p.interval when 'year' then 1 / 12.0 when 'week' then 52 / 12.0 when 'day' then 365 / 12.0
       else 1 end`;
 
+/** The moment the windows end at, a parameter of the one statement (`at.now` in every part). */
+const AT = sql`(select ${sql.placeholder("now")}::timestamptz as now) as at`;
+
 /**
  * MRR counts what is billed: `active` and `past_due` subscriptions (past_due is still owed and
  * retried; it leaves MRR when Stripe cancels it or marks it unpaid). Trials are not revenue yet,
  * nor is an `incomplete` first payment. A cancellation scheduled for the period end still counts
  * until the subscription ends.
  */
-async function mrrByCurrency(db: Executor, now: Date): Promise<BusinessMetrics["mrr"]> {
-  const rows = await queryRows<{ currency: string; amount: number }>(
-    db,
-    sql`
-      select p.currency, round(sum(${MONTHLY_AMOUNT}), 2)::float8 as amount
-      from subscriptions s
-      join plans p on p.id = s.plan_id
-      cross join lateral (
-        select s.discount->>'ends_at' is null
-          or (s.discount->>'ends_at')::timestamptz > ${now.toISOString()}::timestamptz as discount_live
-      ) d
-      where s.status in ('active', 'past_due')
-      group by p.currency
-      order by p.currency`,
-  );
-  return rows.map((r) => ({ currency: r.currency, amount: Number(r.amount) }));
-}
+const MRR = sql<BusinessMetrics["mrr"]>`(
+  select coalesce(json_agg(m order by m.currency), '[]'::json) from (
+    select p.currency, round(sum(${MONTHLY_AMOUNT}), 2)::float8 as amount
+    from subscriptions s
+    join plans p on p.id = s.plan_id
+    cross join lateral (
+      select s.discount->>'ends_at' is null
+        or (s.discount->>'ends_at')::timestamptz > at.now as discount_live
+    ) d
+    where s.status in ('active', 'past_due')
+    group by p.currency
+  ) m)`;
 
-async function subscriptionsByStatusAndPlan(
-  db: Executor,
-): Promise<BusinessMetrics["subscriptions"]> {
-  return queryRows(
-    db,
-    sql`
-      select s.status, coalesce(p.name, 'none') as plan, count(*)::int as count
-      from subscriptions s
-      left join plans p on p.id = s.plan_id
-      group by 1, 2
-      order by 1, 2`,
-  );
-}
+const SUBSCRIPTIONS = sql<BusinessMetrics["subscriptions"]>`(
+  select coalesce(json_agg(c order by c.status, c.plan), '[]'::json) from (
+    select s.status, coalesce(p.name, 'none') as plan, count(*)::int as count
+    from subscriptions s
+    left join plans p on p.id = s.plan_id
+    group by 1, 2
+  ) c)`;
 
 /**
  * Trial conversion over the window. A trial **ended** when its `trial_end` is in the window and
@@ -84,75 +77,73 @@ async function subscriptionsByStatusAndPlan(
  * end: what the customer did, whatever the subscription became since. A trial still retrying its
  * first charge counts as ended and not (yet) converted.
  */
-async function trialConversion(db: Executor, now: Date): Promise<BusinessMetrics["trials"]> {
-  const at = now.toISOString();
-  const [row] = await queryRows<BusinessMetrics["trials"]>(
-    db,
-    sql`
-      select count(*)::int as ended,
-        count(*) filter (where exists (
-          select 1 from payments pay
-          where pay.subscription_id = s.id and pay.status = 'succeeded' and pay.amount > 0
-            and pay.occurred_at >= s.trial_end))::int as converted
-      from subscriptions s
-      where s.trial_start is not null and s.trial_end is not null
-        and s.trial_end >= ${at}::timestamptz - make_interval(days => ${WINDOW_DAYS})
-        and (s.trial_end <= ${at}::timestamptz or s.status <> 'trialing')`,
-  );
-  return row ?? { ended: 0, converted: 0 };
-}
+const TRIALS = sql<BusinessMetrics["trials"]>`(
+  select json_build_object(
+    'ended', count(*)::int,
+    'converted', count(*) filter (where exists (
+      select 1 from payments pay
+      where pay.subscription_id = s.id and pay.status = 'succeeded' and pay.amount > 0
+        and pay.occurred_at >= s.trial_end))::int)
+  from subscriptions s
+  where s.trial_start is not null and s.trial_end is not null
+    and s.trial_end >= at.now - make_interval(days => ${sql.raw(String(WINDOW_DAYS))})
+    and (s.trial_end <= at.now or s.status <> 'trialing'))`;
 
 /**
  * Churn over the window: subscriptions now `canceled` that ended in it (`ended_at`, else when they
  * were canceled) after a successful payment above zero. A trial dropped before paying and a first
  * payment that never succeeded are not churn: nothing recurring was lost.
  */
-async function churned(db: Executor, now: Date): Promise<number> {
-  const [row] = await queryRows<{ churned: number }>(
-    db,
-    sql`
-      select count(*)::int as churned
-      from subscriptions s
-      where s.status = 'canceled'
-        and coalesce(s.ended_at, s.canceled_at, s.updated_at)
-          >= ${now.toISOString()}::timestamptz - make_interval(days => ${WINDOW_DAYS})
-        and exists (select 1 from payments pay
-          where pay.subscription_id = s.id and pay.status = 'succeeded' and pay.amount > 0)`,
-  );
-  return row?.churned ?? 0;
-}
+const CHURNED = sql<number>`(
+  select count(*)::int
+  from subscriptions s
+  where s.status = 'canceled'
+    and coalesce(s.ended_at, s.canceled_at, s.updated_at)
+      >= at.now - make_interval(days => ${sql.raw(String(WINDOW_DAYS))})
+    and exists (select 1 from payments pay
+      where pay.subscription_id = s.id and pay.status = 'succeeded' and pay.amount > 0))`;
 
 /**
  * Failed-payment recovery over the window: invoices whose first failed payment is in it, and those
  * of them that were paid since (Stripe's retries, a new card, 3-D Secure completed). An invoice
  * still being retried counts as failed and not (yet) recovered.
  */
-async function recovery(db: Executor, now: Date): Promise<BusinessMetrics["recovery"]> {
-  const [row] = await queryRows<BusinessMetrics["recovery"]>(
-    db,
-    sql`
-      select count(*)::int as failed,
-        count(*) filter (where exists (
-          select 1 from payments paid
-          where paid.stripe_invoice_id = f.invoice and paid.status = 'succeeded'))::int as recovered
-      from (
-        select stripe_invoice_id as invoice from payments
-        where status = 'failed' and stripe_invoice_id is not null
-        group by stripe_invoice_id
-        having min(occurred_at) >= ${now.toISOString()}::timestamptz - make_interval(days => ${WINDOW_DAYS})
-      ) f`,
-  );
-  return row ?? { failed: 0, recovered: 0 };
-}
+const RECOVERY = sql<BusinessMetrics["recovery"]>`(
+  select json_build_object(
+    'failed', count(*)::int,
+    'recovered', count(*) filter (where exists (
+      select 1 from payments paid
+      where paid.stripe_invoice_id = f.invoice and paid.status = 'succeeded'))::int)
+  from (
+    select stripe_invoice_id as invoice from payments
+    where status = 'failed' and stripe_invoice_id is not null
+    group by stripe_invoice_id
+    having min(occurred_at) >= at.now - make_interval(days => ${sql.raw(String(WINDOW_DAYS))})
+  ) f)`;
 
-/** Computes the business metrics as of `now` (the windows end at it). */
+/**
+ * Computes the business metrics as of `now` (the windows end at it), in one statement: its parts
+ * see one snapshot of the tables, so they agree with each other without a transaction. Prepared
+ * once per database handle (the admin overview computes it on every request).
+ */
 export async function computeBusinessMetrics(db: Executor, now: Date): Promise<BusinessMetrics> {
+  const query = prepared(db, "business_metrics", (e) =>
+    e
+      .select({
+        mrr: MRR,
+        subscriptions: SUBSCRIPTIONS,
+        trials: TRIALS,
+        churned: CHURNED,
+        recovery: RECOVERY,
+      })
+      .from(AT)
+      .prepare("business_metrics"),
+  );
+  const [row] = await query.execute({ now: now.toISOString() });
+  if (!row) throw new Error("the business metrics' statement returned no row");
   return {
-    mrr: await mrrByCurrency(db, now),
-    subscriptions: await subscriptionsByStatusAndPlan(db),
-    trials: await trialConversion(db, now),
-    churned: await churned(db, now),
-    recovery: await recovery(db, now),
+    ...row,
+    mrr: row.mrr.map(({ currency, amount }) => ({ currency, amount: Number(amount) })),
   };
 }
 
@@ -162,15 +153,12 @@ export interface BusinessMetricsSnapshot {
 }
 
 /**
- * Computes the metrics from one view of the tables (a read-only repeatable-read transaction, so the
- * queries agree with each other) and replaces the stored snapshot with them, unless a newer one is
- * stored already (two runs that overlapped: the later moment wins, whichever finishes last).
+ * Computes the metrics (one statement, so one view of the tables) and replaces the stored snapshot
+ * with them, unless a newer one is stored already (two runs that overlapped: the later moment
+ * wins, whichever finishes last).
  */
 export async function refreshBusinessMetrics(db: Db, now: Date): Promise<BusinessMetricsSnapshot> {
-  const metrics = await db.transaction((tx) => computeBusinessMetrics(tx, now), {
-    isolationLevel: "repeatable read",
-    accessMode: "read only",
-  });
+  const metrics = await computeBusinessMetrics(db, now);
   await db
     .insert(businessMetricsSnapshot)
     .values({ id: 1, metrics, computedAt: now })

@@ -1,7 +1,7 @@
 import { and, count, desc, eq, gte, lt, or, type SQL, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 import type { Executor } from "../platform/db/client.ts";
-import { filteredPage } from "../platform/db/prepared.ts";
+import { filteredPage, prepared } from "../platform/db/prepared.ts";
 import { businessError } from "../platform/http/errors.ts";
 import type { PageRequest } from "../platform/http/pagination.ts";
 import type { Logger } from "../platform/logging.ts";
@@ -275,9 +275,13 @@ export async function grantFreePeriod(
 
 /** Failed payment attempts recorded since `since` (each failed attempt of an invoice is one). */
 export async function countFailedPayments(db: Executor, since: Date): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
-    .from(payments)
-    .where(and(eq(payments.status, "failed"), gte(payments.occurredAt, since)));
+  const query = prepared(db, "count_failed_payments", (e) =>
+    e
+      .select({ n: count() })
+      .from(payments)
+      .where(and(eq(payments.status, "failed"), gte(payments.occurredAt, sql.placeholder("since"))))
+      .prepare("count_failed_payments"),
+  );
+  const [row] = await query.execute({ since });
   return row?.n ?? 0;
 }
