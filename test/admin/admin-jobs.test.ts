@@ -126,6 +126,22 @@ describe("admin jobs and emails", () => {
     assert.equal(audits.length, 1);
   });
 
+  test("the list of every queue's dead letters: newest first, its fields and count; past the end a 404", async () => {
+    const first = await deadLetterOf((await failedWelcome()).id);
+    const second = await deadLetterOf((await failedWelcome()).id);
+    const all = await call("GET", "/api/admin/jobs/");
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    const ids = all.body.results.map((j: { id: string }) => j.id);
+    assert.ok(ids.indexOf(second.id) < ids.indexOf(first.id), "newest first");
+    assert.equal(all.body.count, all.body.results.length);
+    const listed = all.body.results.find((j: { id: string }) => j.id === second.id);
+    assert.deepEqual(listed, second);
+    assert.equal(listed.retry_count, 0);
+    assert.ok(Date.parse(listed.queued_at) <= Date.parse(listed.dead_lettered_at));
+    assert.equal(all.body.next, null);
+    assert.equal((await call("GET", "/api/admin/jobs/?page=2")).status, 404);
+  });
+
   test("unknown ids are a 404, bad filters a 400, an unknown queue an empty page", async () => {
     assert.equal((await call("POST", `/api/admin/jobs/${randomUUID()}/retry/`)).status, 404);
     assert.equal((await call("POST", `/api/admin/jobs/emails/${randomUUID()}/retry/`)).status, 404);

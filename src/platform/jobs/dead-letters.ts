@@ -1,5 +1,7 @@
-import { type SQL, sql } from "drizzle-orm";
+import { count, desc, type SQL, sql } from "drizzle-orm";
+import { integer, jsonb, pgSchema, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { type Executor, queryRows } from "../db/client.ts";
+import { prepared } from "../db/prepared.ts";
 import { deadLetterQueue } from "./definitions.ts";
 import { JOB_SCHEMA, type Jobs } from "./jobs.ts";
 
@@ -34,7 +36,6 @@ interface DeadLetterRow {
   source_retry_count: number | null;
   source_created_on: string | Date | null;
   created_on: string | Date;
-  total: number | string;
 }
 
 /** What these functions use of the job queue. */
@@ -53,6 +54,26 @@ function deadQueues(jobs: QueueAccess, queue?: string): SQL {
   )})`;
 }
 
+/**
+ * The columns of pg-boss's job table that the listing reads, for a query prepared once. pg-boss
+ * owns the table: this file is not a `*-tables.ts`, so drizzle-kit never sees it.
+ */
+const job = pgSchema(JOB_SCHEMA).table("job", {
+  id: uuid().notNull(),
+  name: text().notNull(),
+  state: text().notNull(),
+  data: jsonb(),
+  output: jsonb(),
+  createdOn: timestamp({ withTimezone: true }).notNull(),
+  sourceName: text(),
+  sourceRetryCount: integer(),
+  sourceCreatedOn: timestamp({ withTimezone: true }),
+  sourceOutput: jsonb(),
+});
+
+/** Waiting in one of the dead-letter queues named by the `queues` placeholder. */
+const waitingIn = sql`${job.name} = any(${sql.placeholder("queues")}) and ${WAITING}`;
+
 /** Dead letters, newest first, `limit` from `offset`, of one queue or all; and how many. */
 export async function listDeadLetters(
   db: Executor,
@@ -63,30 +84,54 @@ export async function listDeadLetters(
   if (filter.queue !== undefined && !jobs.queueNames().includes(filter.queue)) {
     return { count: 0, deadLetters: [] };
   }
-  const rows = await queryRows<DeadLetterRow>(
-    db,
-    sql`select id, name, source_name, data, source_retry_count, source_created_on, created_on,
-          coalesce(source_output, output) ->> 'message' as error, count(*) over () as total
-        from ${table}
-        where ${deadQueues(jobs, filter.queue)} and ${WAITING}
-        order by created_on desc, id desc
-        limit ${page.limit} offset ${page.offset}`,
+  const queues = (filter.queue ? [filter.queue] : jobs.queueNames()).map(deadLetterQueue);
+  const query = prepared(db, "dead_letters_page", (e) =>
+    e
+      .select({
+        id: job.id,
+        name: job.name,
+        sourceName: job.sourceName,
+        data: job.data,
+        sourceRetryCount: job.sourceRetryCount,
+        sourceCreatedOn: job.sourceCreatedOn,
+        createdOn: job.createdOn,
+        error: sql<string | null>`coalesce(${job.sourceOutput}, ${job.output}) ->> 'message'`,
+        total: sql<number>`count(*) over ()`.mapWith(Number),
+      })
+      .from(job)
+      .where(waitingIn)
+      .orderBy(desc(job.createdOn), desc(job.id))
+      .limit(sql.placeholder("limit"))
+      .offset(sql.placeholder("offset"))
+      .prepare("dead_letters_page"),
   );
+  const rows = await query.execute({ queues, limit: page.limit, offset: page.offset });
   const count =
     rows[0] !== undefined
-      ? Number(rows[0].total)
+      ? rows[0].total
       : page.offset === 0
         ? 0
-        : await countDeadLetters(db, jobs, filter.queue);
-  return { count, deadLetters: rows.map(deadLetterOf) };
+        : await countDeadLetters(db, queues);
+  return {
+    count,
+    deadLetters: rows.map((row) => ({
+      id: row.id,
+      queue: row.sourceName ?? row.name.replace(/\.dead$/, ""),
+      payload: row.data,
+      error: row.error,
+      retryCount: row.sourceRetryCount ?? 0,
+      queuedAt: row.sourceCreatedOn,
+      deadLetteredAt: row.createdOn,
+    })),
+  };
 }
 
-async function countDeadLetters(db: Executor, jobs: QueueAccess, queue?: string): Promise<number> {
-  const [row] = await queryRows<{ n: number | string }>(
-    db,
-    sql`select count(*) as n from ${table} where ${deadQueues(jobs, queue)} and ${WAITING}`,
+async function countDeadLetters(db: Executor, queues: string[]): Promise<number> {
+  const query = prepared(db, "dead_letters_count", (e) =>
+    e.select({ n: count() }).from(job).where(waitingIn).prepare("dead_letters_count"),
   );
-  return Number(row?.n ?? 0);
+  const [row] = await query.execute({ queues });
+  return row?.n ?? 0;
 }
 
 function deadLetterOf(row: DeadLetterRow): DeadLetter {
@@ -111,7 +156,7 @@ export async function findDeadLetter(
   const [row] = await queryRows<DeadLetterRow>(
     db,
     sql`select id, name, source_name, data, source_retry_count, source_created_on, created_on,
-          coalesce(source_output, output) ->> 'message' as error, 1 as total
+          coalesce(source_output, output) ->> 'message' as error
         from ${table}
         where ${deadQueues(jobs)} and ${WAITING} and id = ${id}::uuid`,
   );
