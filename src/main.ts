@@ -2,6 +2,7 @@
 import "./platform/v8-flags.ts";
 import type { AddressInfo, ListenOptions } from "node:net";
 import type { FastifyListenOptions } from "fastify";
+import { apiThreadEntry } from "./platform/api-bundle.ts";
 import {
   isApiThread,
   isSupervisor,
@@ -92,12 +93,13 @@ if (isSupervisor(config.WEB_CONCURRENCY)) {
   }
   // The main thread only supervises: what the API threads need is imported in the other branch
   // and in main(), which it never runs (pino included: it logs with lineLog), and the migrations
-  // run in a process of their own, so it stays small for the life of the process
-  // (docs/performance.md, "The API tier's memory").
+  // run in a process of their own, so it stays small for the life of the process; the threads run
+  // one bundle of the sources, built meanwhile (api-bundle.ts; docs/performance.md, "The API
+  // tier's memory").
   const logger = lineLog(config);
   superviseApiThreads(logger, {
     threads: config.WEB_CONCURRENCY,
-    entry: new URL(import.meta.url),
+    entry: apiThreadEntry(logger, new URL(import.meta.url)),
     shutdownTimeoutSeconds: config.SHUTDOWN_TIMEOUT,
     prepare: async () => {
       if (!config.MIGRATE_ON_START) return;

@@ -4,10 +4,10 @@ import { stopOnSignals } from "./process.ts";
 
 export interface ApiThreadsOptions {
   threads: number;
-  /** The module each API thread runs (src/main.ts). */
-  entry: URL;
+  /** The module each API thread runs (src/main.ts, or its bundle: api-bundle.ts), once ready. */
+  entry: URL | Promise<URL>;
   shutdownTimeoutSeconds: number;
-  /** Runs once, before any thread starts (the migrations). */
+  /** Runs once, before any thread starts (the migrations), while `entry` is made ready. */
   prepare(): Promise<void>;
 }
 
@@ -28,11 +28,11 @@ export async function superviseApiThreads(
   logger: LogLines,
   options: ApiThreadsOptions,
 ): Promise<void> {
-  await options.prepare();
+  const [entry] = await Promise.all([options.entry, options.prepare()]);
   let stopping = false;
   const threads = new Set<Worker>();
   const start = (): void => {
-    const thread = new Worker(options.entry, {
+    const thread = new Worker(entry, {
       // Migrations already ran; N threads migrating at once would only race.
       env: { ...process.env, MIGRATE_ON_START: "false" },
       workerData: { apiThread: true },

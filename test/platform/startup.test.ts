@@ -206,7 +206,7 @@ describe("starting and stopping the API", () => {
     assert.match(running.output(), /WEB_CONCURRENCY=2 needs PostgreSQL: set DATABASE_URL/);
   });
 
-  test("WEB_CONCURRENCY=2 serves one port from two API threads and drains on SIGTERM", {
+  test("WEB_CONCURRENCY=2 serves one port from two bundled API threads and drains on SIGTERM", {
     skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set",
   }, async () => {
     const name = `billing_cluster_${randomBytes(4).toString("hex")}`;
@@ -234,6 +234,23 @@ describe("starting and stopping the API", () => {
         timeoutMs: 60_000,
         what: "two API threads",
       });
+      // The threads run one bundle of the sources (api-bundle.ts), in which every module still
+      // finds its files: the migrations ran (the supervisor's), the pages and what they load.
+      assert.match(
+        running.output(),
+        /"bundle":"node_modules\/\.cache\/api-threads\/api-[0-9a-f]+\.mjs"[^\n]*"msg":"API threads bundled"/,
+      );
+      for (const path of [
+        "/",
+        "/storefront/storefront.js",
+        "/admin/",
+        "/admin/app.js",
+        "/client/index.js",
+        "/api/docs/",
+        "/api/redoc/redoc.standalone.js",
+      ]) {
+        assert.equal(await getWithoutKeepAlive(`http://127.0.0.1:${port}${path}`), 200, path);
+      }
       // The kernel spreads new connections over the threads by their addresses (SO_REUSEPORT):
       // 32 connections all reaching one of two threads would be a chance of one in 2^31.
       for (let i = 0; i < 32; i++) {
