@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The API and the worker share this image: `node src/main.ts` (API) or `node src/worker.ts`.
-# Node 24 runs the TypeScript sources directly (type stripping): there is no build step.
+# Node 24 runs the TypeScript sources directly (type stripping): there is no build step (with
+# WEB_CONCURRENCY above 1 the API threads run a bundle the process builds at start).
 # Two images: the default (last) stage is production; `--target dev` adds the Stripe emulator for
 # docker-compose.yml's development stack. The production image never holds the emulator.
 
@@ -16,8 +17,9 @@ FROM node:24-slim AS base
 # Node 24 sizes V8's heap from the machine's memory, and V8 lets garbage pile up to that size
 # before a full collection: on a 24 GiB host an API process rested at 300 MB and peaked at 535 MB.
 # A 4 MB semi-space and a 96 MB old space (the live heap under load is about 50 MB), with the V8
-# settings of src/platform/v8-flags.ts, keep two API threads near 240 MB at rest and 290 MB at
-# peak (bench:tier), with no measurable loss of throughput.
+# setting of src/platform/v8-flags.ts and the threads' bundle (src/platform/api-bundle.ts, written
+# to /app/node_modules/.cache/api-threads/, which the node user owns), keep two API threads near
+# 205 MB at rest and 265 MB at peak (bench:tier), with no measurable loss of throughput.
 # Node's compile cache: each process saves the modules it compiled, stripped of their types, once
 # it is ready, so every later start in the container skips the TypeScript stripper (about 14 MB
 # per process, bench/) and starts faster. src/platform/module-hooks.ts halves every start (the

@@ -268,6 +268,18 @@ async function main(): Promise<void> {
   const baselineRss = baseline ? sampleRss(baseline.proc.pid) : undefined;
   const endpoints: EndpointResult[] = [];
   const e2e = selected("e2e") ? await webhookEndToEndRun(app.url, seeded) : undefined;
+  // Where the peak RSS was reached: the running peak of the largest process after each phase.
+  const rssPeakByPhase: NonNullable<Results["rssPeakByPhase"]> = [];
+  const peakSoFar = (phase: string) => {
+    const largest = (peaks: Record<number, Memory>) =>
+      Math.round(Math.max(0, ...Object.values(peaks).map((m) => m.rss)));
+    rssPeakByPhase.push({
+      phase,
+      app: largest(rss.peaks()),
+      ...(baselineRss ? { baseline: largest(baselineRss.peaks()) } : {}),
+    });
+  };
+  if (e2e) peakSoFar("webhook end-to-end");
 
   // Peaks before any login as well as over the whole run: an argon2id hash holds 19 MiB while it
   // runs, and the baseline runs as many at once as the thread pool has threads.
@@ -302,6 +314,7 @@ async function main(): Promise<void> {
     };
     endpoints.push(result);
     log(JSON.stringify(result));
+    peakSoFar(endpoint);
   }
 
   // Alone and during, back to back: on a shared machine the speed drifts over minutes, and the
@@ -317,6 +330,7 @@ async function main(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const statusDuringLogins = await fixedRate(app.url, requestFor("status", seeded, WEBHOOK_SECRET));
   await logins;
+  peakSoFar("status during logins");
   const peaks = await rss.stop();
   const baselinePeaks = baselineRss ? Object.values(await baselineRss.stop()) : [];
   // Last, after the memory sampling: the earlier runs and their peaks stay as they were.
@@ -353,6 +367,7 @@ async function main(): Promise<void> {
     baselineRssPeakMb: baselinePeaks.map((m) => Math.round(m.rss)),
     baselinePssPeakMb: baselinePeaks.map((m) => Math.round(m.pss)),
     baselineRssBeforeLoginsMb: Object.values(beforeLogins.baseline).map((m) => Math.round(m.rss)),
+    rssPeakByPhase,
     notes,
   };
   await writeResults(results);

@@ -47,6 +47,8 @@ export interface Results {
   baselineRssPeakMb?: number[];
   baselinePssPeakMb?: number[];
   baselineRssBeforeLoginsMb?: number[];
+  /** The running peak RSS (MB, largest process) after each phase: where the peak was reached. */
+  rssPeakByPhase?: { phase: string; app: number; baseline?: number }[];
   notes: string[];
 }
 
@@ -275,6 +277,14 @@ export function markdown(r: Results): string {
           : ""
       }`,
     );
+    if (r.rssPeakByPhase?.length) {
+      lines.push(
+        "",
+        `The peak RSS so far after each phase, MB, app${r.rssPeakByPhase[0]?.baseline === undefined ? "" : " / baseline"}: ${r.rssPeakByPhase
+          .map((p) => `${p.phase} ${p.app}${p.baseline === undefined ? "" : ` / ${p.baseline}`}`)
+          .join(", ")}.`,
+      );
+    }
   }
   if (r.notes.length > 0) lines.push("", "## Notes", "", ...r.notes.map((n) => `- ${n}`));
   return `${lines.join("\n")}\n`;
