@@ -215,7 +215,7 @@ export const settings = {
   WEB_CONCURRENCY: {
     parse: int(1, 64),
     default: 1,
-    doc: "API threads in the one process sharing its port (needs DATABASE_URL when above 1; Linux or FreeBSD).",
+    doc: "API threads in the one process sharing its port (needs DATABASE_URL when above 1; Linux or FreeBSD). Above 1 the threads run a bundle of the sources built at start (docs/operations.md, 'Scaling').",
   },
   FRONTEND_URL: {
     parse: url("http:", "https:"),
