@@ -273,7 +273,11 @@ describe("starting and stopping the API", () => {
       running.child.kill("SIGTERM");
       assert.equal(await running.exited, 0);
       // Each thread drained and said so before it exited (its buffered lines are not lost).
-      assert.equal(running.output().match(/"thread":\d+,"msg":"stopped"/g)?.length, 2);
+      assert.equal(
+        running.output().match(/"thread":\d+,"msg":"stopped"/g)?.length,
+        2,
+        running.output(),
+      );
       assert.deepEqual(stackLines(running.output()), []);
     } finally {
       await stripe.close();
