@@ -68,6 +68,11 @@ async function main(logger: Logger): Promise<void> {
       await services.close();
     },
     signals,
+    // A thread's exit drops a log write still in flight ("stopped" and the lines before it, seen
+    // in CI under load): wait for the log to be written first.
+    async () => {
+      if (isApiThread()) await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    },
   );
   if (isApiThread()) onStopRequest(stop);
 }

@@ -71,12 +71,14 @@ export function exitOnStartupFailure(
  * On SIGINT/SIGTERM runs `stop` once, bounded by `timeoutSeconds`, and exits 0 (1 if stopping
  * failed or took too long). A second signal exits at once. Returns the handler, for a thread,
  * which receives no signals (`signals` empty), to call when its supervisor asks it to stop.
+ * `beforeExit` runs after the last line, before the exit (a thread waits there for its log).
  */
 export function stopOnSignals(
   logger: LogLines,
   timeoutSeconds: number,
   stop: () => Promise<void>,
   signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"],
+  beforeExit: () => Promise<void> = async () => {},
 ): (signal: NodeJS.Signals) => void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -94,14 +96,15 @@ export function stopOnSignals(
       timeoutSeconds * 1000 + 2000,
     );
     timer.unref();
+    const exit = (code: number) => beforeExit().finally(() => process.exit(code));
     stop().then(
       () => {
         logger.info("stopped");
-        process.exit(0);
+        return exit(0);
       },
       (err: unknown) => {
         logger.error({ err }, "shutdown failed");
-        process.exit(1);
+        return exit(1);
       },
     );
   };
