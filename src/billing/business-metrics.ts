@@ -42,6 +42,8 @@ const MONTHLY_AMOUNT = sql`
 
 /** The moment the windows end at, a parameter of the one statement (`at.now` in every part). */
 const AT = sql`(select ${sql.placeholder("now")}::timestamptz as now) as at`;
+/** Where the "last 30 days" window starts. */
+const WINDOW_START = sql`at.now - make_interval(days => ${sql.raw(String(WINDOW_DAYS))})`;
 
 /**
  * MRR counts what is billed: `active` and `past_due` subscriptions (past_due is still owed and
@@ -86,7 +88,7 @@ const TRIALS = sql<BusinessMetrics["trials"]>`(
         and pay.occurred_at >= s.trial_end))::int)
   from subscriptions s
   where s.trial_start is not null and s.trial_end is not null
-    and s.trial_end >= at.now - make_interval(days => ${sql.raw(String(WINDOW_DAYS))})
+    and s.trial_end >= ${WINDOW_START}
     and (s.trial_end <= at.now or s.status <> 'trialing'))`;
 
 /**
@@ -99,7 +101,7 @@ const CHURNED = sql<number>`(
   from subscriptions s
   where s.status = 'canceled'
     and coalesce(s.ended_at, s.canceled_at, s.updated_at)
-      >= at.now - make_interval(days => ${sql.raw(String(WINDOW_DAYS))})
+      >= ${WINDOW_START}
     and exists (select 1 from payments pay
       where pay.subscription_id = s.id and pay.status = 'succeeded' and pay.amount > 0))`;
 
@@ -118,7 +120,7 @@ const RECOVERY = sql<BusinessMetrics["recovery"]>`(
     select stripe_invoice_id as invoice from payments
     where status = 'failed' and stripe_invoice_id is not null
     group by stripe_invoice_id
-    having min(occurred_at) >= at.now - make_interval(days => ${sql.raw(String(WINDOW_DAYS))})
+    having min(occurred_at) >= ${WINDOW_START}
   ) f)`;
 
 /**

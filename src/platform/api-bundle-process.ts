@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { BundleMessage } from "./api-bundle.ts";
+import { type BundleMessage, ROOT } from "./api-bundle.ts";
 
 // Bundles the API threads' entry (argv[2]) and answers the bundle's path to the supervisor that
 // forked it (api-bundle.ts), then exits. A file of its own so that the supervisor never loads
@@ -13,8 +12,6 @@ import type { BundleMessage } from "./api-bundle.ts";
 // `import.meta.url` is its own file's URL in the bundle too (the migrations, the pages and the
 // client files are found beside the sources).
 
-/** The project's root (this file is src/platform/api-bundle-process.ts). */
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Where the bundles go: inside the project, so that the packages left out resolve from it. */
 const DIR = join(ROOT, "node_modules", ".cache", "api-threads");
 /** A bundle no process started from for this long belongs to code that is gone. */

@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { LogLines } from "./line-log.ts";
 
 /** The project's root (this file is src/platform/api-bundle.ts). */
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** What api-bundle-process.ts sends back: the bundle's path, or why there is none. */
 export type BundleMessage = { file: string } | { error: string };
